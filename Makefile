@@ -1,0 +1,76 @@
+# openhpo — build, test and benchmark.
+#   make            build build/hpod and build/hpo-runner
+#   make test       unit tests (cmocka) + end-to-end tests (pytest) on the normal build
+#   make asan-test  the same suite built with AddressSanitizer + UBSan (in build-asan/)
+#   make bench      benchmarks under bench/ (print numbers; not part of the tests)
+
+BUILD   ?= build
+CC      ?= cc
+SAN     ?=
+PYTHON  ?= /usr/bin/python3
+
+PKGS    := libmicrohttpd jansson sqlite3 libpcre2-8 nlopt
+CFLAGS  ?= -O2 -g
+CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter \
+           -Isrc $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+LDLIBS  := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -llapack -lblas -lm -lpthread
+
+ifeq ($(SAN),1)
+CFLAGS  += -O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+LDFLAGS += -fsanitize=address,undefined
+endif
+
+# Programs: each has one main file; everything else in src/ is the library.
+MAINS   := src/hpod.c src/runner.c
+LIBSRC  := $(filter-out $(MAINS),$(wildcard src/*.c))
+LIBOBJ  := $(patsubst src/%.c,$(BUILD)/obj/%.o,$(LIBSRC))
+UNITSRC := $(wildcard tests/unit/test_*.c)
+UNITBIN := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNITSRC))
+
+all: $(BUILD)/hpod $(BUILD)/hpo-runner
+
+$(BUILD)/obj/%.o: src/%.c $(wildcard src/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/libopenhpo.a: $(LIBOBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/hpod: $(BUILD)/obj/hpod.o $(BUILD)/libopenhpo.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/hpo-runner: $(BUILD)/obj/runner.o $(BUILD)/libopenhpo.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libopenhpo.a $(wildcard src/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libopenhpo.a $(LDLIBS) -lcmocka
+
+unit: $(UNITBIN)
+	@set -e; for t in $(UNITBIN); do echo "== $$t"; $$t; done
+
+e2e: all
+	HPOD_BIN=$(abspath $(BUILD)/hpod) HPO_RUNNER_BIN=$(abspath $(BUILD)/hpo-runner) \
+	  $(PYTHON) -m pytest -q -p no:cacheprovider tests/e2e $(PYTEST_ARGS)
+
+deps:
+	@bash scripts/deps
+
+test: deps
+	$(MAKE) unit e2e
+
+asan-test: deps
+	$(MAKE) BUILD=build-asan SAN=1 unit e2e
+
+bench: all
+	@bash bench/run
+
+format:
+	clang-format -i src/*.c src/*.h tests/unit/*.c
+
+clean:
+	rm -rf build build-asan
+
+.PHONY: all unit e2e deps test asan-test bench format clean
+.SECONDARY:

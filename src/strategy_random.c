@@ -1,0 +1,50 @@
+/* Random search: each trial an independent uniform draw in the unit cube,
+ * mapped through each parameter's scaling (so Linear ranges are sampled
+ * uniformly in value, Logarithmic ones uniformly in log value). The draw for
+ * trial i depends only on (seed, i): deterministic and history-free. */
+#include <stdlib.h>
+
+#include "rng.h"
+#include "strategy.h"
+
+typedef struct {
+    const space *sp;
+    uint64_t seed;
+    double *u;
+} random_state;
+
+static void *random_create(const space *sp, uint64_t seed, err_t *e) {
+    random_state *st = calloc(1, sizeof *st);
+    if (st)
+        st->u = calloc(sp->n ? sp->n : 1, sizeof *st->u);
+    if (!st || !st->u) {
+        free(st);
+        err_set(e, ERR_INTERNAL, "out of memory");
+        return NULL;
+    }
+    st->sp = sp;
+    st->seed = seed;
+    return st;
+}
+
+static int random_suggest(void *state, uint64_t index, const strategy_obs *done, size_t ndone,
+                          const double *const *pending, size_t npending, double *out,
+                          err_t *e) {
+    random_state *st = state;
+    rng_t r;
+    rng_seed(&r, st->seed, index);
+    for (size_t i = 0; i < st->sp->n; i++)
+        st->u[i] = rng_uniform(&r);
+    space_from_unit(st->sp, st->u, out);
+    return 0;
+}
+
+static void random_destroy(void *state) {
+    random_state *st = state;
+    if (st)
+        free(st->u);
+    free(st);
+}
+
+const strategy_ops strategy_random_ops = {"Random", random_create, random_suggest,
+                                          random_destroy};
