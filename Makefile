@@ -74,3 +74,8 @@ clean:
 
 .PHONY: all unit e2e deps test asan-test bench format clean
 .SECONDARY:
+
+# ---- strategy benchmarks (bench/run; not part of the tests) ----
+$(BUILD)/bench_strategy: bench/strategy_bench.c $(BUILD)/libopenhpo.a $(wildcard src/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libopenhpo.a $(LDLIBS)

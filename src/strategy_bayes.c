@@ -1,19 +1,604 @@
-/* Bayesian strategy — placeholder until the GP optimiser lands (issue 3):
- * it runs only an initial space-filling design, for now the random design of
- * strategy_random.c. */
+/* Bayesian strategy: Gaussian-process Bayesian optimisation.
+ *
+ * Encoding. Each config is mapped to the GP's input cube parameter by
+ * parameter: Continuous and Integer values through space_to_unit() (their
+ * Linear / Log / ReverseLog scaling; integers at the centre of their cell,
+ * so the GP sees exactly what ran); a Categorical parameter of k values as
+ * one 0/1 coordinate when k = 2, k one-hot coordinates when k >= 3, nothing
+ * when k = 1.
+ *
+ * Initial design. The first n_init = clamp(d + 1, 5, 20) trials (d the
+ * number of parameters) are points of a scrambled Sobol' sequence keyed by
+ * the seed: the smallest design that lets the GP see every direction once
+ * while spending few evaluations on pure exploration; the GP also takes over
+ * only once two trials have produced an objective.
+ *
+ * Model. Objectives are standardised, Yeo-Johnson power-transformed (lambda
+ * by maximum likelihood; tames heavy tails such as Rosenbrock's) and
+ * standardised again. Failed trials (y = NAN) enter as observations at the
+ * worst transformed value seen, so their region looks bad without distorting
+ * the fit elsewhere, and EI does not return there. The GP (gp.h: Matern-5/2
+ * ARD, learned noise and constant mean, priors on all hyperparameters) is
+ * fitted by L-BFGS from the prior mode and from the previous call's optimum
+ * (warm start; the deterministic default start is always run too).
+ *
+ * Pending trials are conditioned on as fantasies at their posterior mean
+ * (kriging believer) through rank-one Cholesky extensions, which removes
+ * their EI, so parallel suggestions spread out instead of piling up.
+ *
+ * Acquisition: log expected improvement (Ament et al. 2023) below the best
+ * observed (or fantasised) value, maximised over NCAND scrambled Sobol'
+ * candidates plus NLOCAL perturbations of the best trials; the best NREFINE
+ * are polished by bounded L-BFGS over the continuous coordinates, then by a
+ * greedy neighbour search over integer (+-1) and categorical (other values)
+ * parameters. A suggestion equal to a finished or pending config is skipped
+ * for the next-best candidate.
+ *
+ * Scale. With more than MAX_POINTS finished trials the GP is conditioned on
+ * the best KEEP_BEST plus MAX_POINTS - KEEP_BEST others drawn at random
+ * (deterministically from seed and index); hyperparameters are fitted on at
+ * most FIT_POINTS of those (best half plus a random half). So a suggestion
+ * costs O(FIT_POINTS^3) per likelihood evaluation and O(MAX_POINTS^2) per
+ * acquisition evaluation, whatever the history's length.
+ *
+ * Determinism. All randomness comes from rng.h streams of (seed, index). Two
+ * strategy objects fed the same calls give the same suggestions. The warm
+ * start makes a suggestion depend on the previous call's fit as well as on
+ * (seed, index, history): a fresh object (e.g. after a restart) finds the
+ * same hyperparameters whenever the likelihood optimum is unique, and may
+ * differ slightly when it is not. */
+#include <math.h>
+#include <nlopt.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gp.h"
+#include "rng.h"
+#include "sobol.h"
 #include "strategy.h"
 
+#define MAX_POINTS 300
+#define KEEP_BEST 150
+#define FIT_POINTS 120
+#define NCAND 1024
+#define NLOCAL 256
+#define NREFINE 4
+#define FIT_MAXEVAL 80
+#define ACQ_MAXEVAL 60
+
+typedef struct {
+    const space *sp;
+    uint64_t seed;
+    size_t n, D;       /* parameters, encoded coordinates */
+    size_t *off, *wid; /* per parameter: first coordinate and width */
+    size_t n_init;
+    gp *g;
+    double *warm; /* previous optimum of theta */
+    int has_warm;
+} bayes_state;
+
+static void bayes_destroy(void *state) {
+    bayes_state *st = state;
+    if (!st)
+        return;
+    free(st->off);
+    free(st->wid);
+    free(st->warm);
+    gp_free(st->g);
+    free(st);
+}
+
 static void *bayes_create(const space *sp, uint64_t seed, err_t *e) {
-    return strategy_random_ops.create(sp, seed, e);
+    bayes_state *st = calloc(1, sizeof *st);
+    if (!st)
+        goto oom;
+    st->sp = sp;
+    st->seed = seed;
+    st->n = sp->n;
+    st->off = calloc(sp->n ? sp->n : 1, sizeof *st->off);
+    st->wid = calloc(sp->n ? sp->n : 1, sizeof *st->wid);
+    if (!st->off || !st->wid)
+        goto oom;
+    for (size_t i = 0; i < sp->n; i++) {
+        const space_param *p = &sp->p[i];
+        size_t w = 1;
+        if (p->kind == PARAM_CATEGORICAL)
+            w = p->nvalues == 1 ? 0 : p->nvalues == 2 ? 1 : p->nvalues;
+        st->off[i] = st->D;
+        st->wid[i] = w;
+        st->D += w;
+    }
+    size_t ni = sp->n + 1;
+    st->n_init = ni < 5 ? 5 : ni > 20 ? 20 : ni;
+    if (st->D) {
+        st->g = gp_new(st->D);
+        st->warm = calloc(st->D + 3, sizeof *st->warm);
+        if (!st->g || !st->warm)
+            goto oom;
+    }
+    return st;
+oom:
+    bayes_destroy(st);
+    err_set(e, ERR_INTERNAL, "out of memory");
+    return NULL;
+}
+
+/* config -> GP input (D coordinates); u is n scratch values. */
+static void encode(const bayes_state *st, const double *cfg, double *u, double *x) {
+    space_to_unit(st->sp, cfg, u);
+    for (size_t i = 0; i < st->n; i++) {
+        double *xi = x + st->off[i];
+        if (st->sp->p[i].kind != PARAM_CATEGORICAL) {
+            xi[0] = u[i];
+        } else if (st->wid[i] == 1) {
+            xi[0] = cfg[i] >= 0.5 ? 1.0 : 0.0;
+        } else if (st->wid[i] > 1) {
+            memset(xi, 0, st->wid[i] * sizeof *xi);
+            size_t k = (size_t)cfg[i];
+            xi[k < st->wid[i] ? k : st->wid[i] - 1] = 1.0;
+        }
+    }
+}
+
+/* GP input -> config (categoricals by argmax); u is n scratch values. */
+static void decode(const bayes_state *st, const double *x, double *u, double *cfg) {
+    for (size_t i = 0; i < st->n; i++) {
+        const space_param *p = &st->sp->p[i];
+        const double *xi = x + st->off[i];
+        if (p->kind != PARAM_CATEGORICAL) {
+            u[i] = xi[0];
+            continue;
+        }
+        size_t k = 0;
+        if (st->wid[i] == 1)
+            k = xi[0] >= 0.5;
+        for (size_t j = 1; st->wid[i] > 1 && j < st->wid[i]; j++)
+            if (xi[j] > xi[k])
+                k = j;
+        u[i] = ((double)k + 0.5) / (double)p->nvalues;
+    }
+    space_from_unit(st->sp, u, cfg);
+}
+
+static void sobol_suggest(const bayes_state *st, uint64_t index, double *out, double *u) {
+    sobol_t s;
+    sobol_init(&s, st->n, rng_mix64(st->seed ^ 0xb0be5ULL), true);
+    sobol_point(&s, index, u);
+    space_from_unit(st->sp, u, out);
+}
+
+/* ---- output transform ---- */
+
+static double yj(double x, double lam) {
+    if (x >= 0)
+        return fabs(lam) < 1e-8 ? log1p(x) : (pow(x + 1.0, lam) - 1.0) / lam;
+    return fabs(lam - 2.0) < 1e-8 ? -log1p(-x) : -(pow(1.0 - x, 2.0 - lam) - 1.0) / (2.0 - lam);
+}
+
+/* Profile log-likelihood of the Yeo-Johnson lambda for standardised z. */
+static double yj_loglik(const double *z, size_t n, double lam) {
+    double m = 0, v = 0, jac = 0;
+    for (size_t i = 0; i < n; i++)
+        m += yj(z[i], lam);
+    m /= (double)n;
+    for (size_t i = 0; i < n; i++) {
+        double t = yj(z[i], lam) - m;
+        v += t * t;
+        jac += copysign(log1p(fabs(z[i])), z[i]);
+    }
+    v /= (double)n;
+    if (!(v > 0))
+        return -HUGE_VAL;
+    return -0.5 * (double)n * log(v) + (lam - 1.0) * jac;
+}
+
+static void standardise(double *y, size_t n) {
+    double m = 0, v = 0;
+    for (size_t i = 0; i < n; i++)
+        m += y[i];
+    m /= (double)n;
+    for (size_t i = 0; i < n; i++)
+        v += (y[i] - m) * (y[i] - m);
+    double sd = n > 1 ? sqrt(v / (double)(n - 1)) : 0;
+    if (!(sd > 1e-300))
+        sd = 1;
+    for (size_t i = 0; i < n; i++)
+        y[i] = (y[i] - m) / sd;
+}
+
+/* In place: y (finite, n >= 1) -> standardised, power-transformed,
+ * standardised. */
+static void transform_outputs(double *y, size_t n) {
+    standardise(y, n);
+    if (n < 3)
+        return;
+    /* golden-section search for lambda in [-2, 4] (concave in practice) */
+    double a = -2.0, b = 4.0, gr = 0.6180339887498949;
+    double c = b - gr * (b - a), d = a + gr * (b - a);
+    double fc = yj_loglik(y, n, c), fd = yj_loglik(y, n, d);
+    for (int it = 0; it < 40; it++) {
+        if (fc > fd) {
+            b = d;
+            d = c;
+            fd = fc;
+            c = b - gr * (b - a);
+            fc = yj_loglik(y, n, c);
+        } else {
+            a = c;
+            c = d;
+            fc = fd;
+            d = a + gr * (b - a);
+            fd = yj_loglik(y, n, d);
+        }
+    }
+    double lam = 0.5 * (a + b);
+    if (!isfinite(yj_loglik(y, n, lam)))
+        return;
+    for (size_t i = 0; i < n; i++)
+        y[i] = yj(y[i], lam);
+    standardise(y, n);
+}
+
+/* ---- acquisition ---- */
+
+typedef struct {
+    gp *g;
+    double best;
+    double *x;         /* full point, D */
+    const size_t *idx; /* optimised coordinates */
+    double *dm, *dv;   /* D scratch */
+} acq_ctx;
+
+static double acq_eval(gp *g, const double *x, double best, double *dm, double *dv, double *dlm,
+                       double *dlv) {
+    double mu, var;
+    gp_predict_grad(g, x, &mu, &var, dm, dv);
+    return gp_log_ei(mu, var, best, dlm, dlv);
+}
+
+static double acq_nlopt(unsigned nv, const double *v, double *grad, void *data) {
+    acq_ctx *c = data;
+    for (unsigned k = 0; k < nv; k++)
+        c->x[c->idx[k]] = v[k];
+    double dlm, dlv;
+    double f = acq_eval(c->g, c->x, c->best, grad ? c->dm : NULL, grad ? c->dv : NULL, &dlm, &dlv);
+    if (grad)
+        for (unsigned k = 0; k < nv; k++)
+            grad[k] = dlm * c->dm[c->idx[k]] + dlv * c->dv[c->idx[k]];
+    if (!isfinite(f)) {
+        if (grad)
+            memset(grad, 0, nv * sizeof *grad);
+        return -1e300;
+    }
+    return f;
+}
+
+static int same_cfg(const double *a, const double *b, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        if (a[i] != b[i])
+            return 0;
+    return 1;
+}
+
+typedef struct {
+    double v;
+    size_t i;
+} ranked;
+
+static int cmp_desc(const void *a, const void *b) {
+    const ranked *x = a, *y = b;
+    if (x->v != y->v)
+        return x->v < y->v ? 1 : -1;
+    return x->i < y->i ? -1 : x->i > y->i;
+}
+
+static int cmp_asc(const void *a, const void *b) {
+    return -cmp_desc(a, b);
+}
+
+/* Partial Fisher-Yates: moves k random elements of a[0..n) to the front. */
+static void pick_random(size_t *a, size_t n, size_t k, rng_t *r) {
+    for (size_t i = 0; i < k && i < n; i++) {
+        size_t j = i + (size_t)rng_below(r, n - i);
+        size_t t = a[i];
+        a[i] = a[j];
+        a[j] = t;
+    }
+}
+
+/* Greedy neighbour search over integer and categorical parameters of the
+ * point x (value *fx), at most two passes. */
+static void discrete_polish(const bayes_state *st, gp *g, double best, double *x, double *fx,
+                            double *u, double *cfg, double *xt) {
+    for (int pass = 0; pass < 2; pass++) {
+        int improved = 0;
+        for (size_t i = 0; i < st->n; i++) {
+            const space_param *p = &st->sp->p[i];
+            if (p->kind == PARAM_CONTINUOUS || st->wid[i] == 0)
+                continue;
+            decode(st, x, u, cfg);
+            double orig = cfg[i];
+            size_t nalt = p->kind == PARAM_INTEGER ? 2 : p->nvalues;
+            for (size_t a = 0; a < nalt; a++) {
+                double v = p->kind == PARAM_INTEGER ? orig + (a ? 1.0 : -1.0) : (double)a;
+                if (v == orig || v < p->lo || v > p->hi)
+                    continue;
+                cfg[i] = v;
+                encode(st, cfg, u, xt);
+                double f = acq_eval(g, xt, best, NULL, NULL, NULL, NULL);
+                if (f > *fx) {
+                    *fx = f;
+                    memcpy(x, xt, st->D * sizeof *x);
+                    orig = v;
+                    improved = 1;
+                }
+                cfg[i] = orig;
+            }
+        }
+        if (!improved)
+            break;
+    }
 }
 
 static int bayes_suggest(void *state, uint64_t index, const strategy_obs *done, size_t ndone,
                          const double *const *pending, size_t npending, double *out, err_t *e) {
-    return strategy_random_ops.suggest(state, index, done, ndone, pending, npending, out, e);
-}
+    bayes_state *st = state;
+    const size_t n = st->n, D = st->D;
+    size_t nfinite = 0, nsel = 0, nfit = 0, nc = 0;
+    int rc = 0;
+    double *u = NULL, *X = NULL, *Y = NULL, *Xc = NULL, *mu = NULL, *var = NULL, *cfg = NULL,
+           *xt = NULL, *dm = NULL, *dv = NULL, *starts = NULL, *ubest = NULL, *theta = NULL;
+    size_t *sel = NULL, *idx = NULL, nidx = 0;
+    double *lo = NULL, *hi = NULL, *v = NULL;
+    ranked *rk = NULL;
+    nlopt_opt opt = NULL;
+    rng_t r;
 
-static void bayes_destroy(void *state) {
-    strategy_random_ops.destroy(state);
+    if (!(u = calloc(n + 1, sizeof *u))) {
+        rc = err_set(e, ERR_INTERNAL, "out of memory");
+        goto out;
+    }
+    for (size_t i = 0; i < ndone; i++)
+        nfinite += isfinite(done[i].y) != 0;
+    if (index < st->n_init || nfinite < 2 || !D) {
+        sobol_suggest(st, index, out, u);
+        goto out;
+    }
+    rng_seed(&r, st->seed, index ^ 0xba4e5000000000ULL);
+
+    /* -- select the points to condition on -- */
+    sel = malloc(ndone * sizeof *sel);
+    rk = malloc((ndone > NCAND + NLOCAL ? ndone : NCAND + NLOCAL) * sizeof *rk);
+    if (!sel || !rk) {
+        rc = err_set(e, ERR_INTERNAL, "out of memory");
+        goto out;
+    }
+    for (size_t i = 0; i < ndone; i++) {
+        rk[i].v = isfinite(done[i].y) ? done[i].y : HUGE_VAL;
+        rk[i].i = i;
+    }
+    qsort(rk, ndone, sizeof *rk, cmp_asc); /* best first, failures last */
+    for (size_t i = 0; i < ndone; i++)
+        sel[i] = rk[i].i;
+    nsel = ndone;
+    if (nsel > MAX_POINTS) {
+        pick_random(sel + KEEP_BEST, ndone - KEEP_BEST, MAX_POINTS - KEEP_BEST, &r);
+        nsel = MAX_POINTS;
+    }
+    /* fit subset: the first FIT_POINTS/2 (best) plus random others, moved to
+     * the front of sel */
+    nfit = nsel;
+    if (nfit > FIT_POINTS) {
+        pick_random(sel + FIT_POINTS / 2, nsel - FIT_POINTS / 2, FIT_POINTS - FIT_POINTS / 2, &r);
+        nfit = FIT_POINTS;
+    }
+
+    X = malloc(nsel * D * sizeof *X);
+    Y = malloc(nsel * sizeof *Y);
+    cfg = malloc(n * sizeof *cfg);
+    xt = malloc(D * sizeof *xt);
+    dm = malloc(D * sizeof *dm);
+    dv = malloc(D * sizeof *dv);
+    theta = malloc((D + 3) * sizeof *theta);
+    starts = malloc(2 * (D + 3) * sizeof *starts);
+    idx = malloc(D * sizeof *idx);
+    lo = malloc(D * sizeof *lo);
+    hi = malloc(D * sizeof *hi);
+    v = malloc(D * sizeof *v);
+    if (!X || !Y || !cfg || !xt || !dm || !dv || !theta || !starts || !idx || !lo || !hi || !v) {
+        rc = err_set(e, ERR_INTERNAL, "out of memory");
+        goto out;
+    }
+    /* finite objectives first (transform), then failures at the worst */
+    size_t nf = 0;
+    for (size_t k = 0; k < nsel; k++)
+        if (isfinite(done[sel[k]].y))
+            Y[nf++] = done[sel[k]].y;
+    transform_outputs(Y, nf);
+    double worst = -HUGE_VAL, best = HUGE_VAL;
+    for (size_t k = 0; k < nf; k++) {
+        worst = Y[k] > worst ? Y[k] : worst;
+        best = Y[k] < best ? Y[k] : best;
+    }
+    {
+        /* re-spread the transformed values over sel's order */
+        double *tmp = malloc((nf ? nf : 1) * sizeof *tmp);
+        if (!tmp) {
+            rc = err_set(e, ERR_INTERNAL, "out of memory");
+            goto out;
+        }
+        memcpy(tmp, Y, nf * sizeof *tmp);
+        for (size_t k = 0, j = 0; k < nsel; k++)
+            Y[k] = isfinite(done[sel[k]].y) ? tmp[j++] : worst;
+        free(tmp);
+    }
+    for (size_t k = 0; k < nsel; k++)
+        encode(st, done[sel[k]].cfg, u, X + k * D);
+
+    /* -- fit hyperparameters on the fit subset, then condition on all -- */
+    size_t P = D + 3, nstarts = 1;
+    gp_default_params(st->g, starts);
+    if (st->has_warm)
+        memcpy(starts + P * nstarts++, st->warm, P * sizeof *starts);
+    if (gp_set_data(st->g, X, Y, nfit)) {
+        rc = err_set(e, ERR_INTERNAL, "out of memory");
+        goto out;
+    }
+    if (gp_fit(st->g, starts, nstarts, FIT_MAXEVAL, NULL) == 0) {
+        gp_get_params(st->g, st->warm);
+        st->has_warm = 1;
+    }
+    gp_get_params(st->g, theta);
+    if (nfit < nsel && (gp_set_data(st->g, X, Y, nsel) || gp_set_params(st->g, theta))) {
+        rc = err_set(e, ERR_INTERNAL, "out of memory");
+        goto out;
+    }
+
+    /* -- pending trials as fantasies at their posterior mean -- */
+    for (size_t k = 0; k < npending; k++) {
+        double m, pv;
+        encode(st, pending[k], u, xt);
+        gp_predict_grad(st->g, xt, &m, &pv, NULL, NULL);
+        if (gp_append(st->g, xt, m)) {
+            rc = err_set(e, ERR_INTERNAL, "out of memory");
+            goto out;
+        }
+        best = m < best ? m : best;
+    }
+
+    /* -- candidates: Sobol' + perturbations of the best trials -- */
+    size_t ntop = nf < 5 ? nf : 5;
+    Xc = malloc((NCAND + NLOCAL) * D * sizeof *Xc);
+    mu = malloc((NCAND + NLOCAL) * sizeof *mu);
+    var = malloc((NCAND + NLOCAL) * sizeof *var);
+    ubest = malloc(ntop * n * sizeof *ubest);
+    if (!Xc || !mu || !var || !ubest) {
+        rc = err_set(e, ERR_INTERNAL, "out of memory");
+        goto out;
+    }
+    {
+        sobol_t s;
+        sobol_init(&s, n, rng_mix64(st->seed ^ rng_mix64(index + 0xca4d)), true);
+        for (size_t c = 0; c < NCAND; c++, nc++) {
+            sobol_point(&s, c, u);
+            space_from_unit(st->sp, u, cfg);
+            encode(st, cfg, u, Xc + nc * D);
+        }
+    }
+    for (size_t t = 0; t < ntop; t++)
+        space_to_unit(st->sp, done[sel[t]].cfg, ubest + t * n);
+    static const double scales[] = {0.002, 0.01, 0.05, 0.15};
+    double pdim = n <= 4 ? 1.0 : 4.0 / (double)n;
+    for (size_t c = 0; c < NLOCAL && ntop; c++, nc++) {
+        /* half of them around the very best */
+        size_t t = c % 2 ? 0 : (size_t)rng_below(&r, ntop);
+        double sc = scales[c % 4 == 0 ? 0 : (size_t)rng_below(&r, 4)];
+        memcpy(u, ubest + t * n, n * sizeof *u);
+        size_t forced = (size_t)rng_below(&r, n);
+        for (size_t i = 0; i < n; i++) {
+            if (i != forced && rng_uniform(&r) >= pdim)
+                continue;
+            if (st->sp->p[i].kind == PARAM_CATEGORICAL) {
+                if (rng_uniform(&r) < 0.5)
+                    u[i] = rng_uniform(&r);
+            } else {
+                double w = u[i] + sc * rng_normal(&r);
+                u[i] = w < 0 ? -w : w > 1 ? 2 - w : w; /* reflect */
+            }
+        }
+        space_from_unit(st->sp, u, cfg);
+        encode(st, cfg, u, Xc + nc * D);
+    }
+    if (gp_predict(st->g, Xc, nc, mu, var)) {
+        rc = err_set(e, ERR_INTERNAL, "out of memory");
+        goto out;
+    }
+    for (size_t c = 0; c < nc; c++) {
+        rk[c].v = gp_log_ei(mu[c], var[c], best, NULL, NULL);
+        rk[c].i = c;
+    }
+    qsort(rk, nc, sizeof *rk, cmp_desc);
+
+    /* -- refine the best few -- */
+    for (size_t i = 0; i < n; i++)
+        if (st->sp->p[i].kind == PARAM_CONTINUOUS)
+            idx[nidx++] = st->off[i];
+    if (nidx) {
+        opt = nlopt_create(NLOPT_LD_LBFGS, (unsigned)nidx);
+        for (size_t k = 0; k < nidx; k++) {
+            lo[k] = 0;
+            hi[k] = 1;
+        }
+        if (!opt || nlopt_set_lower_bounds(opt, lo) < 0 || nlopt_set_upper_bounds(opt, hi) < 0 ||
+            nlopt_set_maxeval(opt, ACQ_MAXEVAL) < 0 || nlopt_set_ftol_rel(opt, 1e-9) < 0) {
+            rc = err_set(e, ERR_INTERNAL, "out of memory");
+            goto out;
+        }
+    }
+    for (size_t q = 0; q < NREFINE && q < nc; q++) {
+        double *x = Xc + rk[q].i * D, fx = rk[q].v;
+        if (nidx) {
+            acq_ctx ctx = {st->g, best, xt, idx, dm, dv};
+            double fv = -HUGE_VAL;
+            memcpy(xt, x, D * sizeof *xt);
+            for (size_t k = 0; k < nidx; k++)
+                v[k] = x[idx[k]];
+            nlopt_set_max_objective(opt, acq_nlopt, &ctx);
+            nlopt_result res = nlopt_optimize(opt, v, &fv);
+            if ((res > 0 || res == NLOPT_ROUNDOFF_LIMITED) && fv > fx) {
+                for (size_t k = 0; k < nidx; k++)
+                    xt[idx[k]] = v[k];
+                /* re-evaluate at the realisable point */
+                decode(st, xt, u, cfg);
+                encode(st, cfg, u, xt);
+                double f = acq_eval(st->g, xt, best, NULL, NULL, NULL, NULL);
+                if (f > fx) {
+                    fx = f;
+                    memcpy(x, xt, D * sizeof *x);
+                }
+            }
+        }
+        discrete_polish(st, st->g, best, x, &fx, u, cfg, xt);
+        rk[q].v = fx;
+    }
+    qsort(rk, NREFINE < nc ? NREFINE : nc, sizeof *rk, cmp_desc);
+
+    /* -- first candidate that is not already finished or pending -- */
+    for (size_t q = 0; q < nc; q++) {
+        int dup = 0;
+        decode(st, Xc + rk[q].i * D, u, cfg);
+        for (size_t i = 0; i < ndone && !dup; i++)
+            dup = same_cfg(cfg, done[i].cfg, n);
+        for (size_t i = 0; i < npending && !dup; i++)
+            dup = same_cfg(cfg, pending[i], n);
+        if (!dup) {
+            memcpy(out, cfg, n * sizeof *out);
+            goto out;
+        }
+    }
+    sobol_suggest(st, index, out, u); /* everything nearby has been run */
+out:
+    nlopt_destroy(opt);
+    free(u);
+    free(X);
+    free(Y);
+    free(Xc);
+    free(mu);
+    free(var);
+    free(cfg);
+    free(xt);
+    free(dm);
+    free(dv);
+    free(starts);
+    free(ubest);
+    free(theta);
+    free(sel);
+    free(idx);
+    free(lo);
+    free(hi);
+    free(v);
+    free(rk);
+    return rc;
 }
 
 const strategy_ops strategy_bayes_ops = {"Bayesian", bayes_create, bayes_suggest, bayes_destroy};
