@@ -79,3 +79,18 @@ clean:
 $(BUILD)/bench_strategy: bench/strategy_bench.c $(BUILD)/libopenhpo.a $(wildcard src/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libopenhpo.a $(LDLIBS)
+
+# --- validate: shape models embedded into the library ----------------------
+# Each src/models/NAME.json becomes the C string validate_model_NAME in a
+# generated source compiled into libopenhpo.a (validate.c loads it on first
+# use). Extra prerequisite lines add to $^ of the library's rule above.
+VALIDATE_MODELS := $(wildcard src/models/*.json)
+
+$(BUILD)/gen/validate_models.c: $(VALIDATE_MODELS) scripts/embed_models.py
+	$(PYTHON) scripts/embed_models.py $@ $(VALIDATE_MODELS)
+
+$(BUILD)/obj/gen/validate_models.o: $(BUILD)/gen/validate_models.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/libopenhpo.a: $(BUILD)/obj/gen/validate_models.o
