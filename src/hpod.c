@@ -1,1 +1,225 @@
-int main(void) { return 0; }
+/* hpod — the openhpo daemon.
+ *
+ *   hpod --listen HOST:PORT --data-dir DIR [--port-file F] [--region R]
+ *        [--images FILE] [--runner PATH] [--grace SECONDS] [--verbose]
+ *
+ * Serves the tuning APIs over HTTP, keeps state in DIR/openhpo.db, runs
+ * training jobs under DIR/jobs. SIGTERM/SIGINT shut it down cleanly; running
+ * training jobs keep running (each under its own hpo-runner) and are
+ * re-adopted by the next start. */
+#include <errno.h>
+#include <jansson.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include "api.h"
+#include "backend.h"
+#include "engine.h"
+#include "http.h"
+#include "loop.h"
+#include "store.h"
+#include "util.h"
+#include "validate.h"
+
+#define HPOD_TICK_MS 100
+#define HPOD_LOG_CAP (64LL << 20)
+
+typedef struct {
+    const char *listen, *data_dir, *port_file, *region, *images, *runner;
+    long grace;
+} options;
+
+typedef struct {
+    loop *l;
+    engine *en;
+    http_server *http;
+} daemon_ctx;
+
+static void usage(FILE *f) {
+    fprintf(f, "usage: hpod --listen HOST:PORT --data-dir DIR [--port-file FILE]\n"
+               "            [--region REGION] [--images FILE] [--runner PATH]\n"
+               "            [--grace SECONDS] [--verbose]\n"
+               "  --listen     address to serve on; port 0 picks a free port\n"
+               "  --data-dir   where the database, logs and job directories live\n"
+               "  --port-file  write the bound port here once ready\n"
+               "  --region     region in ARNs (default us-east-1)\n"
+               "  --images     image catalog: JSON object, image URI -> program or argv\n"
+               "  --runner     hpo-runner binary (default: next to hpod)\n"
+               "  --grace      seconds between SIGTERM and SIGKILL when stopping (default 120)\n");
+}
+
+static int parse_args(int argc, char **argv, options *o) {
+    *o = (options){.region = "us-east-1", .grace = 120};
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--verbose")) {
+            log_verbose = 1;
+            continue;
+        }
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            usage(stdout);
+            exit(0);
+        }
+        if (i + 1 >= argc) {
+            fprintf(stderr, "hpod: %s needs a value\n", a);
+            return -1;
+        }
+        const char *v = argv[++i];
+        if (!strcmp(a, "--listen"))
+            o->listen = v;
+        else if (!strcmp(a, "--data-dir"))
+            o->data_dir = v;
+        else if (!strcmp(a, "--port-file"))
+            o->port_file = v;
+        else if (!strcmp(a, "--region"))
+            o->region = v;
+        else if (!strcmp(a, "--images"))
+            o->images = v;
+        else if (!strcmp(a, "--runner"))
+            o->runner = v;
+        else if (!strcmp(a, "--grace"))
+            o->grace = atol(v);
+        else {
+            fprintf(stderr, "hpod: unknown option %s\n", a);
+            return -1;
+        }
+    }
+    if (!o->listen || !o->data_dir) {
+        usage(stderr);
+        return -1;
+    }
+    return 0;
+}
+
+static void on_signal(loop *l, int fd, uint32_t events, void *ud) {
+    struct signalfd_siginfo si;
+    while (read(fd, &si, sizeof si) == sizeof si) {
+        if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT) {
+            log_info("signal %d: shutting down (training jobs keep running)", si.ssi_signo);
+            loop_stop(l);
+        }
+    }
+}
+
+static void on_tick(loop *l, void *ud) {
+    daemon_ctx *d = ud;
+    engine_tick(d->en);
+    http_poll(d->http);
+}
+
+int main(int argc, char **argv) {
+    options o;
+    err_t e = {0};
+    int rc = 1, sfd = -1;
+    char host[256], runner[PATH_MAX], datadir[PATH_MAX];
+    loop *l = NULL;
+    store *st = NULL;
+    backend *be = NULL;
+    engine *en = NULL;
+    api *ap = NULL;
+    http_server *http = NULL;
+    json_t *images = NULL;
+
+    if (parse_args(argc, argv, &o))
+        return 2;
+    const char *colon = strrchr(o.listen, ':');
+    if (!colon || colon == o.listen || (size_t)(colon - o.listen) >= sizeof host) {
+        fprintf(stderr, "hpod: --listen must be HOST:PORT\n");
+        return 2;
+    }
+    memcpy(host, o.listen, (size_t)(colon - o.listen));
+    host[colon - o.listen] = 0;
+    if (host[0] == '[' && host[strlen(host) - 1] == ']') { /* [::1] */
+        memmove(host, host + 1, strlen(host));
+        host[strlen(host) - 1] = 0;
+    }
+    int port = atoi(colon + 1);
+    if (util_mkdir_p(o.data_dir, 1) || !realpath(o.data_dir, datadir)) {
+        fprintf(stderr, "hpod: cannot create data dir %s: %s\n", o.data_dir, strerror(errno));
+        return 1;
+    }
+    if (o.runner) {
+        snprintf(runner, sizeof runner, "%s", o.runner);
+    } else {
+        ssize_t n = readlink("/proc/self/exe", runner, sizeof runner - 32);
+        if (n <= 0) {
+            fprintf(stderr, "hpod: cannot find myself; pass --runner\n");
+            return 1;
+        }
+        runner[n] = 0;
+        char *slash = strrchr(runner, '/');
+        snprintf(slash + 1, sizeof runner - (size_t)(slash + 1 - runner), "hpo-runner");
+    }
+    if (access(runner, X_OK)) {
+        fprintf(stderr, "hpod: hpo-runner not found at %s\n", runner);
+        return 1;
+    }
+    if (o.images) {
+        json_error_t je;
+        images = json_load_file(o.images, 0, &je);
+        if (!json_is_object(images)) {
+            fprintf(stderr, "hpod: --images %s: not a JSON object (%s, line %d)\n", o.images,
+                    je.text, je.line);
+            goto out;
+        }
+    }
+    signal(SIGPIPE, SIG_IGN);
+    sigset_t mask;
+    sigemptyset(&mask);
+    sigaddset(&mask, SIGTERM);
+    sigaddset(&mask, SIGINT);
+    sigprocmask(SIG_BLOCK, &mask, NULL);
+    if (!(l = loop_new()) || (sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK)) < 0 ||
+        loop_add(l, sfd, 0x001, on_signal, NULL)) {
+        fprintf(stderr, "hpod: cannot set up the event loop\n");
+        goto out;
+    }
+    if (!(st = store_open(datadir, &e))) {
+        fprintf(stderr, "hpod: %s\n", e.msg);
+        goto out;
+    }
+    if (!(be = backend_local_new(l, runner, HPOD_LOG_CAP)))
+        goto out;
+    engine_config ec = {
+        .l = l, .st = st, .be = be, .data_dir = datadir, .images = images, .grace = o.grace};
+    if (!(en = engine_new(&ec, &e)) || engine_start(en, &e)) {
+        fprintf(stderr, "hpod: %s\n", e.msg);
+        goto out;
+    }
+    api_config ac = {.st = st, .en = en, .region = o.region};
+    if (!(ap = api_new(&ac)))
+        goto out;
+    if (!(http = http_start(l, host, port, VALIDATE_MAX_BODY_BYTES, api_handle, ap)))
+        goto out;
+    daemon_ctx d = {l, en, http};
+    loop_set_tick(l, HPOD_TICK_MS, on_tick, &d);
+    loop_kick(l);
+    if (o.port_file) {
+        char buf[16];
+        int n = snprintf(buf, sizeof buf, "%d\n", http_port(http));
+        if (util_write_file(o.port_file, buf, (size_t)n)) {
+            fprintf(stderr, "hpod: cannot write %s: %s\n", o.port_file, strerror(errno));
+            goto out;
+        }
+    }
+    log_info("listening on %s:%d, data in %s", host, http_port(http), datadir);
+    rc = loop_run(l) ? 1 : 0;
+    log_info("stopped");
+out:
+    http_stop(http);
+    api_free(ap);
+    engine_free(en);
+    backend_free(be);
+    store_close(st);
+    if (sfd >= 0)
+        close(sfd);
+    loop_free(l);
+    json_decref(images);
+    validate_shutdown();
+    return rc;
+}

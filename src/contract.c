@@ -1,0 +1,237 @@
+#include "contract.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "util.h"
+
+#define CONTRACT_MAX_ENV 512
+
+static int write_json(const char *dir, const char *file, const json_t *j, err_t *e) {
+    char p[4200];
+    snprintf(p, sizeof p, "%s/%s", dir, file);
+    char *s = json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS);
+    int rc = 0;
+    if (!s || util_write_file(p, s, strlen(s)))
+        rc = err_set(e, ERR_INTERNAL, "cannot write %s: %s", p, strerror(errno));
+    free(s);
+    return rc;
+}
+
+static int link_channel(const char *data_dir, const char *name, const char *uri, err_t *e) {
+    char dst[4200];
+    struct stat st;
+    if (strncmp(uri, "file://", 7))
+        return err_set(e, ERR_VALIDATION,
+                       "channel %s: only file:// data sources are supported yet, not '%s'", name,
+                       uri);
+    const char *src = uri + 7;
+    if (stat(src, &st))
+        return err_set(e, ERR_VALIDATION, "channel %s: %s: %s", name, src, strerror(errno));
+    snprintf(dst, sizeof dst, "%s/%s", data_dir, name);
+    unlink(dst);
+    if (S_ISDIR(st.st_mode)) {
+        if (symlink(src, dst) && errno != EEXIST)
+            return err_set(e, ERR_INTERNAL, "channel %s: link: %s", name, strerror(errno));
+        return 0;
+    }
+    if (util_mkdir_p(dst, 0))
+        return err_set(e, ERR_INTERNAL, "channel %s: mkdir: %s", name, strerror(errno));
+    const char *base = strrchr(src, '/');
+    char f[4400];
+    snprintf(f, sizeof f, "%s/%s", dst, base ? base + 1 : src);
+    if (symlink(src, f) && errno != EEXIST)
+        return err_set(e, ERR_INTERNAL, "channel %s: link: %s", name, strerror(errno));
+    return 0;
+}
+
+int contract_prepare(const contract_job *j, err_t *e) {
+    char p[4200];
+    int rc = 0;
+    json_t *rcfg = NULL, *icfg = NULL;
+    static const char *const dirs[] = {"input/config", "input/data", "model", "output/data"};
+    for (size_t i = 0; i < sizeof dirs / sizeof *dirs; i++) {
+        snprintf(p, sizeof p, "%s/%s", j->job_dir, dirs[i]);
+        if (util_mkdir_p(p, 0))
+            return err_set(e, ERR_INTERNAL, "cannot create %s: %s", p, strerror(errno));
+    }
+    snprintf(p, sizeof p, "%s/input/config", j->job_dir);
+    if ((rc = write_json(p, "hyperparameters.json", j->hyperparameters, e)))
+        goto out;
+    rcfg = json_pack("{s:s, s:[s], s:s}", "current_host", "algo-1", "hosts", "algo-1",
+                     "network_interface_name", "eth0");
+    icfg = json_object();
+    if (!rcfg || !icfg) {
+        rc = err_set(e, ERR_INTERNAL, "out of memory");
+        goto out;
+    }
+    if ((rc = write_json(p, "resourceconfig.json", rcfg, e)))
+        goto out;
+    size_t i;
+    json_t *ch;
+    json_array_foreach(j->channels, i, ch) {
+        const char *name = json_string_value(json_object_get(ch, "ChannelName"));
+        const json_t *s3 = json_object_get(json_object_get(ch, "DataSource"), "S3DataSource");
+        const char *uri = json_string_value(json_object_get(s3, "S3Uri"));
+        const char *ct = json_string_value(json_object_get(ch, "ContentType"));
+        const char *dist = json_string_value(json_object_get(s3, "S3DataDistributionType"));
+        const char *rw = json_string_value(json_object_get(ch, "RecordWrapperType"));
+        if (!name || !uri)
+            continue;
+        json_t *c =
+            json_pack("{s:s, s:s, s:s}", "TrainingInputMode",
+                      j->input_mode ? j->input_mode : "File", "S3DistributionType",
+                      dist ? dist : "FullyReplicated", "RecordWrapperType", rw ? rw : "None");
+        if (c && ct)
+            json_object_set_new(c, "ContentType", json_string(ct));
+        if (!c || json_object_set_new(icfg, name, c)) {
+            rc = err_set(e, ERR_INTERNAL, "out of memory");
+            goto out;
+        }
+        char data[4200];
+        snprintf(data, sizeof data, "%s/input/data", j->job_dir);
+        if ((rc = link_channel(data, name, uri, e)))
+            goto out;
+    }
+    rc = write_json(p, "inputdataconfig.json", icfg, e);
+out:
+    json_decref(rcfg);
+    json_decref(icfg);
+    return rc;
+}
+
+typedef struct {
+    char **v;
+    size_t n;
+    int oom;
+} envb;
+
+static void env_add(envb *b, const char *k, const char *val) {
+    if (b->oom || b->n + 1 >= CONTRACT_MAX_ENV)
+        return;
+    size_t kn = strlen(k), vn = strlen(val);
+    char *s = malloc(kn + vn + 2);
+    if (!s) {
+        b->oom = 1;
+        return;
+    }
+    memcpy(s, k, kn);
+    s[kn] = '=';
+    memcpy(s + kn + 1, val, vn + 1);
+    b->v[b->n++] = s;
+}
+
+static void env_addf(envb *b, const char *k, const char *root, const char *sub) {
+    char v[4200];
+    snprintf(v, sizeof v, "%s/%s", root, sub);
+    env_add(b, k, v);
+}
+
+/* SM_HP_<NAME> / SM_CHANNEL_<NAME>: upper case, non-alphanumerics as '_'. */
+static void env_key(char *out, size_t n, const char *prefix, const char *name) {
+    size_t i = (size_t)snprintf(out, n, "%s", prefix);
+    for (; *name && i + 1 < n; name++)
+        out[i++] = isalnum((unsigned char)*name) ? (char)toupper((unsigned char)*name) : '_';
+    out[i] = 0;
+}
+
+char **contract_env(const contract_job *j, const char *root) {
+    envb b = {calloc(CONTRACT_MAX_ENV, sizeof(char *)), 0, 0};
+    json_t *channels = json_array(), *hosts = json_pack("[s]", "algo-1"), *tenv = NULL;
+    char *s = NULL, key[300], nproc[16];
+    if (!b.v || !channels || !hosts)
+        goto fail;
+    static const char *const keep[] = {"PATH", "HOME", "LANG", "LC_ALL", "TZ", "USER"};
+    for (size_t i = 0; i < sizeof keep / sizeof *keep; i++) {
+        const char *v = getenv(keep[i]);
+        if (v)
+            env_add(&b, keep[i], v);
+        else if (!strcmp(keep[i], "PATH"))
+            env_add(&b, "PATH", "/usr/local/bin:/usr/bin:/bin");
+    }
+    env_add(&b, "TRAINING_JOB_NAME", j->job_name);
+    env_add(&b, "PYTHONUNBUFFERED", "1");
+    env_add(&b, "SM_CURRENT_HOST", "algo-1");
+    env_add(&b, "SM_NUM_GPUS", "0");
+    snprintf(nproc, sizeof nproc, "%ld", sysconf(_SC_NPROCESSORS_ONLN));
+    env_add(&b, "SM_NUM_CPUS", nproc);
+    env_addf(&b, "SM_MODEL_DIR", root, "model");
+    env_addf(&b, "SM_INPUT_DIR", root, "input");
+    env_addf(&b, "SM_INPUT_CONFIG_DIR", root, "input/config");
+    env_addf(&b, "SM_OUTPUT_DIR", root, "output");
+    env_addf(&b, "SM_OUTPUT_DATA_DIR", root, "output/data");
+    env_addf(&b, "SM_OUTPUT_INTERMEDIATE_DIR", root, "output/intermediate");
+    env_add(&b, "OPENHPO_JOB_DIR", root);
+    size_t i;
+    json_t *ch;
+    json_array_foreach(j->channels, i, ch) {
+        const char *name = json_string_value(json_object_get(ch, "ChannelName"));
+        char sub[300];
+        if (!name)
+            continue;
+        json_array_append_new(channels, json_string(name));
+        env_key(key, sizeof key, "SM_CHANNEL_", name);
+        snprintf(sub, sizeof sub, "input/data/%s", name);
+        env_addf(&b, key, root, sub);
+    }
+    if (!(s = json_dumps(channels, JSON_COMPACT)))
+        goto fail;
+    env_add(&b, "SM_CHANNELS", s);
+    free(s);
+    if (!(s = json_dumps(hosts, JSON_COMPACT)))
+        goto fail;
+    env_add(&b, "SM_HOSTS", s);
+    free(s);
+    if (!(s = json_dumps(j->hyperparameters, JSON_COMPACT | JSON_SORT_KEYS)))
+        goto fail;
+    env_add(&b, "SM_HPS", s);
+    free(s);
+    s = NULL;
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)j->hyperparameters, k, v) {
+        env_key(key, sizeof key, "SM_HP_", k);
+        env_add(&b, key, json_string_value(v) ? json_string_value(v) : "");
+    }
+    char md[4200], od[4200], id[4200];
+    snprintf(md, sizeof md, "%s/model", root);
+    snprintf(od, sizeof od, "%s/output/data", root);
+    snprintf(id, sizeof id, "%s/input/config", root);
+    tenv = json_pack("{s:s, s:s, s:O, s:O, s:O, s:s, s:s, s:s, s:i, s:i}", "job_name", j->job_name,
+                     "current_host", "algo-1", "hosts", hosts, "channel_input_dirs", channels,
+                     "hyperparameters", j->hyperparameters, "model_dir", md, "output_data_dir", od,
+                     "input_config_dir", id, "num_cpus", atoi(nproc), "num_gpus", 0);
+    if (!tenv || !(s = json_dumps(tenv, JSON_COMPACT | JSON_SORT_KEYS)))
+        goto fail;
+    env_add(&b, "SM_TRAINING_ENV", s);
+    free(s);
+    json_object_foreach((json_t *)j->environment, k, v) {
+        if (json_string_value(v))
+            env_add(&b, k, json_string_value(v));
+    }
+    if (b.oom)
+        goto fail;
+    json_decref(channels);
+    json_decref(hosts);
+    json_decref(tenv);
+    return b.v;
+fail:
+    json_decref(channels);
+    json_decref(hosts);
+    json_decref(tenv);
+    contract_env_free(b.v);
+    return NULL;
+}
+
+void contract_env_free(char **env) {
+    if (!env)
+        return;
+    for (char **p = env; *p; p++)
+        free(*p);
+    free(env);
+}

@@ -1,0 +1,40 @@
+/* contract — the SageMaker training-container contract, for one job.
+ *
+ * Lays out a job directory that stands in for /opt/ml:
+ *   input/config/hyperparameters.json  (string -> string)
+ *   input/config/resourceconfig.json   (current_host algo-1, hosts)
+ *   input/config/inputdataconfig.json  (per channel)
+ *   input/data/<channel>/              (file:// sources linked in)
+ *   model/  output/  output/data/      (output/failure is the program's)
+ * and builds the environment of the sagemaker-training-toolkit (SM_*),
+ * plus TRAINING_JOB_NAME. Backends that run the program somewhere else
+ * (a container) pass the path the program sees as `root`. */
+#ifndef OPENHPO_CONTRACT_H
+#define OPENHPO_CONTRACT_H
+
+#include <jansson.h>
+
+#include "err.h"
+
+typedef struct {
+    const char *job_name;
+    const char *job_dir;           /* where to create the layout, on this host */
+    const json_t *hyperparameters; /* object string -> string (borrowed) */
+    const json_t *channels;        /* InputDataConfig array (borrowed), may be NULL */
+    const char *input_mode;        /* TrainingInputMode, e.g. "File" */
+    const json_t *environment;     /* extra variables (object), may be NULL */
+} contract_job;
+
+/* Creates the layout. Channels with a file:// S3Uri are symlinked under
+ * input/data/<channel> (a directory links as a whole; a file is linked
+ * inside an otherwise empty directory). Errors name the channel. */
+int contract_prepare(const contract_job *j, err_t *e);
+
+/* Builds the job's environment as a NULL-terminated array: PATH, HOME,
+ * LANG, TZ from the daemon's environment, the SM_* variables with paths under
+ * `root` (the job directory as the program sees it), and `environment`.
+ * Caller frees with contract_env_free(). NULL on allocation failure. */
+char **contract_env(const contract_job *j, const char *root);
+void contract_env_free(char **env);
+
+#endif

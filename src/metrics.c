@@ -1,0 +1,154 @@
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include "metrics.h"
+
+#include <errno.h>
+#include <math.h>
+#include <pcre2.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define METRICS_MATCH_LIMIT 200000
+#define METRICS_DEPTH_LIMIT 5000
+
+typedef struct {
+    char *name;
+    pcre2_code *re;
+} metric_def;
+
+struct metrics_set {
+    size_t n;
+    metric_def *defs;
+    pcre2_match_data *md;
+    pcre2_match_context *mctx;
+};
+
+void metrics_free(metrics_set *m) {
+    if (!m)
+        return;
+    for (size_t i = 0; i < m->n; i++) {
+        free(m->defs[i].name);
+        pcre2_code_free(m->defs[i].re);
+    }
+    free(m->defs);
+    pcre2_match_data_free(m->md);
+    pcre2_match_context_free(m->mctx);
+    free(m);
+}
+
+metrics_set *metrics_compile(const json_t *defs, err_t *e) {
+    metrics_set *m = calloc(1, sizeof *m);
+    size_t n = json_array_size(defs);
+    int rc = ERR_INTERNAL;
+    if (!m || !(m->defs = calloc(n ? n : 1, sizeof *m->defs)))
+        goto out;
+    m->mctx = pcre2_match_context_create(NULL);
+    m->md = pcre2_match_data_create(4, NULL);
+    if (!m->mctx || !m->md)
+        goto out;
+    pcre2_set_match_limit(m->mctx, METRICS_MATCH_LIMIT);
+    pcre2_set_depth_limit(m->mctx, METRICS_DEPTH_LIMIT);
+    for (size_t i = 0; i < n; i++) {
+        const json_t *d = json_array_get(defs, i);
+        const char *name = json_string_value(json_object_get(d, "Name"));
+        const char *re = json_string_value(json_object_get(d, "Regex"));
+        int errcode;
+        PCRE2_SIZE erroff;
+        if (!name || !re) {
+            rc = err_set(e, ERR_VALIDATION, "MetricDefinitions[%zu] needs a Name and a Regex", i);
+            goto out;
+        }
+        metric_def *md = &m->defs[m->n];
+        md->re = pcre2_compile((PCRE2_SPTR)re, PCRE2_ZERO_TERMINATED, PCRE2_UTF | PCRE2_UCP,
+                               &errcode, &erroff, NULL);
+        if (!md->re) {
+            PCRE2_UCHAR msg[256];
+            pcre2_get_error_message(errcode, msg, sizeof msg);
+            rc = err_set(e, ERR_VALIDATION,
+                         "MetricDefinitions[%zu].Regex does not compile at offset %zu: %s", i,
+                         (size_t)erroff, (const char *)msg);
+            goto out;
+        }
+        m->n++;
+        if (!(md->name = strdup(name)))
+            goto out;
+    }
+    rc = 0;
+out:
+    if (rc) {
+        if (rc == ERR_INTERNAL)
+            err_set(e, ERR_INTERNAL, "out of memory");
+        metrics_free(m);
+        return NULL;
+    }
+    return m;
+}
+
+size_t metrics_count(const metrics_set *m) {
+    return m ? m->n : 0;
+}
+
+const char *metrics_name(const metrics_set *m, size_t i) {
+    return m->defs[i].name;
+}
+
+/* Parses a captured number: strtod over the whole capture, after trimming. */
+static int parse_capture(const char *s, size_t len, double *v) {
+    char buf[128];
+    while (len && (*s == ' ' || *s == '\t'))
+        s++, len--;
+    while (len && (s[len - 1] == ' ' || s[len - 1] == '\t' || s[len - 1] == '\r'))
+        len--;
+    if (len == 0 || len >= sizeof buf)
+        return -1;
+    memcpy(buf, s, len);
+    buf[len] = 0;
+    char *end;
+    errno = 0;
+    *v = strtod(buf, &end);
+    if (errno || *end || !isfinite(*v))
+        return -1;
+    return 0;
+}
+
+int metrics_scan_line(metrics_set *m, const char *line, size_t len,
+                      void (*cb)(void *ud, size_t index, double value), void *ud) {
+    int found = 0;
+    for (size_t i = 0; m && i < m->n; i++) {
+        int r = pcre2_match(m->defs[i].re, (PCRE2_SPTR)line, len, 0, 0, m->md, m->mctx);
+        if (r <= 0)
+            continue; /* no match, a limit hit, or invalid UTF-8: no point */
+        PCRE2_SIZE *ov = pcre2_get_ovector_pointer(m->md);
+        int g = r > 1 ? 1 : 0;
+        if (ov[2 * g] == PCRE2_UNSET)
+            continue;
+        double v;
+        if (parse_capture(line + ov[2 * g], ov[2 * g + 1] - ov[2 * g], &v))
+            continue;
+        cb(ud, i, v);
+        found++;
+    }
+    return found;
+}
+
+void metrics_lines_feed(metrics_lines *ls, const char *data, size_t n,
+                        void (*on_line)(void *ud, const char *line, size_t len), void *ud) {
+    for (size_t i = 0; i < n; i++) {
+        char c = data[i];
+        if (c == '\n') {
+            size_t l = ls->len;
+            if (l && ls->buf[l - 1] == '\r')
+                l--;
+            on_line(ud, ls->buf, l);
+            ls->consumed += (long long)ls->len + 1;
+            ls->len = 0;
+            continue;
+        }
+        if (ls->len == sizeof ls->buf) {
+            on_line(ud, ls->buf, ls->len);
+            ls->consumed += (long long)ls->len;
+            ls->len = 0;
+        }
+        ls->buf[ls->len++] = c;
+    }
+}

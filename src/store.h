@@ -1,0 +1,161 @@
+/* store — all durable state, in SQLite (WAL) under the data dir.
+ *
+ * Every state change is a committed transaction before it takes effect
+ * outside the daemon: a training job row exists before its process is
+ * spawned, a Stopping status before a signal is sent. The schema is
+ * versioned (PRAGMA user_version) and migrated forward on open.
+ *
+ * Rows are plain structs with fixed-size fields; the few variable-size ones
+ * (JSON documents) are heap strings released by the matching _clear(). All
+ * functions return 0 or an err_code (ERR_NOT_FOUND, ERR_IN_USE, ERR_INTERNAL)
+ * and run on the loop thread only. */
+#ifndef OPENHPO_STORE_H
+#define OPENHPO_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "err.h"
+
+typedef struct store store;
+
+#define STORE_NAME_MAX 64
+#define STORE_REASON_MAX 1025 /* FailureReason: 1024 characters + NUL */
+
+typedef struct {
+    int64_t id;
+    char account[16];
+    char name[STORE_NAME_MAX];
+    char arn[256];
+    char status[24]; /* Created|Running|Completed|Failed|Stopping|Stopped */
+    int api;         /* api_flavor that created it */
+    char *request;   /* normalised CreateTuningJob request, JSON text (owned) */
+    char strategy[24];
+    uint64_t seed;
+    char objective_metric[256];
+    char objective_type[16]; /* Maximize|Minimize */
+    int max_jobs, max_parallel;
+    int64_t max_seconds;            /* tuning clock limit */
+    double created, started, ended; /* epoch seconds; 0 = unset */
+    char failure_reason[STORE_REASON_MAX];
+} store_tuning;
+
+typedef struct {
+    int64_t id;
+    int64_t tuning_id; /* 0 for a standalone training job */
+    char account[16];
+    char name[STORE_NAME_MAX];
+    int idx;               /* trial index within the tuning job, 0-based */
+    char status[16];       /* InProgress|Completed|Failed|Stopping|Stopped */
+    char secondary[32];    /* Starting|Training|Completed|Failed|Stopping|Stopped|
+                              MaxRuntimeExceeded */
+    char *hyperparameters; /* all hyperparameters (static + tuned), JSON text (owned) */
+    char *tuned;           /* tuned hyperparameters only, JSON text (owned) */
+    int retried;           /* RetriedAttempt */
+    char strategy[24];     /* provenance: strategy and seed that proposed it */
+    uint64_t seed;
+    double created, started, ended;
+    char failure_reason[STORE_REASON_MAX];
+    int has_objective;
+    double objective;
+    char handle[128]; /* backend handle (local: "pid:starttime"), "" before launch */
+    char job_dir[1024];
+    int64_t log_offset; /* bytes of the log already scanned for metrics */
+    int stop_requested; /* 1 = stop asked (StopTuningJob), 2 = tuning clock limit */
+} store_training;
+
+typedef struct {
+    int completed, failed, stopped, in_progress, stopping, pending;
+    int objective_succeeded; /* Completed with an objective value */
+    int total;
+    double finished_seconds; /* sum of (ended - started) of finished jobs */
+    double inflight_seconds; /* sum of (now - started) of running jobs */
+} store_counts;
+
+typedef struct {
+    const char *name;
+    double ts;
+    double value;
+} store_point;
+
+/* Opens (creating when absent) DIR/openhpo.db. Caller frees with
+ * store_close(). NULL on error, with e set. */
+store *store_open(const char *dir, err_t *e);
+void store_close(store *s);
+
+/* A 32-byte secret made at first open and kept in the database (for
+ * tamper-checking pagination tokens). Borrowed; valid until store_close. */
+const unsigned char *store_secret(const store *s);
+
+void store_tuning_clear(store_tuning *t);
+void store_training_clear(store_training *t);
+
+/* Inserts a tuning job. t->request is borrowed. Sets t->id. ERR_IN_USE when
+ * (account, name) exists. */
+int store_create_tuning(store *s, store_tuning *t, err_t *e);
+/* Fills *t (caller clears it). ERR_NOT_FOUND if absent. */
+int store_get_tuning(store *s, const char *account, const char *name, store_tuning *t);
+int store_get_tuning_by_id(store *s, int64_t id, store_tuning *t);
+/* Sets status, and failure_reason / started / ended when non-NULL / > 0. */
+int store_set_tuning_status(store *s, int64_t id, const char *status, const char *reason,
+                            double started, double ended);
+/* Calls cb for each tuning job in a status that is not final, oldest first.
+ * The row is borrowed for the call. */
+int store_each_active_tuning(store *s, void (*cb)(void *ud, const store_tuning *t), void *ud);
+/* Lists an account's tuning jobs (newest first), for the current API. */
+int store_each_tuning(store *s, const char *account, void (*cb)(void *ud, const store_tuning *t),
+                      void *ud);
+
+int store_tuning_counts(store *s, int64_t tuning_id, double now, store_counts *c);
+
+/* Inserts a training job; t->hyperparameters/tuned borrowed. Sets t->id.
+ * ERR_IN_USE when (account, name) exists. */
+int store_insert_training(store *s, store_training *t, err_t *e);
+int store_get_training(store *s, const char *account, const char *name, store_training *t);
+int store_get_training_by_id(store *s, int64_t id, store_training *t);
+/* Records the backend handle and start time after a launch. */
+int store_training_launched(store *s, int64_t id, const char *handle, double started);
+/* Status (and secondary status) change of a running job. */
+int store_training_status(store *s, int64_t id, const char *status, const char *secondary);
+/* Marks a stop request (1 user stop, 2 clock limit) and status Stopping. */
+int store_training_stop_requested(store *s, int64_t id, int why);
+/* Re-queues a job whose process was lost: clears the handle, bumps retried. */
+int store_training_retry(store *s, int64_t id);
+/* Final state. `reason` may be NULL; objective used when has_objective. */
+int store_training_finish(store *s, int64_t id, const char *status, const char *secondary,
+                          const char *reason, int has_objective, double objective, double ended);
+
+/* Calls cb for each training job of a tuning job, by index. Rows borrowed. */
+int store_each_training(store *s, int64_t tuning_id, void (*cb)(void *ud, const store_training *t),
+                        void *ud);
+
+/* Options of store_list_trainings. */
+typedef struct {
+    const char *status; /* filter, or NULL */
+    int by_objective;   /* sort by objective (NULLs last), else by index */
+    int descending;
+    int64_t offset;
+    int limit;
+} store_list_opts;
+/* Lists training jobs of a tuning job; sets *more when rows remain. */
+int store_list_trainings(store *s, int64_t tuning_id, const store_list_opts *o,
+                         void (*cb)(void *ud, const store_training *t), void *ud, int *more);
+/* Best Completed training job with an objective (max or min). ERR_NOT_FOUND
+ * when there is none. */
+int store_best_training(store *s, int64_t tuning_id, int maximize, store_training *t);
+
+/* Appends metric points and advances the job's log offset, atomically.
+ * At most STORE_MAX_POINTS points are kept per metric; the final value is
+ * always updated. */
+#define STORE_MAX_POINTS 10000
+int store_add_points(store *s, int64_t training_id, const store_point *p, size_t n,
+                     int64_t log_offset);
+/* Final (last) value of metric `name` of a training job. ERR_NOT_FOUND if
+ * none. */
+int store_final_metric(store *s, int64_t training_id, const char *name, double *value);
+/* Calls cb for each metric of a job with its final value and time. */
+int store_each_final_metric(store *s, int64_t training_id,
+                            void (*cb)(void *ud, const char *name, double value, double ts),
+                            void *ud);
+
+#endif

@@ -1,0 +1,167 @@
+#include "util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+int log_verbose; /* set once by main() before the loop starts */
+
+void log_msg(const char *level, const char *fmt, ...) {
+    char ts[32], line[2048];
+    struct timespec now;
+    struct tm tm;
+    va_list ap;
+    clock_gettime(CLOCK_REALTIME, &now);
+    gmtime_r(&now.tv_sec, &tm);
+    strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%S", &tm);
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "%s.%03ldZ hpod %s: %s\n", ts, now.tv_nsec / 1000000, level, line);
+}
+
+double util_now(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_REALTIME, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+int64_t util_mono_ms(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+int util_mkdir_p(const char *path, int private_leaf) {
+    char buf[4096];
+    size_t n = strlen(path);
+    if (n == 0 || n >= sizeof buf) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    memcpy(buf, path, n + 1);
+    for (char *p = buf + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = 0;
+        if (mkdir(buf, 0755) && errno != EEXIST)
+            return -1;
+        *p = '/';
+    }
+    if (mkdir(buf, private_leaf ? 0700 : 0755) && errno != EEXIST)
+        return -1;
+    return 0;
+}
+
+int util_write_file(const char *path, const void *data, size_t len) {
+    char tmp[4200];
+    int fd = -1, rc = -1;
+    const char *p = data;
+    if ((size_t)snprintf(tmp, sizeof tmp, "%s.tmp%d", path, (int)getpid()) >= sizeof tmp) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0)
+        goto out;
+    while (len > 0) {
+        ssize_t w = write(fd, p, len);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            goto out;
+        }
+        p += w;
+        len -= (size_t)w;
+    }
+    if (fsync(fd))
+        goto out;
+    if (close(fd)) {
+        fd = -1;
+        goto out;
+    }
+    fd = -1;
+    if (rename(tmp, path))
+        goto out;
+    rc = 0;
+out:
+    if (fd >= 0)
+        close(fd);
+    if (rc)
+        unlink(tmp);
+    return rc;
+}
+
+char *util_read_file(const char *path, size_t cap, size_t *len) {
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    char *buf = NULL;
+    size_t n = 0;
+    if (fd < 0)
+        return NULL;
+    buf = malloc(cap + 1);
+    if (!buf)
+        goto out;
+    while (n < cap) {
+        ssize_t r = read(fd, buf + n, cap - n);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0) {
+            free(buf);
+            buf = NULL;
+            goto out;
+        }
+        if (r == 0)
+            break;
+        n += (size_t)r;
+    }
+    buf[n] = 0;
+    if (len)
+        *len = n;
+out:
+    close(fd);
+    return buf;
+}
+
+static int rm_one(const char *p, const struct stat *sb, int flag, struct FTW *ftw) {
+    return remove(p);
+}
+
+int util_rm_rf(const char *path) {
+    return nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+uint64_t util_proc_starttime(int pid) {
+    char path[64], buf[1024];
+    unsigned long long st = 0;
+    snprintf(path, sizeof path, "/proc/%d/stat", pid);
+    FILE *f = fopen(path, "re");
+    if (!f)
+        return 0;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    /* comm may contain spaces and parens: fields resume after the last ')'. */
+    char *p = strrchr(buf, ')');
+    if (!p)
+        return 0;
+    p += 2; /* field 3 (state) */
+    for (int field = 3; field < 22 && p; field++) {
+        p = strchr(p, ' ');
+        if (p)
+            p++;
+    }
+    if (p)
+        sscanf(p, "%llu", &st);
+    /* A zombie still has its /proc entry; it is not running. */
+    char *state = strrchr(buf, ')') + 2;
+    if (*state == 'Z' || *state == 'X')
+        return 0;
+    return st;
+}

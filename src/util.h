@@ -1,0 +1,39 @@
+/* util — small shared helpers: logging, clocks, files. */
+#ifndef OPENHPO_UTIL_H
+#define OPENHPO_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Logging to stderr with a timestamp and level. log_verbose is set once at
+ * start-up by main() before any other thread or callback exists. */
+extern int log_verbose;
+void log_msg(const char *level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+#define log_info(...) log_msg("info", __VA_ARGS__)
+#define log_warn(...) log_msg("warn", __VA_ARGS__)
+#define log_error(...) log_msg("error", __VA_ARGS__)
+#define log_debug(...)                                                                             \
+    do {                                                                                           \
+        if (log_verbose)                                                                           \
+            log_msg("debug", __VA_ARGS__);                                                         \
+    } while (0)
+
+/* Wall-clock seconds since the epoch, as a double (sub-second precision). */
+double util_now(void);
+/* Monotonic milliseconds. */
+int64_t util_mono_ms(void);
+
+/* mkdir -p with mode 0755 (0700 for the leaf when `private`). 0 or -1/errno. */
+int util_mkdir_p(const char *path, int private_leaf);
+/* Writes `len` bytes to path atomically (tmp file, fsync, rename). 0 or -1. */
+int util_write_file(const char *path, const void *data, size_t len);
+/* Reads at most `cap` bytes of a file into a NUL-terminated buffer the caller
+ * frees with free(). Sets *len when non-NULL. NULL on error (errno set). */
+char *util_read_file(const char *path, size_t cap, size_t *len);
+/* rm -rf of a directory tree (does not follow symlinks). 0 or -1. */
+int util_rm_rf(const char *path);
+/* Process start time (clock ticks since boot, /proc/PID/stat field 22), or 0
+ * when the process does not exist. Identifies a process across pid reuse. */
+uint64_t util_proc_starttime(int pid);
+
+#endif
