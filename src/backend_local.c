@@ -125,7 +125,7 @@ static int local_launch(void *self, const backend_launch *l, char handle[BACKEND
         int n = snprintf(pidbuf, sizeof pidbuf, "%d %llu\n", (int)getpid(),
                          (unsigned long long)util_proc_starttime((int)getpid()));
         path_in(pidp, sizeof pidp, l->job_dir, "runner.pid");
-        util_write_file(pidp, pidbuf, (size_t)n);
+        util_write_file(pidp, pidbuf, (size_t)n, 0);
         execve(argv[0], argv, l->envp);
         dprintf(2, "hpod: cannot execute %s: %s\n", argv[0], strerror(errno));
         _exit(127);

@@ -22,6 +22,7 @@
 
 typedef struct tuning tuning;
 
+
 typedef struct trial {
     struct trial *next;
     tuning *tj;
@@ -46,6 +47,7 @@ typedef struct trial {
 
 struct tuning {
     struct tuning *next;
+    engine *en;
     int64_t id;
     char account[16];
     char name[STORE_NAME_MAX];
@@ -228,6 +230,7 @@ static void tail_log(engine *en, trial *t, int all) {
 static void on_trial_exit(void *ud) {
     trial *t = ud;
     t->exited = 1;
+    loop_kick(t->tj->en->cfg.l); /* finalise (and refill the slot) on this iteration */
 }
 
 static trial *trial_new(tuning *tj, const store_training *row) {
@@ -628,6 +631,7 @@ static int load_tuning(engine *en, const store_tuning *row, err_t *e) {
     int rc = ERR_INTERNAL;
     if (!tj)
         return err_set(e, ERR_INTERNAL, "out of memory");
+    tj->en = en;
     tj->id = row->id;
     snprintf(tj->account, sizeof tj->account, "%s", row->account);
     snprintf(tj->name, sizeof tj->name, "%s", row->name);

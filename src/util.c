@@ -60,7 +60,7 @@ int util_mkdir_p(const char *path, int private_leaf) {
     return 0;
 }
 
-int util_write_file(const char *path, const void *data, size_t len) {
+int util_write_file(const char *path, const void *data, size_t len, int durable) {
     char tmp[4200];
     int fd = -1, rc = -1;
     const char *p = data;
@@ -81,7 +81,7 @@ int util_write_file(const char *path, const void *data, size_t len) {
         p += w;
         len -= (size_t)w;
     }
-    if (fsync(fd))
+    if (durable && fsync(fd))
         goto out;
     if (close(fd)) {
         fd = -1;
