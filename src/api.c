@@ -193,7 +193,8 @@ static void op_create(api *a, json_t *body, http_response *resp) {
     snprintf(t.objective_type, sizeof t.objective_type, "%s", str(objective, "Type"));
     t.max_jobs = (int)json_integer_value(json_object_get(lim, "MaxNumberOfTrainingJobs"));
     t.max_parallel = (int)json_integer_value(json_object_get(lim, "MaxParallelTrainingJobs"));
-    t.max_seconds = json_integer_value(json_object_get(lim, "MaxClockTimeInHours")) * 3600;
+    t.max_seconds = json_integer_value(json_object_get(lim, "MaxClockTimeInHours")) *
+                    (a->cfg.hour_seconds > 0 ? a->cfg.hour_seconds : 3600);
     t.created = util_now();
     if (!(text = json_dumps(body, JSON_COMPACT))) {
         rc = err_set(&e, ERR_INTERNAL, "out of memory");

@@ -19,6 +19,7 @@ typedef struct {
     store *st;          /* borrowed */
     engine *en;         /* borrowed */
     const char *region; /* for ARNs */
+    int hour_seconds;   /* length of an hour for MaxClockTimeInHours (3600; tests shorten it) */
 } api_config;
 
 /* Caller frees with api_free(). NULL on allocation failure. */

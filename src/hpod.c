@@ -32,6 +32,7 @@
 typedef struct {
     const char *listen, *data_dir, *port_file, *region, *images, *runner;
     long grace;
+    int hour_seconds;
 } options;
 
 typedef struct {
@@ -50,11 +51,13 @@ static void usage(FILE *f) {
                "  --region     region in ARNs (default us-east-1)\n"
                "  --images     image catalog: JSON object, image URI -> program or argv\n"
                "  --runner     hpo-runner binary (default: next to hpod)\n"
-               "  --grace      seconds between SIGTERM and SIGKILL when stopping (default 120)\n");
+               "  --grace      seconds between SIGTERM and SIGKILL when stopping (default 120)\n"
+               "  --hour-seconds N  length of an hour for MaxClockTimeInHours (default 3600;\n"
+               "               for tests)\n");
 }
 
 static int parse_args(int argc, char **argv, options *o) {
-    *o = (options){.region = "us-east-1", .grace = 120};
+    *o = (options){.region = "us-east-1", .grace = 120, .hour_seconds = 3600};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--verbose")) {
@@ -84,6 +87,8 @@ static int parse_args(int argc, char **argv, options *o) {
             o->runner = v;
         else if (!strcmp(a, "--grace"))
             o->grace = atol(v);
+        else if (!strcmp(a, "--hour-seconds"))
+            o->hour_seconds = atoi(v);
         else {
             fprintf(stderr, "hpod: unknown option %s\n", a);
             return -1;
@@ -191,7 +196,7 @@ int main(int argc, char **argv) {
         fprintf(stderr, "hpod: %s\n", e.msg);
         goto out;
     }
-    api_config ac = {.st = st, .en = en, .region = o.region};
+    api_config ac = {.st = st, .en = en, .region = o.region, .hour_seconds = o.hour_seconds};
     if (!(ap = api_new(&ac)))
         goto out;
     if (!(http = http_start(l, host, port, VALIDATE_MAX_BODY_BYTES, api_handle, ap)))

@@ -246,3 +246,65 @@ def runners_in(data_dir):
         if argv and argv[0].endswith(b"hpo-runner") and data_dir.encode() in b" ".join(argv):
             found.append(pid)
     return found
+
+
+def test_clock_limit_stops_launching_and_running(tmp_path):
+    d = Hpod(str(tmp_path), ["--hour-seconds", "2", "--grace", "1"]).start()
+    try:
+        req = job_request(max_jobs=50, parallel=2, static={"mode": "sleep", "sleep": "0.7"})
+        req["TuningJobConfig"]["ResourceLimits"]["MaxClockTimeInHours"] = 1
+        d.ok("CreateTuningJob", req)
+        t0 = time.time()
+        st = d.wait_status("job1", ["Completed", "Failed", "Stopped"], timeout=60)
+        assert time.time() - t0 < 20
+        jobs = d.training_jobs("job1")
+        assert 2 <= len(jobs) < 50
+        assert all(j["TrainingJobStatus"] in ("Completed", "Stopped") for j in jobs), jobs
+        assert st["ResourcesStats"]["ConsumedResources"]["Jobs"]["Running"] == 0
+    finally:
+        d.stop()
+
+
+def test_sigterm_restart_readopts_running_jobs(tmp_path):
+    d = Hpod(str(tmp_path)).start()
+    track = str(tmp_path / "track")
+    try:
+        d.ok("CreateTuningJob", job_request(max_jobs=3, parallel=3,
+                                             static={"mode": "normal", "sleep": "2.5",
+                                                     "track": track}))
+        deadline = time.time() + 20
+        while time.time() < deadline and not (
+                os.path.exists(track) and open(track).read().count("start") == 3):
+            time.sleep(0.05)
+        assert d.stop() == 0  # clean exit on SIGTERM
+        assert len(runners_in(d.data)) == 3  # the jobs keep running meanwhile
+        d.start()
+        st = d.wait_status("job1", ["Completed", "Failed"], timeout=60)
+        assert st["TuningJobStatus"] == "Completed"
+        jobs = d.training_jobs("job1")
+        assert [j["RetriedAttempt"] for j in jobs] == [0, 0, 0]
+        assert all("FinalTuningJobObjectiveMetric" in j for j in jobs)
+        assert open(track).read().count("start") == 3
+    finally:
+        d.stop()
+
+
+def test_pathological_metric_regex_does_not_stall(hpod, tmp_path):
+    prog = tmp_path / "prog.sh"
+    prog.write_text("#!/bin/sh\ni=0\nwhile [ $i -lt 200 ]; do\n"
+                    "printf 'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaab\\n'\n"
+                    "i=$((i+1)); done\necho accuracy=0.75\n")
+    prog.chmod(0o755)
+    metrics = [{"Name": "accuracy", "Regex": "accuracy=([0-9.]+)"},
+               {"Name": "evil", "Regex": "^(a+)+$"}]
+    hpod.ok("CreateTuningJob", job_request(max_jobs=1, parallel=1, image=str(prog),
+                                           metrics=metrics))
+    t0 = time.time()
+    d = hpod.wait_status("job1", ["Completed", "Failed"], timeout=60)
+    assert d["TuningJobStatus"] == "Completed"
+    assert d["BestTrainingJob"]["FinalTuningJobObjectiveMetric"]["Value"] == 0.75
+    assert time.time() - t0 < 30
+    # The daemon answered promptly throughout.
+    t1 = time.time()
+    hpod.describe("job1")
+    assert time.time() - t1 < 2
