@@ -2,15 +2,13 @@
 
 #include <fcntl.h>
 #include <math.h>
-#include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <unistd.h>
 
+#include "reply.h"
 #include "util.h"
 #include "validate.h"
 
@@ -36,65 +34,8 @@ void api_free(api *a) {
     free(a);
 }
 
-/* ---------- responses ---------- */
-
-static void respond_json(http_response *resp, int status, json_t *body, api_flavor fl) {
-    resp->status = status;
-    resp->content_type = fl == API_CURRENT ? "application/x-amz-json-1.1" : "application/json";
-    if (body) {
-        resp->body = json_dumps(body, JSON_COMPACT);
-        resp->body_len = resp->body ? strlen(resp->body) : 0;
-        json_decref(body);
-    }
-}
-
-/* The one place errors become responses. */
-static void respond_error(http_response *resp, const err_t *e, api_flavor fl) {
-    const char *name = err_name(e->code, fl);
-    http_response_header(resp, "x-amzn-ErrorType", name);
-    json_t *body = json_pack("{s:s, s:s}", "__type", name, "message", e->msg);
-    respond_json(resp, err_status(e->code, fl), body, fl);
-}
-
 static double num_or_zero(double v) {
     return v > 0 ? v : 0;
-}
-
-/* ---------- pagination tokens: "<offset>.<hmac>" ---------- */
-
-static void token_mac(const api *a, const char *scope, long long offset, char out[33]) {
-    unsigned char mac[32];
-    unsigned int len = 0;
-    char msg[1024];
-    int n = snprintf(msg, sizeof msg, "%s|%lld", scope, offset);
-    HMAC(EVP_sha256(), store_secret(a->cfg.st), 32, (const unsigned char *)msg, (size_t)n, mac,
-         &len);
-    for (int i = 0; i < 16; i++)
-        snprintf(out + 2 * i, 3, "%02x", mac[i]);
-}
-
-static json_t *token_make(const api *a, const char *scope, long long offset) {
-    char mac[33], tok[80];
-    token_mac(a, scope, offset, mac);
-    snprintf(tok, sizeof tok, "%lld.%s", offset, mac);
-    return json_string(tok);
-}
-
-static int token_read(const api *a, const char *scope, const char *tok, long long *offset,
-                      err_t *e) {
-    char mac[33];
-    long long off;
-    int used = 0;
-    if (!tok || sscanf(tok, "%lld.%n", &off, &used) != 1 || off < 0 || used <= 0 ||
-        strlen(tok + used) != 32)
-        return err_set(e, ERR_VALIDATION, "NextToken: invalid pagination token");
-    token_mac(a, scope, off, mac);
-    if (CRYPTO_memcmp(mac, tok + used, 32))
-        return err_set(e, ERR_VALIDATION,
-                       "NextToken: invalid pagination token (it does not belong to this "
-                       "request)");
-    *offset = off;
-    return 0;
 }
 
 /* ---------- the 2017 API ---------- */
@@ -207,10 +148,10 @@ static void op_create(api *a, json_t *body, http_response *resp) {
         goto out;
     log_info("created tuning job %s (account %s, %d jobs, %d parallel, %s)", t.name, t.account,
              t.max_jobs, t.max_parallel, t.strategy);
-    respond_json(resp, 200, json_pack("{s:s}", "TuningJobArn", t.arn), API_2017);
+    reply_json(resp, 200, json_pack("{s:s}", "TuningJobArn", t.arn), API_2017);
 out:
     if (rc)
-        respond_error(resp, &e, API_2017);
+        reply_error(resp, &e, API_2017);
     json_decref(argv);
     free(text);
 }
@@ -281,11 +222,11 @@ static void op_describe(api *a, json_t *body, http_response *resp) {
         json_object_set_new(out, "FailureReason", json_string(t.failure_reason));
     if (store_best_training(a->cfg.st, t.id, !strcmp(t.objective_type, "Maximize"), &best) == 0)
         json_object_set_new(out, "BestTrainingJob", summary_2017(&best, &t));
-    respond_json(resp, 200, out, API_2017);
+    reply_json(resp, 200, out, API_2017);
     out = NULL;
 out:
     if (rc)
-        respond_error(resp, &e, API_2017);
+        reply_error(resp, &e, API_2017);
     json_decref(out);
     json_decref(req);
     store_tuning_clear(&t);
@@ -326,7 +267,7 @@ static void op_list(api *a, json_t *body, http_response *resp) {
     snprintf(scope, sizeof scope, "%s|%s|%s|%s|%s", t.account, t.name, sort_by ? sort_by : "",
              order ? order : "", status ? status : "");
     if (json_object_get(body, "NextToken") &&
-        (rc = token_read(a, scope, str(body, "NextToken"), &offset, &e)))
+        (rc = reply_token_read(store_secret(a->cfg.st), scope, str(body, "NextToken"), &offset, &e)))
         goto out;
     o.offset = offset;
     list_ctx c = {json_array(), &t};
@@ -336,12 +277,12 @@ static void op_list(api *a, json_t *body, http_response *resp) {
         goto out;
     }
     if (more)
-        json_object_set_new(out, "NextToken", token_make(a, scope, offset + max));
-    respond_json(resp, 200, out, API_2017);
+        json_object_set_new(out, "NextToken", reply_token_make(store_secret(a->cfg.st), scope, offset + max));
+    reply_json(resp, 200, out, API_2017);
     out = NULL;
 out:
     if (rc)
-        respond_error(resp, &e, API_2017);
+        reply_error(resp, &e, API_2017);
     json_decref(out);
     store_tuning_clear(&t);
 }
@@ -375,7 +316,7 @@ static void op_stop(api *a, json_t *body, http_response *resp) {
     resp->content_type = "application/json";
 out:
     if (rc)
-        respond_error(resp, &e, API_2017);
+        reply_error(resp, &e, API_2017);
     store_tuning_clear(&t);
 }
 
@@ -443,14 +384,14 @@ static void handle_2017(api *a, const http_request *req, http_response *resp) {
     e.code = ERR_OK;
 out:
     if (e.code != ERR_OK)
-        respond_error(resp, &e, API_2017);
+        reply_error(resp, &e, API_2017);
     json_decref(body);
 }
 
 void api_handle(void *ud, const http_request *req, http_response *resp) {
     api *a = ud;
     if (!strcmp(req->path, "/health")) {
-        respond_json(resp, 200,
+        reply_json(resp, 200,
                      json_pack("{s:s, s:i}", "Status", "ok", "RunningTrainingJobs",
                                engine_running(a->cfg.en)),
                      API_2017);
@@ -460,7 +401,7 @@ void api_handle(void *ud, const http_request *req, http_response *resp) {
         err_t e;
         err_set(&e, ERR_UNKNOWN_OPERATION, "Operation %.128s is not supported yet",
                 http_header(req, "X-Amz-Target"));
-        respond_error(resp, &e, API_CURRENT);
+        reply_error(resp, &e, API_CURRENT);
         return;
     }
     handle_2017(a, req, resp);
