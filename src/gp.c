@@ -143,6 +143,18 @@ void gp_bounds(const gp *g, double *lo, double *hi) {
     hi[g->dim + 2] = MEAN_ABS_MAX;
 }
 
+void gp_prior_sample(const gp *g, rng_t *r, double *theta) {
+    double lo[g->dim + 3], hi[g->dim + 3], mu = prior_l_mu(g->dim);
+    gp_bounds(g, lo, hi);
+    for (size_t d = 0; d < g->dim; d++)
+        theta[d] = mu + PRIOR_L_SD * rng_normal(r);
+    theta[g->dim] = PRIOR_S2F_MU + PRIOR_S2F_SD * rng_normal(r);
+    theta[g->dim + 1] = PRIOR_S2N_MU + PRIOR_S2N_SD * rng_normal(r);
+    theta[g->dim + 2] = PRIOR_MEAN_SD * rng_normal(r);
+    for (size_t k = 0; k < g->dim + 3; k++)
+        theta[k] = clampd(theta[k], lo[k], hi[k]);
+}
+
 void gp_get_params(const gp *g, double *theta) {
     memcpy(theta, g->theta, (g->dim + 3) * sizeof *theta);
 }

@@ -28,6 +28,8 @@
 
 #include <stddef.h>
 
+#include "rng.h"
+
 typedef struct gp gp;
 
 /* A GP over inputs of `dim` (>= 1) coordinates, with no data and the
@@ -46,6 +48,8 @@ size_t gp_n(const gp *g);
 void gp_default_params(const gp *g, double *theta);
 /* Writes the hard lower and upper bounds of theta to lo and hi. */
 void gp_bounds(const gp *g, double *lo, double *hi);
+/* Draws theta from the prior (clamped into the bounds) using r. */
+void gp_prior_sample(const gp *g, rng_t *r, double *theta);
 /* Copies the current hyperparameters to theta. */
 void gp_get_params(const gp *g, double *theta);
 

@@ -15,12 +15,18 @@
  *
  * Model. Objectives are standardised, Yeo-Johnson power-transformed (lambda
  * by maximum likelihood; tames heavy tails such as Rosenbrock's) and
- * standardised again. Failed trials (y = NAN) enter as observations at the
- * worst transformed value seen, so their region looks bad without distorting
- * the fit elsewhere, and EI does not return there. The GP (gp.h: Matern-5/2
+ * standardised again. Failed trials (y = NAN) never enter the fit (a made-up
+ * value there would distort the surface, e.g. a random crash next to the
+ * optimum); instead they are conditioned on like pending trials (below), so
+ * EI does not return to them, and the acquisition is multiplied by a
+ * kernel-smoothed probability of success (log_feasible()), so a region that
+ * keeps failing is avoided while scattered failures change nothing. The GP (gp.h: Matern-5/2
  * ARD, learned noise and constant mean, priors on all hyperparameters) is
- * fitted by L-BFGS from the prior mode and from the previous call's optimum
- * (warm start; the deterministic default start is always run too).
+ * fitted by L-BFGS from two starts: the prior mode, and the most likely of
+ * NPRIOR draws from the prior. It is not warm-started from the previous
+ * call's fit on purpose: that would make a suggestion depend on which calls
+ * the object happened to serve before, so a restarted daemon could not
+ * re-derive it (strategy.h); the two starts cost a few ms.
  *
  * Pending trials are conditioned on as fantasies at their posterior mean
  * (kriging believer) through rank-one Cholesky extensions, which removes
@@ -41,12 +47,9 @@
  * costs O(FIT_POINTS^3) per likelihood evaluation and O(MAX_POINTS^2) per
  * acquisition evaluation, whatever the history's length.
  *
- * Determinism. All randomness comes from rng.h streams of (seed, index). Two
- * strategy objects fed the same calls give the same suggestions. The warm
- * start makes a suggestion depend on the previous call's fit as well as on
- * (seed, index, history): a fresh object (e.g. after a restart) finds the
- * same hyperparameters whenever the likelihood optimum is unique, and may
- * differ slightly when it is not. */
+ * Determinism. All randomness comes from rng.h streams of (seed, index) and
+ * the state keeps nothing between calls but scratch space: a suggestion is a
+ * function of (seed, index, finished trials in order, pending trials). */
 #include <math.h>
 #include <nlopt.h>
 #include <stdlib.h>
@@ -57,6 +60,7 @@
 #include "sobol.h"
 #include "strategy.h"
 
+#define SQRT5 2.23606797749978969641
 #define MAX_POINTS 300
 #define KEEP_BEST 150
 #define FIT_POINTS 120
@@ -65,6 +69,9 @@
 #define NREFINE 4
 #define FIT_MAXEVAL 80
 #define ACQ_MAXEVAL 60
+#define NPRIOR 16
+#define MAX_FAILED 100
+#define CROWD_CORR 0.998
 
 typedef struct {
     const space *sp;
@@ -73,8 +80,6 @@ typedef struct {
     size_t *off, *wid; /* per parameter: first coordinate and width */
     size_t n_init;
     gp *g;
-    double *warm; /* previous optimum of theta */
-    int has_warm;
 } bayes_state;
 
 static void bayes_destroy(void *state) {
@@ -83,7 +88,6 @@ static void bayes_destroy(void *state) {
         return;
     free(st->off);
     free(st->wid);
-    free(st->warm);
     gp_free(st->g);
     free(st);
 }
@@ -112,8 +116,7 @@ static void *bayes_create(const space *sp, uint64_t seed, err_t *e) {
     st->n_init = ni < 5 ? 5 : ni > 20 ? 20 : ni;
     if (st->D) {
         st->g = gp_new(st->D);
-        st->warm = calloc(st->D + 3, sizeof *st->warm);
-        if (!st->g || !st->warm)
+        if (!st->g)
             goto oom;
     }
     return st;
@@ -340,16 +343,64 @@ static void discrete_polish(const bayes_state *st, gp *g, double best, double *x
     }
 }
 
+static double corr(size_t D, const double *il, const double *a, const double *b);
+
+/* Log probability that x runs without failing: a kernel-smoothed success
+ * rate, (rho + sum_ok c(x, x_i)) / (1 + sum_all c(x, x_i)) with c the GP's
+ * correlation (its fitted lengthscales) and rho the overall success rate.
+ * Near failures only it drops towards 0; far from any data, or with failures
+ * spread evenly, it is flat and leaves the acquisition's ranking alone. X
+ * holds nok successes then nfail failures. */
+static double log_feasible(const bayes_state *st, const double *il, const double *x,
+                           const double *X, size_t nok, size_t nfail) {
+    if (!nfail)
+        return 0;
+    double wok = 0, wall = 0;
+    for (size_t i = 0; i < nok + nfail; i++) {
+        double c = corr(st->D, il, x, X + i * st->D);
+        wall += c;
+        if (i < nok)
+            wok += c;
+    }
+    double rho = (double)nok / (double)(nok + nfail);
+    return log((rho + wok) / (1.0 + wall));
+}
+
+/* Matern-5/2 correlation of a and b under inverse lengthscales il. */
+static double corr(size_t D, const double *il, const double *a, const double *b) {
+    double r2 = 0;
+    for (size_t d = 0; d < D; d++) {
+        double t = (a[d] - b[d]) * il[d];
+        r2 += t * t;
+    }
+    double rr = sqrt(r2);
+    return (1 + SQRT5 * rr + (5.0 / 3.0) * r2) * exp(-SQRT5 * rr);
+}
+
+/* Kriging-believer fantasies remove EI at a pending point but, when the model
+ * is confident, leave its maximum a hair away from it. A point correlated
+ * above CROWD_CORR (scaled distance < ~0.05) with a pending one adds nothing a
+ * parallel worker should spend a trial on: such points rank below all
+ * others. */
+static double crowding(const bayes_state *st, const double *il, const double *x, const double *Xp,
+                       size_t np) {
+    for (size_t k = 0; k < np; k++)
+        if (corr(st->D, il, x, Xp + k * st->D) > CROWD_CORR)
+            return -1e6;
+    return 0;
+}
+
 static int bayes_suggest(void *state, uint64_t index, const strategy_obs *done, size_t ndone,
                          const double *const *pending, size_t npending, double *out, err_t *e) {
     bayes_state *st = state;
     const size_t n = st->n, D = st->D;
-    size_t nfinite = 0, nsel = 0, nfit = 0, nc = 0;
+    size_t nfinite = 0, nsel = 0, nfit = 0, nc = 0, nfail = 0;
+    const size_t *fail = NULL;
     int rc = 0;
     double *u = NULL, *X = NULL, *Y = NULL, *Xc = NULL, *mu = NULL, *var = NULL, *cfg = NULL,
            *xt = NULL, *dm = NULL, *dv = NULL, *starts = NULL, *ubest = NULL, *theta = NULL;
     size_t *sel = NULL, *idx = NULL, nidx = 0;
-    double *lo = NULL, *hi = NULL, *v = NULL;
+    double *lo = NULL, *hi = NULL, *v = NULL, *il = NULL, *Xp = NULL;
     ranked *rk = NULL;
     nlopt_opt opt = NULL;
     rng_t r;
@@ -380,10 +431,18 @@ static int bayes_suggest(void *state, uint64_t index, const strategy_obs *done, 
     qsort(rk, ndone, sizeof *rk, cmp_asc); /* best first, failures last */
     for (size_t i = 0; i < ndone; i++)
         sel[i] = rk[i].i;
-    nsel = ndone;
+    /* finite objectives: the best KEEP_BEST plus random others */
+    nsel = nfinite;
     if (nsel > MAX_POINTS) {
-        pick_random(sel + KEEP_BEST, ndone - KEEP_BEST, MAX_POINTS - KEEP_BEST, &r);
+        pick_random(sel + KEEP_BEST, nfinite - KEEP_BEST, MAX_POINTS - KEEP_BEST, &r);
         nsel = MAX_POINTS;
+    }
+    /* failures (sorted last, oldest first): the most recent MAX_FAILED */
+    nfail = ndone - nfinite;
+    fail = sel + nfinite;
+    if (nfail > MAX_FAILED) {
+        fail += nfail - MAX_FAILED;
+        nfail = MAX_FAILED;
     }
     /* fit subset: the first FIT_POINTS/2 (best) plus random others, moved to
      * the front of sel */
@@ -393,7 +452,7 @@ static int bayes_suggest(void *state, uint64_t index, const strategy_obs *done, 
         nfit = FIT_POINTS;
     }
 
-    X = malloc(nsel * D * sizeof *X);
+    X = malloc((nsel + nfail) * D * sizeof *X);
     Y = malloc(nsel * sizeof *Y);
     cfg = malloc(n * sizeof *cfg);
     xt = malloc(D * sizeof *xt);
@@ -405,69 +464,75 @@ static int bayes_suggest(void *state, uint64_t index, const strategy_obs *done, 
     lo = malloc(D * sizeof *lo);
     hi = malloc(D * sizeof *hi);
     v = malloc(D * sizeof *v);
-    if (!X || !Y || !cfg || !xt || !dm || !dv || !theta || !starts || !idx || !lo || !hi || !v) {
+    il = malloc(D * sizeof *il);
+    Xp = malloc((npending ? npending : 1) * D * sizeof *Xp);
+    if (!X || !Y || !cfg || !xt || !dm || !dv || !theta || !starts || !idx || !lo || !hi || !v ||
+        !il || !Xp) {
         rc = err_set(e, ERR_INTERNAL, "out of memory");
         goto out;
     }
-    /* finite objectives first (transform), then failures at the worst */
-    size_t nf = 0;
     for (size_t k = 0; k < nsel; k++)
-        if (isfinite(done[sel[k]].y))
-            Y[nf++] = done[sel[k]].y;
-    transform_outputs(Y, nf);
-    double worst = -HUGE_VAL, best = HUGE_VAL;
-    for (size_t k = 0; k < nf; k++) {
-        worst = Y[k] > worst ? Y[k] : worst;
+        Y[k] = done[sel[k]].y;
+    transform_outputs(Y, nsel);
+    double best = HUGE_VAL;
+    for (size_t k = 0; k < nsel; k++)
         best = Y[k] < best ? Y[k] : best;
-    }
-    {
-        /* re-spread the transformed values over sel's order */
-        double *tmp = malloc((nf ? nf : 1) * sizeof *tmp);
-        if (!tmp) {
-            rc = err_set(e, ERR_INTERNAL, "out of memory");
-            goto out;
-        }
-        memcpy(tmp, Y, nf * sizeof *tmp);
-        for (size_t k = 0, j = 0; k < nsel; k++)
-            Y[k] = isfinite(done[sel[k]].y) ? tmp[j++] : worst;
-        free(tmp);
-    }
     for (size_t k = 0; k < nsel; k++)
         encode(st, done[sel[k]].cfg, u, X + k * D);
+    for (size_t k = 0; k < nfail; k++)
+        encode(st, done[fail[k]].cfg, u, X + (nsel + k) * D);
 
     /* -- fit hyperparameters on the fit subset, then condition on all -- */
     size_t P = D + 3, nstarts = 1;
-    gp_default_params(st->g, starts);
-    if (st->has_warm)
-        memcpy(starts + P * nstarts++, st->warm, P * sizeof *starts);
     if (gp_set_data(st->g, X, Y, nfit)) {
         rc = err_set(e, ERR_INTERNAL, "out of memory");
         goto out;
     }
-    if (gp_fit(st->g, starts, nstarts, FIT_MAXEVAL, NULL) == 0) {
-        gp_get_params(st->g, st->warm);
-        st->has_warm = 1;
+    gp_default_params(st->g, starts);
+    {
+        /* second start: the best of NPRIOR draws from the prior */
+        double bestlp = -HUGE_VAL, *cand = starts + P;
+        for (int k = 0; k < NPRIOR; k++) {
+            gp_prior_sample(st->g, &r, theta);
+            double lp = gp_log_posterior(st->g, theta, NULL);
+            if (lp > bestlp) {
+                bestlp = lp;
+                memcpy(cand, theta, P * sizeof *cand);
+            }
+        }
+        nstarts += isfinite(bestlp);
     }
+    gp_fit(st->g, starts, nstarts, FIT_MAXEVAL, NULL); /* on failure: the default */
     gp_get_params(st->g, theta);
+    for (size_t d = 0; d < D; d++)
+        il[d] = exp(-theta[d]); /* 1 / lengthscale */
     if (nfit < nsel && (gp_set_data(st->g, X, Y, nsel) || gp_set_params(st->g, theta))) {
         rc = err_set(e, ERR_INTERNAL, "out of memory");
         goto out;
     }
 
-    /* -- pending trials as fantasies at their posterior mean -- */
-    for (size_t k = 0; k < npending; k++) {
+    /* -- failed and pending trials as fantasies at their posterior mean -- */
+    for (size_t k = 0; k < nfail + npending; k++) {
         double m, pv;
-        encode(st, pending[k], u, xt);
+        if (k < nfail)
+            memcpy(xt, X + (nsel + k) * D, D * sizeof *xt);
+        else
+            encode(st, pending[k - nfail], u, xt);
         gp_predict_grad(st->g, xt, &m, &pv, NULL, NULL);
+        if (k < nfail && m < best)
+            m = best; /* a failure is no improvement */
+        if (k >= nfail)
+            memcpy(Xp + (k - nfail) * D, xt, D * sizeof *xt);
         if (gp_append(st->g, xt, m)) {
             rc = err_set(e, ERR_INTERNAL, "out of memory");
             goto out;
         }
-        best = m < best ? m : best;
+        if (k >= nfail)
+            best = m < best ? m : best;
     }
 
     /* -- candidates: Sobol' + perturbations of the best trials -- */
-    size_t ntop = nf < 5 ? nf : 5;
+    size_t ntop = nsel < 5 ? nsel : 5;
     Xc = malloc((NCAND + NLOCAL) * D * sizeof *Xc);
     mu = malloc((NCAND + NLOCAL) * sizeof *mu);
     var = malloc((NCAND + NLOCAL) * sizeof *var);
@@ -514,7 +579,9 @@ static int bayes_suggest(void *state, uint64_t index, const strategy_obs *done, 
         goto out;
     }
     for (size_t c = 0; c < nc; c++) {
-        rk[c].v = gp_log_ei(mu[c], var[c], best, NULL, NULL);
+        rk[c].v = gp_log_ei(mu[c], var[c], best, NULL, NULL) +
+                  log_feasible(st, il, Xc + c * D, X, nsel, nfail) +
+                  crowding(st, il, Xc + c * D, Xp, npending);
         rk[c].i = c;
     }
     qsort(rk, nc, sizeof *rk, cmp_desc);
@@ -536,7 +603,8 @@ static int bayes_suggest(void *state, uint64_t index, const strategy_obs *done, 
         }
     }
     for (size_t q = 0; q < NREFINE && q < nc; q++) {
-        double *x = Xc + rk[q].i * D, fx = rk[q].v;
+        double *x = Xc + rk[q].i * D;
+        double fx = acq_eval(st->g, x, best, NULL, NULL, NULL, NULL);
         if (nidx) {
             acq_ctx ctx = {st->g, best, xt, idx, dm, dv};
             double fv = -HUGE_VAL;
@@ -552,16 +620,16 @@ static int bayes_suggest(void *state, uint64_t index, const strategy_obs *done, 
                 decode(st, xt, u, cfg);
                 encode(st, cfg, u, xt);
                 double f = acq_eval(st->g, xt, best, NULL, NULL, NULL, NULL);
-                if (f > fx) {
+                if (f > fx && crowding(st, il, xt, Xp, npending) == 0) {
                     fx = f;
                     memcpy(x, xt, D * sizeof *x);
                 }
             }
         }
         discrete_polish(st, st->g, best, x, &fx, u, cfg, xt);
-        rk[q].v = fx;
+        rk[q].v = fx + log_feasible(st, il, x, X, nsel, nfail) + crowding(st, il, x, Xp, npending);
     }
-    qsort(rk, NREFINE < nc ? NREFINE : nc, sizeof *rk, cmp_desc);
+    qsort(rk, nc, sizeof *rk, cmp_desc);
 
     /* -- first candidate that is not already finished or pending -- */
     for (size_t q = 0; q < nc; q++) {
@@ -597,6 +665,8 @@ out:
     free(lo);
     free(hi);
     free(v);
+    free(il);
+    free(Xp);
     free(rk);
     return rc;
 }
