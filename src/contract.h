@@ -37,4 +37,11 @@ int contract_prepare(const contract_job *j, err_t *e);
 char **contract_env(const contract_job *j, const char *root);
 void contract_env_free(char **env);
 
+/* Packs JOB_DIR/model into model.tar.gz under the job's output location, as
+ * SageMaker does: for S3OutputPath file:///dir, dir/<job_name>/output/
+ * model.tar.gz. Writes its file:// URI to uri[] ("" when the output path is
+ * not file://, which is not supported yet). Errors name the path. */
+int contract_pack_model(const char *job_dir, const char *job_name, const char *s3_output_path,
+                        char *uri, size_t n, err_t *e);
+
 #endif

@@ -66,6 +66,7 @@ struct tuning {
     double started;
     long max_runtime;
     json_t *argv;          /* resolved program */
+    int solo;              /* a training job created on its own (kind "training") */
     int launched;          /* training job rows created */
     int clock_expired;
     int stopping;
@@ -314,7 +315,11 @@ static int trial_launch(engine *en, trial *t) {
                          .grace = en->cfg.grace};
     if ((rc = en->cfg.be->ops->launch(en->cfg.be->self, &bl, t->handle, &e)))
         goto out;
-    rc = store_training_launched(en->cfg.st, t->id, t->handle, util_now());
+    double now = util_now();
+    rc = store_training_launched(en->cfg.st, t->id, t->handle, now);
+    if (!rc)
+        rc = store_add_transition(en->cfg.st, t->id, "Training", now,
+                                  "Training image download completed. Training in progress.");
     en->cfg.be->ops->watch(en->cfg.be->self, t->job_dir, t->handle, on_trial_exit, t, &t->w);
     log_debug("launched %s (%s)", t->name, t->handle);
 out:
@@ -333,6 +338,10 @@ out:
 /* Training job name: <tuning>-<3-digit index>-<8 hex>, the hex derived from
  * the tuning job's ARN and the index, so it is stable across restarts. */
 static void training_name(const tuning *tj, int idx, char *out, size_t n) {
+    if (tj->solo) {
+        snprintf(out, n, "%s", tj->name);
+        return;
+    }
     uint64_t h = 1469598103934665603ULL;
     for (const char *p = tj->arn; *p; p++)
         h = (h ^ (unsigned char)*p) * 1099511628211ULL;
@@ -397,6 +406,8 @@ static int launch_next(engine *en, tuning *tj) {
         log_error("tuning job %s: %s", tj->name, e.msg);
         goto out;
     }
+    store_add_transition(en->cfg.st, row.id, "Starting", row.created,
+                         "Preparing the instances for training");
     tj->launched++;
     trial *t = trial_new(tj, &row);
     if (!t) {
@@ -530,8 +541,30 @@ static int trial_finish(engine *en, trial *t) {
     }
     int has_obj = !strcmp(status, "Completed") && t->has_objective;
     double ended = (bs == BACKEND_EXITED && r.ended > 0) ? r.ended : util_now();
+    if (!strcmp(status, "Completed")) {
+        char uri[1100];
+        err_t pe = {0};
+        const json_t *out = json_object_get(
+            json_object_get(tj->request, "TrainingJobDefinition"), "OutputDataConfig");
+        if (contract_pack_model(t->job_dir, t->name,
+                                json_string_value(json_object_get(out, "S3OutputPath")), uri,
+                                sizeof uri, &pe) == 0) {
+            if (uri[0])
+                store_training_artifacts(en->cfg.st, t->id, uri);
+        } else {
+            status = secondary = "Failed";
+            snprintf(reason, sizeof reason, "ClientError: %s", pe.msg);
+            has_obj = 0;
+        }
+    }
     store_training_finish(en->cfg.st, t->id, status, secondary, reason[0] ? reason : NULL,
                           has_obj, t->objective_last, ended);
+    store_add_transition(en->cfg.st, t->id, secondary, ended,
+                         !strcmp(secondary, "Completed") ? "Training job completed"
+                         : !strcmp(secondary, "Failed")  ? "Training job failed"
+                         : !strcmp(secondary, "MaxRuntimeExceeded")
+                             ? "Training job stopped because it exceeded MaxRuntimeInSeconds"
+                             : "Training job stopped");
     double y = has_obj ? (tj->maximize ? -t->objective_last : t->objective_last) : NAN;
     hist_add(tj, t->cfg, y);
     log_debug("training job %s: %s %s", t->name, status, reason);
@@ -544,6 +577,7 @@ static void stop_trial(engine *en, trial *t, int why) {
     if (!t->stop_requested) {
         t->stop_requested = why;
         store_training_stop_requested(en->cfg.st, t->id, why);
+        store_add_transition(en->cfg.st, t->id, "Stopping", util_now(), "Stopping the training job");
     }
     if (!t->stop_sent && t->handle[0]) {
         en->cfg.be->ops->stop(en->cfg.be->self, t->job_dir, t->handle);
@@ -555,7 +589,9 @@ static void finish_tuning(engine *en, tuning *tj) {
     store_counts c;
     const char *status = "Completed", *reason = NULL;
     store_tuning_counts(en->cfg.st, tj->id, util_now(), &c);
-    if (tj->stopping)
+    if (tj->solo)
+        status = c.completed ? "Completed" : c.stopped ? "Stopped" : "Failed";
+    else if (tj->stopping)
         status = "Stopped";
     else if (c.objective_succeeded == 0) {
         status = "Failed";
@@ -633,6 +669,7 @@ static int load_tuning(engine *en, const store_tuning *row, err_t *e) {
         return err_set(e, ERR_INTERNAL, "out of memory");
     tj->en = en;
     tj->id = row->id;
+    tj->solo = !strcmp(row->kind, "training");
     snprintf(tj->account, sizeof tj->account, "%s", row->account);
     snprintf(tj->name, sizeof tj->name, "%s", row->name);
     snprintf(tj->arn, sizeof tj->arn, "%s", row->arn);
@@ -768,6 +805,22 @@ int engine_stop_tuning(engine *en, int64_t tuning_id, err_t *e) {
         stop_trial(en, t, 1);
     loop_kick(en->cfg.l);
     return 0;
+}
+
+int engine_stop_training(engine *en, int64_t training_id, err_t *e) {
+    for (tuning *tj = en->tunings; tj; tj = tj->next)
+        for (trial *t = tj->trials; t; t = t->next)
+            if (t->id == training_id && t->exited == 0) {
+                stop_trial(en, t, 1);
+                if (tj->solo) {
+                    tj->stopping = 1;
+                    store_set_tuning_status(en->cfg.st, tj->id, "Stopping", NULL, 0, 0);
+                    snprintf(tj->status, sizeof tj->status, "Stopping");
+                }
+                loop_kick(en->cfg.l);
+                return 0;
+            }
+    return err_set(e, ERR_VALIDATION, "The training job is not running");
 }
 
 int engine_running(const engine *en) {

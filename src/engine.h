@@ -52,13 +52,26 @@ void engine_tick(engine *en);
  * (ERR_VALIDATION naming TrainingImage). */
 json_t *engine_resolve_image(const engine *en, const char *image, err_t *e);
 
-/* Starts a tuning job just stored with status Created: sets it Running. */
+/* Starts a tuning job just stored with status Created: sets it Running.
+ * A row of kind "training" (a training job created on its own) runs as a
+ * one-trial job: its training job takes the row's name, its hyperparameters
+ * are TrainingJobDefinition.StaticHyperParameters, and the row ends with the
+ * training job's own status. The stored request is the engine's internal
+ * form: {"TuningJobConfig": {...}, "TrainingJobDefinition": {...}} as in the
+ * 2017 API, where ParameterRanges may carry ScalingType and the definition
+ * may carry Environment; "_api_current": true adds _tuning_objective_metric
+ * to the hyperparameters. */
 int engine_add_tuning(engine *en, int64_t tuning_id, err_t *e);
 
 /* Stops a tuning job: status Stopping, then every running training job is
  * stopped; the job becomes Stopped when they have all ended. A job that is
  * already final is left as it is (returns 0). */
 int engine_stop_tuning(engine *en, int64_t tuning_id, err_t *e);
+
+/* Stops one running training job (StopTrainingJob): Stopping, then Stopped.
+ * ERR_VALIDATION when it is not running. Within a tuning job, the tuning job
+ * carries on with its other training jobs. */
+int engine_stop_training(engine *en, int64_t training_id, err_t *e);
 
 /* Number of training jobs running now (for /health and tests). */
 int engine_running(const engine *en);

@@ -20,11 +20,12 @@ static const char *const store_migrations[] = {
     "CREATE TABLE meta(key TEXT PRIMARY KEY, value BLOB);"
     "CREATE TABLE tuning_jobs("
     " id INTEGER PRIMARY KEY, account TEXT NOT NULL, name TEXT NOT NULL, arn TEXT NOT NULL,"
+    " kind TEXT NOT NULL DEFAULT 'tuning',"
     " status TEXT NOT NULL, api INTEGER NOT NULL, request TEXT NOT NULL,"
     " strategy TEXT NOT NULL, seed INTEGER NOT NULL, objective_metric TEXT NOT NULL,"
     " objective_type TEXT NOT NULL, max_jobs INTEGER NOT NULL, max_parallel INTEGER NOT NULL,"
     " max_seconds INTEGER NOT NULL, created REAL NOT NULL, started REAL, ended REAL,"
-    " failure_reason TEXT, UNIQUE(account, name));"
+    " failure_reason TEXT, UNIQUE(account, kind, name));"
     "CREATE TABLE training_jobs("
     " id INTEGER PRIMARY KEY, tuning_id INTEGER, account TEXT NOT NULL, name TEXT NOT NULL,"
     " idx INTEGER NOT NULL, status TEXT NOT NULL, secondary TEXT NOT NULL,"
@@ -32,14 +33,20 @@ static const char *const store_migrations[] = {
     " strategy TEXT NOT NULL, seed INTEGER NOT NULL, created REAL NOT NULL, started REAL,"
     " ended REAL, failure_reason TEXT, objective REAL, handle TEXT NOT NULL DEFAULT '',"
     " job_dir TEXT NOT NULL, log_offset INTEGER NOT NULL DEFAULT 0,"
-    " stop_requested INTEGER NOT NULL DEFAULT 0, UNIQUE(account, name));"
+    " stop_requested INTEGER NOT NULL DEFAULT 0, model_artifacts TEXT,"
+    " UNIQUE(account, name));"
     "CREATE INDEX training_by_tuning ON training_jobs(tuning_id, idx);"
     "CREATE TABLE metric_points(training_id INTEGER NOT NULL, name TEXT NOT NULL,"
     " ts REAL NOT NULL, value REAL NOT NULL);"
     "CREATE INDEX points_by_job ON metric_points(training_id, name);"
     "CREATE TABLE final_metrics(training_id INTEGER NOT NULL, name TEXT NOT NULL,"
     " value REAL NOT NULL, ts REAL NOT NULL, count INTEGER NOT NULL,"
-    " PRIMARY KEY(training_id, name));",
+    " PRIMARY KEY(training_id, name));"
+    "CREATE TABLE transitions(training_id INTEGER NOT NULL, status TEXT NOT NULL,"
+    " start REAL NOT NULL, message TEXT NOT NULL);"
+    "CREATE INDEX transitions_by_job ON transitions(training_id);"
+    "CREATE TABLE tags(account TEXT NOT NULL, arn TEXT NOT NULL, key TEXT NOT NULL,"
+    " value TEXT NOT NULL, PRIMARY KEY(arn, key));",
 };
 
 #define NMIGRATIONS (sizeof store_migrations / sizeof *store_migrations)
@@ -242,7 +249,7 @@ void store_training_clear(store_training *t) {
 /* ---- tuning jobs ---- */
 
 #define TUNING_COLS                                                                                \
-    "id, account, name, arn, status, api, request, strategy, seed, objective_metric,"              \
+    "id, account, name, arn, kind, status, api, request, strategy, seed, objective_metric,"              \
     " objective_type, max_jobs, max_parallel, max_seconds, created, started, ended,"               \
     " failure_reason"
 
@@ -252,28 +259,30 @@ static void read_tuning(sqlite3_stmt *st, store_tuning *t) {
     copy_col(t->account, sizeof t->account, st, 1);
     copy_col(t->name, sizeof t->name, st, 2);
     copy_col(t->arn, sizeof t->arn, st, 3);
-    copy_col(t->status, sizeof t->status, st, 4);
-    t->api = sqlite3_column_int(st, 5);
-    t->request = dup_col(st, 6);
-    copy_col(t->strategy, sizeof t->strategy, st, 7);
-    t->seed = (uint64_t)sqlite3_column_int64(st, 8);
-    copy_col(t->objective_metric, sizeof t->objective_metric, st, 9);
-    copy_col(t->objective_type, sizeof t->objective_type, st, 10);
-    t->max_jobs = sqlite3_column_int(st, 11);
-    t->max_parallel = sqlite3_column_int(st, 12);
-    t->max_seconds = sqlite3_column_int64(st, 13);
-    t->created = sqlite3_column_double(st, 14);
-    t->started = sqlite3_column_double(st, 15);
-    t->ended = sqlite3_column_double(st, 16);
-    copy_col(t->failure_reason, sizeof t->failure_reason, st, 17);
+    copy_col(t->kind, sizeof t->kind, st, 4);
+    copy_col(t->status, sizeof t->status, st, 5);
+    t->api = sqlite3_column_int(st, 6);
+    t->request = dup_col(st, 7);
+    copy_col(t->strategy, sizeof t->strategy, st, 8);
+    t->seed = (uint64_t)sqlite3_column_int64(st, 9);
+    copy_col(t->objective_metric, sizeof t->objective_metric, st, 10);
+    copy_col(t->objective_type, sizeof t->objective_type, st, 11);
+    t->max_jobs = sqlite3_column_int(st, 12);
+    t->max_parallel = sqlite3_column_int(st, 13);
+    t->max_seconds = sqlite3_column_int64(st, 14);
+    t->created = sqlite3_column_double(st, 15);
+    t->started = sqlite3_column_double(st, 16);
+    t->ended = sqlite3_column_double(st, 17);
+    copy_col(t->failure_reason, sizeof t->failure_reason, st, 18);
 }
 
 int store_create_tuning(store *s, store_tuning *t, err_t *e) {
     int rc = run(s,
-                 "INSERT INTO tuning_jobs(account, name, arn, status, api, request, strategy,"
+                 "INSERT INTO tuning_jobs(account, name, arn, kind, status, api, request, strategy,"
                  " seed, objective_metric, objective_type, max_jobs, max_parallel, max_seconds,"
-                 " created) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                 "ssssississiiid", t->account, t->name, t->arn, t->status, (int64_t)t->api,
+                 " created) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                 "sssssississiiid", t->account, t->name, t->arn,
+                 t->kind[0] ? t->kind : "tuning", t->status, (int64_t)t->api,
                  t->request, t->strategy, (int64_t)t->seed, t->objective_metric, t->objective_type,
                  (int64_t)t->max_jobs, (int64_t)t->max_parallel, t->max_seconds, t->created);
     if (rc == ERR_IN_USE)
@@ -297,8 +306,8 @@ static int get_one_tuning(store *s, sqlite3_stmt *st, store_tuning *t) {
 }
 
 int store_get_tuning(store *s, const char *account, const char *name, store_tuning *t) {
-    sqlite3_stmt *st =
-        prep(s, "SELECT " TUNING_COLS " FROM tuning_jobs WHERE account=? AND name=?");
+    sqlite3_stmt *st = prep(s, "SELECT " TUNING_COLS
+                               " FROM tuning_jobs WHERE account=? AND name=? AND kind='tuning'");
     if (st) {
         sqlite3_bind_text(st, 1, account, -1, SQLITE_TRANSIENT);
         sqlite3_bind_text(st, 2, name, -1, SQLITE_TRANSIENT);
@@ -346,7 +355,8 @@ int store_each_active_tuning(store *s, void (*cb)(void *ud, const store_tuning *
 int store_each_tuning(store *s, const char *account, void (*cb)(void *ud, const store_tuning *t),
                       void *ud) {
     sqlite3_stmt *st = prep(s, "SELECT " TUNING_COLS
-                               " FROM tuning_jobs WHERE account=? ORDER BY created DESC, id DESC");
+                               " FROM tuning_jobs WHERE account=? AND kind='tuning'"
+                               " ORDER BY created DESC, id DESC");
     if (st)
         sqlite3_bind_text(st, 1, account, -1, SQLITE_TRANSIENT);
     return each_tuning(s, st, cb, ud);
@@ -394,7 +404,7 @@ int store_tuning_counts(store *s, int64_t tuning_id, double now, store_counts *c
 #define TRAINING_COLS                                                                              \
     "id, tuning_id, account, name, idx, status, secondary, hyperparameters, tuned, retried,"       \
     " strategy, seed, created, started, ended, failure_reason, objective, handle, job_dir,"        \
-    " log_offset, stop_requested"
+    " log_offset, stop_requested, model_artifacts"
 
 static void read_training(sqlite3_stmt *st, store_training *t) {
     memset(t, 0, sizeof *t);
@@ -420,6 +430,7 @@ static void read_training(sqlite3_stmt *st, store_training *t) {
     copy_col(t->job_dir, sizeof t->job_dir, st, 18);
     t->log_offset = sqlite3_column_int64(st, 19);
     t->stop_requested = sqlite3_column_int(st, 20);
+    copy_col(t->model_artifacts, sizeof t->model_artifacts, st, 21);
 }
 
 int store_insert_training(store *s, store_training *t, err_t *e) {
@@ -660,4 +671,83 @@ int store_each_final_metric(store *s, int64_t training_id,
            sqlite3_column_double(st, 2));
     sqlite3_finalize(st);
     return r == SQLITE_DONE ? 0 : ERR_INTERNAL;
+}
+
+/* ---- status transitions ---- */
+
+int store_add_transition(store *s, int64_t training_id, const char *status, double start,
+                         const char *message) {
+    return run(s, "INSERT INTO transitions(training_id, status, start, message) VALUES(?,?,?,?)",
+               "isds", training_id, status, start, message ? message : "");
+}
+
+int store_each_transition(store *s, int64_t training_id,
+                          void (*cb)(void *ud, const char *status, double start,
+                                     const char *message),
+                          void *ud) {
+    sqlite3_stmt *st = prep(s, "SELECT status, start, message FROM transitions"
+                               " WHERE training_id=? ORDER BY rowid");
+    int r;
+    if (!st)
+        return ERR_INTERNAL;
+    sqlite3_bind_int64(st, 1, training_id);
+    while ((r = sqlite3_step(st)) == SQLITE_ROW)
+        cb(ud, (const char *)sqlite3_column_text(st, 0), sqlite3_column_double(st, 1),
+           (const char *)sqlite3_column_text(st, 2));
+    sqlite3_finalize(st);
+    return r == SQLITE_DONE ? 0 : ERR_INTERNAL;
+}
+
+/* ---- tags ---- */
+
+int store_tags_add(store *s, const char *account, const char *arn, const char *key,
+                   const char *value) {
+    return run(s,
+               "INSERT INTO tags(account, arn, key, value) VALUES(?,?,?,?)"
+               " ON CONFLICT(arn, key) DO UPDATE SET value=excluded.value",
+               "ssss", account, arn, key, value);
+}
+
+int store_tags_delete(store *s, const char *arn, const char *key) {
+    return run(s, "DELETE FROM tags WHERE arn=? AND key=?", "ss", arn, key);
+}
+
+int store_tags_count(store *s, const char *arn, int *n) {
+    sqlite3_stmt *st = prep(s, "SELECT count(*) FROM tags WHERE arn=?");
+    int rc = ERR_INTERNAL;
+    if (!st)
+        return rc;
+    sqlite3_bind_text(st, 1, arn, -1, SQLITE_TRANSIENT);
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        *n = sqlite3_column_int(st, 0);
+        rc = 0;
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int store_each_tag(store *s, const char *arn,
+                   void (*cb)(void *ud, const char *key, const char *value), void *ud) {
+    sqlite3_stmt *st = prep(s, "SELECT key, value FROM tags WHERE arn=? ORDER BY key");
+    int r;
+    if (!st)
+        return ERR_INTERNAL;
+    sqlite3_bind_text(st, 1, arn, -1, SQLITE_TRANSIENT);
+    while ((r = sqlite3_step(st)) == SQLITE_ROW)
+        cb(ud, (const char *)sqlite3_column_text(st, 0), (const char *)sqlite3_column_text(st, 1));
+    sqlite3_finalize(st);
+    return r == SQLITE_DONE ? 0 : ERR_INTERNAL;
+}
+
+int store_each_training_of_account(store *s, const char *account,
+                                   void (*cb)(void *ud, const store_training *t), void *ud) {
+    sqlite3_stmt *st = prep(s, "SELECT " TRAINING_COLS " FROM training_jobs WHERE account=?"
+                               " ORDER BY created DESC, id DESC");
+    if (st)
+        sqlite3_bind_text(st, 1, account, -1, SQLITE_TRANSIENT);
+    return each_training(st, cb, ud, 0, NULL);
+}
+
+int store_training_artifacts(store *s, int64_t id, const char *uri) {
+    return run(s, "UPDATE training_jobs SET model_artifacts=? WHERE id=?", "si", uri, id);
 }

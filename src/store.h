@@ -27,6 +27,8 @@ typedef struct {
     char account[16];
     char name[STORE_NAME_MAX];
     char arn[256];
+    char kind[16]; /* "tuning", or "training": the one-trial wrapper of a training job
+                      created on its own (CreateTrainingJob); "" means tuning */
     char status[24]; /* Created|Running|Completed|Failed|Stopping|Stopped */
     int api;         /* api_flavor that created it */
     char *request;   /* normalised CreateTuningJob request, JSON text (owned) */
@@ -62,6 +64,7 @@ typedef struct {
     char job_dir[1024];
     int64_t log_offset; /* bytes of the log already scanned for metrics */
     int stop_requested; /* 1 = stop asked (StopTuningJob), 2 = tuning clock limit */
+    char model_artifacts[1100]; /* URI of model.tar.gz, or "" */
 } store_training;
 
 typedef struct {
@@ -91,9 +94,10 @@ void store_tuning_clear(store_tuning *t);
 void store_training_clear(store_training *t);
 
 /* Inserts a tuning job. t->request is borrowed. Sets t->id. ERR_IN_USE when
- * (account, name) exists. */
+ * (account, kind, name) exists. */
 int store_create_tuning(store *s, store_tuning *t, err_t *e);
-/* Fills *t (caller clears it). ERR_NOT_FOUND if absent. */
+/* Fills *t (caller clears it) with the tuning job (kind "tuning") named
+ * `name` in `account`. ERR_NOT_FOUND if absent. */
 int store_get_tuning(store *s, const char *account, const char *name, store_tuning *t);
 int store_get_tuning_by_id(store *s, int64_t id, store_tuning *t);
 /* Sets status, and failure_reason / started / ended when non-NULL / > 0. */
@@ -102,7 +106,7 @@ int store_set_tuning_status(store *s, int64_t id, const char *status, const char
 /* Calls cb for each tuning job in a status that is not final, oldest first.
  * The row is borrowed for the call. */
 int store_each_active_tuning(store *s, void (*cb)(void *ud, const store_tuning *t), void *ud);
-/* Lists an account's tuning jobs (newest first), for the current API. */
+/* Lists an account's tuning jobs (kind "tuning", newest first). */
 int store_each_tuning(store *s, const char *account, void (*cb)(void *ud, const store_tuning *t),
                       void *ud);
 
@@ -157,5 +161,28 @@ int store_final_metric(store *s, int64_t training_id, const char *name, double *
 int store_each_final_metric(store *s, int64_t training_id,
                             void (*cb)(void *ud, const char *name, double value, double ts),
                             void *ud);
+
+/* Secondary-status transitions of a training job, in order. */
+int store_add_transition(store *s, int64_t training_id, const char *status, double start,
+                         const char *message);
+int store_each_transition(store *s, int64_t training_id,
+                          void (*cb)(void *ud, const char *status, double start,
+                                     const char *message),
+                          void *ud);
+
+/* Tags of a resource (by ARN). add replaces a key's value. */
+int store_tags_add(store *s, const char *account, const char *arn, const char *key,
+                   const char *value);
+int store_tags_delete(store *s, const char *arn, const char *key);
+int store_tags_count(store *s, const char *arn, int *n);
+int store_each_tag(store *s, const char *arn,
+                   void (*cb)(void *ud, const char *key, const char *value), void *ud);
+
+/* Every training job of an account, newest first. Rows borrowed. */
+int store_each_training_of_account(store *s, const char *account,
+                                   void (*cb)(void *ud, const store_training *t), void *ud);
+
+/* Records where a job's model.tar.gz was written. */
+int store_training_artifacts(store *s, int64_t id, const char *uri);
 
 #endif
