@@ -492,8 +492,9 @@ static const mut_case create_2017_shape[] = {
     {"TuningJobConfig.ResourceLimits.MaxClockTimeInHours", "1", 0, NULL},
     {"TuningJobConfig.ResourceLimits.MaxNumberOfTrainingJobs", "\"10\"", ERR_VALIDATION,
      "MaxNumberOfTrainingJobs: must be an integer, not a string"},
-    {"TuningJobConfig.Strategy", "\"Random\"", ERR_VALIDATION,
-     "TuningJobConfig.Strategy: 'Random' is not one of: Bayesian"},
+    {"TuningJobConfig.Strategy", "\"Grid\"", ERR_VALIDATION,
+     "TuningJobConfig.Strategy: 'Grid' is not one of: Bayesian, Random"},
+    {"TuningJobConfig.Strategy", "\"Random\"", 0, NULL}, /* an openhpo extension */
     {"TuningJobConfig.Strategy", "\"Bayesian\"", 0, NULL},
     {"TuningJobConfig.TuningJobObjective.Type", "\"Max\"", ERR_VALIDATION,
      "TuningJobConfig.TuningJobObjective.Type: 'Max' is not one of: Maximize, Minimize"},
