@@ -202,7 +202,8 @@ struct validate_model {
     vshape *shapes;
     size_t nops;
     vop *ops;
-    pcre2_match_context *mctx; /* match limits; read-only after load */
+    pcre2_compile_context *cctx; /* newline convention for patterns */
+    pcre2_match_context *mctx;   /* match limits; read-only after load */
 };
 
 /* The walker's state for one validation. */
@@ -271,6 +272,7 @@ void validate_model_free(validate_model *m) {
     }
     free(m->shapes);
     free(m->ops);
+    pcre2_compile_context_free(m->cctx);
     pcre2_match_context_free(m->mctx);
     json_decref(m->doc);
     free(m);
@@ -350,7 +352,7 @@ static int load_text_rules(validate_model *m, vshape *s, const json_t *def, err_
         /* ANCHORED + ENDANCHORED: the pattern must match the whole string */
         s->re = pcre2_compile((PCRE2_SPTR)s->pattern, PCRE2_ZERO_TERMINATED,
                               PCRE2_UTF | PCRE2_UCP | PCRE2_ANCHORED | PCRE2_ENDANCHORED, &code,
-                              &off, NULL);
+                              &off, m->cctx);
         if (!s->re) {
             PCRE2_UCHAR buf[128];
             pcre2_get_error_message(code, buf, sizeof buf);
@@ -374,7 +376,6 @@ static int load_text_rules(validate_model *m, vshape *s, const json_t *def, err_
             s->enums[s->nenum++] = json_string_value(v);
         }
     }
-    (void)m;
     return 0;
 }
 
@@ -511,11 +512,16 @@ validate_model *validate_model_load(const char *text, size_t len, err_t *e) {
                      m->doc ? "top level" : je.text);
         goto out;
     }
+    m->cctx = pcre2_compile_context_create(NULL);
     m->mctx = pcre2_match_context_create(NULL);
-    if (!m->mctx) {
+    if (!m->cctx || !m->mctx) {
         rc = err_set(e, ERR_INTERNAL, "out of memory");
         goto out;
     }
+    /* Java's line terminators (what '.' does not match, and where '$' may
+     * stop) are \n, \r\n, \r, U+0085, U+2028, U+2029; PCRE2's ANY is those
+     * plus VT and FF, the closest convention it has. */
+    pcre2_set_newline(m->cctx, PCRE2_NEWLINE_ANY);
     pcre2_set_match_limit(m->mctx, MATCH_LIMIT);
     rc = load_shapes(m, &index, e);
     if (rc)

@@ -943,7 +943,8 @@ static const char test_model[] =
     "  \"S\":{\"shape\":\"Str\"},\"L\":{\"shape\":\"Long\"},\"D\":{\"shape\":\"Dbl\"},"
     "  \"F\":{\"shape\":\"Flt\"},\"B\":{\"shape\":\"Bool\"},\"T\":{\"shape\":\"Ts\"},"
     "  \"U\":{\"shape\":\"Uni\"},\"M\":{\"shape\":\"Map\"},\"Bl\":{\"shape\":\"Blob\"},"
-    "  \"R\":{\"shape\":\"In\"},\"Evil\":{\"shape\":\"Evil\"}}},"
+    "  \"R\":{\"shape\":\"In\"},\"Evil\":{\"shape\":\"Evil\"},"
+    "  \"Dot\":{\"shape\":\"Dot\"}}},"
     " \"Str\":{\"type\":\"string\",\"min\":2,\"max\":4,\"pattern\":\"[a-z]+\"},"
     " \"Long\":{\"type\":\"long\",\"min\":-5000000000,\"max\":5000000000},"
     " \"Dbl\":{\"type\":\"double\",\"min\":0.5,\"max\":1.5},"
@@ -955,7 +956,8 @@ static const char test_model[] =
     "  \"A\":{\"shape\":\"Str\"},\"B\":{\"shape\":\"Bool\"}}},"
     " \"Map\":{\"type\":\"map\",\"key\":{\"shape\":\"Str\"},\"value\":{\"shape\":\"Long\"},"
     "  \"min\":1,\"max\":2},"
-    " \"Evil\":{\"type\":\"string\",\"pattern\":\"(a+)+[bc]\"}}}";
+    " \"Evil\":{\"type\":\"string\",\"pattern\":\"(a+)+[bc]\"},"
+    " \"Dot\":{\"type\":\"string\",\"pattern\":\"^a.*$\"}}}";
 
 static const mut_case model_cases[] = {
     {"S", "\"abcd\"", 0, NULL},
@@ -996,6 +998,11 @@ static const mut_case model_cases[] = {
     {"R", "{\"S\":\"ab\",\"R\":{\"S\":\"ab\",\"R\":{\"S\":\"ab\",\"D\":5}}}", ERR_VALIDATION,
      "R.R.D: must be at most 1.5"},
     {"Evil", "\"aaab\"", 0, NULL},
+    /* Java semantics: '.' stops at line terminators, '$' does not end early */
+    {"Dot", "\"a b\\tc\"", 0, NULL},
+    {"Dot", "\"ab\\n\"", ERR_VALIDATION, "Dot: 'ab?' does not match the pattern ^a.*$"},
+    {"Dot", "\"a\\rb\"", ERR_VALIDATION, "Dot: 'a?b' does not match"},
+    {"Dot", "\"a\\u2028b\"", ERR_VALIDATION, "Dot: 'a?b' does not match"},
     {"Evil", "\"@rep:40:a\"", ERR_VALIDATION,
      "Evil: could not be checked against the pattern "
      "(a+)+[bc] (too complex)"},
