@@ -271,16 +271,19 @@ SHAPE_CASES = [
     (CPR + "[0].Name", "n" * 257, CPR + "[0].Name: must be at most 256 characters long"),
     (CPR + "[0].MinValue", DEL, CPR + "[0].MinValue: is required"),
     (CPR + "[0].MinValue", -5, CPR + "[0].MinValue: must be a string, not an integer"),
+    (CPR + "[0].MinValue", "1" * 257, CPR + "[0].MinValue: must be at most 256 characters"),
     (CPR + "[0].MaxValue", DEL, CPR + "[0].MaxValue: is required"),
     (CPR + "[0].MaxValue", "1" * 257, CPR + "[0].MaxValue: must be at most 256 characters"),
     (CPR + "[0].Type", DEL, CPR + "[0].Type: is required"),
     (CPR + "[0].Type", "continuous", CPR + "[0].Type: 'continuous' is not one of: Integer, "
                                            "Continuous, Categorical"),
     (IPR + "[0].Name", DEL, IPR + "[0].Name: is required"),
+    (IPR + "[0].Name", "n" * 257, IPR + "[0].Name: must be at most 256 characters long"),
     (IPR + "[0].MinValue", DEL, IPR + "[0].MinValue: is required"),
     (IPR + "[0].MinValue", 0, IPR + "[0].MinValue: must be a string, not an integer"),
     (IPR + "[0].MinValue", "1" * 257, IPR + "[0].MinValue: must be at most 256 characters"),
     (IPR + "[0].MaxValue", DEL, IPR + "[0].MaxValue: is required"),
+    (IPR + "[0].MaxValue", "1" * 257, IPR + "[0].MaxValue: must be at most 256 characters"),
     (IPR + "[0].Type", DEL, IPR + "[0].Type: is required"),
     (IPR + "[0].Type", "Int", IPR + "[0].Type: 'Int' is not one of"),
     (KPR + "[0].Name", DEL, KPR + "[0].Name: is required"),
@@ -721,3 +724,18 @@ def test_validation_model_matches_spec():
                 checked += 1
             assert set(shapes[shape]["members"]) == set(fields), (shape, fn)
     assert checked > 100, checked
+
+
+def test_validation_sagemaker_model_is_current(tmp_path):
+    """src/models/sagemaker-2017-07-24.json is what scripts/gen_model.py makes
+    from the installed botocore (rerun the script after upgrading botocore)."""
+    import subprocess
+    import sys
+    src = "/usr/lib/python3/dist-packages/botocore/data/sagemaker/2017-07-24/service-2.json"
+    if not os.path.exists(src):
+        pytest.skip("Debian's python3-botocore is not installed")
+    out = tmp_path / "model.json"
+    subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "gen_model.py"),
+                    "--source", src, "--out", str(out)], check=True, capture_output=True)
+    committed = json.load(open(os.path.join(ROOT, "src", "models", "sagemaker-2017-07-24.json")))
+    assert json.load(open(out)) == committed
