@@ -8,6 +8,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "api_current.h"
 #include "reply.h"
 #include "util.h"
 #include "validate.h"
@@ -397,11 +398,17 @@ void api_handle(void *ud, const http_request *req, http_response *resp) {
                      API_2017);
         return;
     }
-    if (!strcmp(req->path, "/") && http_header(req, "X-Amz-Target")) {
-        err_t e;
-        err_set(&e, ERR_UNKNOWN_OPERATION, "Operation %.128s is not supported yet",
-                http_header(req, "X-Amz-Target"));
-        reply_error(resp, &e, API_CURRENT);
+    int current = !strcmp(req->path, "/") && http_header(req, "X-Amz-Target");
+    auth_identity who;
+    err_t e = {0};
+    if (auth_check(&a->cfg.auth, req, util_now(), &who, &e) ||
+        (!current && auth_check_2017_account(&a->cfg.auth, &who, req, &e))) {
+        reply_error(resp, &e, current ? API_CURRENT : API_2017);
+        return;
+    }
+    if (current) {
+        api_current_ctx c = {.st = a->cfg.st, .en = a->cfg.en, .region = a->cfg.region};
+        api_current_handle(&c, who.account, req, resp);
         return;
     }
     handle_2017(a, req, resp);

@@ -9,6 +9,7 @@
 #ifndef OPENHPO_API_H
 #define OPENHPO_API_H
 
+#include "auth.h"
 #include "engine.h"
 #include "http.h"
 #include "store.h"
@@ -20,6 +21,7 @@ typedef struct {
     engine *en;         /* borrowed */
     const char *region; /* for ARNs */
     int hour_seconds;   /* length of an hour for MaxClockTimeInHours (3600; tests shorten it) */
+    auth_config auth;   /* who may call (auth.h): credentials and throttle, borrowed */
 } api_config;
 
 /* Caller frees with api_free(). NULL on allocation failure. */

@@ -2,11 +2,13 @@
  *
  *   hpod --listen HOST:PORT --data-dir DIR [--port-file F] [--region R]
  *        [--images FILE] [--runner PATH] [--grace SECONDS] [--verbose]
+ *        [--credentials FILE] [--insecure] [--throttle-rate R --throttle-burst B]
  *
  * Serves the tuning APIs over HTTP, keeps state in DIR/openhpo.db, runs
  * training jobs under DIR/jobs. SIGTERM/SIGINT shut it down cleanly; running
  * training jobs keep running (each under its own hpo-runner) and are
  * re-adopted by the next start. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <jansson.h>
 #include <limits.h>
@@ -18,11 +20,14 @@
 #include <unistd.h>
 
 #include "api.h"
+#include "auth.h"
+#include "credentials.h"
 #include "backend.h"
 #include "engine.h"
 #include "http.h"
 #include "loop.h"
 #include "store.h"
+#include "throttle.h"
 #include "util.h"
 #include "validate.h"
 
@@ -30,9 +35,11 @@
 #define HPOD_LOG_CAP (64LL << 20)
 
 typedef struct {
-    const char *listen, *data_dir, *port_file, *region, *images, *runner;
+    const char *listen, *data_dir, *port_file, *region, *images, *runner, *credentials;
     long grace;
     int hour_seconds;
+    int insecure;
+    double throttle_rate, throttle_burst; /* 0 = no throttling */
 } options;
 
 typedef struct {
@@ -44,7 +51,8 @@ typedef struct {
 static void usage(FILE *f) {
     fprintf(f, "usage: hpod --listen HOST:PORT --data-dir DIR [--port-file FILE]\n"
                "            [--region REGION] [--images FILE] [--runner PATH]\n"
-               "            [--grace SECONDS] [--verbose]\n"
+               "            [--grace SECONDS] [--verbose] [--credentials FILE] [--insecure]\n"
+               "            [--throttle-rate R [--throttle-burst B]]\n"
                "  --listen     address to serve on; port 0 picks a free port\n"
                "  --data-dir   where the database, logs and job directories live\n"
                "  --port-file  write the bound port here once ready\n"
@@ -53,7 +61,13 @@ static void usage(FILE *f) {
                "  --runner     hpo-runner binary (default: next to hpod)\n"
                "  --grace      seconds between SIGTERM and SIGKILL when stopping (default 120)\n"
                "  --hour-seconds N  length of an hour for MaxClockTimeInHours (default 3600;\n"
-               "               for tests)\n");
+               "               for tests)\n"
+               "  --credentials  access keys (JSON, mode 0600): every request must be signed\n"
+               "               with SigV4 by one of them and acts for its account\n"
+               "  --insecure   allow a non-loopback --listen without --credentials\n"
+               "               (unauthenticated callers act as account " AUTH_DEFAULT_ACCOUNT ")\n"
+               "  --throttle-rate R   requests/second per access key (default: no throttling)\n"
+               "  --throttle-burst B  bucket size per access key (default: max(1, 2 x rate))\n");
 }
 
 static int parse_args(int argc, char **argv, options *o) {
@@ -62,6 +76,10 @@ static int parse_args(int argc, char **argv, options *o) {
         const char *a = argv[i];
         if (!strcmp(a, "--verbose")) {
             log_verbose = 1;
+            continue;
+        }
+        if (!strcmp(a, "--insecure")) {
+            o->insecure = 1;
             continue;
         }
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
@@ -89,6 +107,12 @@ static int parse_args(int argc, char **argv, options *o) {
             o->grace = atol(v);
         else if (!strcmp(a, "--hour-seconds"))
             o->hour_seconds = atoi(v);
+        else if (!strcmp(a, "--credentials"))
+            o->credentials = v;
+        else if (!strcmp(a, "--throttle-rate"))
+            o->throttle_rate = atof(v);
+        else if (!strcmp(a, "--throttle-burst"))
+            o->throttle_burst = atof(v);
         else {
             fprintf(stderr, "hpod: unknown option %s\n", a);
             return -1;
@@ -97,6 +121,24 @@ static int parse_args(int argc, char **argv, options *o) {
     if (!o->listen || !o->data_dir) {
         usage(stderr);
         return -1;
+    }
+    if (o->throttle_burst > 0 && !(o->throttle_rate > 0)) {
+        fprintf(stderr, "hpod: --throttle-burst needs --throttle-rate\n");
+        return -1;
+    }
+    if (o->throttle_rate > 0 && !(o->throttle_burst > 0))
+        o->throttle_burst = o->throttle_rate * 2 > 1 ? o->throttle_rate * 2 : 1;
+    return 0;
+}
+
+/* Whether `host` (an IP literal) is a loopback address. */
+static int is_loopback(const char *host) {
+    unsigned char a[16];
+    if (inet_pton(AF_INET, host, a) == 1)
+        return a[0] == 127;
+    if (inet_pton(AF_INET6, host, a) == 1) {
+        static const unsigned char one[16] = {[15] = 1};
+        return !memcmp(a, one, sizeof one);
     }
     return 0;
 }
@@ -129,6 +171,8 @@ int main(int argc, char **argv) {
     api *ap = NULL;
     http_server *http = NULL;
     json_t *images = NULL;
+    credentials *creds = NULL;
+    throttle *th = NULL;
 
     if (parse_args(argc, argv, &o))
         return 2;
@@ -144,6 +188,12 @@ int main(int argc, char **argv) {
         host[strlen(host) - 1] = 0;
     }
     int port = atoi(colon + 1);
+    if (!o.credentials && !o.insecure && !is_loopback(host)) {
+        fprintf(stderr, "hpod: without --credentials hpod serves loopback only; listening on %s "
+                        "needs --credentials FILE (or --insecure)\n",
+                host);
+        return 2;
+    }
     if (util_mkdir_p(o.data_dir, 1) || !realpath(o.data_dir, datadir)) {
         fprintf(stderr, "hpod: cannot create data dir %s: %s\n", o.data_dir, strerror(errno));
         return 1;
@@ -173,6 +223,14 @@ int main(int argc, char **argv) {
             goto out;
         }
     }
+    if (o.credentials && !(creds = credentials_load(o.credentials, &e))) {
+        fprintf(stderr, "hpod: %s\n", e.msg);
+        goto out;
+    }
+    if (o.throttle_rate > 0 && !(th = throttle_new(o.throttle_rate, o.throttle_burst))) {
+        fprintf(stderr, "hpod: bad --throttle-rate / --throttle-burst\n");
+        goto out;
+    }
     signal(SIGPIPE, SIG_IGN);
     sigset_t mask;
     sigemptyset(&mask);
@@ -196,7 +254,11 @@ int main(int argc, char **argv) {
         fprintf(stderr, "hpod: %s\n", e.msg);
         goto out;
     }
-    api_config ac = {.st = st, .en = en, .region = o.region, .hour_seconds = o.hour_seconds};
+    api_config ac = {.st = st,
+                     .en = en,
+                     .region = o.region,
+                     .hour_seconds = o.hour_seconds,
+                     .auth = {.creds = creds, .th = th, .region = o.region}};
     if (!(ap = api_new(&ac)))
         goto out;
     if (!(http = http_start(l, host, port, VALIDATE_MAX_BODY_BYTES, api_handle, ap)))
@@ -213,6 +275,13 @@ int main(int argc, char **argv) {
         }
     }
     log_info("listening on %s:%d, data in %s", host, http_port(http), datadir);
+    if (creds)
+        log_info("authentication: SigV4 with %zu access keys from %s", credentials_count(creds),
+                 o.credentials);
+    else
+        log_info("authentication: none (no --credentials): %s, every caller acts as account %s",
+                 is_loopback(host) ? "serving loopback only" : "INSECURE, --insecure given",
+                 AUTH_DEFAULT_ACCOUNT);
     rc = loop_run(l) ? 1 : 0;
     log_info("stopped");
 out:
@@ -225,6 +294,8 @@ out:
         close(sfd);
     loop_free(l);
     json_decref(images);
+    throttle_free(th);
+    credentials_free(creds);
     validate_shutdown();
     return rc;
 }

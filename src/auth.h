@@ -1,0 +1,62 @@
+/* auth — who is calling: SigV4 authentication, accounts and throttling for
+ * both APIs.
+ *
+ * With credentials configured (`hpod --credentials FILE`), every request
+ * except GET /health must carry a valid AWS Signature Version 4 (service
+ * "sagemaker", the daemon's region, request time within 15 minutes, constant-
+ * time compare: sigv4.h), made with an access key of the credentials file;
+ * the caller's account is the key's account. Without credentials nothing is
+ * verified and every caller acts as AUTH_DEFAULT_ACCOUNT (hpod then serves
+ * loopback only unless --insecure). With a throttle configured, every request
+ * also takes a token from its access key's bucket (unauthenticated callers:
+ * one bucket per peer address); an empty bucket is ERR_THROTTLING.
+ *
+ * Errors are err.h codes, so the caller's reply_error() gives each API its
+ * wire form (InvalidSignatureException / UnrecognizedClientException /
+ * IncompleteSignatureException / MissingAuthenticationToken /
+ * ThrottlingException on the current API; AccessForbidden 403 / Throttling 401
+ * on the 2017 API). Nothing is allocated; no state outside the borrowed
+ * throttle is kept, so calls are independent. */
+#ifndef OPENHPO_AUTH_H
+#define OPENHPO_AUTH_H
+
+#include "credentials.h"
+#include "err.h"
+#include "http.h"
+#include "sigv4.h"
+#include "throttle.h"
+
+/* The account of unauthenticated requests (no --credentials). */
+#define AUTH_DEFAULT_ACCOUNT "123456789012"
+/* Most request headers a signed request may carry (more: IncompleteSignature). */
+#define AUTH_MAX_HEADERS 64
+
+typedef struct {
+    const credentials *creds; /* borrowed; NULL = no authentication */
+    throttle *th;             /* borrowed; NULL = no throttling */
+    const char *region;       /* borrowed; the region signatures must be scoped to */
+} auth_config;
+
+/* The caller of a request (plain values). */
+typedef struct {
+    char account[SIGV4_ACCOUNT_ID_MAX + 1];
+    char access_key_id[SIGV4_KEY_ID_MAX + 1]; /* "" when not authenticated */
+    int authenticated;                        /* 1 when a signature was verified */
+} auth_identity;
+
+/* Authenticates and throttles `req` at time `now` (epoch seconds). Returns 0
+ * and fills *id, or an ERR_SIG_* / ERR_THROTTLING / ERR_INTERNAL code with e
+ * set. `cfg` and `req` are borrowed. */
+int auth_check(const auth_config *cfg, const http_request *req, double now, auth_identity *id,
+               err_t *e);
+
+/* The 2017 API names the account in the body (AwsAccountId): with
+ * credentials configured it must be the signer's account, else ERR_FORBIDDEN
+ * (AccessForbidden 403). A body that is not a JSON object or has no string
+ * AwsAccountId passes here and is refused by the request validation that
+ * follows. Without credentials this always passes. Returns 0 or ERR_FORBIDDEN
+ * with e set. */
+int auth_check_2017_account(const auth_config *cfg, const auth_identity *id,
+                            const http_request *req, err_t *e);
+
+#endif
