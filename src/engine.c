@@ -778,6 +778,25 @@ int engine_start(engine *en, err_t *e) {
     return 0;
 }
 
+int engine_check_request(const engine *en, const json_t *request, err_t *e) {
+    const json_t *cfg = json_object_get(request, "TuningJobConfig");
+    const json_t *def = json_object_get(request, "TrainingJobDefinition");
+    const json_t *alg = json_object_get(def, "AlgorithmSpecification");
+    const char *strat = json_string_value(json_object_get(cfg, "Strategy"));
+    space *sp = space_from_json(json_object_get(cfg, "ParameterRanges"), e);
+    strategy *st = sp ? strategy_new(strat ? strat : "Random", sp, 1, e) : NULL;
+    metrics_set *ms = st ? metrics_compile(json_object_get(alg, "MetricDefinitions"), e) : NULL;
+    json_t *argv = ms ? engine_resolve_image(
+                            en, json_string_value(json_object_get(alg, "TrainingImage")), e)
+                      : NULL;
+    int rc = argv ? 0 : e->code ? e->code : ERR_INTERNAL;
+    json_decref(argv);
+    metrics_free(ms);
+    strategy_free(st);
+    space_free(sp);
+    return rc;
+}
+
 int engine_add_tuning(engine *en, int64_t tuning_id, err_t *e) {
     store_tuning row = {0};
     int rc = store_get_tuning_by_id(en->cfg.st, tuning_id, &row);

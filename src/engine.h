@@ -52,6 +52,12 @@ void engine_tick(engine *en);
  * (ERR_VALIDATION naming TrainingImage). */
 json_t *engine_resolve_image(const engine *en, const char *image, err_t *e);
 
+/* Checks that a request in the engine's internal form (see engine_add_tuning)
+ * can run: its space, strategy, metric regexes and image. Call before
+ * storing it, so bad input is refused with nothing stored. 0 or an err_code
+ * with e set. */
+int engine_check_request(const engine *en, const json_t *request, err_t *e);
+
 /* Starts a tuning job just stored with status Created: sets it Running.
  * A row of kind "training" (a training job created on its own) runs as a
  * one-trial job: its training job takes the row's name, its hyperparameters
