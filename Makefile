@@ -3,6 +3,8 @@
 #   make test       unit tests (cmocka) + end-to-end tests (pytest) on the normal build
 #   make asan-test  the same suite built with AddressSanitizer + UBSan (in build-asan/)
 #   make bench      benchmarks under bench/ (print numbers; not part of the tests)
+#   make demo       installs what is missing, builds, tunes examples/sklearn-digits
+#   make install    installs hpod, hpo-runner, hpo and hpod.service under PREFIX
 
 BUILD   ?= build
 CC      ?= cc
@@ -26,13 +28,13 @@ LDFLAGS += -fsanitize=address,undefined
 endif
 
 # Programs: each has one main file; everything else in src/ is the library.
-MAINS   := src/hpod.c src/runner.c
+MAINS   := src/hpod.c src/runner.c src/hpo.c
 LIBSRC  := $(filter-out $(MAINS),$(wildcard src/*.c))
 LIBOBJ  := $(patsubst src/%.c,$(BUILD)/obj/%.o,$(LIBSRC))
 UNITSRC := $(wildcard tests/unit/test_*.c)
 UNITBIN := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNITSRC))
 
-all: $(BUILD)/hpod $(BUILD)/hpo-runner
+all: $(BUILD)/hpod $(BUILD)/hpo-runner $(BUILD)/hpo
 
 $(BUILD)/obj/%.o: src/%.c $(wildcard src/*.h)
 	@mkdir -p $(dir $@)
@@ -59,6 +61,7 @@ unit: $(UNITBIN)
 
 e2e: all
 	HPOD_BIN=$(abspath $(BUILD)/hpod) HPO_RUNNER_BIN=$(abspath $(BUILD)/hpo-runner) \
+	  HPO_BIN=$(abspath $(BUILD)/hpo) \
 	  $(PYTHON) -m pytest -q -p no:cacheprovider tests/e2e $(PYTEST_ARGS)
 
 deps:
@@ -79,7 +82,7 @@ format:
 clean:
 	rm -rf build build-asan
 
-.PHONY: all unit e2e deps test asan-test bench format clean
+.PHONY: all unit e2e deps test asan-test bench format clean demo install
 .SECONDARY:
 
 # ---- strategy benchmarks (bench/run; not part of the tests) ----
@@ -101,3 +104,26 @@ $(BUILD)/obj/gen/validate_models.o: $(BUILD)/gen/validate_models.c
 	$(CC) $(CFLAGS) -c -o $@ $<
 
 $(BUILD)/libopenhpo.a: $(BUILD)/obj/gen/validate_models.o
+
+# --- cli: the hpo command-line client, the demo, installation ----------------
+# hpo talks HTTP through libcurl; only it links libcurl.
+CURL_LIBS := $(shell pkg-config --libs libcurl 2>/dev/null || echo -lcurl)
+
+$(BUILD)/hpo: $(BUILD)/obj/hpo.o $(BUILD)/libopenhpo.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(CURL_LIBS) $(LDLIBS)
+
+# The demo tunes the scikit-learn digits example end to end: with no endpoint
+# configured, hpo starts its own hpod on its private data dir
+# (~/.local/share/openhpo), shows the progress and prints the best job.
+demo: deps
+	$(MAKE) all
+	$(BUILD)/hpo tune examples/sklearn-digits/job.json
+
+PREFIX  ?= /usr/local
+DESTDIR ?=
+SYSTEMD_UNIT_DIR ?= $(PREFIX)/lib/systemd/system
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(SYSTEMD_UNIT_DIR)
+	install -m 0755 $(BUILD)/hpod $(BUILD)/hpo-runner $(BUILD)/hpo $(DESTDIR)$(PREFIX)/bin/
+	sed 's|@PREFIX@|$(PREFIX)|g' packaging/hpod.service > $(DESTDIR)$(SYSTEMD_UNIT_DIR)/hpod.service
+	chmod 0644 $(DESTDIR)$(SYSTEMD_UNIT_DIR)/hpod.service

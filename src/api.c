@@ -1,4 +1,5 @@
 #include "api.h"
+#include "api_logs.h"
 
 #include <fcntl.h>
 #include <math.h>

@@ -1,0 +1,125 @@
+#include "api_logs.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "reply.h"
+
+/* Copies path segment `i` (0-based, after the prefix) into out[cap].
+ * Returns 0, or -1 when absent, empty or too long. */
+static int segment(const char *rest, int i, char *out, size_t cap) {
+    const char *p = rest;
+    for (int k = 0; k < i; k++) {
+        p = strchr(p, '/');
+        if (!p)
+            return -1;
+        p++;
+    }
+    size_t n = strcspn(p, "/");
+    if (n == 0 || n >= cap)
+        return -1;
+    memcpy(out, p, n);
+    out[n] = 0;
+    return 0;
+}
+
+/* A name as the APIs allow: [A-Za-z0-9-], so it is safe in a file path. */
+static int plain_name(const char *s) {
+    for (; *s; s++)
+        if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') ||
+              *s == '-'))
+            return 0;
+    return 1;
+}
+
+int api_logs_handle(store *st, const char *caller_account, const http_request *req,
+                    http_response *resp) {
+    err_t e = {0};
+    store_training t = {0};
+    char account[16], job[STORE_NAME_MAX], off_s[24], path[1200], num[32];
+    char *buf = NULL;
+    int fd = -1, rc = 0;
+    size_t plen = strlen(API_LOGS_PREFIX);
+    if (strncmp(req->path, API_LOGS_PREFIX, plen))
+        return 0;
+    const char *rest = req->path + plen;
+    if (strcmp(req->method, "GET")) {
+        rc = err_set(&e, ERR_VALIDATION, "%s must be called with GET", API_LOGS_PREFIX);
+        goto out;
+    }
+    if (segment(rest, 0, account, sizeof account) || segment(rest, 1, job, sizeof job) ||
+        segment(rest, 2, off_s, sizeof off_s) || segment(rest, 3, num, sizeof num) == 0 ||
+        !plain_name(account) || !plain_name(job)) {
+        rc = err_set(&e, ERR_VALIDATION,
+                     "expected GET %s<account>/<training-job>/<offset>", API_LOGS_PREFIX);
+        goto out;
+    }
+    char *end;
+    errno = 0;
+    long long offset = strtoll(off_s, &end, 10);
+    if (*end || errno || offset < 0) {
+        rc = err_set(&e, ERR_VALIDATION, "offset: must be a non-negative integer");
+        goto out;
+    }
+    if (caller_account && strcmp(caller_account, account)) {
+        rc = err_set(&e, ERR_FORBIDDEN, "account %s is not the caller's account", account);
+        goto out;
+    }
+    rc = store_get_training(st, account, job, &t);
+    if (rc == ERR_NOT_FOUND) {
+        err_set(&e, rc, "Training job %s does not exist", job);
+        goto out;
+    }
+    if (rc) {
+        err_set(&e, rc, "cannot read the training job");
+        goto out;
+    }
+    long long size = 0;
+    ssize_t got = 0;
+    snprintf(path, sizeof path, "%s/output.log", t.job_dir);
+    if (t.job_dir[0] && (fd = open(path, O_RDONLY | O_CLOEXEC)) >= 0) {
+        struct stat sb;
+        if (fstat(fd, &sb) == 0)
+            size = (long long)sb.st_size;
+        if (offset > size)
+            offset = size;
+        long long want = size - offset;
+        if (want > API_LOGS_CHUNK_MAX)
+            want = API_LOGS_CHUNK_MAX;
+        if (!(buf = malloc((size_t)want + 1))) {
+            rc = err_set(&e, ERR_INTERNAL, "out of memory");
+            goto out;
+        }
+        got = want > 0 ? pread(fd, buf, (size_t)want, (off_t)offset) : 0;
+        if (got < 0) {
+            rc = err_set(&e, ERR_INTERNAL, "cannot read the log of %s", job);
+            goto out;
+        }
+        buf[got] = 0;
+    } else {
+        offset = 0; /* not started yet: no log */
+    }
+    resp->status = 200;
+    resp->content_type = "text/plain; charset=utf-8";
+    resp->body = buf;
+    resp->body_len = (size_t)got;
+    buf = NULL;
+    snprintf(num, sizeof num, "%lld", offset + (long long)got);
+    http_response_header(resp, "X-Openhpo-Next-Offset", num);
+    snprintf(num, sizeof num, "%lld", size);
+    http_response_header(resp, "X-Openhpo-Log-Size", num);
+    http_response_header(resp, "X-Openhpo-Job-Status", t.status);
+out:
+    if (rc)
+        reply_error(resp, &e, API_2017);
+    if (fd >= 0)
+        close(fd);
+    free(buf);
+    store_training_clear(&t);
+    return 1;
+}
