@@ -125,13 +125,13 @@ static int local_launch(void *self, const backend_launch *l, char handle[BACKEND
         int n = snprintf(pidbuf, sizeof pidbuf, "%d %llu\n", (int)getpid(),
                          (unsigned long long)util_proc_starttime((int)getpid()));
         path_in(pidp, sizeof pidp, l->job_dir, "runner.pid");
-        util_write_file(pidp, pidbuf, (size_t)n, 0);
+        util_write_file(pidp, pidbuf, (size_t)n, UTIL_WRITE_ATOMIC);
         execve(argv[0], argv, l->envp);
         dprintf(2, "hpod: cannot execute %s: %s\n", argv[0], strerror(errno));
         _exit(127);
     }
-    snprintf(handle, BACKEND_HANDLE_MAX, "%d:%llu", (int)pid,
-             (unsigned long long)util_proc_starttime((int)pid));
+    unsigned long long start = (unsigned long long)util_proc_starttime((int)pid);
+    snprintf(handle, BACKEND_HANDLE_MAX, "%d:%llu", (int)pid, start);
     rc = 0;
 out:
     if (lockfd >= 0)
@@ -165,7 +165,10 @@ static backend_state local_watch(void *self, const char *job_dir, const char *ha
     int held = lock_held(job_dir);
     if (held <= 0)
         return ended_state(job_dir);
-    if (read_pidfile(job_dir, "runner.pid", &pid, &start))
+    /* The handle names the runner; runner.pid does when the daemon died before
+     * recording the handle. */
+    if ((!handle || sscanf(handle, "%d:%llu", &pid, &start) != 2 || pid <= 0) &&
+        read_pidfile(job_dir, "runner.pid", &pid, &start))
         return BACKEND_RUNNING; /* forked a moment ago: look again later */
     int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
     if (pidfd < 0 || util_proc_starttime(pid) != start) {

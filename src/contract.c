@@ -20,7 +20,7 @@ static int write_json(const char *dir, const char *file, const json_t *j, err_t 
     snprintf(p, sizeof p, "%s/%s", dir, file);
     char *s = json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS);
     int rc = 0;
-    if (!s || util_write_file(p, s, strlen(s), 0))
+    if (!s || util_write_file(p, s, strlen(s), UTIL_WRITE_PLAIN))
         rc = err_set(e, ERR_INTERNAL, "cannot write %s: %s", p, strerror(errno));
     free(s);
     return rc;

@@ -269,7 +269,7 @@ int main(int argc, char **argv) {
     if (o.port_file) {
         char buf[16];
         int n = snprintf(buf, sizeof buf, "%d\n", http_port(http));
-        if (util_write_file(o.port_file, buf, (size_t)n, 0)) {
+        if (util_write_file(o.port_file, buf, (size_t)n, UTIL_WRITE_ATOMIC)) {
             fprintf(stderr, "hpod: cannot write %s: %s\n", o.port_file, strerror(errno));
             goto out;
         }

@@ -129,7 +129,7 @@ int main(int argc, char **argv) {
         snprintf(path, sizeof path, "%s/child.pid", dir);
         int n = snprintf(buf, sizeof buf, "%d %llu\n", (int)child,
                          (unsigned long long)util_proc_starttime((int)child));
-        util_write_file(path, buf, (size_t)n, 0);
+        util_write_file(path, buf, (size_t)n, UTIL_WRITE_PLAIN);
     }
     fcntl(p[0], F_SETFL, O_NONBLOCK);
 
@@ -219,7 +219,7 @@ int main(int argc, char **argv) {
                   ", \"timed_out\": %s, \"stopped\": %s, \"started\": %.3f, \"ended\": %.3f}\n",
                   timed_out ? "true" : "false", stopped ? "true" : "false", started, util_now());
     snprintf(path, sizeof path, "%s/exit.json", dir);
-    if (util_write_file(path, out, (size_t)n, 1)) {
+    if (util_write_file(path, out, (size_t)n, UTIL_WRITE_DURABLE)) {
         perror("hpo-runner: exit.json");
         return 1;
     }

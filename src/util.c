@@ -60,41 +60,48 @@ int util_mkdir_p(const char *path, int private_leaf) {
     return 0;
 }
 
-int util_write_file(const char *path, const void *data, size_t len, int durable) {
-    char tmp[4200];
-    int fd = -1, rc = -1;
-    const char *p = data;
-    if ((size_t)snprintf(tmp, sizeof tmp, "%s.tmp%d", path, (int)getpid()) >= sizeof tmp) {
-        errno = ENAMETOOLONG;
-        return -1;
-    }
-    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0)
-        goto out;
+static int write_all_fd(int fd, const char *p, size_t len) {
     while (len > 0) {
         ssize_t w = write(fd, p, len);
         if (w < 0) {
             if (errno == EINTR)
                 continue;
-            goto out;
+            return -1;
         }
         p += w;
         len -= (size_t)w;
     }
-    if (durable && fsync(fd))
+    return 0;
+}
+
+int util_write_file(const char *path, const void *data, size_t len, int mode) {
+    char tmp[4200];
+    int fd = -1, rc = -1;
+    const char *target = path;
+    if (mode != UTIL_WRITE_PLAIN) {
+        if ((size_t)snprintf(tmp, sizeof tmp, "%s.tmp%d", path, (int)getpid()) >= sizeof tmp) {
+            errno = ENAMETOOLONG;
+            return -1;
+        }
+        target = tmp;
+    }
+    fd = open(target, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0 || write_all_fd(fd, data, len))
+        goto out;
+    if (mode == UTIL_WRITE_DURABLE && fsync(fd))
         goto out;
     if (close(fd)) {
         fd = -1;
         goto out;
     }
     fd = -1;
-    if (rename(tmp, path))
+    if (target != path && rename(tmp, path))
         goto out;
     rc = 0;
 out:
     if (fd >= 0)
         close(fd);
-    if (rc)
+    if (rc && target != path)
         unlink(tmp);
     return rc;
 }

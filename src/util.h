@@ -25,11 +25,14 @@ int64_t util_mono_ms(void);
 
 /* mkdir -p with mode 0755 (0700 for the leaf when `private`). 0 or -1/errno. */
 int util_mkdir_p(const char *path, int private_leaf);
-/* Writes `len` bytes to path atomically (tmp file, rename): readers see the
- * old or the new content, never a part. With `durable`, the data is also
- * fsync'ed before the rename (survives power loss, not only a crash of the
- * writer). 0 or -1. */
-int util_write_file(const char *path, const void *data, size_t len, int durable);
+/* How util_write_file writes. */
+enum {
+    UTIL_WRITE_PLAIN = 0,   /* create/truncate in place: for files nobody reads while written */
+    UTIL_WRITE_ATOMIC = 1,  /* tmp file + rename: readers see old or new, never a part */
+    UTIL_WRITE_DURABLE = 2  /* atomic, and fsync'ed before the rename (survives power loss) */
+};
+/* Writes `len` bytes to `path` in `mode`. 0 or -1 (errno set). */
+int util_write_file(const char *path, const void *data, size_t len, int mode);
 /* Reads at most `cap` bytes of a file into a NUL-terminated buffer the caller
  * frees with free(). Sets *len when non-NULL. NULL on error (errno set). */
 char *util_read_file(const char *path, size_t cap, size_t *len);
