@@ -420,7 +420,7 @@ int gp_fit(gp *g, const double *starts, size_t nstarts, unsigned maxeval, double
     if (!opt)
         goto out;
     if (nlopt_set_lower_bounds(opt, lo) < 0 || nlopt_set_upper_bounds(opt, hi) < 0 ||
-        nlopt_set_max_objective(opt, nlopt_obj, g) < 0 || nlopt_set_ftol_rel(opt, 1e-7) < 0 ||
+        nlopt_set_max_objective(opt, nlopt_obj, g) < 0 || nlopt_set_ftol_rel(opt, 1e-6) < 0 ||
         nlopt_set_maxeval(opt, (int)maxeval) < 0)
         goto out;
     for (size_t s = 0; s < nstarts; s++) {

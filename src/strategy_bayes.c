@@ -63,13 +63,13 @@
 #define SQRT5 2.23606797749978969641
 #define MAX_POINTS 300
 #define KEEP_BEST 150
-#define FIT_POINTS 120
+#define FIT_POINTS 80
 #define NCAND 1024
 #define NLOCAL 256
 #define NREFINE 4
-#define FIT_MAXEVAL 80
+#define FIT_MAXEVAL 40
 #define ACQ_MAXEVAL 60
-#define NPRIOR 16
+#define NPRIOR 8
 #define MAX_FAILED 100
 #define CROWD_CORR 0.998
 
@@ -502,13 +502,20 @@ static int bayes_suggest(void *state, uint64_t index, const strategy_obs *done, 
         }
         nstarts += isfinite(bestlp);
     }
-    gp_fit(st->g, starts, nstarts, FIT_MAXEVAL, NULL); /* on failure: the default */
+    /* On failure use the default, never what an earlier call left behind. A
+     * K that is not positive definite even with jitter leaves the GP at its
+     * prior: the acquisition then explores by variance alone. */
+    if (gp_fit(st->g, starts, nstarts, FIT_MAXEVAL, NULL))
+        gp_set_params(st->g, starts);
     gp_get_params(st->g, theta);
     for (size_t d = 0; d < D; d++)
         il[d] = exp(-theta[d]); /* 1 / lengthscale */
-    if (nfit < nsel && (gp_set_data(st->g, X, Y, nsel) || gp_set_params(st->g, theta))) {
-        rc = err_set(e, ERR_INTERNAL, "out of memory");
-        goto out;
+    if (nfit < nsel) {
+        if (gp_set_data(st->g, X, Y, nsel)) {
+            rc = err_set(e, ERR_INTERNAL, "out of memory");
+            goto out;
+        }
+        gp_set_params(st->g, theta);
     }
 
     /* -- failed and pending trials as fantasies at their posterior mean -- */
