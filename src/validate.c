@@ -996,6 +996,41 @@ static int ctj_range_bounds(const json_t *body, err_t *e) {
     return 0;
 }
 
+/* A ScalingType (an openhpo extension in the 2017 API) fits its range, as
+ * space.c needs: Logarithmic above 0; ReverseLogarithmic continuous, within
+ * [0, 1). Runs after ctj_range_bounds(), so the bounds parse. */
+static int ctj_range_scaling(const json_t *body, err_t *e) {
+    for (size_t l = 0; l < NLISTS; l++) {
+        size_t i;
+        const json_t *r;
+        int integer = range_lists[l].kind == RANGE_INTEGER;
+        if (range_lists[l].kind == RANGE_CATEGORICAL)
+            continue;
+        json_array_foreach(range_list(body, l), i, r) {
+            const char *st = str_member(r, "ScalingType");
+            double lo = 0, hi = 0;
+            parse_decimal(str_member(r, "MinValue"), integer, &lo);
+            parse_decimal(str_member(r, "MaxValue"), integer, &hi);
+            if (!strcmp(st, "Logarithmic") && lo <= 0)
+                return err_set(e, ERR_VALIDATION,
+                               P_RANGES ".%s[%zu].ScalingType: Logarithmic scaling needs "
+                                        "MinValue greater than 0",
+                               range_lists[l].list, i);
+            if (!strcmp(st, "ReverseLogarithmic") && integer)
+                return err_set(e, ERR_VALIDATION,
+                               P_RANGES ".%s[%zu].ScalingType: ReverseLogarithmic scaling is "
+                                        "only for ContinuousParameterRanges",
+                               range_lists[l].list, i);
+            if (!strcmp(st, "ReverseLogarithmic") && (lo < 0 || hi >= 1))
+                return err_set(e, ERR_VALIDATION,
+                               P_RANGES ".%s[%zu].ScalingType: ReverseLogarithmic scaling needs "
+                                        "0 <= MinValue and MaxValue < 1",
+                               range_lists[l].list, i);
+        }
+    }
+    return 0;
+}
+
 /* Categorical values are distinct. */
 static int ctj_categorical_values(const json_t *body, err_t *e) {
     size_t i;
@@ -1217,6 +1252,7 @@ static const struct {
 } ctj_checks[] = {
     {"range types match their lists", ctj_range_types},
     {"range bounds are ordered numbers", ctj_range_bounds},
+    {"scaling types fit their ranges", ctj_range_scaling},
     {"categorical values are distinct", ctj_categorical_values},
     {"parameter names are unique", ctj_param_names},
     {"at least one parameter range", ctj_some_range},

@@ -70,6 +70,9 @@ int validate_request(api_flavor flavor, const char *op, const json_t *body, err_
  *   - MinValue/MaxValue are finite decimal numbers (integers, without
  *     fraction or exponent, in IntegerParameterRanges) and MinValue <=
  *     MaxValue;
+ *   - a ScalingType (an openhpo extension of the 2017 API, as in the current
+ *     one) fits its range: Logarithmic needs MinValue > 0; ReverseLogarithmic
+ *     is for continuous ranges within [0, 1);
  *   - categorical Values are distinct;
  *   - no parameter name appears twice across the three range lists and
  *     TrainingJobDefinition.StaticHyperParameters;

@@ -505,7 +505,11 @@ static const mut_case create_2017_shape[] = {
     /* unknown members are ignored, at any level */
     {"Extra", "{\"anything\":[1,2,{\"x\":null}]}", 0, NULL},
     {"TrainingJobDefinition.ResourceConfig.Gpus", "\"lots\"", 0, NULL},
-    {"TuningJobConfig.ParameterRanges.IntegerParameterRanges[0].ScalingType", "1", 0, NULL},
+    {"TuningJobConfig.ParameterRanges.IntegerParameterRanges[0].Scale", "1", 0, NULL},
+    {"TuningJobConfig.ParameterRanges.IntegerParameterRanges[0].ScalingType", "\"Log\"",
+     ERR_VALIDATION,
+     "IntegerParameterRanges[0].ScalingType: 'Log' is not one of: Auto, Linear, Logarithmic, "
+     "ReverseLogarithmic"},
     /* depth: unknown members count too */
     {"Extra", "@deep:31", 0, NULL},
     {"Extra", "@deep:32", ERR_VALIDATION, "nested more than 32 levels deep"},
@@ -742,6 +746,22 @@ static const mut_case create_2017_semantic[] = {
     {IPR "[0].MinValue", "\"16\"", ERR_VALIDATION,
      IPR "[0].MinValue: 16 must not be greater than MaxValue 15"},
     {IPR "[0].MinValue", "\"15\"", 0, NULL}, /* a one-point range is fine */
+    /* scaling types fit their ranges */
+    {CPR "[0].ScalingType", "\"Logarithmic\"", ERR_VALIDATION,
+     CPR "[0].ScalingType: Logarithmic scaling needs MinValue greater than 0"},
+    {IPR "[0].ScalingType", "\"ReverseLogarithmic\"", ERR_VALIDATION,
+     IPR "[0].ScalingType: ReverseLogarithmic scaling is only for ContinuousParameterRanges"},
+    {CPR "[0].ScalingType", "\"ReverseLogarithmic\"", ERR_VALIDATION,
+     CPR "[0].ScalingType: ReverseLogarithmic scaling needs 0 <= MinValue and MaxValue < 1"},
+    {CPR "[0]",
+     "{\"Name\":\"x\",\"MinValue\":\"0\",\"MaxValue\":\"0.99\",\"Type\":\"Continuous\","
+     "\"ScalingType\":\"ReverseLogarithmic\"}",
+     0, NULL},
+    {IPR "[0]",
+     "{\"Name\":\"n\",\"MinValue\":\"1\",\"MaxValue\":\"1000\",\"Type\":\"Integer\","
+     "\"ScalingType\":\"Logarithmic\"}",
+     0, NULL},
+    {CPR "[0].ScalingType", "\"Auto\"", 0, NULL},
     /* categorical values are distinct */
     {KPR "[0].Values[2]", "\"a\"", ERR_VALIDATION, KPR "[0].Values[2]: 'a' is already Values[0]"},
     {KPR "[0].Values", "[\"only\"]", 0, NULL},
