@@ -415,6 +415,8 @@ void api_handle(void *ud, const http_request *req, http_response *resp) {
         reply_error(resp, &e, current ? API_CURRENT : API_2017);
         return;
     }
+    if (api_logs_handle(a->cfg.st, who.authenticated ? who.account : NULL, req, resp))
+        return;
     if (current) {
         api_current_ctx c = {.st = a->cfg.st, .en = a->cfg.en, .region = a->cfg.region};
         api_current_handle(&c, who.account, req, resp);
