@@ -984,7 +984,12 @@ static int run_op(ctx *x, const op_spec *o, int argc, char **argv) {
         json_object_set_new(body, o->positional, json_string(name));
     if (o->fl == API_2017 && (x->g.account_given || !json_object_get(body, "AwsAccountId")))
         json_object_set_new(body, "AwsAccountId", json_string(x->g.account));
-    if ((rc = connect_service(x, NULL)))
+    char catalog[PATH_MAX];
+    const char *input_file = NULL;
+    if (input && input[0] != '{')
+        input_file = strncmp(input, "file://", 7) ? input : input + 7;
+    find_catalog(&x->g, input_file, catalog, sizeof catalog);
+    if ((rc = connect_service(x, catalog)))
         goto out;
     if (!strncmp(o->name, "create-", 7))
         x->emb.keep = 1; /* the new job needs its daemon */
@@ -1201,7 +1206,7 @@ static int cmd_tune(ctx *x, int argc, char **argv) {
     json_t *body = NULL, *resp = NULL, *last = NULL;
     client_error ce = {0};
     char name[HPO_NAME_MAX + 1], catalog[PATH_MAX];
-    int rc = EXIT_USAGE, interrupted = 0;
+    int rc = EXIT_USAGE, interrupted = 0, stopped_by_user = 0;
     for (int i = 0; i < argc; i++) {
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             printf(
@@ -1288,6 +1293,7 @@ static int cmd_tune(ctx *x, int argc, char **argv) {
                 rc = print_client_error(&ce, src);
                 goto out;
             }
+            stopped_by_user = 1;
             continue; /* watch it wind down */
         }
         x->emb.keep = 1;
@@ -1300,9 +1306,8 @@ static int cmd_tune(ctx *x, int argc, char **argv) {
     }
     if (last && (rc == EXIT_OK || rc == EXIT_UNSUCCESSFUL))
         print_best(x, last);
-    if (rc == EXIT_UNSUCCESSFUL && interrupted == 0 && last &&
-        !strcmp(json_string_value(json_object_get(last, "TuningJobStatus")), "Stopped"))
-        rc = EXIT_UNSUCCESSFUL;
+    if (stopped_by_user && rc == EXIT_UNSUCCESSFUL)
+        rc = EXIT_INTERRUPTED;
 out:
     json_decref(body);
     json_decref(resp);
