@@ -380,3 +380,59 @@ def test_shell_example(tmp_path):
             "--interval", "0.2", env=env, check=0, timeout=90)
     assert "Tuning job shell-quadratic: Completed (10 completed, 0 failed)" in p.stdout, p.stderr
     assert "loss = " in p.stdout and "(Minimize)" in p.stdout
+
+
+def test_sigv4_signing_with_credentials(tmp_path):
+    """Against hpod --credentials: hpo signs with the environment's keys or a
+    profile of the shared credentials file; unsigned or wrongly signed
+    requests are refused with the service's code."""
+    try:
+        from test_current_api import KEY_A, OTHER, SECRET_A, write_credentials
+    except ImportError:
+        pytest.skip("no credentials support in this tree")
+    d = Hpod(str(tmp_path), ["--credentials", write_credentials(tmp_path)]).start()
+    try:
+        keys = {"AWS_ACCESS_KEY_ID": KEY_A, "AWS_SECRET_ACCESS_KEY": SECRET_A}
+        job = write_job(tmp_path, name="sig", max_jobs=1, parallel=1)
+        hpo("create-tuning-job", "--cli-input-json", "file://" + job, endpoint=d.url,
+            env=keys, check=0)
+        p = hpo("describe-tuning-job", "sig", endpoint=d.url, check=1)
+        assert "AccessForbidden" in p.stderr
+        bad = dict(keys, AWS_SECRET_ACCESS_KEY="wrong")
+        assert "AccessForbidden" in hpo("describe-tuning-job", "sig", endpoint=d.url, env=bad,
+                                        check=1).stderr
+        # The 2017 API's account must be the signer's.
+        assert "AccessForbidden" in hpo("--account", OTHER, "describe-tuning-job", "sig",
+                                        endpoint=d.url, env=keys, check=1).stderr
+        # A profile of the shared credentials file.
+        cred = tmp_path / "aws-credentials"
+        cred.write_text("[default]\naws_access_key_id = nobody\naws_secret_access_key = x\n\n"
+                        "[team]\naws_access_key_id = %s\naws_secret_access_key = %s\n"
+                        % (KEY_A, SECRET_A))
+        prof = {"AWS_SHARED_CREDENTIALS_FILE": str(cred)}
+        deadline = time.time() + 60
+        while True:
+            p = hpo("--profile", "team", "describe-tuning-job", "sig", endpoint=d.url, env=prof,
+                    check=0)
+            if json.loads(p.stdout)["TuningJobStatus"] == "Completed" or time.time() > deadline:
+                break
+            time.sleep(0.2)
+        hpo("describe-tuning-job", "sig", endpoint=d.url, env=dict(prof, AWS_PROFILE="team"),
+            check=0)
+        hpo("describe-tuning-job", "sig", endpoint=d.url, env=prof, check=1)  # [default]
+        p = hpo("--profile", "nope", "describe-tuning-job", "sig", endpoint=d.url, env=prof,
+                check=2)
+        assert "profile nope not found" in p.stderr
+        # Signed GET of the logs endpoint.
+        name = json.loads(hpo("list-training-jobs", "sig", endpoint=d.url, env=keys,
+                              check=0).stdout)["TrainingJobSummaries"][0]["TrainingJobName"]
+        assert "accuracy=" in hpo("logs", name, endpoint=d.url, env=keys, check=0).stdout
+        hpo("logs", name, endpoint=d.url, check=1)
+        # The current API, signed.
+        p = hpo("list-tuning-jobs", endpoint=d.url, env=keys, check=0)
+        assert "sig" in [s["HyperParameterTuningJobName"] for s in
+                         json.loads(p.stdout)["HyperParameterTuningJobSummaries"]]
+        p = hpo("list-tuning-jobs", endpoint=d.url, check=1)
+        assert "MissingAuthenticationToken" in p.stderr
+    finally:
+        d.stop()
