@@ -23,8 +23,11 @@
  *   - string min/max count Unicode code points, not bytes; strings must be
  *     valid UTF-8 without NUL characters; enum is an exact, case-sensitive
  *     match; pattern must match the WHOLE string (Java matches() semantics,
- *     as AWS applies them), compiled by PCRE2 with PCRE2_UTF | PCRE2_UCP,
- *     with a match limit (a pathological match fails validation).
+ *     as AWS applies them), compiled by PCRE2 with PCRE2_UTF | PCRE2_UCP
+ *     and PCRE2_NEWLINE_ANY (so '.' stops at Java's line terminators), run
+ *     with a match limit (a pathological match fails validation). One
+ *     difference from Java remains: under UCP, \d, \w and \s match
+ *     non-ASCII digits, letters and spaces too.
  *   - list/map min/max count items/entries; map keys are checked against the
  *     key shape, values against the value shape.
  *   - the whole body, unknown members included, may nest at most
@@ -32,7 +35,8 @@
  * Only the first problem found is reported; members are visited in the
  * model's order, so the report is deterministic. Messages are ASCII only
  * (request text is echoed in short excerpts with other bytes as '?') and
- * name the offending field by its path, e.g.
+ * name the offending field by its path ("request body" for the top level;
+ * a map key as `Map: key "k"`), e.g.
  *   "TrainingJobDefinition.ResourceConfig.InstanceCount: must be at least 1"
  *   "TrainingJobDefinition.InputDataConfig[0].ChannelName: is required"
  *   "TrainingJobDefinition.StaticHyperParameters[\"lr\"]: must be a string, not an integer"
