@@ -85,14 +85,6 @@ static int normalise_create(json_t *b, err_t *e) {
                        "TuningJobConfig.ResourceLimits.MaxParallelTrainingJobs must not exceed "
                        "MaxNumberOfTrainingJobs (%lld by default)",
                        (long long)DEFAULT_MAX_JOBS);
-    /* ScalingType is not a 2017 field: ignored, like every unknown field. */
-    static const char *const lists[] = {"ContinuousParameterRanges", "IntegerParameterRanges",
-                                        "CategoricalParameterRanges"};
-    for (size_t l = 0; l < 3; l++) {
-        json_t *arr = json_object_get(json_object_get(cfg, "ParameterRanges"), lists[l]);
-        for (size_t i = 0; i < json_array_size(arr); i++)
-            json_object_del(json_array_get(arr, i), "ScalingType");
-    }
     if (!json_object_get(cfg, "Strategy"))
         json_object_set_new(cfg, "Strategy", json_string(DEFAULT_STRATEGY));
     json_t *objective = obj(cfg, "TuningJobObjective");
