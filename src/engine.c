@@ -659,6 +659,12 @@ void engine_tick(engine *en) {
     }
 }
 
+/* Ranges without ScalingType: Auto in the current API, Linear in the 2017 API
+ * (which has no scaling). */
+static param_scale default_scale(const json_t *request) {
+    return json_is_true(json_object_get(request, "_api_current")) ? SCALE_AUTO : SCALE_LINEAR;
+}
+
 /* Builds the in-memory tuning job from its row; adopts its training jobs. */
 static void load_training(void *ud, const store_training *row);
 
@@ -692,7 +698,8 @@ static int load_tuning(engine *en, const store_tuning *row, err_t *e) {
     const json_t *alg = json_object_get(def, "AlgorithmSpecification");
     tj->max_runtime = (long)json_integer_value(
         json_object_get(json_object_get(def, "StoppingCondition"), "MaxRuntimeInSeconds"));
-    if (!(tj->sp = space_from_json(json_object_get(cfg, "ParameterRanges"), e)))
+    if (!(tj->sp = space_from_json_scaled(json_object_get(cfg, "ParameterRanges"),
+                                          default_scale(tj->request), e)))
         goto fail;
     if (!(tj->strat = strategy_new(row->strategy, tj->sp, row->seed, e)))
         goto fail;
@@ -783,7 +790,8 @@ int engine_check_request(const engine *en, const json_t *request, err_t *e) {
     const json_t *def = json_object_get(request, "TrainingJobDefinition");
     const json_t *alg = json_object_get(def, "AlgorithmSpecification");
     const char *strat = json_string_value(json_object_get(cfg, "Strategy"));
-    space *sp = space_from_json(json_object_get(cfg, "ParameterRanges"), e);
+    space *sp = space_from_json_scaled(json_object_get(cfg, "ParameterRanges"),
+                                       default_scale(request), e);
     strategy *st = sp ? strategy_new(strat ? strat : "Random", sp, 1, e) : NULL;
     metrics_set *ms = st ? metrics_compile(json_object_get(alg, "MetricDefinitions"), e) : NULL;
     json_t *argv = ms ? engine_resolve_image(

@@ -38,7 +38,8 @@ static const struct {
     {"ReverseLogarithmic", SCALE_REVLOG},
 };
 
-static int param_numeric(space_param *p, const json_t *r, const char *where, err_t *e) {
+static int param_numeric(space_param *p, const json_t *r, const char *where, param_scale dflt,
+                         err_t *e) {
     const char *smin = json_string_value(json_object_get(r, "MinValue"));
     const char *smax = json_string_value(json_object_get(r, "MaxValue"));
     if (parse_num(smin, &p->lo))
@@ -53,7 +54,7 @@ static int param_numeric(space_param *p, const json_t *r, const char *where, err
     if (p->lo > p->hi)
         return err_set(e, ERR_VALIDATION, "%s: MinValue %s is greater than MaxValue %s", where,
                        smin, smax);
-    p->scale = SCALE_AUTO;
+    p->scale = dflt;
     const char *st = json_string_value(json_object_get(r, "ScalingType"));
     if (st) {
         size_t i;
@@ -104,6 +105,10 @@ static int param_categorical(space_param *p, const json_t *r, const char *where,
 }
 
 space *space_from_json(const json_t *ranges, err_t *e) {
+    return space_from_json_scaled(ranges, SCALE_AUTO, e);
+}
+
+space *space_from_json_scaled(const json_t *ranges, param_scale dflt, err_t *e) {
     space *sp = calloc(1, sizeof *sp);
     size_t total = 0;
     int rc = 0;
@@ -144,7 +149,7 @@ space *space_from_json(const json_t *ranges, err_t *e) {
             }
             p->kind = space_lists[l].kind;
             rc = p->kind == PARAM_CATEGORICAL ? param_categorical(p, r, where, e)
-                                              : param_numeric(p, r, where, e);
+                                              : param_numeric(p, r, where, dflt, e);
         }
     }
 out:

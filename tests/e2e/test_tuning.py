@@ -308,3 +308,24 @@ def test_pathological_metric_regex_does_not_stall(hpod, tmp_path):
     t1 = time.time()
     hpod.describe("job1")
     assert time.time() - t1 < 2
+
+
+def test_2017_ranges_are_linear_and_scaling_type_is_honoured(hpod, tmp_path):
+    prog = tmp_path / "prog.sh"
+    prog.write_text("#!/bin/sh\necho accuracy=1\n")
+    prog.chmod(0o755)
+    for name, scaling in (("lin", None), ("log", "Logarithmic")):
+        r = {"Name": "x", "MinValue": "0.001", "MaxValue": "1000", "Type": "Continuous"}
+        if scaling:
+            r["ScalingType"] = scaling
+        hpod.ok("CreateTuningJob", job_request(
+            name=name, max_jobs=16, parallel=4, image=str(prog), strategy="Random",
+            ranges={"ContinuousParameterRanges": [r]}))
+    below = {}
+    for name in ("lin", "log"):
+        hpod.wait_status(name, ["Completed"], timeout=60)
+        xs = [float(j["HyperParameters"]["x"]) for j in hpod.training_jobs(name)]
+        assert len(xs) == 16 and all(0.001 <= x <= 1000 for x in xs)
+        below[name] = sum(1 for x in xs if x < 1)
+    assert below["lin"] <= 1    # uniform in value: P(x < 1) = 0.001 per job
+    assert 3 <= below["log"] <= 13  # uniform in log10: P(x < 1) = 1/2 per job
