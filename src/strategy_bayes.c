@@ -476,8 +476,6 @@ static int bayes_suggest(void *state, uint64_t index, const strategy_obs *done, 
     transform_outputs(Y, nsel);
     double best = HUGE_VAL;
     for (size_t k = 0; k < nsel; k++)
-        best = Y[k] < best ? Y[k] : best;
-    for (size_t k = 0; k < nsel; k++)
         encode(st, done[sel[k]].cfg, u, X + k * D);
     for (size_t k = 0; k < nfail; k++)
         encode(st, done[fail[k]].cfg, u, X + (nsel + k) * D);
@@ -516,6 +514,21 @@ static int bayes_suggest(void *state, uint64_t index, const strategy_obs *done, 
             goto out;
         }
         gp_set_params(st->g, theta);
+    }
+
+    /* -- the incumbent: the lowest posterior mean at a finished trial. With
+     * noise-free data that is the best value seen; with noise it is not
+     * fooled by one lucky draw (which would make EI chase variance). -- */
+    {
+        double *pm = malloc(2 * nsel * sizeof *pm);
+        if (!pm || gp_predict(st->g, X, nsel, pm, pm + nsel)) {
+            free(pm);
+            rc = err_set(e, ERR_INTERNAL, "out of memory");
+            goto out;
+        }
+        for (size_t k = 0; k < nsel; k++)
+            best = pm[k] < best ? pm[k] : best;
+        free(pm);
     }
 
     /* -- failed and pending trials as fantasies at their posterior mean -- */
