@@ -10,9 +10,9 @@
  * Initial design. The first n_init = clamp(d + 1, 5, 20) trials (d the
  * number of parameters) are points of a scrambled Sobol' sequence keyed by
  * the seed: the smallest design that lets the GP see every direction once
- * while spending few evaluations on pure exploration (on the benchmark, the
- * GP's own exploration beats a longer design). The GP also takes over only
- * once two trials have produced an objective.
+ * while spending few evaluations on pure exploration, as budgets of HPO jobs
+ * are often tens of trials. The GP also takes over only once two trials have
+ * produced an objective.
  *
  * Model. Objectives are standardised, Yeo-Johnson power-transformed (lambda
  * by maximum likelihood; tames heavy tails such as Rosenbrock's) and
