@@ -106,11 +106,14 @@ $(BUILD)/obj/gen/validate_models.o: $(BUILD)/gen/validate_models.c
 $(BUILD)/libopenhpo.a: $(BUILD)/obj/gen/validate_models.o
 
 # --- cli: the hpo command-line client, the demo, installation ----------------
-# hpo talks HTTP through libcurl; only it links libcurl.
-CURL_LIBS := $(shell pkg-config --libs libcurl 2>/dev/null || echo -lcurl)
+# hpo talks HTTP through libcurl; only it links libcurl. It links nothing of
+# the daemon's (no BLAS, whose thread pool, started at load, would not block
+# the SIGINT hpo reads through a signalfd; no SQLite, no libmicrohttpd).
+HPO_LIBS := $(shell pkg-config --libs libcurl jansson libpcre2-8 libcrypto 2>/dev/null || \
+              echo -lcurl -ljansson -lpcre2-8 -lcrypto) -lm
 
 $(BUILD)/hpo: $(BUILD)/obj/hpo.o $(BUILD)/libopenhpo.a
-	$(CC) $(LDFLAGS) -o $@ $^ $(CURL_LIBS) $(LDLIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(HPO_LIBS)
 
 # The demo tunes the scikit-learn digits example end to end: with no endpoint
 # configured, hpo starts its own hpod on its private data dir

@@ -1038,8 +1038,8 @@ static client_status describe(ctx *x, const char *name, json_t **out, client_err
 }
 
 /* Follows a tuning job until it ends. *interrupted set when Ctrl-C came
- * (the view is left as it was). *last gets the final answer (caller
- * decrefs). Returns an exit code. */
+ * (the view is left as it was). *last (NULL or an earlier answer, which is
+ * released) gets the latest answer (caller decrefs). Returns an exit code. */
 static int watch_loop(ctx *x, const char *name, double interval, int *interrupted,
                       json_t **last) {
     int tty = is_tty(1), lines = 0, rc = EXIT_OK, first = 1;
@@ -1047,6 +1047,7 @@ static int watch_loop(ctx *x, const char *name, double interval, int *interrupte
     client_error ce = {0};
     char text[4096];
     *interrupted = 0;
+    json_decref(*last);
     *last = NULL;
     for (;;) {
         json_t *d = NULL;
@@ -1096,7 +1097,7 @@ static int cmd_watch(ctx *x, int argc, char **argv) {
     const char *name = NULL;
     double interval = 1;
     json_t *last = NULL;
-    int interrupted, rc;
+    int interrupted = 0, rc;
     for (int i = 0; i < argc; i++) {
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             printf("usage: hpo watch NAME [--interval SECONDS]\n"
