@@ -519,7 +519,7 @@ static int trial_finish(engine *en, trial *t) {
                 t->has_objective = 1;
             }
         }
-        if (!t->has_objective)
+        if (!t->has_objective && !tj->solo)
             snprintf(reason, sizeof reason,
                      "No value of the objective metric '%s' was found in the training job's "
                      "output",
