@@ -351,6 +351,24 @@ def test_current_api_subcommands(hpod, tmp_path):
     tags = json.loads(hpo("list-tags", "--resource-arn", arn, endpoint=hpod.url,
                           check=0).stdout)["Tags"]
     assert [t["Key"] for t in tags] == ["team"]
+    # One training job on its own: create, describe, stop.
+    from test_current_api import training_request
+    req = training_request(name="solo", hp={"mode": "sleep", "sleep": "60"})
+    (tmp_path / "solo.json").write_text(json.dumps(req))
+    p = hpo("create-training-job", "--cli-input-json", "file://%s" % (tmp_path / "solo.json"),
+            endpoint=hpod.url, check=0)
+    assert json.loads(p.stdout)["TrainingJobArn"].endswith(":training-job/solo")
+    hpo("stop-training-job", "solo", endpoint=hpod.url, check=0)
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        d = json.loads(hpo("describe-training-job", "solo", endpoint=hpod.url, check=0).stdout)
+        if d["TrainingJobStatus"] == "Stopped":
+            break
+        time.sleep(0.2)
+    assert d["TrainingJobStatus"] == "Stopped"
+    t = hpo("list-training-jobs", "--name-contains", "solo", "--output", "table",
+            endpoint=hpod.url, check=0).stdout
+    assert "solo" in t and "Stopped" in t and t.count("\n") == 3
 
 
 def _sklearn_available():
