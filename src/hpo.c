@@ -251,9 +251,9 @@ static void usage_main(FILE *f) {
 }
 
 static void usage_op(FILE *f, const op_spec *o) {
-    fprintf(f, "usage: hpo %s%s%s%s\n  %s\n", o->name, o->positional ? " NAME" : "",
+    fprintf(f, "usage: hpo %s%s%s\n  %s\n", o->name, o->positional ? " NAME" : "",
             o->needs_input ? " --cli-input-json file://FILE.json" : " [--cli-input-json JSON]",
-            "", o->summary);
+            o->summary);
     fprintf(f, "  %s operation %s%s%s\n", o->fl == API_2017 ? "2017 HPO API" : "SageMaker API",
             o->op, o->positional ? "; NAME is " : "", o->positional ? o->positional : "");
     fprintf(f, "options:\n  --cli-input-json JSON|file://F  the request body (options override it)\n");
@@ -1499,9 +1499,7 @@ static int cmd_test_metrics(ctx *x, int argc, char **argv) {
         goto out;
     }
     const char *objective = json_string_value(json_object_get(obj, "MetricName"));
-    if (!objective && !cfg && json_object_get(job, "TuningJobName"))
-        objective = NULL;
-    if (!objective && (cfg || json_object_get(job, "TuningJobName")))
+    if (!objective && cfg)
         objective = metrics_name(ms, 0); /* the 2017 API's default */
     size_t n = metrics_count(ms);
     t.ms = ms;
