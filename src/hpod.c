@@ -9,6 +9,7 @@
  * training jobs keep running (each under its own hpo-runner) and are
  * re-adopted by the next start. */
 #include <arpa/inet.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <jansson.h>
 #include <limits.h>
@@ -231,6 +232,11 @@ int main(int argc, char **argv) {
         fprintf(stderr, "hpod: bad --throttle-rate / --throttle-burst\n");
         goto out;
     }
+    /* The GP's matrices are small: BLAS threads would only compete with the
+     * training jobs for cores. OpenBLAS, when it is the BLAS, is told so. */
+    void (*blas_threads)(int) = (void (*)(int))dlsym(RTLD_DEFAULT, "openblas_set_num_threads");
+    if (blas_threads)
+        blas_threads(1);
     signal(SIGPIPE, SIG_IGN);
     sigset_t mask;
     sigemptyset(&mask);
