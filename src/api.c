@@ -6,7 +6,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <unistd.h>
 
 #include "api_current.h"
@@ -334,21 +333,6 @@ static const struct {
     {"StopTuningJob", op_stop},
 };
 
-/* Content-Type must be JSON: application/json or application/x-amz-json-1.x,
- * parameters (charset) allowed. */
-static int json_content_type(const char *ct) {
-    static const char *const ok[] = {"application/json", "application/x-amz-json-1.1",
-                                     "application/x-amz-json-1.0"};
-    if (!ct)
-        return 0;
-    for (size_t i = 0; i < sizeof ok / sizeof *ok; i++) {
-        size_t n = strlen(ok[i]);
-        if (!strncasecmp(ct, ok[i], n) && (ct[n] == 0 || ct[n] == ';' || ct[n] == ' '))
-            return 1;
-    }
-    return 0;
-}
-
 static void handle_2017(api *a, const http_request *req, http_response *resp) {
     err_t e = {0};
     json_t *body = NULL;
@@ -365,7 +349,7 @@ static void handle_2017(api *a, const http_request *req, http_response *resp) {
         err_set(&e, ERR_VALIDATION, "%s must be called with POST", op);
         goto out;
     }
-    if (!json_content_type(http_header(req, "Content-Type"))) {
+    if (!http_json_content_type(http_header(req, "Content-Type"))) {
         err_set(&e, ERR_VALIDATION, "Content-Type must be application/json");
         goto out;
     }

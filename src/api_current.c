@@ -4,7 +4,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/random.h>
 
 #include "reply.h"
@@ -1230,19 +1229,6 @@ static const struct {
 
 #define TARGET_PREFIX "SageMaker."
 
-static int json_content_type(const char *ct) {
-    static const char *const ok[] = {"application/x-amz-json-1.1", "application/x-amz-json-1.0",
-                                     "application/json"};
-    if (!ct)
-        return 0;
-    for (size_t i = 0; i < sizeof ok / sizeof *ok; i++) {
-        size_t n = strlen(ok[i]);
-        if (!strncasecmp(ct, ok[i], n) && (ct[n] == 0 || ct[n] == ';' || ct[n] == ' '))
-            return 1;
-    }
-    return 0;
-}
-
 void api_current_handle(const api_current_ctx *c, const char *account, const http_request *req,
                         http_response *resp) {
     err_t e = {0};
@@ -1264,7 +1250,7 @@ void api_current_handle(const api_current_ctx *c, const char *account, const htt
         rc = err_set(&e, ERR_VALIDATION, "%s must be called with POST", op);
         goto out;
     }
-    if (!json_content_type(http_header(req, "Content-Type"))) {
+    if (!http_json_content_type(http_header(req, "Content-Type"))) {
         rc = err_set(&e, ERR_VALIDATION, "Content-Type must be application/x-amz-json-1.1");
         goto out;
     }

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 
 #include "util.h"
@@ -47,6 +48,19 @@ void http_headers_each(const http_request *req,
                        void (*cb)(void *ud, const char *name, const char *value), void *ud) {
     each_ctx c = {cb, ud};
     MHD_get_connection_values(req->conn, MHD_HEADER_KIND, each_header, &c);
+}
+
+int http_json_content_type(const char *ct) {
+    static const char *const ok[] = {"application/json", "application/x-amz-json-1.1",
+                                     "application/x-amz-json-1.0"};
+    if (!ct)
+        return 0;
+    for (size_t i = 0; i < sizeof ok / sizeof *ok; i++) {
+        size_t n = strlen(ok[i]);
+        if (!strncasecmp(ct, ok[i], n) && (ct[n] == 0 || ct[n] == ';' || ct[n] == ' '))
+            return 1;
+    }
+    return 0;
 }
 
 void http_response_header(http_response *resp, const char *name, const char *value) {

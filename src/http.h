@@ -25,6 +25,10 @@ typedef struct http_request {
 /* Value of header `name` (case-insensitive) or NULL. Borrowed; valid during
  * the handler call. */
 const char *http_header(const http_request *req, const char *name);
+/* 1 when `content_type` (may be NULL) is JSON: application/json or
+ * application/x-amz-json-1.0/1.1, parameters such as charset allowed. */
+int http_json_content_type(const char *content_type);
+
 /* Calls cb for every request header, in order received. */
 void http_headers_each(const http_request *req,
                        void (*cb)(void *ud, const char *name, const char *value), void *ud);
