@@ -329,3 +329,46 @@ def test_2017_ranges_are_linear_and_scaling_type_is_honoured(hpod, tmp_path):
         below[name] = sum(1 for x in xs if x < 1)
     assert below["lin"] <= 1    # uniform in value: P(x < 1) = 0.001 per job
     assert 3 <= below["log"] <= 13  # uniform in log10: P(x < 1) = 1/2 per job
+
+
+def test_kill_9_at_many_instants_loses_and_repeats_nothing(tmp_path):
+    """Kills hpod with SIGKILL at pseudo-random instants (fixed seed, so the
+    run is repeatable) while training jobs start, run and finish; after each
+    kill a new hpod takes over the data dir. Every training job must run
+    exactly once and the tuning job must end with exactly its budget."""
+    import random
+    import urllib.error
+    rnd = random.Random(20261127)
+    d = Hpod(str(tmp_path)).start()
+    track = str(tmp_path / "track")
+    req = job_request(max_jobs=14, parallel=4,
+                      static={"mode": "normal", "sleep": "0.3", "track": track})
+    created = False
+    try:
+        for _ in range(12):
+            if not created:
+                try:
+                    d.ok("CreateTuningJob", req)
+                    created = True
+                except (urllib.error.URLError, ConnectionError):
+                    pass
+            time.sleep(rnd.uniform(0.0, 0.5))
+            d.stop(sig=signal.SIGKILL)
+            d.start()
+            if not created:
+                st, _, _ = d.call("DescribeTuningJob",
+                                  {"AwsAccountId": ACCOUNT, "TuningJobName": "job1"})
+                created = st == 200
+        if not created:
+            d.ok("CreateTuningJob", req)
+        st = d.wait_status("job1", ["Completed", "Failed"], timeout=120)
+        assert st["TuningJobStatus"] == "Completed", st
+        jobs = d.training_jobs("job1")
+        names = sorted(j["TrainingJobName"] for j in jobs)
+        assert len(names) == 14 and len(set(names)) == 14
+        assert all(j["TrainingJobStatus"] == "Completed" for j in jobs), jobs
+        starts = sorted(l.split()[2] for l in open(track) if l.startswith("start"))
+        assert starts == names  # each ran once: none lost, none twice
+    finally:
+        d.stop()
+    assert runners_in(d.data) == []
