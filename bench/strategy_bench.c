@@ -6,6 +6,8 @@
  *       r50 r100 best": simple regret (best so far - minimum) after 25, 30,
  *       50 and 100 evaluations, and the best value. BATCH > 1 asks BATCH
  *       configs (the earlier ones pending) before telling their results.
+ *       Seeds are 1..SEEDS, or offset by $BENCH_SEED_OFFSET (a check on
+ *       seeds a change was not tuned on).
  *   strategy_bench latency STRATEGY REPS
  *       "LAT strategy d nobs median_ms p95_ms" for d = 2, 6, 10 and 100, 500,
  *       1000 finished random trials of a d-dimensional Ackley function.
@@ -106,6 +108,7 @@ static double now_ms(void) {
 static int run_regret(const char *strat, const char *name, const json_t *ranges, double fmin,
                       int seeds, int budget, int batch) {
     err_t e = {0};
+    int seed_offset = getenv("BENCH_SEED_OFFSET") ? atoi(getenv("BENCH_SEED_OFFSET")) : 0;
     space *sp = space_from_json(ranges, &e);
     if (!sp) {
         fprintf(stderr, "%s: %s\n", name, e.msg);
@@ -116,7 +119,7 @@ static int run_regret(const char *strat, const char *name, const json_t *ranges,
     strategy_obs *obs = malloc((size_t)budget * sizeof *obs);
     const double **pend = malloc((size_t)batch * sizeof *pend);
     for (int s = 0; s < seeds; s++) {
-        strategy *st = strategy_new(strat, sp, (uint64_t)s + 1, &e);
+        strategy *st = strategy_new(strat, sp, (uint64_t)(s + 1 + seed_offset), &e);
         double best = HUGE_VAL, at[4] = {NAN, NAN, NAN, NAN};
         const int marks[4] = {25, 30, 50, 100};
         if (!st) {

@@ -46,6 +46,15 @@
  * (+-1) and categorical (other values) parameters. A suggestion equal to a
  * finished or pending config is skipped for the next-best candidate.
  *
+ * Exploitation steps. Every EXPLOIT_EVERY-th model-based trial (by index,
+ * so batches get them too) ranks the same candidates, with the same
+ * refinement, by the posterior mean instead of EI: it goes to where the
+ * model expects the minimum. EI alone keeps spending trials on the
+ * boundary and on other basins long after it has found a good one (Branin's
+ * median regret after 30 trials was 1.0e-3 with EI only, 5.5e-5 with a
+ * mean step every third trial; bench/README.md has the whole table). The
+ * remaining EI steps keep the search global.
+ *
  * Scale. With more than MAX_POINTS finished trials the GP is conditioned on
  * the best KEEP_BEST plus MAX_POINTS - KEEP_BEST others drawn at random
  * (deterministically from seed and index), and on the last MAX_FAILED
@@ -80,6 +89,11 @@
 #define NPRIOR 8
 #define MAX_FAILED 100
 #define CROWD_CORR 0.998
+#define EXPLOIT_EVERY 3
+
+/* What the candidates are ranked by: log EI, or (exploitation steps) the
+ * negated posterior mean. */
+typedef enum { ACQ_LOGEI, ACQ_MEAN } acq_kind;
 
 typedef struct {
     const space *sp;
@@ -254,17 +268,30 @@ static void transform_outputs(double *y, size_t n) {
 
 typedef struct {
     gp *g;
+    acq_kind kind;
     double best;
     double *x;         /* full point, D */
     const size_t *idx; /* optimised coordinates */
     double *dm, *dv;   /* D scratch */
 } acq_ctx;
 
-static double acq_eval(gp *g, const double *x, double best, double *dm, double *dv, double *dlm,
-                       double *dlv) {
+static double acq_value(acq_kind kind, double mu, double var, double best, double *dlm,
+                        double *dlv) {
+    if (kind == ACQ_MEAN) {
+        if (dlm)
+            *dlm = -1.0;
+        if (dlv)
+            *dlv = 0.0;
+        return -mu;
+    }
+    return gp_log_ei(mu, var, best, dlm, dlv);
+}
+
+static double acq_eval(gp *g, acq_kind kind, const double *x, double best, double *dm, double *dv,
+                       double *dlm, double *dlv) {
     double mu, var;
     gp_predict_grad(g, x, &mu, &var, dm, dv);
-    return gp_log_ei(mu, var, best, dlm, dlv);
+    return acq_value(kind, mu, var, best, dlm, dlv);
 }
 
 static double acq_nlopt(unsigned nv, const double *v, double *grad, void *data) {
@@ -272,7 +299,8 @@ static double acq_nlopt(unsigned nv, const double *v, double *grad, void *data) 
     for (unsigned k = 0; k < nv; k++)
         c->x[c->idx[k]] = v[k];
     double dlm, dlv;
-    double f = acq_eval(c->g, c->x, c->best, grad ? c->dm : NULL, grad ? c->dv : NULL, &dlm, &dlv);
+    double f = acq_eval(c->g, c->kind, c->x, c->best, grad ? c->dm : NULL, grad ? c->dv : NULL,
+                        &dlm, &dlv);
     if (grad)
         for (unsigned k = 0; k < nv; k++)
             grad[k] = dlm * c->dm[c->idx[k]] + dlv * c->dv[c->idx[k]];
@@ -319,8 +347,8 @@ static void pick_random(size_t *a, size_t n, size_t k, rng_t *r) {
 
 /* Greedy neighbour search over integer and categorical parameters of the
  * point x (value *fx), at most two passes. */
-static void discrete_polish(const bayes_state *st, gp *g, double best, double *x, double *fx,
-                            double *u, double *cfg, double *xt) {
+static void discrete_polish(const bayes_state *st, gp *g, acq_kind kind, double best, double *x,
+                            double *fx, double *u, double *cfg, double *xt) {
     for (int pass = 0; pass < 2; pass++) {
         int improved = 0;
         for (size_t i = 0; i < st->n; i++) {
@@ -336,7 +364,7 @@ static void discrete_polish(const bayes_state *st, gp *g, double best, double *x
                     continue;
                 cfg[i] = v;
                 encode(st, cfg, u, xt);
-                double f = acq_eval(g, xt, best, NULL, NULL, NULL, NULL);
+                double f = acq_eval(g, kind, xt, best, NULL, NULL, NULL, NULL);
                 if (f > *fx) {
                     *fx = f;
                     memcpy(x, xt, st->D * sizeof *x);
@@ -559,6 +587,11 @@ static int bayes_suggest(void *state, uint64_t index, const strategy_obs *done, 
             best = m < best ? m : best;
     }
 
+    /* -- every EXPLOIT_EVERY-th model-based trial goes to the minimum of the
+     * posterior mean instead of the maximum of EI -- */
+    acq_kind kind =
+        (index - st->n_init) % EXPLOIT_EVERY == EXPLOIT_EVERY - 1 ? ACQ_MEAN : ACQ_LOGEI;
+
     /* -- candidates: Sobol' + perturbations of the best trials -- */
     size_t ntop = nsel < 5 ? nsel : 5;
     Xc = malloc((NCAND + NLOCAL) * D * sizeof *Xc);
@@ -607,7 +640,7 @@ static int bayes_suggest(void *state, uint64_t index, const strategy_obs *done, 
         goto out;
     }
     for (size_t c = 0; c < nc; c++) {
-        rk[c].v = gp_log_ei(mu[c], var[c], best, NULL, NULL) +
+        rk[c].v = acq_value(kind, mu[c], var[c], best, NULL, NULL) +
                   log_feasible(st, il, Xc + c * D, X, nsel, nfail) +
                   crowding(st, il, Xc + c * D, Xp, npending);
         rk[c].i = c;
@@ -632,9 +665,9 @@ static int bayes_suggest(void *state, uint64_t index, const strategy_obs *done, 
     }
     for (size_t q = 0; q < NREFINE && q < nc; q++) {
         double *x = Xc + rk[q].i * D;
-        double fx = acq_eval(st->g, x, best, NULL, NULL, NULL, NULL);
+        double fx = acq_eval(st->g, kind, x, best, NULL, NULL, NULL, NULL);
         if (nidx) {
-            acq_ctx ctx = {st->g, best, xt, idx, dm, dv};
+            acq_ctx ctx = {st->g, kind, best, xt, idx, dm, dv};
             double fv = -HUGE_VAL;
             memcpy(xt, x, D * sizeof *xt);
             for (size_t k = 0; k < nidx; k++)
@@ -647,14 +680,14 @@ static int bayes_suggest(void *state, uint64_t index, const strategy_obs *done, 
                 /* re-evaluate at the realisable point */
                 decode(st, xt, u, cfg);
                 encode(st, cfg, u, xt);
-                double f = acq_eval(st->g, xt, best, NULL, NULL, NULL, NULL);
+                double f = acq_eval(st->g, kind, xt, best, NULL, NULL, NULL, NULL);
                 if (f > fx && crowding(st, il, xt, Xp, npending) == 0) {
                     fx = f;
                     memcpy(x, xt, D * sizeof *x);
                 }
             }
         }
-        discrete_polish(st, st->g, best, x, &fx, u, cfg, xt);
+        discrete_polish(st, st->g, kind, best, x, &fx, u, cfg, xt);
         rk[q].v = fx + log_feasible(st, il, x, X, nsel, nfail) + crowding(st, il, x, Xp, npending);
     }
     qsort(rk, nc, sizeof *rk, cmp_desc);

@@ -213,12 +213,15 @@ static void test_failures(void **unused) {
 /* Noisy objectives: the incumbent is the model's best mean, not the luckiest
  * draw, so the search settles near the optimum instead of chasing variance
  * into the corners (which plain best-observed EI does here: the true f of
- * its late suggestions averages ~0.4-1). */
+ * its late suggestions averages ~0.4-1). An occasional EI probe of the
+ * boundary is still exploration, so this counts the late suggestions that
+ * are near the optimum rather than averaging them. */
 static void test_noisy(void **unused) {
     space *sp = mk(QUAD2);
     err_t e;
     enum { T = 60 };
-    double cfgs[T * 2], tail = 0;
+    double cfgs[T * 2];
+    int near = 0;
     strategy_obs obs[T];
     rng_t r;
     rng_seed(&r, 1, 99);
@@ -228,9 +231,9 @@ static void test_noisy(void **unused) {
         obs[t].cfg = cfgs + 2 * t;
         obs[t].y = quad2(obs[t].cfg) + 0.1 * rng_normal(&r);
         if (t >= T - 20)
-            tail += quad2(obs[t].cfg) / 20;
+            near += quad2(obs[t].cfg) < 0.1;
     }
-    assert_true(tail < 0.2);
+    assert_true(near >= 16);
     strategy_free(s);
     space_free(sp);
 }
