@@ -313,6 +313,11 @@ static int trial_launch(engine *en, trial *t) {
                          .envp = env,
                          .max_runtime = tj->max_runtime,
                          .grace = en->cfg.grace};
+    /* Write-ahead: the training job's row is durable before it can run. */
+    if ((rc = store_sync(en->cfg.st))) {
+        err_set(&e, rc, "cannot record the training job");
+        goto out;
+    }
     if ((rc = en->cfg.be->ops->launch(en->cfg.be->self, &bl, t->handle, &e)))
         goto out;
     double now = util_now();
@@ -580,6 +585,7 @@ static void stop_trial(engine *en, trial *t, int why) {
         store_add_transition(en->cfg.st, t->id, "Stopping", util_now(), "Stopping the training job");
     }
     if (!t->stop_sent && t->handle[0]) {
+        store_sync(en->cfg.st); /* Stopping is durable before the signal */
         en->cfg.be->ops->stop(en->cfg.be->self, t->job_dir, t->handle);
         t->stop_sent = 1;
     }
@@ -646,6 +652,9 @@ static void tick_tuning(engine *en, tuning *tj) {
 }
 
 void engine_tick(engine *en) {
+    /* One transaction per tick, made durable before every launch and signal
+     * (store_sync): a handful of fsyncs per tick instead of several per job. */
+    store_begin(en->cfg.st);
     for (tuning **pp = &en->tunings; *pp;) {
         tuning *tj = *pp;
         tick_tuning(en, tj);
@@ -657,6 +666,7 @@ void engine_tick(engine *en) {
         }
         pp = &tj->next;
     }
+    store_commit(en->cfg.st);
 }
 
 /* Ranges without ScalingType: Auto in the current API, Linear in the 2017 API

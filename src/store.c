@@ -11,6 +11,7 @@
 
 struct store {
     sqlite3 *db;
+    int depth; /* store_begin() nesting; the loop thread is the only user */
     unsigned char secret[32];
 };
 
@@ -225,6 +226,37 @@ void store_close(store *s) {
         return;
     sqlite3_close(s->db);
     free(s);
+}
+
+int store_begin(store *s) {
+    if (s->depth++ > 0)
+        return 0;
+    int rc = exec(s, "BEGIN IMMEDIATE");
+    if (rc)
+        s->depth = 0;
+    return rc;
+}
+
+int store_commit(store *s) {
+    if (s->depth == 0 || --s->depth > 0)
+        return 0;
+    int rc = exec(s, "COMMIT");
+    if (rc)
+        exec(s, "ROLLBACK");
+    return rc;
+}
+
+int store_sync(store *s) {
+    if (s->depth == 0)
+        return 0;
+    int rc = exec(s, "COMMIT");
+    if (rc)
+        exec(s, "ROLLBACK");
+    if (!rc)
+        rc = exec(s, "BEGIN IMMEDIATE");
+    if (rc)
+        s->depth = 0;
+    return rc;
 }
 
 const unsigned char *store_secret(const store *s) {
@@ -499,14 +531,20 @@ int store_training_stop_requested(store *s, int64_t id, int why) {
 }
 
 int store_training_retry(store *s, int64_t id) {
-    return run(s,
-               "UPDATE training_jobs SET handle='', retried=retried+1, log_offset=0,"
-               " secondary='Starting' WHERE id=?;",
-               "i", id) ||
-                   run(s, "DELETE FROM metric_points WHERE training_id=?", "i", id) ||
-                   run(s, "DELETE FROM final_metrics WHERE training_id=?", "i", id)
-               ? ERR_INTERNAL
-               : 0;
+    int rc = exec(s, "SAVEPOINT retry");
+    if (rc)
+        return rc;
+    if (run(s,
+            "UPDATE training_jobs SET handle='', retried=retried+1, log_offset=0,"
+            " secondary='Starting' WHERE id=?",
+            "i", id) ||
+        run(s, "DELETE FROM metric_points WHERE training_id=?", "i", id) ||
+        run(s, "DELETE FROM final_metrics WHERE training_id=?", "i", id)) {
+        exec(s, "ROLLBACK TO retry");
+        exec(s, "RELEASE retry");
+        return ERR_INTERNAL;
+    }
+    return exec(s, "RELEASE retry");
 }
 
 int store_training_finish(store *s, int64_t id, const char *status, const char *secondary,
@@ -601,7 +639,7 @@ int store_best_training(store *s, int64_t tuning_id, int maximize, store_trainin
 
 int store_add_points(store *s, int64_t training_id, const store_point *p, size_t n,
                      int64_t log_offset) {
-    int rc = exec(s, "BEGIN IMMEDIATE");
+    int rc = exec(s, "SAVEPOINT points");
     sqlite3_stmt *ins = NULL, *fin = NULL;
     if (rc)
         return rc;
@@ -633,12 +671,12 @@ int store_add_points(store *s, int64_t training_id, const store_point *p, size_t
     }
     if (run(s, "UPDATE training_jobs SET log_offset=? WHERE id=?", "ii", log_offset, training_id))
         goto out;
-    rc = exec(s, "COMMIT");
+    rc = exec(s, "RELEASE points");
 out:
     sqlite3_finalize(ins);
     sqlite3_finalize(fin);
-    if (rc)
-        exec(s, "ROLLBACK");
+    if (rc && exec(s, "ROLLBACK TO points") == 0)
+        exec(s, "RELEASE points");
     return rc;
 }
 

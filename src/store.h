@@ -90,6 +90,15 @@ void store_close(store *s);
  * tamper-checking pagination tokens). Borrowed; valid until store_close. */
 const unsigned char *store_secret(const store *s);
 
+/* Groups the writes that follow into one transaction (one fsync) until the
+ * matching store_commit(). Calls nest; only the outermost commit writes.
+ * store_sync() commits what is grouped so far and keeps grouping: call it
+ * before acting outside the daemon (spawning, signalling) so that the
+ * decision is durable first. All three return 0 or ERR_INTERNAL. */
+int store_begin(store *s);
+int store_commit(store *s);
+int store_sync(store *s);
+
 void store_tuning_clear(store_tuning *t);
 void store_training_clear(store_training *t);
 
