@@ -68,6 +68,7 @@ def main():
             url = "http://127.0.0.1:" + open(port_file).read().strip()
             checkpoints = sorted({5, 10, a.budget})
             res = {s: {k: [] for k in checkpoints} for s in ("Bayesian", "Random")}
+            late = {s: [] for s in ("Bayesian", "Random")}
             t0 = time.time()
             for r in range(a.repeats):
                 for strat in ("Bayesian", "Random"):
@@ -90,6 +91,9 @@ def main():
                         "MaxResults": 100})["TrainingJobSummaries"]
                     for k in checkpoints:
                         res[strat][k].append(best_after(jobs, k))
+                    tail = [j["FinalTuningJobObjectiveMetric"]["Value"]
+                            for j in jobs[a.budget // 2:] if "FinalTuningJobObjectiveMetric" in j]
+                    late[strat].append(statistics.mean(tail) if tail else float("nan"))
             print("sklearn digits SVC through hpod: %d repeats, budget %d, %d parallel (%.0f s)"
                   % (a.repeats, a.budget, a.parallel, time.time() - t0))
             print("  best validation accuracy: median [q1, q3] after N training jobs")
@@ -100,6 +104,10 @@ def main():
                     q1, med, q3 = quartiles(res[strat][k])
                     row += "%24s" % ("%.4f [%.4f, %.4f]" % (med, q1, q3))
                 print(row)
+            print("  mean accuracy of the second half of the jobs (how well the strategy exploits):")
+            for strat in ("Bayesian", "Random"):
+                q1, med, q3 = quartiles(late[strat])
+                print("  %-9s median %.4f [%.4f, %.4f]" % (strat, med, q1, q3))
         finally:
             p.terminate()
             p.wait()
