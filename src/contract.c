@@ -146,8 +146,9 @@ static void env_key(char *out, size_t n, const char *prefix, const char *name) {
 char **contract_env(const contract_job *j, const char *root) {
     envb b = {calloc(CONTRACT_MAX_ENV, sizeof(char *)), 0, 0};
     json_t *channels = json_array(), *hosts = json_pack("[s]", "algo-1"), *tenv = NULL;
+    json_t *dirs = json_object(); /* channel -> directory, for SM_TRAINING_ENV */
     char *s = NULL, key[300], nproc[16];
-    if (!b.v || !channels || !hosts)
+    if (!b.v || !channels || !hosts || !dirs)
         goto fail;
     static const char *const keep[] = {"PATH", "HOME", "LANG", "LC_ALL", "TZ", "USER"};
     for (size_t i = 0; i < sizeof keep / sizeof *keep; i++) {
@@ -181,6 +182,9 @@ char **contract_env(const contract_job *j, const char *root) {
         env_key(key, sizeof key, "SM_CHANNEL_", name);
         snprintf(sub, sizeof sub, "input/data/%s", name);
         env_addf(&b, key, root, sub);
+        char dir[4600];
+        snprintf(dir, sizeof dir, "%s/%s", root, sub);
+        json_object_set_new(dirs, name, json_string(dir));
     }
     if (!(s = json_dumps(channels, JSON_COMPACT)))
         goto fail;
@@ -205,8 +209,9 @@ char **contract_env(const contract_job *j, const char *root) {
     snprintf(md, sizeof md, "%s/model", root);
     snprintf(od, sizeof od, "%s/output/data", root);
     snprintf(id, sizeof id, "%s/input/config", root);
-    tenv = json_pack("{s:s, s:s, s:O, s:O, s:O, s:s, s:s, s:s, s:i, s:i}", "job_name", j->job_name,
-                     "current_host", "algo-1", "hosts", hosts, "channel_input_dirs", channels,
+    tenv = json_pack("{s:s, s:s, s:O, s:O, s:O, s:O, s:s, s:s, s:s, s:i, s:i}", "job_name",
+                     j->job_name, "current_host", "algo-1", "hosts", hosts, "channel_input_dirs",
+                     dirs, "channels", channels,
                      "hyperparameters", j->hyperparameters, "model_dir", md, "output_data_dir", od,
                      "input_config_dir", id, "num_cpus", atoi(nproc), "num_gpus", 0);
     if (!tenv || !(s = json_dumps(tenv, JSON_COMPACT | JSON_SORT_KEYS)))
@@ -221,11 +226,13 @@ char **contract_env(const contract_job *j, const char *root) {
         goto fail;
     json_decref(channels);
     json_decref(hosts);
+    json_decref(dirs);
     json_decref(tenv);
     return b.v;
 fail:
     json_decref(channels);
     json_decref(hosts);
+    json_decref(dirs);
     json_decref(tenv);
     contract_env_free(b.v);
     return NULL;

@@ -158,6 +158,9 @@ def test_contract_files_and_env(hpod, tmp_path):
     for k in ("SM_OUTPUT_DIR", "SM_OUTPUT_DATA_DIR", "SM_INPUT_DIR", "SM_INPUT_CONFIG_DIR",
               "SM_NUM_CPUS", "SM_NUM_GPUS", "SM_TRAINING_ENV"):
         assert k in env, k
+    tenv = json.loads(env["SM_TRAINING_ENV"])
+    assert tenv["channel_input_dirs"] == {"train": os.path.join(jd, "input/data/train")}
+    assert tenv["hyperparameters"] == hp and tenv["job_name"] == name
     assert open(os.path.join(jd, "output/data/ls.txt")).read().split() == ["part-0.csv"]
     assert "args=train" in open(os.path.join(jd, "output.log")).read()
 
