@@ -584,7 +584,7 @@ static void stop_trial(engine *en, trial *t, int why) {
         store_training_stop_requested(en->cfg.st, t->id, why);
         store_add_transition(en->cfg.st, t->id, "Stopping", util_now(), "Stopping the training job");
     }
-    if (!t->stop_sent && t->handle[0]) {
+    if (!t->stop_sent && (t->handle[0] || t->w)) { /* launched: it can be signalled */
         store_sync(en->cfg.st); /* Stopping is durable before the signal */
         en->cfg.be->ops->stop(en->cfg.be->self, t->job_dir, t->handle);
         t->stop_sent = 1;
@@ -621,8 +621,9 @@ static void tick_tuning(engine *en, tuning *tj) {
         }
         if (t->exited == 0)
             tail_log(en, t, 0);
-        if (t->exited == 0 && tj->stopping && !t->stop_sent)
-            stop_trial(en, t, 1);
+        /* A stop not yet delivered (the job was not watchable yet) is retried. */
+        if (t->exited == 0 && (tj->stopping || t->stop_requested) && !t->stop_sent)
+            stop_trial(en, t, t->stop_requested ? t->stop_requested : 1);
         if (t->exited != 0 && (t->exited < 0 || trial_finish(en, t) == 0)) {
             *pp = t->next;
             tj->nrunning--;

@@ -375,3 +375,22 @@ def test_kill_9_at_many_instants_loses_and_repeats_nothing(tmp_path):
     finally:
         d.stop()
     assert runners_in(d.data) == []
+
+
+def test_stop_after_kill_9_stops_adopted_jobs(tmp_path):
+    d = Hpod(str(tmp_path), ["--grace", "2"]).start()
+    try:
+        d.ok("CreateTuningJob", job_request(max_jobs=6, parallel=3, static={"mode": "sleep"}))
+        deadline = time.time() + 30
+        while time.time() < deadline and len(runners_in(d.data)) < 3:
+            time.sleep(0.05)
+        d.stop(sig=signal.SIGKILL)
+        d.start()
+        d.ok("StopTuningJob", {"AwsAccountId": ACCOUNT, "TuningJobName": "job1"})
+        st = d.wait_status("job1", ["Stopped"], timeout=60)
+        jobs = d.training_jobs("job1")
+        assert len(jobs) == 3 and all(j["TrainingJobStatus"] == "Stopped" for j in jobs), jobs
+        assert st["ResourcesStats"]["ConsumedResources"]["Jobs"]["Running"] == 0
+    finally:
+        d.stop()
+    assert runners_in(d.data) == []
