@@ -909,7 +909,7 @@ static const struct {
 #define NLISTS (sizeof range_lists / sizeof *range_lists)
 
 static const json_t *range_list(const json_t *body, size_t l) {
-    return get(body, "TuningJobConfig", "ParameterRanges", range_lists[l].list, NULL);
+    return get(body, "TuningJobConfig", "ParameterRanges", range_lists[l].list, (const char *)NULL);
 }
 
 /* Parses s as a finite decimal number: [+-]digits[.digits][(e|E)[+-]digits]
@@ -1056,7 +1056,7 @@ static int ctj_categorical_values(const json_t *body, err_t *e) {
 /* No parameter is named twice across the ranges and the static
  * hyperparameters. */
 static int ctj_param_names(const json_t *body, err_t *e) {
-    const json_t *stat = get(body, "TrainingJobDefinition", "StaticHyperParameters", NULL);
+    const json_t *stat = get(body, "TrainingJobDefinition", "StaticHyperParameters", (const char *)NULL);
     for (size_t l = 0; l < NLISTS; l++) {
         size_t i;
         const json_t *r;
@@ -1105,7 +1105,7 @@ static int ctj_some_range(const json_t *body, err_t *e) {
  * captures the value; names are distinct. */
 static int ctj_metric_definitions(const json_t *body, err_t *e) {
     const json_t *defs =
-        get(body, "TrainingJobDefinition", "AlgorithmSpecification", "MetricDefinitions", NULL);
+        get(body, "TrainingJobDefinition", "AlgorithmSpecification", "MetricDefinitions", (const char *)NULL);
     size_t i;
     const json_t *d;
     json_array_foreach(defs, i, d) {
@@ -1156,9 +1156,9 @@ static int ctj_metric_definitions(const json_t *body, err_t *e) {
 /* The objective names a defined metric, or there is a metric to default to. */
 static int ctj_objective(const json_t *body, err_t *e) {
     const json_t *defs =
-        get(body, "TrainingJobDefinition", "AlgorithmSpecification", "MetricDefinitions", NULL);
+        get(body, "TrainingJobDefinition", "AlgorithmSpecification", "MetricDefinitions", (const char *)NULL);
     const char *metric =
-        json_string_value(get(body, "TuningJobConfig", "TuningJobObjective", "MetricName", NULL));
+        json_string_value(get(body, "TuningJobConfig", "TuningJobObjective", "MetricName", (const char *)NULL));
     char ex[EXCERPT_CHARS + 4];
     if (!metric) {
         if (!json_array_size(defs))
@@ -1178,7 +1178,7 @@ static int ctj_objective(const json_t *body, err_t *e) {
 
 /* The parallelism does not exceed the job budget, when both are given. */
 static int ctj_resource_limits(const json_t *body, err_t *e) {
-    const json_t *lim = get(body, "TuningJobConfig", "ResourceLimits", NULL);
+    const json_t *lim = get(body, "TuningJobConfig", "ResourceLimits", (const char *)NULL);
     const json_t *total = json_object_get(lim, "MaxNumberOfTrainingJobs");
     const json_t *par = json_object_get(lim, "MaxParallelTrainingJobs");
     if (json_is_integer(total) && json_is_integer(par) &&
@@ -1202,12 +1202,12 @@ static int is_s3_uri(const char *uri) {
 
 /* Channels are distinct local directories. */
 static int ctj_channels(const json_t *body, err_t *e) {
-    const json_t *chans = get(body, "TrainingJobDefinition", "InputDataConfig", NULL);
+    const json_t *chans = get(body, "TrainingJobDefinition", "InputDataConfig", (const char *)NULL);
     size_t i;
     const json_t *c;
     json_array_foreach(chans, i, c) {
         const char *name = str_member(c, "ChannelName");
-        const char *uri = json_string_value(get(c, "DataSource", "S3DataSource", "S3Uri", NULL));
+        const char *uri = json_string_value(get(c, "DataSource", "S3DataSource", "S3Uri", (const char *)NULL));
         char ex[EXCERPT_CHARS + 4];
         for (size_t j = 0; j < i; j++)
             if (!strcmp(name, str_member(json_array_get(chans, j), "ChannelName")))
@@ -1234,7 +1234,7 @@ static int ctj_channels(const json_t *body, err_t *e) {
 /* Output goes to a local directory or an S3 location. */
 static int ctj_output(const json_t *body, err_t *e) {
     const char *uri =
-        str_member(get(body, "TrainingJobDefinition", "OutputDataConfig", NULL), "S3OutputPath");
+        str_member(get(body, "TrainingJobDefinition", "OutputDataConfig", (const char *)NULL), "S3OutputPath");
     char ex[EXCERPT_CHARS + 4];
     if (!is_file_uri(uri) && !is_s3_uri(uri))
         return err_set(e, ERR_VALIDATION,
