@@ -642,8 +642,9 @@ static void tick_tuning(engine *en, tuning *tj) {
             stop_trial(en, t, 2);
     }
     /* 3. Launch while there is room. */
+    int machine_limit = en->cfg.max_running > 0 ? en->cfg.max_running : 64;
     while (!tj->stopping && !tj->clock_expired && tj->nrunning < tj->max_parallel &&
-           tj->launched < tj->max_jobs) {
+           tj->launched < tj->max_jobs && engine_running(en) < machine_limit) {
         if (launch_next(en, tj))
             break;
     }

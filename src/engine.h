@@ -33,6 +33,8 @@ typedef struct {
     const json_t *images; /* image catalog: URI -> "program" or ["program", args...]
                              (borrowed; may be NULL) */
     long grace;           /* seconds between SIGTERM and SIGKILL when stopping */
+    int max_running;      /* training jobs running at once across all tuning jobs (a
+                             machine's limit; MaxParallelTrainingJobs is per job); 0 = 64 */
 } engine_config;
 
 /* Caller frees with engine_free(). NULL with e set. */

@@ -39,6 +39,7 @@ typedef struct {
     const char *listen, *data_dir, *port_file, *region, *images, *runner, *credentials;
     long grace;
     int hour_seconds;
+    int max_running; /* 0 = the engine default */
     int insecure;
     double throttle_rate, throttle_burst; /* 0 = no throttling */
 } options;
@@ -63,6 +64,8 @@ static void usage(FILE *f) {
                "  --grace      seconds between SIGTERM and SIGKILL when stopping (default 120)\n"
                "  --hour-seconds N  length of an hour for MaxClockTimeInHours (default 3600;\n"
                "               for tests)\n"
+               "  --max-running N  training jobs running at once on this machine, across\n"
+               "               all tuning jobs (default 64)\n"
                "  --credentials  access keys (JSON, mode 0600): every request must be signed\n"
                "               with SigV4 by one of them and acts for its account\n"
                "  --insecure   allow a non-loopback --listen without --credentials\n"
@@ -108,6 +111,8 @@ static int parse_args(int argc, char **argv, options *o) {
             o->grace = atol(v);
         else if (!strcmp(a, "--hour-seconds"))
             o->hour_seconds = atoi(v);
+        else if (!strcmp(a, "--max-running"))
+            o->max_running = atoi(v);
         else if (!strcmp(a, "--credentials"))
             o->credentials = v;
         else if (!strcmp(a, "--throttle-rate"))
@@ -255,7 +260,13 @@ int main(int argc, char **argv) {
     if (!(be = backend_local_new(l, runner, HPOD_LOG_CAP)))
         goto out;
     engine_config ec = {
-        .l = l, .st = st, .be = be, .data_dir = datadir, .images = images, .grace = o.grace};
+        .l = l,
+        .st = st,
+        .be = be,
+        .data_dir = datadir,
+        .images = images,
+        .grace = o.grace,
+        .max_running = o.max_running};
     if (!(en = engine_new(&ec, &e)) || engine_start(en, &e)) {
         fprintf(stderr, "hpod: %s\n", e.msg);
         goto out;

@@ -394,3 +394,20 @@ def test_stop_after_kill_9_stops_adopted_jobs(tmp_path):
     finally:
         d.stop()
     assert runners_in(d.data) == []
+
+
+def test_machine_limit_caps_running_jobs_across_tuning_jobs(tmp_path):
+    d = Hpod(str(tmp_path), ["--max-running", "2"]).start()
+    track = str(tmp_path / "track")
+    try:
+        for name in ("a", "b"):
+            d.ok("CreateTuningJob", job_request(
+                name=name, max_jobs=3, parallel=3,
+                static={"mode": "normal", "sleep": "0.4", "track": track}))
+        for name in ("a", "b"):
+            assert d.wait_status(name, ["Completed", "Failed"], timeout=60)[
+                "TuningJobStatus"] == "Completed"
+        overlap, starts = max_overlap(track)
+        assert starts == 6 and overlap <= 2, overlap
+    finally:
+        d.stop()
