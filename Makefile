@@ -1,5 +1,5 @@
 # openhpo — build, test and benchmark.
-#   make            build build/hpod and build/hpo-runner
+#   make            build build/hpod, build/hpo-runner and build/hpo
 #   make test       unit tests (cmocka) + end-to-end tests (pytest) on the normal build
 #   make asan-test  the same suite built with AddressSanitizer + UBSan (in build-asan/)
 #   make bench      benchmarks under bench/ (print numbers; not part of the tests)
@@ -80,7 +80,7 @@ format:
 	clang-format -i src/*.c src/*.h tests/unit/*.c
 
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-clang
 
 .PHONY: all unit e2e deps test asan-test bench format clean demo install
 .SECONDARY:
