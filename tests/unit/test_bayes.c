@@ -289,6 +289,35 @@ static void test_exhausts_discrete(void **unused) {
     space_free(sp);
 }
 
+#define BRANIN                                                                                     \
+    "{\"ContinuousParameterRanges\":[{\"Name\":\"x1\",\"MinValue\":\"-5\",\"MaxValue\":\"10\"},"   \
+    "{\"Name\":\"x2\",\"MinValue\":\"0\",\"MaxValue\":\"15\"}]}"
+
+static double branin(const double *x) {
+    double b = 5.1 / (4 * M_PI * M_PI), c = 5 / M_PI, t = 1 / (8 * M_PI);
+    double u = x[1] - b * x[0] * x[0] + c * x[0] - 6;
+    return u * u + 10 * (1 - t) * cos(x[0]) + 10 - 0.397887357729739;
+}
+
+/* Once the model is good, the search closes in on a minimum instead of
+ * probing the boundary and the other basins for the rest of the budget:
+ * Branin within 1e-3 of its minimum after 30 trials on most seeds (EI
+ * without the exploitation steps: 3 of these 8). */
+static void test_converges(void **unused) {
+    space *sp = mk(BRANIN);
+    double cfgs[30 * 2];
+    int good = 0;
+    for (uint64_t seed = 1; seed <= 8; seed++) {
+        err_t e;
+        strategy *s = strategy_new("Bayesian", sp, seed, &e);
+        double best = drive(s, sp, branin, 30, 1, 0, cfgs);
+        good += best < 1e-3;
+        strategy_free(s);
+    }
+    assert_true(good >= 6);
+    space_free(sp);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_deterministic),
@@ -298,6 +327,7 @@ int main(void) {
         cmocka_unit_test(test_noisy),
         cmocka_unit_test(test_long_history),
         cmocka_unit_test(test_exhausts_discrete),
+        cmocka_unit_test(test_converges),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
