@@ -111,9 +111,9 @@ static void op_create(api *a, json_t *body, http_response *resp) {
     int rc;
     if ((rc = validate_create_tuning_job(body, &e)))
         goto out;
-    const char *image = str(json_object_get(json_object_get(body, "TrainingJobDefinition"),
-                                            "AlgorithmSpecification"),
-                            "TrainingImage");
+    const char *image = str(
+        json_object_get(json_object_get(body, "TrainingJobDefinition"), "AlgorithmSpecification"),
+        "TrainingImage");
     if (!(argv = engine_resolve_image(a->cfg.en, image, &e))) {
         rc = e.code;
         goto out;
@@ -125,8 +125,8 @@ static void op_create(api *a, json_t *body, http_response *resp) {
     const json_t *objective = json_object_get(cfg, "TuningJobObjective");
     snprintf(t.account, sizeof t.account, "%s", str(body, "AwsAccountId"));
     snprintf(t.name, sizeof t.name, "%s", str(body, "TuningJobName"));
-    snprintf(t.arn, sizeof t.arn, "arn:aws:sagemaker:%s:%s:tuning-job/%s", a->cfg.region,
-             t.account, t.name);
+    snprintf(t.arn, sizeof t.arn, "arn:aws:sagemaker:%s:%s:tuning-job/%s", a->cfg.region, t.account,
+             t.name);
     snprintf(t.status, sizeof t.status, "Created");
     t.api = API_2017;
     snprintf(t.strategy, sizeof t.strategy, "%s", str(cfg, "Strategy"));
@@ -160,13 +160,13 @@ out:
 /* TrainingJobSummary of the 2017 API. */
 static json_t *summary_2017(const store_training *t, const store_tuning *tj) {
     json_t *hp = json_loads(t->hyperparameters ? t->hyperparameters : "{}", 0, NULL);
-    json_t *s = json_pack("{s:s, s:s, s:i, s:o}", "TrainingJobName", t->name,
-                          "TrainingJobStatus", t->status, "RetriedAttempt", t->retried,
-                          "HyperParameters", hp ? hp : json_object());
+    json_t *s = json_pack("{s:s, s:s, s:i, s:o}", "TrainingJobName", t->name, "TrainingJobStatus",
+                          t->status, "RetriedAttempt", t->retried, "HyperParameters",
+                          hp ? hp : json_object());
     if (s && t->has_objective)
         json_object_set_new(s, "FinalTuningJobObjectiveMetric",
-                            json_pack("{s:s, s:s, s:f}", "MetricName", tj->objective_metric,
-                                      "Type", tj->objective_type, "Value", t->objective));
+                            json_pack("{s:s, s:s, s:f}", "MetricName", tj->objective_metric, "Type",
+                                      tj->objective_type, "Value", t->objective));
     return s;
 }
 
@@ -195,8 +195,8 @@ static void op_describe(api *a, json_t *body, http_response *resp) {
     }
     req = json_loads(t.request, 0, NULL);
     const json_t *cfg = json_object_get(req, "TuningJobConfig");
-    const json_t *alg = json_object_get(json_object_get(req, "TrainingJobDefinition"),
-                                        "AlgorithmSpecification");
+    const json_t *alg =
+        json_object_get(json_object_get(req, "TrainingJobDefinition"), "AlgorithmSpecification");
     const json_t *lim = json_object_get(cfg, "ResourceLimits");
     int failed = c.failed + c.stopped + (c.completed - c.objective_succeeded);
     out = json_pack(
@@ -268,7 +268,8 @@ static void op_list(api *a, json_t *body, http_response *resp) {
     snprintf(scope, sizeof scope, "%s|%s|%s|%s|%s", t.account, t.name, sort_by ? sort_by : "",
              order ? order : "", status ? status : "");
     if (json_object_get(body, "NextToken") &&
-        (rc = reply_token_read(store_secret(a->cfg.st), scope, str(body, "NextToken"), &offset, &e)))
+        (rc =
+             reply_token_read(store_secret(a->cfg.st), scope, str(body, "NextToken"), &offset, &e)))
         goto out;
     o.offset = offset;
     list_ctx c = {json_array(), &t};
@@ -278,7 +279,8 @@ static void op_list(api *a, json_t *body, http_response *resp) {
         goto out;
     }
     if (more)
-        json_object_set_new(out, "NextToken", reply_token_make(store_secret(a->cfg.st), scope, offset + max));
+        json_object_set_new(out, "NextToken",
+                            reply_token_make(store_secret(a->cfg.st), scope, offset + max));
     reply_json(resp, 200, out, API_2017);
     out = NULL;
 out:
@@ -291,12 +293,11 @@ out:
 static void op_stop(api *a, json_t *body, http_response *resp) {
     err_t e = {0};
     store_tuning t = {0};
-    int rc = store_get_tuning(a->cfg.st, str(body, "AwsAccountId"), str(body, "TuningJobName"),
-                              &t);
+    int rc = store_get_tuning(a->cfg.st, str(body, "AwsAccountId"), str(body, "TuningJobName"), &t);
     /* The 2017 API lists no ResourceNotFound for StopTuningJob. */
     if (rc == ERR_NOT_FOUND) {
-        rc = err_set(&e, ERR_VALIDATION, "Tuning job %s does not exist",
-                     str(body, "TuningJobName"));
+        rc =
+            err_set(&e, ERR_VALIDATION, "Tuning job %s does not exist", str(body, "TuningJobName"));
         goto out;
     }
     if (rc) {
@@ -378,9 +379,9 @@ void api_handle(void *ud, const http_request *req, http_response *resp) {
     api *a = ud;
     if (!strcmp(req->path, "/health")) {
         reply_json(resp, 200,
-                     json_pack("{s:s, s:i}", "Status", "ok", "RunningTrainingJobs",
-                               engine_running(a->cfg.en)),
-                     API_2017);
+                   json_pack("{s:s, s:i}", "Status", "ok", "RunningTrainingJobs",
+                             engine_running(a->cfg.en)),
+                   API_2017);
         return;
     }
     int current = !strcmp(req->path, "/") && http_header(req, "X-Amz-Target");

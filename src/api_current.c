@@ -33,8 +33,8 @@ static const unsupported_member unsupported[] = {
      "Off"},
     {"CreateHyperParameterTuningJob", "HyperParameterTuningJobConfig.TuningJobCompletionCriteria",
      NULL},
-    {"CreateHyperParameterTuningJob", "HyperParameterTuningJobConfig.ParameterRanges.AutoParameters",
-     NULL},
+    {"CreateHyperParameterTuningJob",
+     "HyperParameterTuningJobConfig.ParameterRanges.AutoParameters", NULL},
     {"CreateHyperParameterTuningJob", "TrainingJobDefinition.DefinitionName", NULL},
     {"CreateHyperParameterTuningJob", "TrainingJobDefinition.TuningObjective", NULL},
     {"CreateHyperParameterTuningJob", "TrainingJobDefinition.HyperParameterRanges", NULL},
@@ -150,17 +150,16 @@ static int check_unsupported(const json_t *v, const char *path, const char *allo
     if (allowed_value(allowed, m, shown, sizeof shown))
         return 0;
     if (allowed && shown[0])
-        return err_set(e, ERR_VALIDATION,
-                       "%s: '%s' is not supported by openhpo (supported: %s)", here, shown,
-                       allowed);
+        return err_set(e, ERR_VALIDATION, "%s: '%s' is not supported by openhpo (supported: %s)",
+                       here, shown, allowed);
     return err_set(e, ERR_VALIDATION, "%s: is not supported by openhpo", here);
 }
 
 static int refuse_unsupported(const char *op, const json_t *body, err_t *e) {
     int rc = 0;
     const char *def_prefix = !strcmp(op, "CreateHyperParameterTuningJob") ? "TrainingJobDefinition"
-                             : !strcmp(op, "CreateTrainingJob")            ? ""
-                                                                           : NULL;
+                             : !strcmp(op, "CreateTrainingJob")           ? ""
+                                                                          : NULL;
     for (size_t i = 0; i < sizeof unsupported / sizeof *unsupported && !rc; i++) {
         const unsupported_member *u = &unsupported[i];
         if (u->op && !strcmp(u->op, op))
@@ -229,8 +228,8 @@ static double last_modified(double created, double started, double ended) {
     return ended > 0 ? ended : started > 0 ? started : created;
 }
 
-static void training_arn(const api_current_ctx *c, const char *account, const char *name,
-                         char *out, size_t n) {
+static void training_arn(const api_current_ctx *c, const char *account, const char *name, char *out,
+                         size_t n) {
     snprintf(out, n, "arn:aws:sagemaker:%s:%s:training-job/%s", c->region, account, name);
 }
 
@@ -271,7 +270,7 @@ static json_t *internal_definition(const json_t *d, int solo) {
     set_copy(alg, "TrainingInputMode", json_object_get(a, "TrainingInputMode"));
     set_copy(alg, "MetricDefinitions", json_object_get(a, "MetricDefinitions"));
     json_object_set_new(out, "AlgorithmSpecification", alg);
-    static const char *const copied[] = {"InputDataConfig", "OutputDataConfig", "ResourceConfig",
+    static const char *const copied[] = {"InputDataConfig", "OutputDataConfig",  "ResourceConfig",
                                          "RoleArn",         "StoppingCondition", "Environment"};
     for (size_t i = 0; i < sizeof copied / sizeof *copied; i++)
         set_copy(out, copied[i], json_object_get(d, copied[i]));
@@ -320,8 +319,8 @@ static int add_tags(const api_current_ctx *c, const char *account, const char *a
     size_t i;
     json_t *t;
     json_array_foreach(tags, i, t) {
-        if (store_tags_add(c->st, account, arn, str(t, "Key"), str(t, "Value") ? str(t, "Value")
-                                                                                 : ""))
+        if (store_tags_add(c->st, account, arn, str(t, "Key"),
+                           str(t, "Value") ? str(t, "Value") : ""))
             return err_set(e, ERR_INTERNAL, "cannot store the tags");
     }
     return 0;
@@ -341,9 +340,9 @@ static int check_internal(const api_current_ctx *c, const json_t *req, int solo,
         }
         return rc;
     }
-    const char *image = str(json_object_get(json_object_get(req, "TrainingJobDefinition"),
-                                            "AlgorithmSpecification"),
-                            "TrainingImage");
+    const char *image = str(
+        json_object_get(json_object_get(req, "TrainingJobDefinition"), "AlgorithmSpecification"),
+        "TrainingImage");
     json_t *argv = engine_resolve_image(c->en, image, e);
     if (!argv) {
         rename_in_msg(e, solo ? "TrainingJobDefinition." : "", "");
@@ -454,12 +453,12 @@ static int op_create_training(const api_current_ctx *c, const char *account, jso
         goto out;
     }
     json_t *idef = internal_definition(body, 1);
-    req = json_pack("{s:s, s:s, s:{s:s, s:{}, s:{s:i, s:i}, s:{s:s, s:s}}, s:o, s:b, s:O}",
-                    "AwsAccountId", account, "TuningJobName", name, "TuningJobConfig", "Strategy",
-                    "Random", "ParameterRanges", "ResourceLimits", "MaxNumberOfTrainingJobs", 1,
-                    "MaxParallelTrainingJobs", 1, "TuningJobObjective", "MetricName", "",
-                    "Type", "Maximize", "TrainingJobDefinition", idef, "_api_current", 1,
-                    "_original", body);
+    req =
+        json_pack("{s:s, s:s, s:{s:s, s:{}, s:{s:i, s:i}, s:{s:s, s:s}}, s:o, s:b, s:O}",
+                  "AwsAccountId", account, "TuningJobName", name, "TuningJobConfig", "Strategy",
+                  "Random", "ParameterRanges", "ResourceLimits", "MaxNumberOfTrainingJobs", 1,
+                  "MaxParallelTrainingJobs", 1, "TuningJobObjective", "MetricName", "", "Type",
+                  "Maximize", "TrainingJobDefinition", idef, "_api_current", 1, "_original", body);
     if (!req || !(check = json_deep_copy(req))) {
         rc = err_set(e, ERR_INTERNAL, "out of memory");
         goto out;
@@ -467,18 +466,17 @@ static int op_create_training(const api_current_ctx *c, const char *account, jso
     /* The 2017 checks want a range and an objective: give the copy they see
      * placeholders that cannot clash with the request's own names. */
     json_t *ccfg = json_object_get(check, "TuningJobConfig");
-    json_t *calg = json_object_get(json_object_get(check, "TrainingJobDefinition"),
-                                   "AlgorithmSpecification");
+    json_t *calg =
+        json_object_get(json_object_get(check, "TrainingJobDefinition"), "AlgorithmSpecification");
     json_object_set_new(ccfg, "ParameterRanges",
                         json_pack("{s:[{s:s, s:[s], s:s}]}", "CategoricalParameterRanges", "Name",
                                   "_openhpo_check", "Values", "x", "Type", "Categorical"));
     if (json_array_size(json_object_get(calg, "MetricDefinitions")) == 0)
         json_object_set_new(calg, "MetricDefinitions",
                             json_pack("[{s:s, s:s}]", "Name", "_openhpo_check", "Regex", "(x)"));
-    json_object_set_new(json_object_get(ccfg, "TuningJobObjective"), "MetricName",
-                        json_string(str(json_array_get(json_object_get(calg, "MetricDefinitions"),
-                                                       0),
-                                        "Name")));
+    json_object_set_new(
+        json_object_get(ccfg, "TuningJobObjective"), "MetricName",
+        json_string(str(json_array_get(json_object_get(calg, "MetricDefinitions"), 0), "Name")));
     if ((rc = check_internal(c, check, 1, e)))
         goto out;
     snprintf(t.account, sizeof t.account, "%s", account);
@@ -535,10 +533,10 @@ static json_t *hpo_summary(const api_current_ctx *c, const store_training *t,
     char arn[256];
     training_arn(c, t->account, t->name, arn, sizeof arn);
     json_t *tuned = json_loads(t->tuned ? t->tuned : "{}", 0, NULL);
-    json_t *s = json_pack("{s:s, s:s, s:s, s:f, s:s, s:o}", "TrainingJobName", t->name,
-                          "TrainingJobArn", arn, "TuningJobName", tj->name, "CreationTime",
-                          t->created, "TrainingJobStatus", t->status, "TunedHyperParameters",
-                          tuned ? tuned : json_object());
+    json_t *s =
+        json_pack("{s:s, s:s, s:s, s:f, s:s, s:o}", "TrainingJobName", t->name, "TrainingJobArn",
+                  arn, "TuningJobName", tj->name, "CreationTime", t->created, "TrainingJobStatus",
+                  t->status, "TunedHyperParameters", tuned ? tuned : json_object());
     if (!s)
         return NULL;
     if (t->started > 0)
@@ -547,14 +545,15 @@ static json_t *hpo_summary(const api_current_ctx *c, const store_training *t,
         json_object_set_new(s, "TrainingEndTime", json_real(t->ended));
     if (!strcmp(t->status, "Failed") && t->failure_reason[0])
         json_object_set_new(s, "FailureReason", json_string(t->failure_reason));
-    const char *os = t->has_objective                                               ? "Succeeded"
-                     : !strcmp(t->status, "InProgress") || !strcmp(t->status, "Stopping") ? "Pending"
-                                                                                          : "Failed";
+    const char *os = t->has_objective ? "Succeeded"
+                     : !strcmp(t->status, "InProgress") || !strcmp(t->status, "Stopping")
+                         ? "Pending"
+                         : "Failed";
     json_object_set_new(s, "ObjectiveStatus", json_string(os));
     if (t->has_objective)
         json_object_set_new(s, "FinalHyperParameterTuningJobObjectiveMetric",
-                            json_pack("{s:s, s:s, s:f}", "MetricName", tj->objective_metric,
-                                      "Type", tj->objective_type, "Value", t->objective));
+                            json_pack("{s:s, s:s, s:f}", "MetricName", tj->objective_metric, "Type",
+                                      tj->objective_type, "Value", t->objective));
     return s;
 }
 
@@ -594,12 +593,12 @@ static int op_describe_tuning(const api_current_ctx *c, const char *account, jso
     const json_t *def = json_object_get(req, "TrainingJobDefinition");
     const json_t *orig_cfg =
         json_object_get(json_object_get(req, "_original"), "HyperParameterTuningJobConfig");
-    json_t *pub_cfg = json_pack(
-        "{s:s, s:{s:s, s:s}, s:o, s:o, s:s}", "Strategy", t.strategy,
-        "HyperParameterTuningJobObjective", "Type", t.objective_type, "MetricName",
-        t.objective_metric, "ResourceLimits", resource_limits(&t), "ParameterRanges",
-        public_ranges(json_object_get(cfg, "ParameterRanges")), "TrainingJobEarlyStoppingType",
-        "Off");
+    json_t *pub_cfg =
+        json_pack("{s:s, s:{s:s, s:s}, s:o, s:o, s:s}", "Strategy", t.strategy,
+                  "HyperParameterTuningJobObjective", "Type", t.objective_type, "MetricName",
+                  t.objective_metric, "ResourceLimits", resource_limits(&t), "ParameterRanges",
+                  public_ranges(json_object_get(cfg, "ParameterRanges")),
+                  "TrainingJobEarlyStoppingType", "Off");
     if (pub_cfg && json_object_get(orig_cfg, "RandomSeed"))
         json_object_set(pub_cfg, "RandomSeed", json_object_get(orig_cfg, "RandomSeed"));
     json_t *pub_def = json_deep_copy(def ? def : json_object());
@@ -639,18 +638,17 @@ static void on_transition(void *ud, const char *status, double start, const char
     size_t n = json_array_size(x->arr);
     if (n)
         json_object_set_new(json_array_get(x->arr, n - 1), "EndTime", json_real(start));
-    json_array_append_new(x->arr, json_pack("{s:s, s:f, s:s}", "Status", status, "StartTime",
-                                            start, "StatusMessage", message ? message : ""));
+    json_array_append_new(x->arr, json_pack("{s:s, s:f, s:s}", "Status", status, "StartTime", start,
+                                            "StatusMessage", message ? message : ""));
 }
 
 static void on_final_metric(void *ud, const char *name, double value, double ts) {
-    json_array_append_new(ud, json_pack("{s:s, s:f, s:f}", "MetricName", name, "Value", value,
-                                        "Timestamp", ts));
+    json_array_append_new(
+        ud, json_pack("{s:s, s:f, s:f}", "MetricName", name, "Value", value, "Timestamp", ts));
 }
 
 static int is_final_training(const char *status) {
-    return !strcmp(status, "Completed") || !strcmp(status, "Failed") ||
-           !strcmp(status, "Stopped");
+    return !strcmp(status, "Completed") || !strcmp(status, "Failed") || !strcmp(status, "Stopped");
 }
 
 static int op_describe_training(const api_current_ctx *c, const char *account, json_t *body,
@@ -682,9 +680,9 @@ static int op_describe_training(const api_current_ctx *c, const char *account, j
         rc = err_set(e, ERR_INTERNAL, "cannot build the response");
         goto out;
     }
-    static const char *const copied[] = {"AlgorithmSpecification", "RoleArn", "InputDataConfig",
-                                         "OutputDataConfig",       "ResourceConfig",
-                                         "StoppingCondition",      "Environment"};
+    static const char *const copied[] = {
+        "AlgorithmSpecification", "RoleArn",           "InputDataConfig", "OutputDataConfig",
+        "ResourceConfig",         "StoppingCondition", "Environment"};
     for (size_t i = 0; i < sizeof copied / sizeof *copied; i++)
         set_copy(o, copied[i], json_object_get(def, copied[i]));
     if (strcmp(tj.kind, "training"))
@@ -744,14 +742,14 @@ typedef struct {
     const char *status;        /* StatusEquals, or NULL */
     const char *name_contains; /* NameContains, or NULL */
     double created_after, created_before, modified_after, modified_before; /* 0 = none */
-    int need_objective;        /* SortBy FinalObjectiveMetricValue */
+    int need_objective; /* SortBy FinalObjectiveMetricValue */
     list_item *v;
     size_t n, cap;
     int failed;
 } list_rows;
 
-static void list_add(list_rows *l, int64_t id, const char *name, const char *status,
-                     double created, double modified, int has_obj, double obj) {
+static void list_add(list_rows *l, int64_t id, const char *name, const char *status, double created,
+                     double modified, int has_obj, double obj) {
     if (l->failed)
         return;
     if ((l->status && strcmp(l->status, status)) ||
@@ -817,11 +815,10 @@ static int cmp_objective(const void *x, const void *y) {
 /* Sorts by SortBy (Name|CreationTime|Status|FinalObjectiveMetricValue) and
  * SortOrder. */
 static void list_sort(list_rows *l, const char *sort_by, const char *order) {
-    int (*cmp)(const void *, const void *) =
-        !strcmp(sort_by, "Name")           ? cmp_name
-        : !strcmp(sort_by, "CreationTime") ? cmp_created
-        : !strcmp(sort_by, "Status")       ? cmp_status
-                                           : cmp_objective;
+    int (*cmp)(const void *, const void *) = !strcmp(sort_by, "Name")           ? cmp_name
+                                             : !strcmp(sort_by, "CreationTime") ? cmp_created
+                                             : !strcmp(sort_by, "Status")       ? cmp_status
+                                                                                : cmp_objective;
     if (l->n > 1)
         qsort(l->v, l->n, sizeof *l->v, cmp);
     if (order && !strcmp(order, "Descending"))
@@ -863,8 +860,7 @@ static int list_page(const api_current_ctx *c, const json_t *body, const list_ro
     int rc;
     *next = NULL;
     if (l->failed)
-        return err_set(e, ERR_INTERNAL, "cannot list more than %d rows",
-                       API_CURRENT_LIST_MAX_ROWS);
+        return err_set(e, ERR_INTERNAL, "cannot list more than %d rows", API_CURRENT_LIST_MAX_ROWS);
     if (str(body, "NextToken") &&
         (rc = reply_token_read(store_secret(c->st), scope, str(body, "NextToken"), &offset, e)))
         return rc;
@@ -945,10 +941,10 @@ static int op_list_trainings(const api_current_ctx *c, const char *account, json
         store_training row = {0};
         if (store_get_training_by_id(c->st, l.v[i].id, &row) == 0) {
             training_arn(c, account, row.name, arn, sizeof arn);
-            json_t *s = json_pack("{s:s, s:s, s:f, s:f, s:s}", "TrainingJobName", row.name,
-                                  "TrainingJobArn", arn, "CreationTime", row.created,
-                                  "LastModifiedTime", l.v[i].modified, "TrainingJobStatus",
-                                  row.status);
+            json_t *s =
+                json_pack("{s:s, s:s, s:f, s:f, s:s}", "TrainingJobName", row.name,
+                          "TrainingJobArn", arn, "CreationTime", row.created, "LastModifiedTime",
+                          l.v[i].modified, "TrainingJobStatus", row.status);
             if (s && row.ended > 0)
                 json_object_set_new(s, "TrainingEndTime", json_real(row.ended));
             json_array_append_new(arr, s);
@@ -991,13 +987,11 @@ static int op_list_tunings(const api_current_ctx *c, const char *account, json_t
     for (size_t i = first; o && i < first + count && !rc; i++) {
         store_tuning t = {0};
         if (store_get_tuning_by_id(c->st, l.v[i].id, &t) == 0) {
-            json_t *s = json_pack("{s:s, s:s, s:s, s:s, s:f, s:f, s:o}",
-                                  "HyperParameterTuningJobName", t.name,
-                                  "HyperParameterTuningJobArn", t.arn,
-                                  "HyperParameterTuningJobStatus", tuning_status(t.status),
-                                  "Strategy", t.strategy, "CreationTime", t.created,
-                                  "LastModifiedTime", l.v[i].modified, "ResourceLimits",
-                                  resource_limits(&t));
+            json_t *s = json_pack(
+                "{s:s, s:s, s:s, s:s, s:f, s:f, s:o}", "HyperParameterTuningJobName", t.name,
+                "HyperParameterTuningJobArn", t.arn, "HyperParameterTuningJobStatus",
+                tuning_status(t.status), "Strategy", t.strategy, "CreationTime", t.created,
+                "LastModifiedTime", l.v[i].modified, "ResourceLimits", resource_limits(&t));
             if (s && t.ended > 0)
                 json_object_set_new(s, "HyperParameterTuningEndTime", json_real(t.ended));
             if (s)
@@ -1025,8 +1019,8 @@ out:
 
 /* ---------- stopping ---------- */
 
-static int op_stop_tuning(const api_current_ctx *c, const char *account, json_t *body,
-                          json_t **out, err_t *e) {
+static int op_stop_tuning(const api_current_ctx *c, const char *account, json_t *body, json_t **out,
+                          err_t *e) {
     store_tuning t = {0};
     int rc;
     if ((rc = load_tuning(c, account, str(body, "HyperParameterTuningJobName"), &t, e)))
@@ -1067,8 +1061,8 @@ static int op_stop_training(const api_current_ctx *c, const char *account, json_
     }
     if (strcmp(t.status, "InProgress")) {
         rc = err_set(e, ERR_VALIDATION,
-                     "Training job %s is %s; only an InProgress training job can be stopped",
-                     name, t.status);
+                     "Training job %s is %s; only an InProgress training job can be stopped", name,
+                     t.status);
         goto out;
     }
     if ((rc = engine_stop_training(c->en, t.id, e)))
@@ -1116,8 +1110,8 @@ static void on_tag(void *ud, const char *key, const char *value) {
     json_array_append_new(ud, json_pack("{s:s, s:s}", "Key", key, "Value", value));
 }
 
-static int op_add_tags(const api_current_ctx *c, const char *account, json_t *body,
-                       json_t **out, err_t *e) {
+static int op_add_tags(const api_current_ctx *c, const char *account, json_t *body, json_t **out,
+                       err_t *e) {
     const char *arn = str(body, "ResourceArn");
     const json_t *tags = json_object_get(body, "Tags");
     json_t *have = json_array();
@@ -1156,8 +1150,8 @@ out:
     return rc;
 }
 
-static int op_list_tags(const api_current_ctx *c, const char *account, json_t *body,
-                        json_t **out, err_t *e) {
+static int op_list_tags(const api_current_ctx *c, const char *account, json_t *body, json_t **out,
+                        err_t *e) {
     const char *arn = str(body, "ResourceArn");
     json_t *all = json_array(), *next = NULL, *page = NULL;
     char scope[512];
@@ -1188,8 +1182,8 @@ out:
     return rc;
 }
 
-static int op_delete_tags(const api_current_ctx *c, const char *account, json_t *body,
-                          json_t **out, err_t *e) {
+static int op_delete_tags(const api_current_ctx *c, const char *account, json_t *body, json_t **out,
+                          err_t *e) {
     const char *arn = str(body, "ResourceArn");
     size_t i;
     json_t *k;
@@ -1241,8 +1235,7 @@ void api_current_handle(const api_current_ctx *c, const char *account, const htt
             if (!strcmp(target + strlen(TARGET_PREFIX), ops[i].name))
                 break;
     if (i == sizeof ops / sizeof *ops) {
-        rc = err_set(&e, ERR_UNKNOWN_OPERATION, "Unknown operation %.128s",
-                     target ? target : "");
+        rc = err_set(&e, ERR_UNKNOWN_OPERATION, "Unknown operation %.128s", target ? target : "");
         goto out;
     }
     const char *op = ops[i].name;
@@ -1255,8 +1248,7 @@ void api_current_handle(const api_current_ctx *c, const char *account, const htt
         goto out;
     }
     if (req->body_too_large) {
-        rc = err_set(&e, ERR_VALIDATION, "Request body exceeds %d bytes",
-                     VALIDATE_MAX_BODY_BYTES);
+        rc = err_set(&e, ERR_VALIDATION, "Request body exceeds %d bytes", VALIDATE_MAX_BODY_BYTES);
         goto out;
     }
     json_error_t je;

@@ -31,11 +31,11 @@ typedef struct {
 } api_current_ctx;
 
 /* Defaults where the request leaves a choice (documented in README). */
-#define API_CURRENT_DEFAULT_MAX_JOBS 10     /* ResourceLimits.MaxNumberOfTrainingJobs */
-#define API_CURRENT_DEFAULT_MAX_RESULTS 10  /* MaxResults of the List operations */
-#define API_CURRENT_DEFAULT_TAG_RESULTS 50  /* MaxResults of ListTags */
-#define API_CURRENT_MAX_TAGS 50             /* tags per resource */
-#define API_CURRENT_LIST_MAX_ROWS 100000    /* rows a List operation considers */
+#define API_CURRENT_DEFAULT_MAX_JOBS 10    /* ResourceLimits.MaxNumberOfTrainingJobs */
+#define API_CURRENT_DEFAULT_MAX_RESULTS 10 /* MaxResults of the List operations */
+#define API_CURRENT_DEFAULT_TAG_RESULTS 50 /* MaxResults of ListTags */
+#define API_CURRENT_MAX_TAGS 50            /* tags per resource */
+#define API_CURRENT_LIST_MAX_ROWS 100000   /* rows a List operation considers */
 
 /* Answers one request of the current API (req borrowed; resp filled) for
  * the caller's `account` (12 digits). */

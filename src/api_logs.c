@@ -55,8 +55,8 @@ int api_logs_handle(store *st, const char *caller_account, const http_request *r
     if (segment(rest, 0, account, sizeof account) || segment(rest, 1, job, sizeof job) ||
         segment(rest, 2, off_s, sizeof off_s) || segment(rest, 3, num, sizeof num) == 0 ||
         !plain_name(account) || !plain_name(job)) {
-        rc = err_set(&e, ERR_VALIDATION,
-                     "expected GET %s<account>/<training-job>/<offset>", API_LOGS_PREFIX);
+        rc = err_set(&e, ERR_VALIDATION, "expected GET %s<account>/<training-job>/<offset>",
+                     API_LOGS_PREFIX);
         goto out;
     }
     char *end;

@@ -31,8 +31,7 @@ static int verify(const auth_config *cfg, const http_request *req, double now, a
     sigv4_identity who;
     http_headers_each(req, collect_header, &hl);
     if (hl.overflow)
-        return err_set(e, ERR_SIG_INCOMPLETE, "Request has more than %d headers",
-                       AUTH_MAX_HEADERS);
+        return err_set(e, ERR_SIG_INCOMPLETE, "Request has more than %d headers", AUTH_MAX_HEADERS);
     sigv4_verifier v = {.service = "sagemaker",
                         .regions = regions,
                         .nregions = 1,
@@ -90,9 +89,8 @@ int auth_check_2017_account(const auth_config *cfg, const auth_identity *id,
     body = json_loadb(req->body, req->body_len, 0, NULL);
     const char *acct = json_string_value(json_object_get(body, "AwsAccountId"));
     if (acct && strcmp(acct, id->account))
-        rc = err_set(e, ERR_FORBIDDEN,
-                     "AwsAccountId %.16s is not the account of access key %s", acct,
-                     id->access_key_id);
+        rc = err_set(e, ERR_FORBIDDEN, "AwsAccountId %.16s is not the account of access key %s",
+                     acct, id->access_key_id);
 out:
     json_decref(body);
     return rc;

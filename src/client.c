@@ -100,8 +100,7 @@ static int read_profile(const char *path, const char *profile, client_credential
     }
     if (found && (!cr->access_key_id[0] || !cr->secret_access_key[0])) {
         set_err(err, 0, "CredentialsError",
-                "%s: profile [%s] lacks aws_access_key_id or aws_secret_access_key", path,
-                profile);
+                "%s: profile [%s] lacks aws_access_key_id or aws_secret_access_key", path, profile);
         rc = -1;
         goto out;
     }
@@ -177,8 +176,7 @@ client *client_new(const client_config *cfg, client_error *err) {
         curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) ||
         curl_url_get(u, CURLUPART_HOST, &host, 0) ||
         (strcasecmp(scheme, "http") && strcasecmp(scheme, "https"))) {
-        set_err(err, 0, "UsageError", "endpoint %s: not an http:// or https:// URL",
-                cfg->endpoint);
+        set_err(err, 0, "UsageError", "endpoint %s: not an http:// or https:// URL", cfg->endpoint);
         goto out;
     }
     curl_url_get(u, CURLUPART_PORT, &port, 0);
@@ -384,8 +382,8 @@ static client_status perform(client *c, const char *method, const char *path, co
         if (c->cr.session_token[0])
             h[nh++] = (sigv4_header){"X-Amz-Security-Token", c->cr.session_token};
         sigv4_request sr = {method, full_path, query, h, nh, body, body_len};
-        if (sigv4_sign(&sr, c->cr.access_key_id, c->cr.secret_access_key, c->region,
-                       CLIENT_SERVICE, authz, sizeof authz, &se)) {
+        if (sigv4_sign(&sr, c->cr.access_key_id, c->cr.secret_access_key, c->region, CLIENT_SERVICE,
+                       authz, sizeof authz, &se)) {
             set_err(err, 0, "SigningError", "cannot sign the request: %s", se.msg);
             return CLIENT_EUSAGE;
         }
@@ -476,12 +474,11 @@ client_status client_call(client *c, api_flavor fl, const char *op, const json_t
     }
     if (fl == API_2017) {
         snprintf(path, sizeof path, "/%s", op);
-        rc = perform(c, "POST", path, NULL, "application/json", NULL, text, strlen(text), &r,
-                     err);
+        rc = perform(c, "POST", path, NULL, "application/json", NULL, text, strlen(text), &r, err);
     } else {
         snprintf(target, sizeof target, "SageMaker.%s", op);
-        rc = perform(c, "POST", "/", NULL, "application/x-amz-json-1.1", target, text,
-                     strlen(text), &r, err);
+        rc = perform(c, "POST", "/", NULL, "application/x-amz-json-1.1", target, text, strlen(text),
+                     &r, err);
     }
     if (rc)
         goto out;
@@ -491,8 +488,7 @@ client_status client_call(client *c, api_flavor fl, const char *op, const json_t
         json_error_t je;
         *out = json_loadb(r.body, r.len, 0, &je);
         if (!*out) {
-            set_err(err, r.status, "BadResponse", "the answer of %s is not JSON: %s", op,
-                    je.text);
+            set_err(err, r.status, "BadResponse", "the answer of %s is not JSON: %s", op, je.text);
             rc = CLIENT_ECONN;
         }
     }

@@ -65,10 +65,10 @@ typedef struct {
 int client_credentials_find(const char *profile, client_credentials *cr, client_error *err);
 
 typedef struct {
-    const char *endpoint;          /* base URL, "http://host:port" (copied) */
-    const char *region;            /* for the SigV4 scope (copied); NULL: us-east-1 */
-    const client_credentials *cr;  /* NULL: unsigned requests (copied) */
-    long timeout_ms;               /* per request; 0: 30 s */
+    const char *endpoint;         /* base URL, "http://host:port" (copied) */
+    const char *region;           /* for the SigV4 scope (copied); NULL: us-east-1 */
+    const client_credentials *cr; /* NULL: unsigned requests (copied) */
+    long timeout_ms;              /* per request; 0: 30 s */
 } client_config;
 
 typedef struct client client;

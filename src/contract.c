@@ -211,9 +211,9 @@ char **contract_env(const contract_job *j, const char *root) {
     snprintf(id, sizeof id, "%s/input/config", root);
     tenv = json_pack("{s:s, s:s, s:O, s:O, s:O, s:O, s:s, s:s, s:s, s:i, s:i}", "job_name",
                      j->job_name, "current_host", "algo-1", "hosts", hosts, "channel_input_dirs",
-                     dirs, "channels", channels,
-                     "hyperparameters", j->hyperparameters, "model_dir", md, "output_data_dir", od,
-                     "input_config_dir", id, "num_cpus", atoi(nproc), "num_gpus", 0);
+                     dirs, "channels", channels, "hyperparameters", j->hyperparameters, "model_dir",
+                     md, "output_data_dir", od, "input_config_dir", id, "num_cpus", atoi(nproc),
+                     "num_gpus", 0);
     if (!tenv || !(s = json_dumps(tenv, JSON_COMPACT | JSON_SORT_KEYS)))
         goto fail;
     env_add(&b, "SM_TRAINING_ENV", s);
@@ -290,9 +290,9 @@ int contract_pack_model(const char *job_dir, const char *job_name, const char *s
     archive_read_disk_set_symlink_physical(disk);
     if (archive_write_open_filename(w, file) != ARCHIVE_OK ||
         archive_read_disk_open(disk, model) != ARCHIVE_OK) {
-        rc = err_set(e, ERR_INTERNAL, "cannot pack %s into %s: %s", model, file,
-                     archive_error_string(w) ? archive_error_string(w)
-                                             : archive_error_string(disk));
+        rc =
+            err_set(e, ERR_INTERNAL, "cannot pack %s into %s: %s", model, file,
+                    archive_error_string(w) ? archive_error_string(w) : archive_error_string(disk));
         goto out;
     }
     size_t prefix = strlen(model);
@@ -302,8 +302,7 @@ int contract_pack_model(const char *job_dir, const char *job_name, const char *s
         if (r == ARCHIVE_EOF)
             break;
         if (r != ARCHIVE_OK) {
-            rc = err_set(e, ERR_INTERNAL, "cannot read %s: %s", model,
-                         archive_error_string(disk));
+            rc = err_set(e, ERR_INTERNAL, "cannot read %s: %s", model, archive_error_string(disk));
             goto out;
         }
         archive_read_disk_descend(disk);
@@ -313,8 +312,7 @@ int contract_pack_model(const char *job_dir, const char *job_name, const char *s
             archive_entry_set_pathname(entry, rel);
             if (archive_write_header(w, entry) != ARCHIVE_OK ||
                 (archive_entry_filetype(entry) == AE_IFREG && copy_file_data(w, src))) {
-                rc = err_set(e, ERR_INTERNAL, "cannot write %s: %s", file,
-                             archive_error_string(w));
+                rc = err_set(e, ERR_INTERNAL, "cannot write %s: %s", file, archive_error_string(w));
                 goto out;
             }
         }

@@ -16,12 +16,11 @@
 #include "strategy.h"
 #include "util.h"
 
-#define ENGINE_MAX_RETRIES 2          /* relaunches of a lost training job */
+#define ENGINE_MAX_RETRIES 2           /* relaunches of a lost training job */
 #define ENGINE_READ_PER_TICK (1 << 20) /* log bytes scanned per job per tick */
 #define ENGINE_MAX_POINTS_PER_TICK 4096
 
 typedef struct tuning tuning;
-
 
 typedef struct trial {
     struct trial *next;
@@ -32,14 +31,14 @@ typedef struct trial {
     int retried;
     char job_dir[1024];
     char handle[BACKEND_HANDLE_MAX];
-    double *cfg;           /* the config it runs (tj->sp->n values) */
+    double *cfg; /* the config it runs (tj->sp->n values) */
     backend_watch *w;
-    int exited;            /* set by the backend's on_exit callback */
-    int stop_requested;    /* 0, 1 user stop, 2 clock limit */
+    int exited;         /* set by the backend's on_exit callback */
+    int stop_requested; /* 0, 1 user stop, 2 clock limit */
     int stop_sent;
     int log_fd;
     metrics_lines lines;
-    store_point *points;   /* gathered during one scan */
+    store_point *points; /* gathered during one scan */
     size_t npoints;
     double objective_last; /* last objective value seen */
     int has_objective;
@@ -65,12 +64,12 @@ struct tuning {
     int64_t max_seconds;
     double started;
     long max_runtime;
-    json_t *argv;          /* resolved program */
-    int solo;              /* a training job created on its own (kind "training") */
-    int launched;          /* training job rows created */
+    json_t *argv; /* resolved program */
+    int solo;     /* a training job created on its own (kind "training") */
+    int launched; /* training job rows created */
     int clock_expired;
     int stopping;
-    trial *trials;         /* running (not yet finalised) */
+    trial *trials; /* running (not yet finalised) */
     int nrunning;
     /* History for the strategy: finished configs and their objectives. */
     double *hist_cfg;
@@ -157,8 +156,7 @@ json_t *engine_resolve_image(const engine *en, const char *image, err_t *e) {
     }
     const char *path = !strncmp(image, "file://", 7) ? image + 7 : image;
     struct stat st;
-    if (path[0] == '/' && stat(path, &st) == 0 && S_ISREG(st.st_mode) &&
-        access(path, X_OK) == 0)
+    if (path[0] == '/' && stat(path, &st) == 0 && S_ISREG(st.st_mode) && access(path, X_OK) == 0)
         return json_pack("[s]", path);
     err_set(e, ERR_VALIDATION,
             "TrainingJobDefinition.AlgorithmSpecification.TrainingImage: '%s' is neither in the "
@@ -538,19 +536,23 @@ static int trial_finish(engine *en, trial *t) {
         if (r.error[0])
             snprintf(reason, sizeof reason, "AlgorithmError: %s", r.error);
         else if (r.exited)
-            snprintf(reason, sizeof reason, "AlgorithmError: training program exited with code "
-                     "%d%s%s", r.code, tail[0] ? ": " : "", tail);
+            snprintf(reason, sizeof reason,
+                     "AlgorithmError: training program exited with code "
+                     "%d%s%s",
+                     r.code, tail[0] ? ": " : "", tail);
         else
-            snprintf(reason, sizeof reason, "AlgorithmError: training program was killed by "
-                     "signal %d%s%s", r.signal, tail[0] ? ": " : "", tail);
+            snprintf(reason, sizeof reason,
+                     "AlgorithmError: training program was killed by "
+                     "signal %d%s%s",
+                     r.signal, tail[0] ? ": " : "", tail);
     }
     int has_obj = !strcmp(status, "Completed") && t->has_objective;
     double ended = (bs == BACKEND_EXITED && r.ended > 0) ? r.ended : util_now();
     if (!strcmp(status, "Completed")) {
         char uri[1100];
         err_t pe = {0};
-        const json_t *out = json_object_get(
-            json_object_get(tj->request, "TrainingJobDefinition"), "OutputDataConfig");
+        const json_t *out = json_object_get(json_object_get(tj->request, "TrainingJobDefinition"),
+                                            "OutputDataConfig");
         if (contract_pack_model(t->job_dir, t->name,
                                 json_string_value(json_object_get(out, "S3OutputPath")), uri,
                                 sizeof uri, &pe) == 0) {
@@ -562,8 +564,8 @@ static int trial_finish(engine *en, trial *t) {
             has_obj = 0;
         }
     }
-    store_training_finish(en->cfg.st, t->id, status, secondary, reason[0] ? reason : NULL,
-                          has_obj, t->objective_last, ended);
+    store_training_finish(en->cfg.st, t->id, status, secondary, reason[0] ? reason : NULL, has_obj,
+                          t->objective_last, ended);
     store_add_transition(en->cfg.st, t->id, secondary, ended,
                          !strcmp(secondary, "Completed") ? "Training job completed"
                          : !strcmp(secondary, "Failed")  ? "Training job failed"
@@ -582,10 +584,11 @@ static void stop_trial(engine *en, trial *t, int why) {
     if (!t->stop_requested) {
         t->stop_requested = why;
         store_training_stop_requested(en->cfg.st, t->id, why);
-        store_add_transition(en->cfg.st, t->id, "Stopping", util_now(), "Stopping the training job");
+        store_add_transition(en->cfg.st, t->id, "Stopping", util_now(),
+                             "Stopping the training job");
     }
     if (!t->stop_sent && (t->handle[0] || t->w)) { /* launched: it can be signalled */
-        store_sync(en->cfg.st); /* Stopping is durable before the signal */
+        store_sync(en->cfg.st);                    /* Stopping is durable before the signal */
         en->cfg.be->ops->stop(en->cfg.be->self, t->job_dir, t->handle);
         t->stop_sent = 1;
     }
@@ -802,13 +805,13 @@ int engine_check_request(const engine *en, const json_t *request, err_t *e) {
     const json_t *def = json_object_get(request, "TrainingJobDefinition");
     const json_t *alg = json_object_get(def, "AlgorithmSpecification");
     const char *strat = json_string_value(json_object_get(cfg, "Strategy"));
-    space *sp = space_from_json_scaled(json_object_get(cfg, "ParameterRanges"),
-                                       default_scale(request), e);
+    space *sp =
+        space_from_json_scaled(json_object_get(cfg, "ParameterRanges"), default_scale(request), e);
     strategy *st = sp ? strategy_new(strat ? strat : "Random", sp, 1, e) : NULL;
     metrics_set *ms = st ? metrics_compile(json_object_get(alg, "MetricDefinitions"), e) : NULL;
-    json_t *argv = ms ? engine_resolve_image(
-                            en, json_string_value(json_object_get(alg, "TrainingImage")), e)
-                      : NULL;
+    json_t *argv =
+        ms ? engine_resolve_image(en, json_string_value(json_object_get(alg, "TrainingImage")), e)
+           : NULL;
     int rc = argv ? 0 : e->code ? e->code : ERR_INTERNAL;
     json_decref(argv);
     metrics_free(ms);

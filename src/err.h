@@ -10,6 +10,7 @@
 
 #include <stddef.h>
 
+/* clang-format off */
 /*        code                  2017 name            st   current name                    st */
 #define ERR_TABLE(X)                                                                        \
     X(ERR_OK,                 "OK",                200, "OK",                          200) \
@@ -27,6 +28,7 @@
     X(ERR_SIG_INCOMPLETE,     "AccessForbidden",   403, "IncompleteSignatureException",400) \
     X(ERR_SIG_MISSING,        "AccessForbidden",   403, "MissingAuthenticationToken",  403) \
     X(ERR_SIG_EXPIRED,        "AccessForbidden",   403, "InvalidSignatureException",   400)
+/* clang-format on */
 
 typedef enum {
 #define X(code, n17, s17, ncur, scur) code,

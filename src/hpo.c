@@ -46,11 +46,11 @@
 
 #define HPO_DEFAULT_ACCOUNT "123456789012"
 #define HPO_DEFAULT_REGION "us-east-1"
-#define HPO_MAX_FILE (8 << 20)     /* bytes of a job file / log read by the CLI */
-#define HPO_MAX_PAGES 1000         /* pages followed by auto-pagination */
-#define HPO_START_TIMEOUT_S 30     /* for the embedded hpod to answer /health */
-#define HPO_COL_MAX 48             /* widest table column */
-#define HPO_NAME_MAX 32            /* TuningJobName */
+#define HPO_MAX_FILE (8 << 20) /* bytes of a job file / log read by the CLI */
+#define HPO_MAX_PAGES 1000     /* pages followed by auto-pagination */
+#define HPO_START_TIMEOUT_S 30 /* for the embedded hpod to answer /health */
+#define HPO_COL_MAX 48         /* widest table column */
+#define HPO_NAME_MAX 32        /* TuningJobName */
 
 enum {
     EXIT_OK = 0,
@@ -134,67 +134,166 @@ typedef struct {
     opt_spec opts[OPT_MAX];
 } op_spec;
 
-#define O_SORTBY(vals) {"--sort-by", "SortBy", T_STR, vals}
-#define O_ORDER {"--sort-order", "SortOrder", T_STR, "Ascending|Descending"}
-#define O_MAXR {"--max-results", "MaxResults", T_INT, "one page of at most N (default: all pages)"}
-#define O_TOKEN {"--next-token", "NextToken", T_STR, "continue a previous page"}
+#define O_SORTBY(vals)                                                                             \
+    { "--sort-by", "SortBy", T_STR, vals }
+#define O_ORDER                                                                                    \
+    { "--sort-order", "SortOrder", T_STR, "Ascending|Descending" }
+#define O_MAXR                                                                                     \
+    { "--max-results", "MaxResults", T_INT, "one page of at most N (default: all pages)" }
+#define O_TOKEN                                                                                    \
+    { "--next-token", "NextToken", T_STR, "continue a previous page" }
 
 static const op_spec ops[] = {
     /* the 2017 HPO API */
-    {"create-tuning-job", API_2017, "CreateTuningJob", NULL, NULL, 1,
+    {"create-tuning-job",
+     API_2017,
+     "CreateTuningJob",
+     NULL,
+     NULL,
+     1,
      "create a tuning job (2017 API) from --cli-input-json file://job.json",
      {{"--tuning-job-name", "TuningJobName", T_STR, "override the job file's name"}}},
-    {"describe-tuning-job", API_2017, "DescribeTuningJob", "TuningJobName", NULL, 0,
-     "describe a tuning job: status, counts, best training job (2017 API)", {{0}}},
-    {"list-training-jobs-for-tuning-job", API_2017, "ListTrainingJobsForTuningJob",
-     "TuningJobName", "TrainingJobSummaries", 0,
+    {"describe-tuning-job",
+     API_2017,
+     "DescribeTuningJob",
+     "TuningJobName",
+     NULL,
+     0,
+     "describe a tuning job: status, counts, best training job (2017 API)",
+     {{0}}},
+    {"list-training-jobs-for-tuning-job",
+     API_2017,
+     "ListTrainingJobsForTuningJob",
+     "TuningJobName",
+     "TrainingJobSummaries",
+     0,
      "list a tuning job's training jobs (2017 API; also `list-training-jobs NAME`)",
-     {O_SORTBY("Name|CreationTime|Status|FinalObjectiveMetricValue"), O_ORDER,
+     {O_SORTBY("Name|CreationTime|Status|FinalObjectiveMetricValue"),
+      O_ORDER,
       {"--status-equals", "TrainingJobStatusEquals", T_STR,
        "InProgress|Completed|Failed|Stopping|Stopped"},
-      O_MAXR, O_TOKEN}},
-    {"stop-tuning-job", API_2017, "StopTuningJob", "TuningJobName", NULL, 0,
-     "stop a tuning job and its running training jobs (2017 API)", {{0}}},
+      O_MAXR,
+      O_TOKEN}},
+    {"stop-tuning-job",
+     API_2017,
+     "StopTuningJob",
+     "TuningJobName",
+     NULL,
+     0,
+     "stop a tuning job and its running training jobs (2017 API)",
+     {{0}}},
     /* the current SageMaker API */
-    {"create-hyper-parameter-tuning-job", API_CURRENT, "CreateHyperParameterTuningJob", NULL, NULL,
-     1, "create a tuning job (current API) from --cli-input-json",
+    {"create-hyper-parameter-tuning-job",
+     API_CURRENT,
+     "CreateHyperParameterTuningJob",
+     NULL,
+     NULL,
+     1,
+     "create a tuning job (current API) from --cli-input-json",
      {{"--hyper-parameter-tuning-job-name", "HyperParameterTuningJobName", T_STR,
        "override the file's name"}}},
-    {"describe-hyper-parameter-tuning-job", API_CURRENT, "DescribeHyperParameterTuningJob",
-     "HyperParameterTuningJobName", NULL, 0, "describe a tuning job (current API)", {{0}}},
-    {"list-hyper-parameter-tuning-jobs", API_CURRENT, "ListHyperParameterTuningJobs", NULL,
-     "HyperParameterTuningJobSummaries", 0, "list tuning jobs (current API; alias list-tuning-jobs)",
-     {O_SORTBY("Name|Status|CreationTime"), O_ORDER,
+    {"describe-hyper-parameter-tuning-job",
+     API_CURRENT,
+     "DescribeHyperParameterTuningJob",
+     "HyperParameterTuningJobName",
+     NULL,
+     0,
+     "describe a tuning job (current API)",
+     {{0}}},
+    {"list-hyper-parameter-tuning-jobs",
+     API_CURRENT,
+     "ListHyperParameterTuningJobs",
+     NULL,
+     "HyperParameterTuningJobSummaries",
+     0,
+     "list tuning jobs (current API; alias list-tuning-jobs)",
+     {O_SORTBY("Name|Status|CreationTime"),
+      O_ORDER,
       {"--name-contains", "NameContains", T_STR, "substring of the name"},
       {"--status-equals", "StatusEquals", T_STR, "Completed|InProgress|Failed|Stopped|Stopping"},
-      O_MAXR, O_TOKEN}},
-    {"list-training-jobs-for-hyper-parameter-tuning-job", API_CURRENT,
-     "ListTrainingJobsForHyperParameterTuningJob", "HyperParameterTuningJobName",
-     "TrainingJobSummaries", 0, "list a tuning job's training jobs (current API)",
-     {O_SORTBY("Name|CreationTime|Status|FinalObjectiveMetricValue"), O_ORDER,
+      O_MAXR,
+      O_TOKEN}},
+    {"list-training-jobs-for-hyper-parameter-tuning-job",
+     API_CURRENT,
+     "ListTrainingJobsForHyperParameterTuningJob",
+     "HyperParameterTuningJobName",
+     "TrainingJobSummaries",
+     0,
+     "list a tuning job's training jobs (current API)",
+     {O_SORTBY("Name|CreationTime|Status|FinalObjectiveMetricValue"),
+      O_ORDER,
       {"--status-equals", "StatusEquals", T_STR, "InProgress|Completed|Failed|Stopping|Stopped"},
-      O_MAXR, O_TOKEN}},
-    {"stop-hyper-parameter-tuning-job", API_CURRENT, "StopHyperParameterTuningJob",
-     "HyperParameterTuningJobName", NULL, 0, "stop a tuning job (current API)", {{0}}},
-    {"create-training-job", API_CURRENT, "CreateTrainingJob", NULL, NULL, 1,
+      O_MAXR,
+      O_TOKEN}},
+    {"stop-hyper-parameter-tuning-job",
+     API_CURRENT,
+     "StopHyperParameterTuningJob",
+     "HyperParameterTuningJobName",
+     NULL,
+     0,
+     "stop a tuning job (current API)",
+     {{0}}},
+    {"create-training-job",
+     API_CURRENT,
+     "CreateTrainingJob",
+     NULL,
+     NULL,
+     1,
      "create a single training job (current API) from --cli-input-json",
      {{"--training-job-name", "TrainingJobName", T_STR, "override the file's name"}}},
-    {"describe-training-job", API_CURRENT, "DescribeTrainingJob", "TrainingJobName", NULL, 0,
-     "describe a training job: status, hyperparameters, metrics (current API)", {{0}}},
-    {"list-training-jobs", API_CURRENT, "ListTrainingJobs", NULL, "TrainingJobSummaries", 0,
+    {"describe-training-job",
+     API_CURRENT,
+     "DescribeTrainingJob",
+     "TrainingJobName",
+     NULL,
+     0,
+     "describe a training job: status, hyperparameters, metrics (current API)",
+     {{0}}},
+    {"list-training-jobs",
+     API_CURRENT,
+     "ListTrainingJobs",
+     NULL,
+     "TrainingJobSummaries",
+     0,
      "list training jobs (current API); with a tuning job NAME: its training jobs (2017 API)",
-     {O_SORTBY("Name|CreationTime|Status"), O_ORDER,
+     {O_SORTBY("Name|CreationTime|Status"),
+      O_ORDER,
       {"--name-contains", "NameContains", T_STR, "substring of the name"},
       {"--status-equals", "StatusEquals", T_STR, "InProgress|Completed|Failed|Stopping|Stopped"},
-      O_MAXR, O_TOKEN}},
-    {"stop-training-job", API_CURRENT, "StopTrainingJob", "TrainingJobName", NULL, 0,
-     "stop one training job (current API)", {{0}}},
-    {"add-tags", API_CURRENT, "AddTags", NULL, NULL, 0, "tag a resource (current API)",
+      O_MAXR,
+      O_TOKEN}},
+    {"stop-training-job",
+     API_CURRENT,
+     "StopTrainingJob",
+     "TrainingJobName",
+     NULL,
+     0,
+     "stop one training job (current API)",
+     {{0}}},
+    {"add-tags",
+     API_CURRENT,
+     "AddTags",
+     NULL,
+     NULL,
+     0,
+     "tag a resource (current API)",
      {{"--resource-arn", "ResourceArn", T_STR, "the resource's ARN"},
       {"--tags", "Tags", T_TAGS, "Key=k,Value=v ..."}}},
-    {"list-tags", API_CURRENT, "ListTags", NULL, "Tags", 0, "list a resource's tags (current API)",
+    {"list-tags",
+     API_CURRENT,
+     "ListTags",
+     NULL,
+     "Tags",
+     0,
+     "list a resource's tags (current API)",
      {{"--resource-arn", "ResourceArn", T_STR, "the resource's ARN"}, O_MAXR, O_TOKEN}},
-    {"delete-tags", API_CURRENT, "DeleteTags", NULL, NULL, 0, "remove tags (current API)",
+    {"delete-tags",
+     API_CURRENT,
+     "DeleteTags",
+     NULL,
+     NULL,
+     0,
+     "remove tags (current API)",
      {{"--resource-arn", "ResourceArn", T_STR, "the resource's ARN"},
       {"--tag-keys", "TagKeys", T_STRLIST, "k1 k2 ..."}}},
 };
@@ -256,12 +355,14 @@ static void usage_op(FILE *f, const op_spec *o) {
             o->summary);
     fprintf(f, "  %s operation %s%s%s\n", o->fl == API_2017 ? "2017 HPO API" : "SageMaker API",
             o->op, o->positional ? "; NAME is " : "", o->positional ? o->positional : "");
-    fprintf(f, "options:\n  --cli-input-json JSON|file://F  the request body (options override it)\n");
+    fprintf(f,
+            "options:\n  --cli-input-json JSON|file://F  the request body (options override it)\n");
     for (int i = 0; i < OPT_MAX && o->opts[i].flag; i++)
         fprintf(f, "  %-28s %s\n", o->opts[i].flag, o->opts[i].help);
     if (!strcmp(o->name, "list-training-jobs"))
-        fprintf(f, "  with NAME: hpo list-training-jobs NAME [--sort-by FinalObjectiveMetricValue]\n"
-                   "  lists the training jobs of tuning job NAME (2017 API).\n");
+        fprintf(f,
+                "  with NAME: hpo list-training-jobs NAME [--sort-by FinalObjectiveMetricValue]\n"
+                "  lists the training jobs of tuning job NAME (2017 API).\n");
 }
 
 /* ---------- small helpers ---------- */
@@ -993,8 +1094,8 @@ static int run_op(ctx *x, const op_spec *o, int argc, char **argv) {
         goto out;
     if (!strncmp(o->name, "create-", 7))
         x->emb.keep = 1; /* the new job needs its daemon */
-    paged = o->list_key && !json_object_get(body, "MaxResults") &&
-            !json_object_get(body, "NextToken");
+    paged =
+        o->list_key && !json_object_get(body, "MaxResults") && !json_object_get(body, "NextToken");
     for (int pages = 0;; pages++) {
         if ((rc = client_call(x->c, o->fl, o->op, body, &page, &ce))) {
             print_client_error(&ce, rc);
@@ -1040,8 +1141,7 @@ static client_status describe(ctx *x, const char *name, json_t **out, client_err
 /* Follows a tuning job until it ends. *interrupted set when Ctrl-C came
  * (the view is left as it was). *last (NULL or an earlier answer, which is
  * released) gets the latest answer (caller decrefs). Returns an exit code. */
-static int watch_loop(ctx *x, const char *name, double interval, int *interrupted,
-                      json_t **last) {
+static int watch_loop(ctx *x, const char *name, double interval, int *interrupted, json_t **last) {
     int tty = is_tty(1), lines = 0, rc = EXIT_OK, first = 1;
     watch_state prev = {0}, s;
     client_error ce = {0};
@@ -1135,9 +1235,8 @@ static int cmd_watch(ctx *x, int argc, char **argv) {
 static void print_best(ctx *x, const json_t *d) {
     const json_t *best = json_object_get(d, "BestTrainingJob");
     const json_t *m = json_object_get(best, "FinalTuningJobObjectiveMetric");
-    const json_t *jobs =
-        json_object_get(json_object_get(json_object_get(d, "ResourcesStats"), "ConsumedResources"),
-                        "Jobs");
+    const json_t *jobs = json_object_get(
+        json_object_get(json_object_get(d, "ResourcesStats"), "ConsumedResources"), "Jobs");
     if (x->g.output_given && !x->g.table) {
         print_json(d);
         return;
@@ -1210,19 +1309,18 @@ static int cmd_tune(ctx *x, int argc, char **argv) {
     int rc = EXIT_USAGE, interrupted = 0, stopped_by_user = 0;
     for (int i = 0; i < argc; i++) {
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            printf(
-                "usage: hpo tune JOB.json [--name NAME] [--interval SECONDS]\n"
-                "  Creates the tuning job of JOB.json (a CreateTuningJob request; AwsAccountId\n"
-                "  and TuningJobName may be left out), shows its progress until it ends and\n"
-                "  prints the best training job with its hyperparameters.\n"
-                "  Without --endpoint-url / HPO_ENDPOINT it starts an hpod of its own on the\n"
-                "  data dir (see hpo --help), with the image catalog images.json found next to\n"
-                "  JOB.json or in a parent directory (or --images), and stops it at the end.\n"
-                "  The name is --name, else the file's TuningJobName, else the directory's\n"
-                "  name; when that name is taken, a -MMDDhhmmss suffix is added.\n"
-                "  Ctrl-C asks whether to stop the tuning job (without a terminal on stdin it\n"
-                "  stops it); if not, the job (and the embedded hpod) keep running.\n"
-                "  Exit 0 when the job Completed, 4 when Failed or Stopped, 130 on Ctrl-C.\n");
+            printf("usage: hpo tune JOB.json [--name NAME] [--interval SECONDS]\n"
+                   "  Creates the tuning job of JOB.json (a CreateTuningJob request; AwsAccountId\n"
+                   "  and TuningJobName may be left out), shows its progress until it ends and\n"
+                   "  prints the best training job with its hyperparameters.\n"
+                   "  Without --endpoint-url / HPO_ENDPOINT it starts an hpod of its own on the\n"
+                   "  data dir (see hpo --help), with the image catalog images.json found next to\n"
+                   "  JOB.json or in a parent directory (or --images), and stops it at the end.\n"
+                   "  The name is --name, else the file's TuningJobName, else the directory's\n"
+                   "  name; when that name is taken, a -MMDDhhmmss suffix is added.\n"
+                   "  Ctrl-C asks whether to stop the tuning job (without a terminal on stdin it\n"
+                   "  stops it); if not, the job (and the embedded hpod) keep running.\n"
+                   "  Exit 0 when the job Completed, 4 when Failed or Stopped, 130 on Ctrl-C.\n");
             return EXIT_OK;
         }
         if (!strcmp(argv[i], "--interval") && i + 1 < argc) {
@@ -1246,7 +1344,8 @@ static int cmd_tune(ctx *x, int argc, char **argv) {
     if (given_name)
         snprintf(name, sizeof name, "%s", given_name);
     else if (json_string_value(json_object_get(body, "TuningJobName")))
-        snprintf(name, sizeof name, "%s", json_string_value(json_object_get(body, "TuningJobName")));
+        snprintf(name, sizeof name, "%s",
+                 json_string_value(json_object_get(body, "TuningJobName")));
     else
         name_from_file(file, name, sizeof name);
     if (x->g.account_given || !json_object_get(body, "AwsAccountId"))
@@ -1283,8 +1382,8 @@ static int cmd_tune(ctx *x, int argc, char **argv) {
         if (!interrupted)
             break;
         if (ask_stop(name)) {
-            json_t *b = json_pack("{s:s, s:s}", "AwsAccountId", x->g.account, "TuningJobName",
-                                  name),
+            json_t *b =
+                       json_pack("{s:s, s:s}", "AwsAccountId", x->g.account, "TuningJobName", name),
                    *r = NULL;
             fprintf(stderr, "Stopping tuning job %s...\n", name);
             int src = client_call(x->c, API_2017, "StopTuningJob", b, &r, &ce);
@@ -1358,8 +1457,9 @@ static int cmd_logs(ctx *x, int argc, char **argv) {
         if ((rc = client_get(x->c, path, NULL, &r, &ce))) {
             if (rc == CLIENT_ESERVICE && ce.http_status == 404 &&
                 strcmp(ce.code, "ResourceNotFound"))
-                snprintf(ce.message, sizeof ce.message,
-                         "this endpoint does not serve logs (an hpod with /openhpo/logs is needed)");
+                snprintf(
+                    ce.message, sizeof ce.message,
+                    "this endpoint does not serve logs (an hpod with /openhpo/logs is needed)");
             return print_client_error(&ce, rc);
         }
         fwrite(r.body, 1, r.len, stdout);
@@ -1426,9 +1526,9 @@ static void tm_line(void *ud, const char *line, size_t len) {
     int n = metrics_scan_line(t->ms, line, len, tm_point, t);
     if (t->json) {
         if (n > 0 || t->all)
-            json_array_append_new(t->lines, json_pack("{s:I, s:s%, s:O}", "Line",
-                                                      (json_int_t)t->line, "Text", line, len,
-                                                      "Metrics", t->line_metrics));
+            json_array_append_new(t->lines,
+                                  json_pack("{s:I, s:s%, s:O}", "Line", (json_int_t)t->line, "Text",
+                                            line, len, "Metrics", t->line_metrics));
         json_decref(t->line_metrics);
         t->line_metrics = NULL;
         return;
@@ -1450,12 +1550,13 @@ static int cmd_test_metrics(ctx *x, int argc, char **argv) {
     tm_ctx t = {0};
     for (int i = 0; i < argc; i++) {
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            printf("usage: hpo test-metrics JOB.json LOGFILE [--all]\n"
-                   "  Runs the job file's MetricDefinitions over LOGFILE (\"-\": stdin) exactly as\n"
-                   "  hpod does, and shows line by line what each regex extracts, then each\n"
-                   "  metric's number of matches and final value. --all shows every line.\n"
-                   "  Exit 0 when the objective metric got a value, 4 when not, 2 for a bad\n"
-                   "  regex or file. Needs no service.\n");
+            printf(
+                "usage: hpo test-metrics JOB.json LOGFILE [--all]\n"
+                "  Runs the job file's MetricDefinitions over LOGFILE (\"-\": stdin) exactly as\n"
+                "  hpod does, and shows line by line what each regex extracts, then each\n"
+                "  metric's number of matches and final value. --all shows every line.\n"
+                "  Exit 0 when the objective metric got a value, 4 when not, 2 for a bad\n"
+                "  regex or file. Needs no service.\n");
             return EXIT_OK;
         }
         if (!strcmp(argv[i], "--all"))
@@ -1542,9 +1643,8 @@ static int cmd_test_metrics(ctx *x, int argc, char **argv) {
         json_t *mets = json_array();
         for (size_t i = 0; i < n; i++) {
             json_t *m = json_pack("{s:s, s:O, s:I, s:b}", "Name", metrics_name(ms, i), "Regex",
-                                  json_object_get(json_array_get(defs, i), "Regex"),
-                                  "Matches", (json_int_t)t.matches[i], "Objective",
-                                  (int)i == t.objective);
+                                  json_object_get(json_array_get(defs, i), "Regex"), "Matches",
+                                  (json_int_t)t.matches[i], "Objective", (int)i == t.objective);
             if (t.matches[i])
                 json_object_set_new(m, "FinalValue", json_real(t.last[i]));
             json_array_append_new(mets, m);
@@ -1553,8 +1653,8 @@ static int cmd_test_metrics(ctx *x, int argc, char **argv) {
                         (json_int_t)t.line, "ObjectiveFound", ok);
         print_json(out);
     } else {
-        printf("\n%ld lines read from %s\n%-24s %-8s %-14s %s\n", t.line, log, "metric",
-               "matches", "final value", "regex");
+        printf("\n%ld lines read from %s\n%-24s %-8s %-14s %s\n", t.line, log, "metric", "matches",
+               "final value", "regex");
         for (size_t i = 0; i < n; i++) {
             char v[32] = "-";
             if (t.matches[i])
@@ -1648,16 +1748,16 @@ static int parse_globals(int *argc, char **argv, globals *g) {
     g->endpoint = (e = getenv("HPO_ENDPOINT")) && *e ? e : NULL;
     g->account = (e = getenv("HPO_ACCOUNT")) && *e ? e : HPO_DEFAULT_ACCOUNT;
     g->account_given = (e = getenv("HPO_ACCOUNT")) && *e;
-    g->region = (e = getenv("AWS_REGION")) && *e ? e
+    g->region = (e = getenv("AWS_REGION")) && *e           ? e
                 : (e = getenv("AWS_DEFAULT_REGION")) && *e ? e
-                                                            : HPO_DEFAULT_REGION;
+                                                           : HPO_DEFAULT_REGION;
     g->data_dir = (e = getenv("HPO_DATA_DIR")) && *e ? e : NULL;
     g->hpod = (e = getenv("HPO_HPOD")) && *e ? e : NULL;
     g->images = (e = getenv("HPO_IMAGES")) && *e ? e : NULL;
     for (int i = 1; i < *argc; i++) {
         const char *a = argv[i];
-        static const char *const flags[] = {"--endpoint-url", "--account", "--region", "--profile",
-                                            "--output", "--data-dir", "--hpod", "--images"};
+        static const char *const flags[] = {"--endpoint-url", "--account",  "--region", "--profile",
+                                            "--output",       "--data-dir", "--hpod",   "--images"};
         int k = -1;
         for (int j = 0; j < (int)(sizeof flags / sizeof *flags); j++)
             if (!strcmp(a, flags[j]))
@@ -1672,10 +1772,19 @@ static int parse_globals(int *argc, char **argv, globals *g) {
         }
         const char *v = argv[++i];
         switch (k) {
-        case 0: g->endpoint = v; break;
-        case 1: g->account = v; g->account_given = 1; break;
-        case 2: g->region = v; break;
-        case 3: g->profile = v; break;
+        case 0:
+            g->endpoint = v;
+            break;
+        case 1:
+            g->account = v;
+            g->account_given = 1;
+            break;
+        case 2:
+            g->region = v;
+            break;
+        case 3:
+            g->profile = v;
+            break;
         case 4:
             if (strcmp(v, "json") && strcmp(v, "table")) {
                 errorf("--output: json or table");
@@ -1684,9 +1793,15 @@ static int parse_globals(int *argc, char **argv, globals *g) {
             g->table = !strcmp(v, "table");
             g->output_given = 1;
             break;
-        case 5: g->data_dir = v; break;
-        case 6: g->hpod = v; break;
-        case 7: g->images = v; break;
+        case 5:
+            g->data_dir = v;
+            break;
+        case 6:
+            g->hpod = v;
+            break;
+        case 7:
+            g->images = v;
+            break;
         }
     }
     *argc = out;

@@ -195,8 +195,9 @@ int main(int argc, char **argv) {
     }
     int port = atoi(colon + 1);
     if (!o.credentials && !o.insecure && !is_loopback(host)) {
-        fprintf(stderr, "hpod: without --credentials hpod serves loopback only; listening on %s "
-                        "needs --credentials FILE (or --insecure)\n",
+        fprintf(stderr,
+                "hpod: without --credentials hpod serves loopback only; listening on %s "
+                "needs --credentials FILE (or --insecure)\n",
                 host);
         return 2;
     }
@@ -259,14 +260,13 @@ int main(int argc, char **argv) {
     }
     if (!(be = backend_local_new(l, runner, HPOD_LOG_CAP)))
         goto out;
-    engine_config ec = {
-        .l = l,
-        .st = st,
-        .be = be,
-        .data_dir = datadir,
-        .images = images,
-        .grace = o.grace,
-        .max_running = o.max_running};
+    engine_config ec = {.l = l,
+                        .st = st,
+                        .be = be,
+                        .data_dir = datadir,
+                        .images = images,
+                        .grace = o.grace,
+                        .max_running = o.max_running};
     if (!(en = engine_new(&ec, &e)) || engine_start(en, &e)) {
         fprintf(stderr, "hpod: %s\n", e.msg);
         goto out;

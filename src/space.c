@@ -62,17 +62,18 @@ static int param_numeric(space_param *p, const json_t *r, const char *where, par
             if (!strcmp(st, space_scales[i].name))
                 break;
         if (i == sizeof space_scales / sizeof *space_scales)
-            return err_set(e, ERR_VALIDATION, "%s.ScalingType '%s' is not one of Auto, Linear, "
-                           "Logarithmic, ReverseLogarithmic", where, st);
+            return err_set(e, ERR_VALIDATION,
+                           "%s.ScalingType '%s' is not one of Auto, Linear, "
+                           "Logarithmic, ReverseLogarithmic",
+                           where, st);
         p->scale = space_scales[i].scale;
     }
     if (p->scale == SCALE_AUTO)
         p->scale = (p->lo > 0 && p->hi / p->lo >= 100.0) ? SCALE_LOG : SCALE_LINEAR;
     if (p->scale == SCALE_LOG && p->lo <= 0)
-        return err_set(e, ERR_VALIDATION,
-                       "%s: Logarithmic scaling needs MinValue greater than 0", where);
-    if (p->scale == SCALE_REVLOG &&
-        (p->kind != PARAM_CONTINUOUS || p->lo < 0 || p->hi >= 1))
+        return err_set(e, ERR_VALIDATION, "%s: Logarithmic scaling needs MinValue greater than 0",
+                       where);
+    if (p->scale == SCALE_REVLOG && (p->kind != PARAM_CONTINUOUS || p->lo < 0 || p->hi >= 1))
         return err_set(e, ERR_VALIDATION,
                        "%s: ReverseLogarithmic scaling needs a continuous range within [0, 1)",
                        where);

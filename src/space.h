@@ -43,8 +43,7 @@ space *space_from_json(const json_t *parameter_ranges, err_t *e);
 /* The same, with `default_scale` for ranges that give no ScalingType
  * (space_from_json uses SCALE_AUTO, as the current API; the 2017 API has no
  * scaling, so its ranges default to SCALE_LINEAR). */
-space *space_from_json_scaled(const json_t *parameter_ranges, param_scale default_scale,
-                              err_t *e);
+space *space_from_json_scaled(const json_t *parameter_ranges, param_scale default_scale, err_t *e);
 void space_free(space *sp);
 
 /* Writes each parameter of `cfg` as a string into `hp` (a JSON object, which

@@ -281,7 +281,7 @@ void store_training_clear(store_training *t) {
 /* ---- tuning jobs ---- */
 
 #define TUNING_COLS                                                                                \
-    "id, account, name, arn, kind, status, api, request, strategy, seed, objective_metric,"              \
+    "id, account, name, arn, kind, status, api, request, strategy, seed, objective_metric,"        \
     " objective_type, max_jobs, max_parallel, max_seconds, created, started, ended,"               \
     " failure_reason"
 
@@ -313,10 +313,10 @@ int store_create_tuning(store *s, store_tuning *t, err_t *e) {
                  "INSERT INTO tuning_jobs(account, name, arn, kind, status, api, request, strategy,"
                  " seed, objective_metric, objective_type, max_jobs, max_parallel, max_seconds,"
                  " created) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                 "sssssississiiid", t->account, t->name, t->arn,
-                 t->kind[0] ? t->kind : "tuning", t->status, (int64_t)t->api,
-                 t->request, t->strategy, (int64_t)t->seed, t->objective_metric, t->objective_type,
-                 (int64_t)t->max_jobs, (int64_t)t->max_parallel, t->max_seconds, t->created);
+                 "sssssississiiid", t->account, t->name, t->arn, t->kind[0] ? t->kind : "tuning",
+                 t->status, (int64_t)t->api, t->request, t->strategy, (int64_t)t->seed,
+                 t->objective_metric, t->objective_type, (int64_t)t->max_jobs,
+                 (int64_t)t->max_parallel, t->max_seconds, t->created);
     if (rc == ERR_IN_USE)
         return err_set(e, ERR_IN_USE, "Tuning job %s already exists", t->name);
     if (rc)
@@ -386,9 +386,9 @@ int store_each_active_tuning(store *s, void (*cb)(void *ud, const store_tuning *
 
 int store_each_tuning(store *s, const char *account, void (*cb)(void *ud, const store_tuning *t),
                       void *ud) {
-    sqlite3_stmt *st = prep(s, "SELECT " TUNING_COLS
-                               " FROM tuning_jobs WHERE account=? AND kind='tuning'"
-                               " ORDER BY created DESC, id DESC");
+    sqlite3_stmt *st =
+        prep(s, "SELECT " TUNING_COLS " FROM tuning_jobs WHERE account=? AND kind='tuning'"
+                " ORDER BY created DESC, id DESC");
     if (st)
         sqlite3_bind_text(st, 1, account, -1, SQLITE_TRANSIENT);
     return each_tuning(s, st, cb, ud);

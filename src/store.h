@@ -27,8 +27,8 @@ typedef struct {
     char account[16];
     char name[STORE_NAME_MAX];
     char arn[256];
-    char kind[16]; /* "tuning", or "training": the one-trial wrapper of a training job
-                      created on its own (CreateTrainingJob); "" means tuning */
+    char kind[16];   /* "tuning", or "training": the one-trial wrapper of a training job
+                        created on its own (CreateTrainingJob); "" means tuning */
     char status[24]; /* Created|Running|Completed|Failed|Stopping|Stopped */
     int api;         /* api_flavor that created it */
     char *request;   /* normalised CreateTuningJob request, JSON text (owned) */
@@ -62,8 +62,8 @@ typedef struct {
     double objective;
     char handle[128]; /* backend handle (local: "pid:starttime"), "" before launch */
     char job_dir[1024];
-    int64_t log_offset; /* bytes of the log already scanned for metrics */
-    int stop_requested; /* 1 = stop asked (StopTuningJob), 2 = tuning clock limit */
+    int64_t log_offset;         /* bytes of the log already scanned for metrics */
+    int stop_requested;         /* 1 = stop asked (StopTuningJob), 2 = tuning clock limit */
     char model_artifacts[1100]; /* URI of model.tar.gz, or "" */
 } store_training;
 

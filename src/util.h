@@ -27,9 +27,9 @@ int64_t util_mono_ms(void);
 int util_mkdir_p(const char *path, int private_leaf);
 /* How util_write_file writes. */
 enum {
-    UTIL_WRITE_PLAIN = 0,   /* create/truncate in place: for files nobody reads while written */
-    UTIL_WRITE_ATOMIC = 1,  /* tmp file + rename: readers see old or new, never a part */
-    UTIL_WRITE_DURABLE = 2  /* atomic, and fsync'ed before the rename (survives power loss) */
+    UTIL_WRITE_PLAIN = 0,  /* create/truncate in place: for files nobody reads while written */
+    UTIL_WRITE_ATOMIC = 1, /* tmp file + rename: readers see old or new, never a part */
+    UTIL_WRITE_DURABLE = 2 /* atomic, and fsync'ed before the rename (survives power loss) */
 };
 /* Writes `len` bytes to `path` in `mode`. 0 or -1 (errno set). */
 int util_write_file(const char *path, const void *data, size_t len, int mode);

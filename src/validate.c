@@ -1056,7 +1056,8 @@ static int ctj_categorical_values(const json_t *body, err_t *e) {
 /* No parameter is named twice across the ranges and the static
  * hyperparameters. */
 static int ctj_param_names(const json_t *body, err_t *e) {
-    const json_t *stat = get(body, "TrainingJobDefinition", "StaticHyperParameters", (const char *)NULL);
+    const json_t *stat =
+        get(body, "TrainingJobDefinition", "StaticHyperParameters", (const char *)NULL);
     for (size_t l = 0; l < NLISTS; l++) {
         size_t i;
         const json_t *r;
@@ -1104,8 +1105,8 @@ static int ctj_some_range(const json_t *body, err_t *e) {
 /* Each metric definition is usable: a Name and a Regex that compiles and
  * captures the value; names are distinct. */
 static int ctj_metric_definitions(const json_t *body, err_t *e) {
-    const json_t *defs =
-        get(body, "TrainingJobDefinition", "AlgorithmSpecification", "MetricDefinitions", (const char *)NULL);
+    const json_t *defs = get(body, "TrainingJobDefinition", "AlgorithmSpecification",
+                             "MetricDefinitions", (const char *)NULL);
     size_t i;
     const json_t *d;
     json_array_foreach(defs, i, d) {
@@ -1155,10 +1156,10 @@ static int ctj_metric_definitions(const json_t *body, err_t *e) {
 
 /* The objective names a defined metric, or there is a metric to default to. */
 static int ctj_objective(const json_t *body, err_t *e) {
-    const json_t *defs =
-        get(body, "TrainingJobDefinition", "AlgorithmSpecification", "MetricDefinitions", (const char *)NULL);
-    const char *metric =
-        json_string_value(get(body, "TuningJobConfig", "TuningJobObjective", "MetricName", (const char *)NULL));
+    const json_t *defs = get(body, "TrainingJobDefinition", "AlgorithmSpecification",
+                             "MetricDefinitions", (const char *)NULL);
+    const char *metric = json_string_value(
+        get(body, "TuningJobConfig", "TuningJobObjective", "MetricName", (const char *)NULL));
     char ex[EXCERPT_CHARS + 4];
     if (!metric) {
         if (!json_array_size(defs))
@@ -1207,7 +1208,8 @@ static int ctj_channels(const json_t *body, err_t *e) {
     const json_t *c;
     json_array_foreach(chans, i, c) {
         const char *name = str_member(c, "ChannelName");
-        const char *uri = json_string_value(get(c, "DataSource", "S3DataSource", "S3Uri", (const char *)NULL));
+        const char *uri =
+            json_string_value(get(c, "DataSource", "S3DataSource", "S3Uri", (const char *)NULL));
         char ex[EXCERPT_CHARS + 4];
         for (size_t j = 0; j < i; j++)
             if (!strcmp(name, str_member(json_array_get(chans, j), "ChannelName")))
@@ -1233,8 +1235,8 @@ static int ctj_channels(const json_t *body, err_t *e) {
 
 /* Output goes to a local directory or an S3 location. */
 static int ctj_output(const json_t *body, err_t *e) {
-    const char *uri =
-        str_member(get(body, "TrainingJobDefinition", "OutputDataConfig", (const char *)NULL), "S3OutputPath");
+    const char *uri = str_member(
+        get(body, "TrainingJobDefinition", "OutputDataConfig", (const char *)NULL), "S3OutputPath");
     char ex[EXCERPT_CHARS + 4];
     if (!is_file_uri(uri) && !is_s3_uri(uri))
         return err_set(e, ERR_VALIDATION,

@@ -71,8 +71,8 @@ void watch_state_from(const json_t *d, double now, watch_state *s) {
             if (!json_is_string(v) || !is_tuned(ranges, k) || off >= sizeof s->best_hp)
                 continue;
             short_value(json_string_value(v), val, sizeof val);
-            int n = snprintf(s->best_hp + off, sizeof s->best_hp - off, "%s%s=%s",
-                             off ? ", " : "", k, val);
+            int n = snprintf(s->best_hp + off, sizeof s->best_hp - off, "%s%s=%s", off ? ", " : "",
+                             k, val);
             if (n > 0)
                 off += (size_t)n;
         }
@@ -145,12 +145,11 @@ int watch_render_tty(const watch_state *s, int width, char *out, size_t cap) {
     watch_format_duration(s->elapsed, el, sizeof el);
     watch_format_duration(s->eta, eta, sizeof eta);
     int done = s->completed + s->failed;
-    snprintf(line, sizeof line, "%s  %-10s [%s] %d/%d", s->name, s->status, b, done,
-             s->max_jobs);
+    snprintf(line, sizeof line, "%s  %-10s [%s] %d/%d", s->name, s->status, b, done, s->max_jobs);
     add_line(out, cap, &off, width, line);
     snprintf(line, sizeof line,
-             "  completed %d  failed %d  running %d  pending %d   elapsed %s  ETA %s",
-             s->completed, s->failed, s->running, s->pending, el, eta);
+             "  completed %d  failed %d  running %d  pending %d   elapsed %s  ETA %s", s->completed,
+             s->failed, s->running, s->pending, el, eta);
     add_line(out, cap, &off, width, line);
     if (s->has_best)
         snprintf(line, sizeof line, "  best %s %.6g  %s  (%s)", s->metric, s->best, s->best_hp,
@@ -171,6 +170,6 @@ void watch_render_line(const watch_state *s, char *out, size_t cap) {
         snprintf(best, sizeof best, "best: none yet");
     snprintf(out, cap,
              "[%3d/%d] %s: %d completed, %d failed, %d running | %s | elapsed %s, ETA %s\n",
-             s->completed + s->failed, s->max_jobs, s->status, s->completed, s->failed,
-             s->running, best, el, eta);
+             s->completed + s->failed, s->max_jobs, s->status, s->completed, s->failed, s->running,
+             best, el, eta);
 }

@@ -15,8 +15,8 @@
 
 typedef struct {
     char name[64];
-    char status[32];                      /* TuningJobStatus */
-    int max_jobs;                         /* ResourceLimits.MaxNumberOfTrainingJobs */
+    char status[32];                         /* TuningJobStatus */
+    int max_jobs;                            /* ResourceLimits.MaxNumberOfTrainingJobs */
     int completed, failed, running, pending; /* ResourcesStats...Jobs */
     int has_best;
     double best; /* BestTrainingJob's objective value, when has_best */

@@ -29,8 +29,8 @@ static void test_roundtrip(void **unused) {
     assert_int_equal(sp->n, 3);
     assert_int_equal(sp->p[0].scale, SCALE_LOG); /* Auto: 4 decades */
     for (int t = 0; t < 200; t++) {
-        double u[3] = {t / 199.0, fmod(t * 0.37, 1.0), fmod(t * 0.71, 1.0)}, cfg[3], u2[3],
-               cfg2[3], back[3];
+        double u[3] = {t / 199.0, fmod(t * 0.37, 1.0), fmod(t * 0.71, 1.0)}, cfg[3], u2[3], cfg2[3],
+               back[3];
         space_from_unit(sp, u, cfg);
         assert_true(cfg[0] >= 1e-4 && cfg[0] <= 1);
         assert_true(cfg[1] == floor(cfg[1]) && cfg[1] >= 1 && cfg[1] <= 10);
