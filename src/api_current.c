@@ -873,6 +873,18 @@ static int list_page(const api_current_ctx *c, const json_t *body, const list_ro
     return 0;
 }
 
+/* Ends a list operation: the response `*o` (taken) gets `next` (borrowed)
+ * as its NextToken when there is one, and becomes *out. */
+static int list_reply(json_t **o, json_t *next, json_t **out, err_t *e) {
+    if (!*o)
+        return err_set(e, ERR_INTERNAL, "cannot build the response");
+    if (next)
+        json_object_set(*o, "NextToken", next);
+    *out = *o;
+    *o = NULL;
+    return 0;
+}
+
 static int op_list_for_tuning(const api_current_ctx *c, const char *account, json_t *body,
                               json_t **out, err_t *e) {
     store_tuning t = {0};
@@ -902,14 +914,7 @@ static int op_list_for_tuning(const api_current_ctx *c, const char *account, jso
             json_array_append_new(arr, hpo_summary(c, &row, &t));
         store_training_clear(&row);
     }
-    if (!o) {
-        rc = err_set(e, ERR_INTERNAL, "cannot build the response");
-        goto out;
-    }
-    if (next)
-        json_object_set(o, "NextToken", next);
-    *out = o;
-    o = NULL;
+    rc = list_reply(&o, next, out, e);
 out:
     json_decref(o);
     json_decref(next);
@@ -951,14 +956,7 @@ static int op_list_trainings(const api_current_ctx *c, const char *account, json
         }
         store_training_clear(&row);
     }
-    if (!o) {
-        rc = err_set(e, ERR_INTERNAL, "cannot build the response");
-        goto out;
-    }
-    if (next)
-        json_object_set(o, "NextToken", next);
-    *out = o;
-    o = NULL;
+    rc = list_reply(&o, next, out, e);
 out:
     json_decref(o);
     json_decref(next);
@@ -1002,14 +1000,7 @@ static int op_list_tunings(const api_current_ctx *c, const char *account, json_t
     }
     if (rc)
         goto out;
-    if (!o) {
-        rc = err_set(e, ERR_INTERNAL, "cannot build the response");
-        goto out;
-    }
-    if (next)
-        json_object_set(o, "NextToken", next);
-    *out = o;
-    o = NULL;
+    rc = list_reply(&o, next, out, e);
 out:
     json_decref(o);
     json_decref(next);
