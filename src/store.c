@@ -325,16 +325,22 @@ int store_create_tuning(store *s, store_tuning *t, err_t *e) {
     return 0;
 }
 
-static int get_one_tuning(store *s, sqlite3_stmt *st, store_tuning *t) {
+/* Runs a one-row query (`st` taken, may be NULL after a failed prepare) and
+ * reads its row with `read` into `row`: 0, ERR_NOT_FOUND or ERR_INTERNAL. */
+static int get_one(sqlite3_stmt *st, void (*read)(sqlite3_stmt *, void *), void *row) {
     int rc = ERR_NOT_FOUND;
     if (!st)
         return ERR_INTERNAL;
     if (sqlite3_step(st) == SQLITE_ROW) {
-        read_tuning(st, t);
+        read(st, row);
         rc = 0;
     }
     sqlite3_finalize(st);
     return rc;
+}
+
+static void read_tuning_row(sqlite3_stmt *st, void *row) {
+    read_tuning(st, row);
 }
 
 int store_get_tuning(store *s, const char *account, const char *name, store_tuning *t) {
@@ -344,14 +350,14 @@ int store_get_tuning(store *s, const char *account, const char *name, store_tuni
         sqlite3_bind_text(st, 1, account, -1, SQLITE_TRANSIENT);
         sqlite3_bind_text(st, 2, name, -1, SQLITE_TRANSIENT);
     }
-    return get_one_tuning(s, st, t);
+    return get_one(st, read_tuning_row, t);
 }
 
 int store_get_tuning_by_id(store *s, int64_t id, store_tuning *t) {
     sqlite3_stmt *st = prep(s, "SELECT " TUNING_COLS " FROM tuning_jobs WHERE id=?");
     if (st)
         sqlite3_bind_int64(st, 1, id);
-    return get_one_tuning(s, st, t);
+    return get_one(st, read_tuning_row, t);
 }
 
 int store_set_tuning_status(store *s, int64_t id, const char *status, const char *reason,
@@ -481,16 +487,8 @@ int store_insert_training(store *s, store_training *t, err_t *e) {
     return 0;
 }
 
-static int get_one_training(sqlite3_stmt *st, store_training *t) {
-    int rc = ERR_NOT_FOUND;
-    if (!st)
-        return ERR_INTERNAL;
-    if (sqlite3_step(st) == SQLITE_ROW) {
-        read_training(st, t);
-        rc = 0;
-    }
-    sqlite3_finalize(st);
-    return rc;
+static void read_training_row(sqlite3_stmt *st, void *row) {
+    read_training(st, row);
 }
 
 int store_get_training(store *s, const char *account, const char *name, store_training *t) {
@@ -500,14 +498,14 @@ int store_get_training(store *s, const char *account, const char *name, store_tr
         sqlite3_bind_text(st, 1, account, -1, SQLITE_TRANSIENT);
         sqlite3_bind_text(st, 2, name, -1, SQLITE_TRANSIENT);
     }
-    return get_one_training(st, t);
+    return get_one(st, read_training_row, t);
 }
 
 int store_get_training_by_id(store *s, int64_t id, store_training *t) {
     sqlite3_stmt *st = prep(s, "SELECT " TRAINING_COLS " FROM training_jobs WHERE id=?");
     if (st)
         sqlite3_bind_int64(st, 1, id);
-    return get_one_training(st, t);
+    return get_one(st, read_training_row, t);
 }
 
 int store_training_launched(store *s, int64_t id, const char *handle, double started) {
@@ -632,7 +630,7 @@ int store_best_training(store *s, int64_t tuning_id, int maximize, store_trainin
                                           " LIMIT 1");
     if (st)
         sqlite3_bind_int64(st, 1, tuning_id);
-    return get_one_training(st, t);
+    return get_one(st, read_training_row, t);
 }
 
 /* ---- metrics ---- */
