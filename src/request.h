@@ -206,4 +206,14 @@ space *request_space(const req_tuning *r, size_t def, err_t *e);
 /* The objective of definition `def`: metric name (borrowed) and direction. */
 const char *request_objective(const req_tuning *r, size_t def, int *maximize);
 
+/* The path of `member` of definition `def` in r->api's own words, written to
+ * buf (returned), for messages of checks made outside request.c (the
+ * engine's image resolution, say): member "AlgorithmSpecification.TrainingImage"
+ * gives "TrainingJobDefinition.AlgorithmSpecification.TrainingImage" (a
+ * tuning job), "TrainingJobDefinitions[1].AlgorithmSpecification.TrainingImage"
+ * (several definitions) or "AlgorithmSpecification.TrainingImage"
+ * (CreateTrainingJob). */
+const char *request_def_path(const req_tuning *r, size_t def, const char *member, char *buf,
+                             size_t n);
+
 #endif
