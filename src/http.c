@@ -16,6 +16,7 @@
 #include <sys/random.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #include "util.h"
 
@@ -49,10 +50,17 @@ typedef struct {
     size_t discarded; /* bytes of a chunked body dropped past the cap */
     int too_large;
     int answered;
-    int64_t start_ms;
+    double start_ms; /* precise_ms() when the headers were in */
     char id[HTTP_REQUEST_ID_LEN + 1];
     char peer[INET6_ADDRSTRLEN];
 } req_state;
+
+/* Monotonic milliseconds with a fraction, for the log line. */
+static double precise_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
 
 static void list_remove(http_server *s, conn_state *c) {
     if (!c->in_list)
@@ -275,9 +283,13 @@ static enum MHD_Result respond(http_server *s, struct MHD_Connection *conn, req_
     char path[HTTP_LOG_FIELD_MAX + 1], target[HTTP_LOG_FIELD_MAX + 1];
     log_field(path, url);
     log_field(target, MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Amz-Target"));
-    log_info("http: %s %s%s%s %d %.1f ms body %zu%s peer %s id %s", method, path,
-             *target ? " " : "", target, resp.status, (double)(util_mono_ms() - st->start_ms),
-             st->len, st->too_large ? "+ (over the cap)" : "", st->peer, st->id);
+    char body[32];
+    if (st->too_large)
+        snprintf(body, sizeof body, "over the cap");
+    else
+        snprintf(body, sizeof body, "%zu bytes", st->len);
+    log_info("http: %s %s%s%s %d %.2f ms body %s peer %s id %s", method, path, *target ? " " : "",
+             target, resp.status, precise_ms() - st->start_ms, body, st->peer, st->id);
     return ret;
 }
 
@@ -292,7 +304,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         if (!(st = calloc(1, sizeof *st)))
             return MHD_NO;
         *con_cls = st;
-        st->start_ms = util_mono_ms();
+        st->start_ms = precise_ms();
         make_request_id(s, st->id);
         peer_of(conn, st->peer);
         const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
