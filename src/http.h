@@ -29,7 +29,7 @@ typedef struct http_server http_server;
 /* Every cap and deadline of the HTTP server. */
 #define HTTP_MAX_CONNECTIONS 4096           /* at once; lowered to fit RLIMIT_NOFILE */
 #define HTTP_RESERVED_FDS 256               /* descriptors left for the store, logs, runners */
-#define HTTP_MAX_CONNECTIONS_PER_IP 256     /* from one client address */
+#define HTTP_MAX_CONNECTIONS_PER_IP 256     /* from one address (local clients: 127.0.0.1) */
 #define HTTP_REQUEST_DEADLINE_MS 10000      /* headers + body of a request, see above */
 #define HTTP_IDLE_TIMEOUT_S 10              /* no byte either way (e.g. answer not read) */
 #define HTTP_CONNECTION_MEMORY (256 * 1024) /* per connection: headers + read buffer */
@@ -43,9 +43,9 @@ typedef struct http_request {
     const char *path;   /* raw path, e.g. "/CreateTuningJob" */
     const char *body;   /* NUL-terminated; may contain NULs before body_len */
     size_t body_len;
-    int body_too_large;     /* the body exceeded the cap; body is truncated */
+    int body_too_large;     /* over the cap: body is cut (empty if refused by Content-Length) */
     const char *peer;       /* client address, for logs */
-    const char *request_id; /* the x-amzn-RequestId of the answer (a UUID v4) */
+    const char *request_id; /* x-amzn-RequestId of the answer: a UUID v4, borrowed */
     void *conn;             /* private to http.c */
 } http_request;
 
