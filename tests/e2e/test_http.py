@@ -184,6 +184,27 @@ def test_http_over_cap_refused_before_signature(hpod_auth):
     assert st == 200 and js["TrainingJobSummaries"] == [], js
 
 
+def test_http_chunked_over_cap_refused(hpod):
+    # No Content-Length to refuse from: the chunks past the cap are dropped
+    # unread and the request answered at its end.
+    s = socket.create_connection(("127.0.0.1", port_of(hpod)))
+    try:
+        s.sendall(b"POST /CreateTuningJob HTTP/1.1\r\nHost: x\r\n"
+                  b"Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n")
+        chunk = b" " * 65536
+        t = time.monotonic()
+        for _ in range(32):  # 2 MiB
+            s.sendall(b"%x\r\n" % len(chunk) + chunk + b"\r\n")
+        s.sendall(b"0\r\n\r\n")
+        raw, closed = read_until_closed(s, 5.0)
+    finally:
+        s.close()
+    st, hd, body = parse_answer(raw)
+    assert (st, json.loads(body)["__type"]) == (400, "ValidationError"), raw
+    assert closed and time.monotonic() - t < 2.0
+    assert health(hpod)[1] == 200
+
+
 # ---- slow and idle clients ---------------------------------------------------
 
 
