@@ -243,7 +243,7 @@ def watch_health(d, seconds, each=None):
 
 
 def test_http_trickling_connections_do_not_lock_out(hpod):
-    raise_nofile(4096)
+    raise_nofile(1024)
     deadline = http_h("HTTP_REQUEST_DEADLINE_MS") / 1000.0
     sources = ["127.0.0.%d" % i for i in range(2, 12)]  # 60 each: under the per-IP limit
     t0 = time.monotonic()
@@ -280,7 +280,7 @@ def test_http_trickling_connections_do_not_lock_out(hpod):
 
 
 def test_http_idle_connections_do_not_lock_out(hpod):
-    raise_nofile(4096)
+    raise_nofile(2600)
     deadline = http_h("HTTP_REQUEST_DEADLINE_MS") / 1000.0
     sources = ["127.0.0.%d" % i for i in range(2, 12)]  # 200 each: under the per-IP limit
     t0 = time.monotonic()
