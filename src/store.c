@@ -106,79 +106,40 @@ static const char schema_v1[] =
     " value TEXT NOT NULL, PRIMARY KEY(arn, key));";
 
 /* 2: the counters table and its triggers; the list indexes. */
+/* clang-format off */
 static const char schema_v2[] =
-    "CREATE TABLE tuning_counts(tuning_id INTEGER PRIMARY KEY" TC_COLUMNS(
-        TC_DECL,
-        "x") ");"
-             "INSERT INTO tuning_counts SELECT tuning_id" TC_COLUMNS(
-                 TC_SUM,
-                 "training_jobs") " FROM training_jobs WHERE tuning_id IS NOT NULL GROUP BY "
-                                  "tuning_id;"
-                                  "CREATE TRIGGER tuning_counts_ins AFTER INSERT ON training_jobs "
-                                  "BEGIN " TC_ENSURE("NEW") TC_UPDATE(
-                                      "NEW",
-                                      TC_ADD) " END;"
-                                              "CREATE TRIGGER tuning_counts_del AFTER DELETE ON "
-                                              "training_jobs BEGIN " TC_UPDATE(
-                                                  "OLD",
-                                                  TC_SUB) " END;"
-                                                          "CREATE TRIGGER tuning_counts_upd AFTER "
-                                                          "UPDATE OF tuning_id, status, handle, "
-                                                          "objective,"
-                                                          " started, ended ON training_jobs "
-                                                          "BEGIN " TC_UPDATE("OLD", TC_SUB)
-                                                              TC_ENSURE("NEW") TC_UPDATE(
-                                                                  "NEW",
-                                                                  TC_ADD) " END;"
-                                                                          /* A tuning job's training
-                                                                             jobs: by name,
-                                                                             creation, status,
-                                                                             objective. */
-                                                                          "CREATE INDEX "
-                                                                          "training_tuning_name ON "
-                                                                          "training_jobs(tuning_id,"
-                                                                          " name);"
-                                                                          "CREATE INDEX "
-                                                                          "training_tuning_created "
-                                                                          "ON "
-                                                                          "training_jobs(tuning_id,"
-                                                                          " created, id);"
-                                                                          "CREATE INDEX "
-                                                                          "training_tuning_status "
-                                                                          "ON "
-                                                                          "training_jobs(tuning_id,"
-                                                                          " status, objective, "
-                                                                          "idx);"
-                                                                          "CREATE INDEX "
-                                                                          "training_tuning_"
-                                                                          "objective ON "
-                                                                          "training_jobs(tuning_id,"
-                                                                          " objective, id);"
-                                                                          "CREATE INDEX "
-                                                                          "training_tuning_"
-                                                                          "objective_nl"
-                                                                          " ON "
-                                                                          "training_jobs(tuning_id,"
-                                                                          " objective IS NULL, "
-                                                                          "objective, id);"
-                                                                          /* An account's training
-                                                                             jobs: by creation,
-                                                                             status (by name: the
-                                                                             UNIQUE). */
-                                                                          "CREATE INDEX "
-                                                                          "training_account_"
-                                                                          "created ON "
-                                                                          "training_jobs(account, "
-                                                                          "created, id);"
-                                                                          "CREATE INDEX "
-                                                                          "training_account_status "
-                                                                          "ON "
-                                                                          "training_jobs(account, "
-                                                                          "status, id);"
-                                                                          "CREATE INDEX "
-                                                                          "tuning_account_created "
-                                                                          "ON tuning_jobs(account, "
-                                                                          "kind, created, id);";
+    "CREATE TABLE tuning_counts(tuning_id INTEGER PRIMARY KEY" TC_COLUMNS(TC_DECL, "x") ");"
+    "INSERT INTO tuning_counts SELECT tuning_id" TC_COLUMNS(TC_SUM, "training_jobs")
+    " FROM training_jobs WHERE tuning_id IS NOT NULL GROUP BY tuning_id;"
+    "CREATE TRIGGER tuning_counts_ins AFTER INSERT ON training_jobs BEGIN "
+    TC_ENSURE("NEW") TC_UPDATE("NEW", TC_ADD) " END;"
+    "CREATE TRIGGER tuning_counts_del AFTER DELETE ON training_jobs BEGIN "
+    TC_UPDATE("OLD", TC_SUB) " END;"
+    "CREATE TRIGGER tuning_counts_upd AFTER UPDATE OF tuning_id, status, handle, objective,"
+    " started, ended ON training_jobs BEGIN "
+    TC_UPDATE("OLD", TC_SUB) TC_ENSURE("NEW") TC_UPDATE("NEW", TC_ADD) " END;"
+    /* The lists' indexes: one per order, each ending with the columns the
+     * filters test (name, status), so that a filter is evaluated in the
+     * index, without reading the row, while the index is walked in order.
+     * A tuning job's training jobs: */
+    "DROP INDEX training_by_tuning;"
+    "CREATE INDEX training_tuning_idx ON training_jobs(tuning_id, idx, name, status);"
+    "CREATE INDEX training_tuning_name ON training_jobs(tuning_id, name, status);"
+    "CREATE INDEX training_tuning_created ON training_jobs(tuning_id, created, id, name, status);"
+    "CREATE INDEX training_tuning_status ON training_jobs(tuning_id, status, id, name);"
+    "CREATE INDEX training_tuning_objective"
+    " ON training_jobs(tuning_id, objective, id, name, status);"
+    "CREATE INDEX training_tuning_objective_nl"
+    " ON training_jobs(tuning_id, objective IS NULL, objective, id, name, status);"
+    /* ... the best one (store_best_training): */
+    "CREATE INDEX training_tuning_best ON training_jobs(tuning_id, status, objective, idx);"
+    /* An account's training jobs: */
+    "CREATE INDEX training_account_created ON training_jobs(account, created, id, name, status);"
+    "CREATE INDEX training_account_name ON training_jobs(account, name, status);"
+    "CREATE INDEX training_account_status ON training_jobs(account, status, id, name);"
+    /* An account's tuning jobs (few: by creation; by name is the UNIQUE). */
+    "CREATE INDEX tuning_account_created ON tuning_jobs(account, kind, created, id);";
+/* clang-format on */
 
 /* 3: names unique case-insensitively. An old database may hold two names
  * differing in case only: it keeps opening, with a plain index (the check
@@ -497,7 +458,10 @@ store *store_open(const char *dir, err_t *e) {
     sqlite3_busy_timeout(s->db, STORE_OPEN_BUSY_TIMEOUT_MS);
     if ((rc = exec_raw(s, "PRAGMA journal_mode=WAL")) ||
         (rc = exec_raw(s, "PRAGMA synchronous=FULL")) ||
-        (rc = exec_raw(s, "PRAGMA foreign_keys=ON")) || (rc = migrate(s)) ||
+        (rc = exec_raw(s, "PRAGMA foreign_keys=ON")) ||
+        /* Statement journals (a statement's undo inside a transaction) in
+         * memory, not in a temp file written page by page. */
+        (rc = exec_raw(s, "PRAGMA temp_store=MEMORY")) || (rc = migrate(s)) ||
         (rc = load_secret(s))) {
         err_set(e, rc, "cannot initialise the store in %s", path);
         goto out;
