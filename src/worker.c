@@ -192,3 +192,11 @@ size_t worker_pending(worker *w) {
     pthread_mutex_unlock(&w->mu);
     return n;
 }
+
+int worker_stopping(worker *w) {
+    int v;
+    pthread_mutex_lock(&w->mu);
+    v = w->stopping;
+    pthread_mutex_unlock(&w->mu);
+    return v;
+}

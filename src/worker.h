@@ -51,7 +51,12 @@ void worker_free(worker *w);
 int worker_submit(worker *w, void (*run)(void *arg), void (*done)(void *arg, int cancelled),
                   void *arg);
 
-/* Jobs accepted and not yet given to done(). */
+/* Jobs accepted and not yet given to done(). Call on the loop thread. */
 size_t worker_pending(worker *w);
+
+/* 1 once worker_free() has begun, else 0: a long run() may poll it and
+ * return early (its done() still gets cancelled = 0). Safe from any
+ * thread, run() included. */
+int worker_stopping(worker *w);
 
 #endif
