@@ -735,7 +735,7 @@ static int load_tuning(engine *en, const store_tuning *row, err_t *e) {
     if (!(tj->sp = space_from_json_scaled(json_object_get(cfg, "ParameterRanges"),
                                           default_scale(tj->request), e)))
         goto fail;
-    if (!(tj->strat = strategy_new(row->strategy, tj->sp, row->seed, e)))
+    if (!(tj->strat = strategy_new(row->strategy, tj->sp, row->seed, NULL, 0, e)))
         goto fail;
     if (!(tj->ms = metrics_compile(json_object_get(alg, "MetricDefinitions"), e)))
         goto fail;
@@ -828,7 +828,7 @@ int engine_check_request(const engine *en, const json_t *request, err_t *e) {
     const char *strat = json_string_value(json_object_get(cfg, "Strategy"));
     space *sp =
         space_from_json_scaled(json_object_get(cfg, "ParameterRanges"), default_scale(request), e);
-    strategy *st = sp ? strategy_new(strat ? strat : "Random", sp, 1, e) : NULL;
+    strategy *st = sp ? strategy_new(strat ? strat : "Random", sp, 1, NULL, 0, e) : NULL;
     metrics_set *ms = st ? metrics_compile(json_object_get(alg, "MetricDefinitions"), e) : NULL;
     json_t *argv =
         ms ? engine_resolve_image(en, json_string_value(json_object_get(alg, "TrainingImage")), e)
