@@ -496,10 +496,10 @@ static void test_struct_and_emitters(void **unused) {
     space_free(sp);
     json_t *d = request_describe_2017(r);
     assert_non_null(d);
-    json_t *want = json_object_get(
-        json_object_get(json_loads(valid_2017, 0, NULL), "TuningJobConfig"), "ParameterRanges");
+    json_t *whole = load(valid_2017);
+    json_t *want = json_object_get(json_object_get(whole, "TuningJobConfig"), "ParameterRanges");
     assert_true(json_equal(json_object_get(d, "ParameterRanges"), want));
-    json_decref(want);
+    json_decref(whole);
     assert_int_equal(json_integer_value(json_object_get(json_object_get(d, "ResourceLimits"),
                                                         "MaxNumberOfTrainingJobs")),
                      10);
