@@ -100,8 +100,7 @@ unsigned backend_caps(const backend *b);
 
 /* Starts a job; writes its handle (NUL-terminated) to handle[]. 0 or an
  * err_code with e set (exec failure included). */
-int backend_start(backend *b, const backend_launch *l, char handle[BACKEND_HANDLE_MAX],
-                  err_t *e);
+int backend_start(backend *b, const backend_launch *l, char handle[BACKEND_HANDLE_MAX], err_t *e);
 
 /* Watches a job (just launched, or found after a restart). Returns
  * BACKEND_RUNNING and sets *w when on_exit(ud) will be called once, from the
