@@ -46,6 +46,7 @@
 #include "util.h"
 
 #define LOCAL_START_WAIT_MS 2000  /* longest wait for the runner's start-up report */
+#define LOCAL_STOP_REARMS 15      /* ... put off at most this often while it finishes */
 #define LOCAL_STOP_MARGIN_S 2     /* after grace: the runner had its chance */
 #define LOCAL_DEFAULT_GRACE 120   /* grace of a job whose handle does not say */
 #define LOCAL_MAX_PROCS (1 << 16) /* processes scanned per kill sweep */
@@ -93,6 +94,7 @@ typedef struct {
 struct escalation {
     escalation *next;
     int tfd;
+    int rearms; /* times the kill was put off (the runner was finishing up) */
     job_ids ids;
     char job_dir[LOCAL_PATH_MAX];
     local *lb;
@@ -528,12 +530,38 @@ static void escalation_free(local *lb, escalation *x) {
     free(x);
 }
 
+/* 1 when the runner is stopped (SIGSTOP, ptrace): /proc/PID/stat state T/t. */
+static int is_stopped(int pid) {
+    char p[64], buf[512];
+    snprintf(p, sizeof p, "/proc/%d/stat", pid);
+    int fd = open(p, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    ssize_t r = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (r <= 0)
+        return 0;
+    buf[r] = 0;
+    char *q = strrchr(buf, ')');
+    return q && q[1] == ' ' && (q[2] == 'T' || q[2] == 't');
+}
+
 static void on_escalate(loop *l, int fd, uint32_t events, void *ud) {
     escalation *x = ud;
-    if (alive(x->ids.rpid, x->ids.rstart)) {
-        log_warn("job in %s did not stop within its grace period; killing it", x->job_dir);
-        kill_job(x->lb, x->job_dir, &x->ids);
+    if (!alive(x->ids.rpid, x->ids.rstart)) {
+        escalation_free(x->lb, x);
+        return;
     }
+    /* A running runner whose program has ended is finishing up (the kill
+     * sweep, exit.json): give it a little longer, a bounded number of times. */
+    int program_gone = x->ids.cpid > 0 && !alive(x->ids.cpid, x->ids.cstart);
+    if (program_gone && !is_stopped(x->ids.rpid) && x->rearms++ < LOCAL_STOP_REARMS) {
+        struct itimerspec it = {.it_value = {.tv_sec = LOCAL_STOP_MARGIN_S}};
+        if (timerfd_settime(x->tfd, 0, &it, NULL) == 0)
+            return;
+    }
+    log_warn("job in %s did not stop within its grace period; killing it", x->job_dir);
+    kill_job(x->lb, x->job_dir, &x->ids);
     escalation_free(x->lb, x);
 }
 
