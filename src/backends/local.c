@@ -400,6 +400,8 @@ static int local_start(void *self, const backend_launch *l, char handle[BACKEND_
         sigprocmask(SIG_SETMASK, &none, NULL);
         signal(SIGPIPE, SIG_DFL);
         int lk = fcntl(lockfd, F_DUPFD_CLOEXEC, 10), st = fcntl(sp[1], F_DUPFD_CLOEXEC, 10);
+        if (lk < 0 || st < 0)
+            _exit(127); /* the daemon reads EOF: "ended while starting" */
         int devnull = open("/dev/null", O_RDONLY);
         int logfd = open(logp, O_WRONLY | O_CREAT | O_APPEND, 0644);
         if (devnull >= 0)
@@ -440,9 +442,11 @@ static int local_start(void *self, const backend_launch *l, char handle[BACKEND_
                      LOCAL_START_WAIT_MS);
     else
         rc = err_set(e, ERR_INTERNAL, "%s ended while starting (see %s)", lb->runner, logp);
-    /* The runner is not running a job: make sure of it and reap it. */
+    /* The runner is not running a job: make sure of it (the program dies
+     * with it; its cgroup, if made, is killed) and reap it. */
     kill(-pid, SIGKILL);
     waitpid(pid, NULL, 0);
+    kill_cgroup(lb, l->job_dir);
 out:
     if (lockfd >= 0)
         close(lockfd);
