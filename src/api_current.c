@@ -1,5 +1,6 @@
 #include "api_current.h"
 
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -727,126 +728,112 @@ out:
 
 /* ---------- listing ---------- */
 
-/* One row a List operation considers, with what it sorts and filters by. */
+/* Rows for list_page (ListTags): how many there are. */
 typedef struct {
-    int64_t id;
-    char name[STORE_NAME_MAX];
-    char status[24];
-    double created, modified;
-    int has_objective;
-    double objective;
-} list_item;
-
-/* Filters (from the request) and the rows that pass them. */
-typedef struct {
-    const char *status;        /* StatusEquals, or NULL */
-    const char *name_contains; /* NameContains, or NULL */
-    double created_after, created_before, modified_after, modified_before; /* 0 = none */
-    int need_objective; /* SortBy FinalObjectiveMetricValue */
-    list_item *v;
-    size_t n, cap;
+    size_t n;
     int failed;
 } list_rows;
-
-static void list_add(list_rows *l, int64_t id, const char *name, const char *status, double created,
-                     double modified, int has_obj, double obj) {
-    if (l->failed)
-        return;
-    if ((l->status && strcmp(l->status, status)) ||
-        (l->name_contains && !strcasestr(name, l->name_contains)) ||
-        (l->created_after > 0 && !(created > l->created_after)) ||
-        (l->created_before > 0 && !(created < l->created_before)) ||
-        (l->modified_after > 0 && !(modified > l->modified_after)) ||
-        (l->modified_before > 0 && !(modified < l->modified_before)) ||
-        (l->need_objective && !has_obj))
-        return;
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? l->cap * 2 : 64;
-        list_item *nv = l->n < API_CURRENT_LIST_MAX_ROWS ? realloc(l->v, cap * sizeof *nv) : NULL;
-        if (!nv) {
-            l->failed = 1;
-            return;
-        }
-        l->v = nv;
-        l->cap = cap;
-    }
-    list_item *it = &l->v[l->n++];
-    it->id = id;
-    snprintf(it->name, sizeof it->name, "%s", name);
-    snprintf(it->status, sizeof it->status, "%s", status);
-    it->created = created;
-    it->modified = modified;
-    it->has_objective = has_obj;
-    it->objective = obj;
-}
-
-static void list_training_row(void *ud, const store_training *t) {
-    list_add(ud, t->id, t->name, t->status, t->created,
-             last_modified(t->created, t->started, t->ended), t->has_objective, t->objective);
-}
-
-static void list_tuning_row(void *ud, const store_tuning *t) {
-    list_add(ud, t->id, t->name, tuning_status(t->status), t->created,
-             last_modified(t->created, t->started, t->ended), 0, 0);
-}
-
-static int by_id(const list_item *a, const list_item *b) {
-    return (a->id > b->id) - (a->id < b->id);
-}
-static int cmp_name(const void *x, const void *y) {
-    int r = strcmp(((const list_item *)x)->name, ((const list_item *)y)->name);
-    return r ? r : by_id(x, y);
-}
-static int cmp_created(const void *x, const void *y) {
-    const list_item *a = x, *b = y;
-    int r = (a->created > b->created) - (a->created < b->created);
-    return r ? r : by_id(a, b);
-}
-static int cmp_status(const void *x, const void *y) {
-    int r = strcmp(((const list_item *)x)->status, ((const list_item *)y)->status);
-    return r ? r : by_id(x, y);
-}
-static int cmp_objective(const void *x, const void *y) {
-    const list_item *a = x, *b = y;
-    int r = (a->objective > b->objective) - (a->objective < b->objective);
-    return r ? r : by_id(a, b);
-}
-
-/* Sorts by SortBy (Name|CreationTime|Status|FinalObjectiveMetricValue) and
- * SortOrder. */
-static void list_sort(list_rows *l, const char *sort_by, const char *order) {
-    int (*cmp)(const void *, const void *) = !strcmp(sort_by, "Name")           ? cmp_name
-                                             : !strcmp(sort_by, "CreationTime") ? cmp_created
-                                             : !strcmp(sort_by, "Status")       ? cmp_status
-                                                                                : cmp_objective;
-    if (l->n > 1)
-        qsort(l->v, l->n, sizeof *l->v, cmp);
-    if (order && !strcmp(order, "Descending"))
-        for (size_t i = 0, j = l->n ? l->n - 1 : 0; i < j; i++, j--) {
-            list_item tmp = l->v[i];
-            l->v[i] = l->v[j];
-            l->v[j] = tmp;
-        }
-}
 
 static double num(const json_t *o, const char *k) {
     return json_number_value(json_object_get(o, k));
 }
 
-/* The request's filters, and the pagination scope naming them. */
-static void list_filters(const json_t *body, list_rows *l, const char *what, const char *account,
-                         char *scope, size_t cap) {
-    l->status = str(body, "StatusEquals");
-    l->name_contains = str(body, "NameContains");
-    l->created_after = num(body, "CreationTimeAfter");
-    l->created_before = num(body, "CreationTimeBefore");
-    l->modified_after = num(body, "LastModifiedTimeAfter");
-    l->modified_before = num(body, "LastModifiedTimeBefore");
+/* The request's filters as a store query (q->statuses points into
+ * `statuses`), and the pagination scope naming them. */
+static void list_filters(const json_t *body, store_list_query *q, const char *statuses[3],
+                         const char *what, const char *account, char *scope, size_t cap) {
+    const char *status = str(body, "StatusEquals");
+    q->account = account;
+    q->name_contains = str(body, "NameContains");
+    q->created_after = num(body, "CreationTimeAfter");
+    q->created_before = num(body, "CreationTimeBefore");
+    q->modified_after = num(body, "LastModifiedTimeAfter");
+    q->modified_before = num(body, "LastModifiedTimeBefore");
+    q->descending = str(body, "SortOrder") && !strcmp(str(body, "SortOrder"), "Descending");
+    statuses[0] = status;
+    statuses[1] = statuses[2] = NULL;
+    q->statuses = status ? statuses : NULL;
     snprintf(scope, cap, "%s|%s|%s|%s|%s|%s|%.6f|%.6f|%.6f|%.6f", what, account,
              str(body, "SortBy") ? str(body, "SortBy") : "",
-             str(body, "SortOrder") ? str(body, "SortOrder") : "", l->status ? l->status : "",
-             l->name_contains ? l->name_contains : "", l->created_after, l->created_before,
-             l->modified_after, l->modified_before);
+             str(body, "SortOrder") ? str(body, "SortOrder") : "", status ? status : "",
+             q->name_contains ? q->name_contains : "", q->created_after, q->created_before,
+             q->modified_after, q->modified_before);
+}
+
+/* SortBy (Name|CreationTime|Status|FinalObjectiveMetricValue) as a store order. */
+static store_sort list_sort(const char *sort_by) {
+    return !strcmp(sort_by, "Name")           ? STORE_SORT_NAME
+           : !strcmp(sort_by, "CreationTime") ? STORE_SORT_CREATED
+           : !strcmp(sort_by, "Status")       ? STORE_SORT_STATUS
+                                              : STORE_SORT_OBJECTIVE;
+}
+
+/* The page the request asks for: q->offset from NextToken, q->limit from
+ * MaxResults. */
+static int list_window(const api_current_ctx *c, const json_t *body, const char *scope,
+                       long long def_max, store_list_query *q, err_t *e) {
+    long long offset = 0;
+    const json_t *mr = json_object_get(body, "MaxResults");
+    long long max = mr ? json_integer_value(mr) : def_max;
+    int rc;
+    if (str(body, "NextToken") &&
+        (rc = reply_token_read(store_secret(c->st), scope, str(body, "NextToken"), &offset, e)))
+        return rc;
+    q->offset = offset;
+    q->limit = max < 1 ? 1 : max > INT_MAX - 1 ? INT_MAX - 1 : (int)max;
+    return 0;
+}
+
+/* The NextToken after a page of q that had `more`, or NULL. */
+static json_t *list_next(const api_current_ctx *c, const char *scope, const store_list_query *q,
+                         int more) {
+    return more ? reply_token_make(store_secret(c->st), scope, (long long)(q->offset + q->limit))
+                : NULL;
+}
+
+/* A list operation's page under construction, filled by the store's rows. */
+typedef struct {
+    const api_current_ctx *c;
+    const store_tuning *tj; /* ListTrainingJobsForHyperParameterTuningJob */
+    const char *account;
+    json_t *arr;
+    int rc; /* a failure met in a row */
+    err_t *e;
+} list_ctx;
+
+static void on_hpo_summary(void *ud, const store_training *t) {
+    list_ctx *x = ud;
+    json_array_append_new(x->arr, hpo_summary(x->c, t, x->tj));
+}
+
+static void on_training_summary(void *ud, const store_training *t) {
+    list_ctx *x = ud;
+    char arn[256];
+    training_arn(x->c, x->account, t->name, arn, sizeof arn);
+    json_t *s =
+        json_pack("{s:s, s:s, s:f, s:f, s:s}", "TrainingJobName", t->name, "TrainingJobArn", arn,
+                  "CreationTime", t->created, "LastModifiedTime",
+                  last_modified(t->created, t->started, t->ended), "TrainingJobStatus", t->status);
+    if (s && t->ended > 0)
+        json_object_set_new(s, "TrainingEndTime", json_real(t->ended));
+    json_array_append_new(x->arr, s);
+}
+
+static void on_tuning_summary(void *ud, const store_tuning *t) {
+    list_ctx *x = ud;
+    if (x->rc)
+        return;
+    json_t *s =
+        json_pack("{s:s, s:s, s:s, s:s, s:f, s:f, s:o}", "HyperParameterTuningJobName", t->name,
+                  "HyperParameterTuningJobArn", t->arn, "HyperParameterTuningJobStatus",
+                  tuning_status(t->status), "Strategy", t->strategy, "CreationTime", t->created,
+                  "LastModifiedTime", last_modified(t->created, t->started, t->ended),
+                  "ResourceLimits", resource_limits(t));
+    if (s && t->ended > 0)
+        json_object_set_new(s, "HyperParameterTuningEndTime", json_real(t->ended));
+    if (s)
+        x->rc = counters(x->c, t, s, x->e);
+    json_array_append_new(x->arr, s);
 }
 
 /* The page [offset, offset + max) of the rows: *first and *count, and the
@@ -888,123 +875,92 @@ static int list_reply(json_t **o, json_t *next, json_t **out, err_t *e) {
 static int op_list_for_tuning(const api_current_ctx *c, const char *account, json_t *body,
                               json_t **out, err_t *e) {
     store_tuning t = {0};
-    list_rows l = {0};
+    store_list_query q = {0};
+    const char *statuses[3];
     json_t *o = NULL, *next = NULL;
     char scope[1024];
-    size_t first, count;
-    int rc;
+    int rc, more = 0;
     if ((rc = load_tuning(c, account, str(body, "HyperParameterTuningJobName"), &t, e)))
         goto out;
     const char *sort_by = str(body, "SortBy") ? str(body, "SortBy") : "Name";
-    list_filters(body, &l, t.name, account, scope, sizeof scope);
-    l.need_objective = !strcmp(sort_by, "FinalObjectiveMetricValue");
-    if (store_each_training(c->st, t.id, list_training_row, &l)) {
-        rc = err_set(e, ERR_INTERNAL, "cannot list training jobs");
-        goto out;
-    }
-    list_sort(&l, sort_by, str(body, "SortOrder"));
-    if ((rc = list_page(c, body, &l, scope, API_CURRENT_DEFAULT_MAX_RESULTS, &first, &count, &next,
-                        e)))
+    list_filters(body, &q, statuses, t.name, account, scope, sizeof scope);
+    q.tuning_id = t.id;
+    q.sort = list_sort(sort_by);
+    q.with_objective = q.sort == STORE_SORT_OBJECTIVE;
+    if ((rc = list_window(c, body, scope, API_CURRENT_DEFAULT_MAX_RESULTS, &q, e)))
         goto out;
     json_t *arr = json_array();
     o = json_pack("{s:o}", "TrainingJobSummaries", arr);
-    for (size_t i = first; o && i < first + count; i++) {
-        store_training row = {0};
-        if (store_get_training_by_id(c->st, l.v[i].id, &row) == 0)
-            json_array_append_new(arr, hpo_summary(c, &row, &t));
-        store_training_clear(&row);
+    list_ctx x = {.c = c, .tj = &t, .account = account, .arr = arr, .e = e};
+    if (o && (rc = store_list_trainings_q(c->st, &q, on_hpo_summary, &x, &more))) {
+        rc = err_set(e, rc, "cannot list training jobs");
+        goto out;
     }
+    next = list_next(c, scope, &q, more);
     rc = list_reply(&o, next, out, e);
 out:
     json_decref(o);
     json_decref(next);
-    free(l.v);
     store_tuning_clear(&t);
     return rc;
 }
 
 static int op_list_trainings(const api_current_ctx *c, const char *account, json_t *body,
                              json_t **out, err_t *e) {
-    list_rows l = {0};
+    store_list_query q = {0};
+    const char *statuses[3];
     json_t *o = NULL, *next = NULL;
-    char scope[1024], arn[256];
-    size_t first, count;
-    int rc = 0;
-    list_filters(body, &l, "training-jobs", account, scope, sizeof scope);
-    if (store_each_training_of_account(c->st, account, list_training_row, &l)) {
-        rc = err_set(e, ERR_INTERNAL, "cannot list training jobs");
-        goto out;
-    }
-    list_sort(&l, str(body, "SortBy") ? str(body, "SortBy") : "CreationTime",
-              str(body, "SortOrder"));
-    if ((rc = list_page(c, body, &l, scope, API_CURRENT_DEFAULT_MAX_RESULTS, &first, &count, &next,
-                        e)))
+    char scope[1024];
+    int rc = 0, more = 0;
+    list_filters(body, &q, statuses, "training-jobs", account, scope, sizeof scope);
+    q.sort = list_sort(str(body, "SortBy") ? str(body, "SortBy") : "CreationTime");
+    if ((rc = list_window(c, body, scope, API_CURRENT_DEFAULT_MAX_RESULTS, &q, e)))
         goto out;
     json_t *arr = json_array();
     o = json_pack("{s:o}", "TrainingJobSummaries", arr);
-    for (size_t i = first; o && i < first + count; i++) {
-        store_training row = {0};
-        if (store_get_training_by_id(c->st, l.v[i].id, &row) == 0) {
-            training_arn(c, account, row.name, arn, sizeof arn);
-            json_t *s =
-                json_pack("{s:s, s:s, s:f, s:f, s:s}", "TrainingJobName", row.name,
-                          "TrainingJobArn", arn, "CreationTime", row.created, "LastModifiedTime",
-                          l.v[i].modified, "TrainingJobStatus", row.status);
-            if (s && row.ended > 0)
-                json_object_set_new(s, "TrainingEndTime", json_real(row.ended));
-            json_array_append_new(arr, s);
-        }
-        store_training_clear(&row);
+    list_ctx x = {.c = c, .account = account, .arr = arr, .e = e};
+    if (o && (rc = store_list_trainings_q(c->st, &q, on_training_summary, &x, &more))) {
+        rc = err_set(e, rc, "cannot list training jobs");
+        goto out;
     }
+    next = list_next(c, scope, &q, more);
     rc = list_reply(&o, next, out, e);
 out:
     json_decref(o);
     json_decref(next);
-    free(l.v);
     return rc;
 }
 
 static int op_list_tunings(const api_current_ctx *c, const char *account, json_t *body,
                            json_t **out, err_t *e) {
-    list_rows l = {0};
+    store_list_query q = {0};
+    const char *statuses[3];
     json_t *o = NULL, *next = NULL;
     char scope[1024];
-    size_t first, count;
-    int rc = 0;
-    list_filters(body, &l, "tuning-jobs", account, scope, sizeof scope);
-    if (store_each_tuning(c->st, account, list_tuning_row, &l)) {
-        rc = err_set(e, ERR_INTERNAL, "cannot list tuning jobs");
-        goto out;
+    int rc = 0, more = 0;
+    list_filters(body, &q, statuses, "tuning-jobs", account, scope, sizeof scope);
+    /* The APIs' InProgress is the stored Created or Running. */
+    if (statuses[0] && !strcmp(statuses[0], "InProgress")) {
+        statuses[0] = "Created";
+        statuses[1] = "Running";
     }
-    list_sort(&l, str(body, "SortBy") ? str(body, "SortBy") : "Name", str(body, "SortOrder"));
-    if ((rc = list_page(c, body, &l, scope, API_CURRENT_DEFAULT_MAX_RESULTS, &first, &count, &next,
-                        e)))
+    q.sort = list_sort(str(body, "SortBy") ? str(body, "SortBy") : "Name");
+    if ((rc = list_window(c, body, scope, API_CURRENT_DEFAULT_MAX_RESULTS, &q, e)))
         goto out;
     json_t *arr = json_array();
     o = json_pack("{s:o}", "HyperParameterTuningJobSummaries", arr);
-    for (size_t i = first; o && i < first + count && !rc; i++) {
-        store_tuning t = {0};
-        if (store_get_tuning_by_id(c->st, l.v[i].id, &t) == 0) {
-            json_t *s = json_pack(
-                "{s:s, s:s, s:s, s:s, s:f, s:f, s:o}", "HyperParameterTuningJobName", t.name,
-                "HyperParameterTuningJobArn", t.arn, "HyperParameterTuningJobStatus",
-                tuning_status(t.status), "Strategy", t.strategy, "CreationTime", t.created,
-                "LastModifiedTime", l.v[i].modified, "ResourceLimits", resource_limits(&t));
-            if (s && t.ended > 0)
-                json_object_set_new(s, "HyperParameterTuningEndTime", json_real(t.ended));
-            if (s)
-                rc = counters(c, &t, s, e);
-            json_array_append_new(arr, s);
-        }
-        store_tuning_clear(&t);
-    }
-    if (rc)
+    list_ctx x = {.c = c, .account = account, .arr = arr, .e = e};
+    if (o && (rc = store_list_tunings(c->st, &q, on_tuning_summary, &x, &more))) {
+        rc = err_set(e, rc, "cannot list tuning jobs");
         goto out;
+    }
+    if ((rc = x.rc))
+        goto out;
+    next = list_next(c, scope, &q, more);
     rc = list_reply(&o, next, out, e);
 out:
     json_decref(o);
     json_decref(next);
-    free(l.v);
     return rc;
 }
 

@@ -84,6 +84,13 @@ struct engine {
 
 /* ---------- helpers ---------- */
 
+/* A store result the engine cannot act on where it happens is logged (a
+ * tick whose writes were lost shows in store_commit_failures()). */
+static void warn_store(int rc, const char *what) {
+    if (rc)
+        log_warn("store: %s failed (%s)", what, err_name(rc, API_CURRENT));
+}
+
 static void trial_free(engine *en, trial *t) {
     if (!t)
         return;
@@ -207,12 +214,15 @@ static void tail_log(engine *en, trial *t, int all) {
         total += (size_t)r;
         metrics_lines_feed(&t->lines, buf, (size_t)r, on_line, t);
         if (t->npoints >= ENGINE_MAX_POINTS_PER_TICK / 2) {
-            store_add_points(en->cfg.st, t->id, t->points, t->npoints, t->lines.consumed);
+            warn_store(
+                store_add_points(en->cfg.st, t->id, t->points, t->npoints, t->lines.consumed),
+                "add_points");
             t->npoints = 0;
         }
     }
     if (t->npoints) {
-        store_add_points(en->cfg.st, t->id, t->points, t->npoints, t->lines.consumed);
+        warn_store(store_add_points(en->cfg.st, t->id, t->points, t->npoints, t->lines.consumed),
+                   "add_points");
         t->npoints = 0;
     }
 }
@@ -328,7 +338,9 @@ static int trial_launch(engine *en, trial *t) {
 out:
     if (rc) {
         log_warn("training job %s failed to start: %s", t->name, e.msg);
-        store_training_finish(en->cfg.st, t->id, "Failed", "Failed", e.msg, 0, 0, util_now());
+        warn_store(
+            store_training_finish(en->cfg.st, t->id, "Failed", "Failed", e.msg, 0, 0, util_now()),
+            "training_finish");
         t->exited = -1; /* finalised already: just drop it */
     }
     store_training_clear(&row);
@@ -409,8 +421,9 @@ static int launch_next(engine *en, tuning *tj) {
         log_error("tuning job %s: %s", tj->name, e.msg);
         goto out;
     }
-    store_add_transition(en->cfg.st, row.id, "Starting", row.created,
-                         "Preparing the instances for training");
+    warn_store(store_add_transition(en->cfg.st, row.id, "Starting", row.created,
+                                    "Preparing the instances for training"),
+               "add_transition");
     tj->launched++;
     trial *t = trial_new(tj, &row);
     if (!t) {
@@ -480,7 +493,7 @@ static int trial_finish(engine *en, trial *t) {
         if (!t->stop_requested && t->retried < ENGINE_MAX_RETRIES) {
             log_warn("training job %s was lost; relaunching it (attempt %d)", t->name,
                      t->retried + 2);
-            store_training_retry(en->cfg.st, t->id);
+            warn_store(store_training_retry(en->cfg.st, t->id), "training_retry");
             t->retried++;
             t->lines = (metrics_lines){0};
             t->has_objective = 0;
@@ -553,17 +566,21 @@ static int trial_finish(engine *en, trial *t) {
             snprintf(reason, sizeof reason, "ClientError: %s", r.model_error);
             has_obj = 0;
         } else if (r.model_uri[0]) {
-            store_training_artifacts(en->cfg.st, t->id, r.model_uri);
+            warn_store(store_training_artifacts(en->cfg.st, t->id, r.model_uri),
+                       "training_artifacts");
         }
     }
-    store_training_finish(en->cfg.st, t->id, status, secondary, reason[0] ? reason : NULL, has_obj,
-                          t->objective_last, ended);
-    store_add_transition(en->cfg.st, t->id, secondary, ended,
-                         !strcmp(secondary, "Completed") ? "Training job completed"
-                         : !strcmp(secondary, "Failed")  ? "Training job failed"
-                         : !strcmp(secondary, "MaxRuntimeExceeded")
-                             ? "Training job stopped because it exceeded MaxRuntimeInSeconds"
-                             : "Training job stopped");
+    warn_store(store_training_finish(en->cfg.st, t->id, status, secondary,
+                                     reason[0] ? reason : NULL, has_obj, t->objective_last, ended),
+               "training_finish");
+    warn_store(
+        store_add_transition(en->cfg.st, t->id, secondary, ended,
+                             !strcmp(secondary, "Completed") ? "Training job completed"
+                             : !strcmp(secondary, "Failed")  ? "Training job failed"
+                             : !strcmp(secondary, "MaxRuntimeExceeded")
+                                 ? "Training job stopped because it exceeded MaxRuntimeInSeconds"
+                                 : "Training job stopped"),
+        "add_transition");
     double y = has_obj ? (tj->maximize ? -t->objective_last : t->objective_last) : NAN;
     hist_add(tj, t->cfg, y);
     log_debug("training job %s: %s %s", t->name, status, reason);
@@ -575,12 +592,14 @@ static int trial_finish(engine *en, trial *t) {
 static void stop_trial(engine *en, trial *t, int why) {
     if (!t->stop_requested) {
         t->stop_requested = why;
-        store_training_stop_requested(en->cfg.st, t->id, why);
-        store_add_transition(en->cfg.st, t->id, "Stopping", util_now(),
-                             "Stopping the training job");
+        warn_store(store_training_stop_requested(en->cfg.st, t->id, why),
+                   "training_stop_requested");
+        warn_store(store_add_transition(en->cfg.st, t->id, "Stopping", util_now(),
+                                        "Stopping the training job"),
+                   "add_transition");
     }
-    if (!t->stop_sent && (t->handle[0] || t->w)) { /* launched: it can be signalled */
-        store_sync(en->cfg.st);                    /* Stopping is durable before the signal */
+    if (!t->stop_sent && (t->handle[0] || t->w)) {  /* launched: it can be signalled */
+        warn_store(store_sync(en->cfg.st), "sync"); /* Stopping is durable before the signal */
         backend_stop(en->cfg.be, t->job_dir, t->handle);
         t->stop_sent = 1;
     }
@@ -589,7 +608,7 @@ static void stop_trial(engine *en, trial *t, int why) {
 static void finish_tuning(engine *en, tuning *tj) {
     store_counts c;
     const char *status = "Completed", *reason = NULL;
-    store_tuning_counts(en->cfg.st, tj->id, util_now(), &c);
+    warn_store(store_tuning_counts(en->cfg.st, tj->id, util_now(), &c), "tuning_counts");
     if (tj->solo)
         status = c.completed ? "Completed" : c.stopped ? "Stopped" : "Failed";
     else if (tj->stopping)
@@ -598,7 +617,8 @@ static void finish_tuning(engine *en, tuning *tj) {
         status = "Failed";
         reason = "No training job reported a value of the objective metric";
     }
-    store_set_tuning_status(en->cfg.st, tj->id, status, reason, 0, util_now());
+    warn_store(store_set_tuning_status(en->cfg.st, tj->id, status, reason, 0, util_now()),
+               "set_tuning_status");
     snprintf(tj->status, sizeof tj->status, "%s", status);
     log_info("tuning job %s: %s (%d training jobs)", tj->name, status, c.total);
 }
@@ -651,7 +671,7 @@ static void tick_tuning(engine *en, tuning *tj) {
 void engine_tick(engine *en) {
     /* One transaction per tick, made durable before every launch and signal
      * (store_sync): a handful of fsyncs per tick instead of several per job. */
-    store_begin(en->cfg.st);
+    warn_store(store_begin(en->cfg.st), "begin");
     for (tuning **pp = &en->tunings; *pp;) {
         tuning *tj = *pp;
         tick_tuning(en, tj);
@@ -663,7 +683,7 @@ void engine_tick(engine *en) {
         }
         pp = &tj->next;
     }
-    store_commit(en->cfg.st);
+    warn_store(store_commit(en->cfg.st), "commit");
 }
 
 /* Ranges without ScalingType: Auto in the current API, Linear in the 2017 API
@@ -708,7 +728,7 @@ static int load_tuning(engine *en, const store_tuning *row, err_t *e) {
     if (!(tj->sp = space_from_json_scaled(json_object_get(cfg, "ParameterRanges"),
                                           default_scale(tj->request), e)))
         goto fail;
-    if (!(tj->strat = strategy_new(row->strategy, tj->sp, row->seed, e)))
+    if (!(tj->strat = strategy_new(row->strategy, tj->sp, row->seed, NULL, 0, e)))
         goto fail;
     if (!(tj->ms = metrics_compile(json_object_get(alg, "MetricDefinitions"), e)))
         goto fail;
@@ -720,9 +740,10 @@ static int load_tuning(engine *en, const store_tuning *row, err_t *e) {
         goto fail;
     tj->next = en->tunings;
     en->tunings = tj;
-    store_each_training(en->cfg.st, tj->id, load_training, tj);
+    warn_store(store_each_training(en->cfg.st, tj->id, load_training, tj), "each_training");
     if (!strcmp(tj->status, "Created")) {
-        store_set_tuning_status(en->cfg.st, tj->id, "Running", NULL, tj->started, 0);
+        warn_store(store_set_tuning_status(en->cfg.st, tj->id, "Running", NULL, tj->started, 0),
+                   "set_tuning_status");
         snprintf(tj->status, sizeof tj->status, "Running");
     }
     return 0;
@@ -732,7 +753,8 @@ out:
     if (rc) {
         /* A job that can no longer run fails, with the reason. */
         log_error("tuning job %s cannot run: %s", row->name, e->msg);
-        store_set_tuning_status(en->cfg.st, row->id, "Failed", e->msg, 0, util_now());
+        warn_store(store_set_tuning_status(en->cfg.st, row->id, "Failed", e->msg, 0, util_now()),
+                   "set_tuning_status");
         tuning_free(en, tj);
     }
     return rc;
@@ -799,7 +821,7 @@ int engine_check_request(const engine *en, const json_t *request, err_t *e) {
     const char *strat = json_string_value(json_object_get(cfg, "Strategy"));
     space *sp =
         space_from_json_scaled(json_object_get(cfg, "ParameterRanges"), default_scale(request), e);
-    strategy *st = sp ? strategy_new(strat ? strat : "Random", sp, 1, e) : NULL;
+    strategy *st = sp ? strategy_new(strat ? strat : "Random", sp, 1, NULL, 0, e) : NULL;
     metrics_set *ms = st ? metrics_compile(json_object_get(alg, "MetricDefinitions"), e) : NULL;
     json_t *argv =
         ms ? engine_resolve_image(en, json_string_value(json_object_get(alg, "TrainingImage")), e)
@@ -848,7 +870,8 @@ int engine_stop_training(engine *en, int64_t training_id, err_t *e) {
                 stop_trial(en, t, 1);
                 if (tj->solo) {
                     tj->stopping = 1;
-                    store_set_tuning_status(en->cfg.st, tj->id, "Stopping", NULL, 0, 0);
+                    warn_store(store_set_tuning_status(en->cfg.st, tj->id, "Stopping", NULL, 0, 0),
+                               "set_tuning_status");
                     snprintf(tj->status, sizeof tj->status, "Stopping");
                 }
                 loop_kick(en->cfg.l);

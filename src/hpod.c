@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 
@@ -244,6 +245,19 @@ int main(int argc, char **argv) {
     if (blas_threads)
         blas_threads(1);
     signal(SIGPIPE, SIG_IGN);
+    /* Room for the HTTP server's connections (http.h): raise the soft
+     * descriptor limit towards the hard one, no further than needed. */
+    struct rlimit rl;
+    if (!getrlimit(RLIMIT_NOFILE, &rl)) {
+        rlim_t want = HTTP_MAX_CONNECTIONS + 2 * HTTP_RESERVED_FDS;
+        if (rl.rlim_max != RLIM_INFINITY && want > rl.rlim_max)
+            want = rl.rlim_max;
+        if (rl.rlim_cur < want) {
+            rl.rlim_cur = want;
+            if (setrlimit(RLIMIT_NOFILE, &rl))
+                log_warn("cannot raise the descriptor limit: %m");
+        }
+    }
     sigset_t mask;
     sigemptyset(&mask);
     sigaddset(&mask, SIGTERM);
