@@ -91,6 +91,15 @@ def running(pid):
     return stat[stat.rindex(")") + 2] not in "ZX"
 
 
+def session_of(pid):
+    """Session id of pid (/proc/PID/stat field 6), or None."""
+    try:
+        stat = open("/proc/%d/stat" % pid).read()
+    except OSError:
+        return None
+    return int(stat[stat.rindex(")") + 2:].split()[3])
+
+
 def wait_pidfile(path, timeout=20):
     deadline = time.time() + timeout
     while time.time() < deadline:
@@ -247,6 +256,14 @@ def test_kill_9_of_a_runner_relaunches_and_kills_what_the_job_started(tmp_path):
     try:
         d.ok("CreateTuningJob", job_request(max_jobs=1, parallel=1, image=prog))
         leftover = wait_pidfile(str(pids))
+        # Kill the runner only once the grandchild has left the job's session
+        # (setsid done, sleep exec'ed): until then the job's group takes it.
+        deadline = time.time() + 10
+        while time.time() < deadline and not (
+                session_of(leftover) == leftover and
+                open("/proc/%d/comm" % leftover).read().strip() == "sleep"):
+            time.sleep(0.02)
+        assert session_of(leftover) == leftover
         [runner] = runners_in(d.data)
         os.kill(runner, signal.SIGKILL)
         st = d.wait_status("job1", ["Completed", "Failed"], timeout=60)
