@@ -285,6 +285,32 @@ static void test_killed_runner_is_lost(void **state) {
     assert_false(alive(cpid));
 }
 
+static void test_adopted_after_a_restart(void **state) {
+    fixture *f = *state;
+    err_t e = {0};
+    assert_int_equal(start_sh(f, "sleep 0.5; exit 4", 5, NULL, &e), 0);
+    /* A new daemon: a new backend finds the job by its handle, or by the
+     * pid files when the handle was never recorded. */
+    backend_free(f->b);
+    backend_env env = {.l = f->l, .runner_path = runner, .log_cap = 1 << 20};
+    f->b = backend_new("local", &env, &e);
+    assert_non_null(f->b);
+    backend_watch *w = NULL;
+    assert_int_equal(backend_watch_job(f->b, f->dir, "", on_end, f, &w), BACKEND_RUNNING);
+    assert_non_null(w);
+    backend_unwatch(f->b, w);
+    backend_result r;
+    assert_int_equal(backend_result_of(f->b, f->dir, f->handle, &r), BACKEND_RUNNING);
+    run_until_end(f, 10);
+    assert_int_equal(backend_result_of(f->b, f->dir, f->handle, &r), BACKEND_EXITED);
+    assert_int_equal(r.code, 4);
+    /* Ended: watching again says so at once, and a stop is a no-op. */
+    w = NULL;
+    assert_int_equal(backend_watch_job(f->b, f->dir, f->handle, on_end, f, &w), BACKEND_EXITED);
+    assert_null(w);
+    assert_int_equal(backend_stop(f->b, f->dir, f->handle), 0);
+}
+
 int main(void) {
     const char *env = getenv("HPO_RUNNER_BIN");
     if (env && env[0]) {
@@ -316,6 +342,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_model_error_is_reported, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unwritable_result_is_not_lost, setup, teardown),
         cmocka_unit_test_setup_teardown(test_killed_runner_is_lost, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_adopted_after_a_restart, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
