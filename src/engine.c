@@ -95,7 +95,7 @@ static void warn_store(int rc, const char *what) {
 static void trial_free(engine *en, trial *t) {
     if (!t)
         return;
-    en->cfg.be->ops->unwatch(en->cfg.be->self, t->w);
+    backend_unwatch(en->cfg.be, t->w);
     if (t->log_fd >= 0)
         close(t->log_fd);
     free(t->points);
@@ -227,19 +227,12 @@ static void on_line(void *ud, const char *line, size_t len) {
 static void tail_log(engine *en, trial *t, int all) {
     char buf[65536];
     size_t total = 0;
-    if (t->log_fd < 0) {
-        char p[1100];
-        snprintf(p, sizeof p, "%s/%s", t->job_dir, BACKEND_LOG_NAME);
-        t->log_fd = open(p, O_RDONLY | O_CLOEXEC);
-        if (t->log_fd < 0)
-            return;
-        if (lseek(t->log_fd, (off_t)t->lines.consumed, SEEK_SET) < 0)
-            return;
-    }
     for (;;) {
         if (!all && total >= ENGINE_READ_PER_TICK)
             break;
-        ssize_t r = read(t->log_fd, buf, sizeof buf);
+        /* Everything fed so far: the complete lines plus the partial one. */
+        int64_t off = t->lines.consumed + (int64_t)t->lines.len;
+        ssize_t r = backend_read_log(en->cfg.be, t->job_dir, t->handle, off, buf, sizeof buf);
         if (r <= 0)
             break;
         total += (size_t)r;
@@ -345,20 +338,24 @@ static int trial_launch(engine *en, trial *t) {
                          .argv = argv,
                          .envp = env,
                          .max_runtime = tj->max_runtime,
-                         .grace = en->cfg.grace};
+                         .grace = en->cfg.grace,
+                         .output_path = def->output_path,
+                         .image = def->image,
+                         .instance_type = def->instance_type,
+                         .instance_count = def->instance_count};
     /* Write-ahead: the training job's row is durable before it can run. */
     if ((rc = store_sync(en->cfg.st))) {
         err_set(&e, rc, "cannot record the training job");
         goto out;
     }
-    if ((rc = en->cfg.be->ops->launch(en->cfg.be->self, &bl, t->handle, &e)))
+    if ((rc = backend_start(en->cfg.be, &bl, t->handle, &e)))
         goto out;
     double now = util_now();
     rc = store_training_launched(en->cfg.st, t->id, t->handle, now);
     if (!rc)
         rc = store_add_transition(en->cfg.st, t->id, "Training", now,
                                   "Training image download completed. Training in progress.");
-    en->cfg.be->ops->watch(en->cfg.be->self, t->job_dir, t->handle, on_trial_exit, t, &t->w);
+    backend_watch_job(en->cfg.be, t->job_dir, t->handle, on_trial_exit, t, &t->w);
     log_debug("launched %s (%s)", t->name, t->handle);
 out:
     if (rc) {
@@ -490,18 +487,14 @@ out:
 
 /* ---------- finishing training jobs ---------- */
 
-/* Last non-empty line of the job's log, for a failure reason. */
-static void last_log_line(const char *job_dir, char *out, size_t n) {
-    char p[1100], buf[1024];
+/* Last non-empty line of the job's log (read to `end` by now), for a
+ * failure reason. */
+static void last_log_line(engine *en, const trial *t, char *out, size_t n) {
+    char buf[1024];
     out[0] = 0;
-    snprintf(p, sizeof p, "%s/%s", job_dir, BACKEND_LOG_NAME);
-    int fd = open(p, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return;
-    off_t end = lseek(fd, 0, SEEK_END);
-    off_t start = end > (off_t)sizeof buf - 1 ? end - (off_t)sizeof buf + 1 : 0;
-    ssize_t r = pread(fd, buf, sizeof buf - 1, start);
-    close(fd);
+    int64_t end = t->lines.consumed + (int64_t)t->lines.len;
+    int64_t start = end > (int64_t)sizeof buf - 1 ? end - (int64_t)sizeof buf + 1 : 0;
+    ssize_t r = backend_read_log(en->cfg.be, t->job_dir, t->handle, start, buf, sizeof buf - 1);
     if (r <= 0)
         return;
     buf[r] = 0;
@@ -533,7 +526,7 @@ static int trial_finish(engine *en, trial *t) {
     backend_result r;
     char reason[STORE_REASON_MAX] = "", tail[300];
     const char *status = "Failed", *secondary = "Failed";
-    backend_state bs = en->cfg.be->ops->result(en->cfg.be->self, t->job_dir, t->handle, &r);
+    backend_state bs = backend_result_of(en->cfg.be, t->job_dir, t->handle, &r);
     if (bs == BACKEND_RUNNING)
         return 1; /* not over yet: the lock is still held for a moment */
     tail_log(en, t, 1);
@@ -548,7 +541,7 @@ static int trial_finish(engine *en, trial *t) {
             if (t->log_fd >= 0)
                 close(t->log_fd);
             t->log_fd = -1;
-            en->cfg.be->ops->unwatch(en->cfg.be->self, t->w);
+            backend_unwatch(en->cfg.be, t->w);
             t->w = NULL;
             t->exited = 0;
             t->handle[0] = 0;
@@ -561,6 +554,8 @@ static int trial_finish(engine *en, trial *t) {
                      "InternalServerError: the training job's process was lost %d times",
                      t->retried + 1);
         }
+    } else if (r.result_unwritable) {
+        snprintf(reason, sizeof reason, "InternalServerError: %s", r.error);
     } else if (r.timed_out) {
         status = "Stopped";
         secondary = "MaxRuntimeExceeded";
@@ -589,7 +584,7 @@ static int trial_finish(engine *en, trial *t) {
     } else if (failure_file(t->job_dir, reason, sizeof reason)) {
         /* output/failure says it all */
     } else {
-        last_log_line(t->job_dir, tail, sizeof tail);
+        last_log_line(en, t, tail, sizeof tail);
         if (r.error[0])
             snprintf(reason, sizeof reason, "AlgorithmError: %s", r.error);
         else if (r.exited)
@@ -606,16 +601,14 @@ static int trial_finish(engine *en, trial *t) {
     int has_obj = !strcmp(status, "Completed") && t->has_objective;
     double ended = (bs == BACKEND_EXITED && r.ended > 0) ? r.ended : util_now();
     if (!strcmp(status, "Completed")) {
-        char uri[1100];
-        err_t pe = {0};
-        if (contract_pack_model(t->job_dir, t->name, tj->req->defs[0].output_path, uri, sizeof uri,
-                                &pe) == 0) {
-            if (uri[0])
-                warn_store(store_training_artifacts(en->cfg.st, t->id, uri), "training_artifacts");
-        } else {
+        /* The backend packed the model before it reported the end. */
+        if (r.model_error[0]) {
             status = secondary = "Failed";
-            snprintf(reason, sizeof reason, "ClientError: %s", pe.msg);
+            snprintf(reason, sizeof reason, "ClientError: %s", r.model_error);
             has_obj = 0;
+        } else if (r.model_uri[0]) {
+            warn_store(store_training_artifacts(en->cfg.st, t->id, r.model_uri),
+                       "training_artifacts");
         }
     }
     warn_store(store_training_finish(en->cfg.st, t->id, status, secondary,
@@ -648,7 +641,7 @@ static void stop_trial(engine *en, trial *t, int why) {
     }
     if (!t->stop_sent && (t->handle[0] || t->w)) {  /* launched: it can be signalled */
         warn_store(store_sync(en->cfg.st), "sync"); /* Stopping is durable before the signal */
-        en->cfg.be->ops->stop(en->cfg.be->self, t->job_dir, t->handle);
+        backend_stop(en->cfg.be, t->job_dir, t->handle);
         t->stop_sent = 1;
     }
 }
@@ -677,8 +670,8 @@ static void tick_tuning(engine *en, tuning *tj) {
         trial *t = *pp;
         if (t->exited == 0 && !t->w) {
             /* Not watched yet (adopted while starting): try again. */
-            backend_state s = en->cfg.be->ops->watch(en->cfg.be->self, t->job_dir, t->handle,
-                                                     on_trial_exit, t, &t->w);
+            backend_state s =
+                backend_watch_job(en->cfg.be, t->job_dir, t->handle, on_trial_exit, t, &t->w);
             if (s != BACKEND_RUNNING)
                 t->exited = 1;
         }
