@@ -154,7 +154,7 @@ endif
 # Per-target libFuzzer options (metric logs need lines past METRICS_LINE_MAX).
 FUZZ_OPTS_api     := -dict=tests/fuzz/api.dict -close_fd_mask=2
 FUZZ_OPTS_sigv4   := -max_len=8192
-FUZZ_OPTS_metrics := -max_len=40000
+FUZZ_OPTS_metrics := -max_len=20000
 FUZZ_OPTS_token   := -max_len=4096
 FUZZ_OPTS_credentials := -dict=tests/fuzz/credentials.dict
 

@@ -112,6 +112,12 @@ def api_seeds():
     write("api", "no-prefix", api_seed("DescribeTrainingJob", {"TrainingJobName": "train1"},
                                        route=2))
     write("api", "bad-json", api_seed("CreateTrainingJob", b'{"TrainingJobName": "t', route=0))
+    # Issue 8: this request hangs api_current.c (rename_in_msg with an empty
+    # `from`); it is the finding fuzz_api made first (FUZZ_API_SKIP_ISSUE8).
+    bad_image = tuning_request("tune3")
+    bad_image["TrainingJobDefinition"]["AlgorithmSpecification"]["TrainingImage"] = "nope:1"
+    write("api", "crash-issue8-unknown-image-hang",
+          api_seed("CreateHyperParameterTuningJob", bad_image))
     write("api", "too-large", api_seed("CreateTrainingJob", training_request("t3"), auth=4))
     write("api", "bad-authz", api_seed("ListTrainingJobs", {}, auth=3, extra=(
         b"AWS4-HMAC-SHA256 Credential=AKIAOPENHPOTESTKEYAA/20240101/us-east-1/sagemaker/"
@@ -203,7 +209,7 @@ def metrics_seeds():
     write("metrics", "one-piece", metrics_input(1, log, []))
     write("metrics", "utf8", metrics_input(2, "step=1 précision=0.9 λ=2\n".encode() +
                                            b"\xff\xfe bad utf-8 precision=0.1\n", [1]))
-    write("metrics", "long-line", metrics_input(3, b"x" * 16384 + b"loss: 2\n" + b"y" * 20000,
+    write("metrics", "long-line", metrics_input(3, b"x" * 16384 + b"loss: 2\n" + b"y" * 3000,
                                                 [255, 17, 200]))
     write("metrics", "custom-regex", metrics_input(8, b"val_f1: 0.25 | train_f1=0.5\n",
                                                    [2, 5], regex=b"f1[:=] *([0-9.]+)"))
