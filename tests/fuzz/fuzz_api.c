@@ -45,6 +45,8 @@
  * except from /openhpo/logs carries x-amzn-ErrorType and a body
  * {"__type": string, "message": string} (api.h: one error writer). */
 #include <jansson.h>
+#include <sanitizer/common_interface_defs.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -133,8 +135,18 @@ static struct {
     long inputs, reset_every;
 } w;
 
-static void die(const char *what) {
-    fprintf(stderr, "fuzz_api: %s\n", what);
+/* Reports a failed check and aborts. The message also goes to the
+ * sanitizers' report fd, which -close_fd_mask=2 (make fuzz: the daemon's
+ * log lines are noise) leaves open. */
+__attribute__((format(printf, 1, 2), noreturn)) static void die(const char *fmt, ...) {
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = snprintf(msg, sizeof msg, "fuzz_api: ");
+    vsnprintf(msg + n, sizeof msg - (size_t)n, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "%s\n", msg);
+    __sanitizer_report_error_summary(msg);
     abort();
 }
 
@@ -204,9 +216,8 @@ static void base_job(const char *path, const char *target, const char *ctype, co
     http_response resp = {.status = 500};
     send_request(w.open, "POST", path, target, ctype, NULL, body, strlen(body), 0, &resp);
     if (resp.status != 200) {
-        fprintf(stderr, "fuzz_api: base job %s %s refused: %d %.*s\n", path, target ? target : "",
-                resp.status, (int)resp.body_len, resp.body ? resp.body : "");
-        abort();
+        die("base job %s %s refused: %d %.*s", path, target ? target : "", resp.status,
+            (int)resp.body_len, resp.body ? resp.body : "");
     }
     free(resp.body);
 }
@@ -216,7 +227,7 @@ static void world_up(void) {
     if (util_mkdir_p(w.dir, 1))
         die("cannot make the data dir");
     if (!(w.st = store_open(w.dir, &e)))
-        die(e.msg);
+        die("%s", e.msg);
     engine_config ec = {.l = w.l,
                         .st = w.st,
                         .be = &no_launch,
@@ -225,7 +236,7 @@ static void world_up(void) {
                         .grace = 1,
                         .max_running = 4};
     if (!(w.en = engine_new(&ec, &e)) || engine_start(w.en, &e))
-        die(e.msg);
+        die("%s", e.msg);
     api_config ac = {.st = w.st,
                      .en = w.en,
                      .region = FUZZ_REGION,
@@ -267,7 +278,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
     if (!(w.images = json_pack("{s:[s]}", "trainer:latest", "/bin/true")))
         die("images");
     if (!(w.creds = credentials_parse(creds_json, strlen(creds_json), "fuzz", &e)))
-        die(e.msg);
+        die("%s", e.msg);
     world_up();
     return 0;
 }
@@ -361,9 +372,8 @@ static void check_response(const http_response *resp, const char *path) {
     if (resp->body_len && http_json_content_type(resp->content_type)) {
         json_error_t je;
         if (!(js = json_loadb(resp->body, resp->body_len, 0, &je))) {
-            fprintf(stderr, "fuzz_api: answer %d is not JSON (%s): %.*s\n", resp->status, je.text,
-                    (int)(resp->body_len > 400 ? 400 : resp->body_len), resp->body);
-            abort();
+            die("answer %d is not JSON (%s): %.*s", resp->status, je.text,
+                (int)(resp->body_len > 400 ? 400 : resp->body_len), resp->body);
         }
     }
     if (resp->status >= 400 && strncmp(path, "/openhpo/logs/", 14)) {
@@ -372,10 +382,8 @@ static void check_response(const http_response *resp, const char *path) {
             die("an error without x-amzn-ErrorType");
         if (!json_is_string(json_object_get(js, "__type")) ||
             !json_is_string(json_object_get(js, "message"))) {
-            fprintf(stderr, "fuzz_api: error %d body not {__type, message}: %.*s\n", resp->status,
-                    (int)(resp->body_len > 400 ? 400 : resp->body_len),
-                    resp->body ? resp->body : "");
-            abort();
+            die("error %d body not {__type, message}: %.*s", resp->status,
+                (int)(resp->body_len > 400 ? 400 : resp->body_len), resp->body ? resp->body : "");
         }
     }
     json_decref(js);
