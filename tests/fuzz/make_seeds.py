@@ -113,7 +113,7 @@ def api_seeds():
                                        route=2))
     write("api", "bad-json", api_seed("CreateTrainingJob", b'{"TrainingJobName": "t', route=0))
     # Issue 8: this request hangs api_current.c (rename_in_msg with an empty
-    # `from`); it is the finding fuzz_api made first (FUZZ_API_SKIP_ISSUE8).
+    # `from`); it is the finding fuzz_api made first.
     bad_image = tuning_request("tune3")
     bad_image["TrainingJobDefinition"]["AlgorithmSpecification"]["TrainingImage"] = "nope:1"
     write("api", "crash-issue8-unknown-image-hang",
