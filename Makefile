@@ -29,14 +29,14 @@ endif
 
 # Programs: each has one main file; everything else in src/ is the library.
 MAINS   := src/hpod.c src/runner.c src/hpo.c
-LIBSRC  := $(filter-out $(MAINS),$(wildcard src/*.c))
+LIBSRC  := $(filter-out $(MAINS),$(wildcard src/*.c) $(wildcard src/backends/*.c))
 LIBOBJ  := $(patsubst src/%.c,$(BUILD)/obj/%.o,$(LIBSRC))
 UNITSRC := $(wildcard tests/unit/test_*.c)
 UNITBIN := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNITSRC))
 
 all: $(BUILD)/hpod $(BUILD)/hpo-runner $(BUILD)/hpo
 
-$(BUILD)/obj/%.o: src/%.c $(wildcard src/*.h)
+$(BUILD)/obj/%.o: src/%.c $(wildcard src/*.h src/backends/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c -o $@ $<
 
@@ -48,16 +48,20 @@ $(BUILD)/hpod: $(BUILD)/obj/hpod.o $(BUILD)/libopenhpo.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 # The runner starts once per training job: link it with nothing it does not
-# use, so it starts in a millisecond (no BLAS, SQLite or HTTP libraries).
-$(BUILD)/hpo-runner: $(BUILD)/obj/runner.o $(BUILD)/obj/util.o
-	$(CC) $(LDFLAGS) -o $@ $^
+# use, so it starts in a millisecond (no BLAS, SQLite or HTTP libraries; only
+# libarchive, to pack the model before it reports the job's end).
+RUNNER_LIBS := $(shell pkg-config --libs libarchive 2>/dev/null || echo -larchive)
+$(BUILD)/hpo-runner: $(BUILD)/obj/runner.o $(BUILD)/obj/pack.o $(BUILD)/obj/util.o $(BUILD)/obj/err.o
+	$(CC) $(LDFLAGS) -o $@ $^ $(RUNNER_LIBS)
 
-$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libopenhpo.a $(wildcard src/*.h)
+$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libopenhpo.a $(wildcard src/*.h src/backends/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libopenhpo.a $(LDLIBS) -lcmocka
 
-unit: $(UNITBIN)
-	@set -e; for t in $(UNITBIN); do echo "== $$t"; $$t; done
+# test_backend_local runs real hpo-runner processes: it finds the binary here.
+unit: $(UNITBIN) $(BUILD)/hpo-runner
+	@set -e; for t in $(UNITBIN); do echo "== $$t"; \
+	  HPO_RUNNER_BIN=$(abspath $(BUILD)/hpo-runner) $$t; done
 
 e2e: all
 	HPOD_BIN=$(abspath $(BUILD)/hpod) HPO_RUNNER_BIN=$(abspath $(BUILD)/hpo-runner) \
@@ -77,7 +81,7 @@ bench: all
 	@bash bench/run
 
 format:
-	clang-format -i src/*.c src/*.h tests/unit/*.c
+	clang-format -i src/*.c src/*.h src/backends/*.c src/backends/*.h tests/unit/*.c
 
 clean:
 	rm -rf build build-asan build-clang

@@ -258,8 +258,11 @@ int main(int argc, char **argv) {
         fprintf(stderr, "hpod: %s\n", e.msg);
         goto out;
     }
-    if (!(be = backend_local_new(l, runner, HPOD_LOG_CAP)))
+    backend_env benv = {.l = l, .runner_path = runner, .log_cap = HPOD_LOG_CAP};
+    if (!(be = backend_new("local", &benv, &e))) {
+        fprintf(stderr, "hpod: %s\n", e.msg);
         goto out;
+    }
     engine_config ec = {.l = l,
                         .st = st,
                         .be = be,
