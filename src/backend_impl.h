@@ -35,4 +35,9 @@ typedef struct backend_ops {
 BACKEND_REGISTRY
 #undef X
 
+/* A backend made of `ops` and `self` directly, without the registry: for
+ * tests (a fake backend defined in the test). backend_free() calls
+ * ops->destroy(self). NULL on allocation failure. */
+backend *backend_from_ops(const backend_ops *ops, void *self);
+
 #endif

@@ -78,7 +78,7 @@ int contract_prepare(const contract_job *j, err_t *e) {
         const req_channel *ch = &j->def->channels[i];
         const char *name = ch->name, *uri = ch->uri, *ct = ch->content_type;
         const char *dist = ch->distribution, *rw = ch->record_wrapper;
-        const char *mode = ch->input_mode    ? ch->input_mode
+        const char *mode = ch->input_mode       ? ch->input_mode
                            : j->def->input_mode ? j->def->input_mode
                                                 : "File";
         if (!name || !uri)
@@ -288,6 +288,6 @@ void contract_failure_reason(const char *failure, const char *tail, size_t tail_
         snprintf(out, n, "AlgorithmError: training program exited with code %d%s%s", r->code,
                  line[0] ? ": " : "", line);
     else
-        snprintf(out, n, "AlgorithmError: training program was killed by signal %d%s%s",
-                 r->signal, line[0] ? ": " : "", line);
+        snprintf(out, n, "AlgorithmError: training program was killed by signal %d%s%s", r->signal,
+                 line[0] ? ": " : "", line);
 }

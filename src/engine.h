@@ -39,24 +39,24 @@
 #include "worker.h"
 
 #define ENGINE_DEFAULT_MAX_RUNNING 64 /* engine_config.max_running when 0 */
-#define ENGINE_NAME_TRIES 10 /* names tried for a training job: NAME, NAME-2 ... NAME-10 */
-#define ENGINE_HIST_CURVE_MAX 256 /* objective values kept per finished trial */
+#define ENGINE_NAME_TRIES 10          /* names tried for a training job: NAME, NAME-2 ... NAME-10 */
+#define ENGINE_HIST_CURVE_MAX 256     /* objective values kept per finished trial */
 
 typedef struct engine engine;
 
 typedef struct {
-    loop *l;                   /* borrowed */
-    store *st;                 /* borrowed */
-    backend *const *backends;  /* borrowed; the image catalog names one per image */
-    size_t nbackends;          /* ("local" for paths and the catalog's short forms) */
-    worker *wk;                /* suggestions run on it; NULL = inline (tests) */
-    const char *data_dir;      /* training job directories go under DATA_DIR/jobs */
-    const json_t *images;      /* image catalog (see image.h); borrowed, may be NULL */
-    long grace;                /* seconds between SIGTERM and SIGKILL when stopping */
-    int max_running;           /* training jobs running at once across all tuning jobs (a
-                                  machine's limit; MaxParallelTrainingJobs is per job); 0 =
-                                  ENGINE_DEFAULT_MAX_RUNNING */
-    double (*now)(void *ud);   /* the clock, epoch seconds; NULL = util_now */
+    loop *l;                  /* borrowed */
+    store *st;                /* borrowed */
+    backend *const *backends; /* borrowed; the image catalog names one per image */
+    size_t nbackends;         /* ("local" for paths and the catalog's short forms) */
+    worker *wk;               /* suggestions run on it; NULL = inline (tests) */
+    const char *data_dir;     /* training job directories go under DATA_DIR/jobs */
+    const json_t *images;     /* image catalog (see image.h); borrowed, may be NULL */
+    long grace;               /* seconds between SIGTERM and SIGKILL when stopping */
+    int max_running;          /* training jobs running at once across all tuning jobs (a
+                                 machine's limit; MaxParallelTrainingJobs is per job); 0 =
+                                 ENGINE_DEFAULT_MAX_RUNNING */
+    double (*now)(void *ud);  /* the clock, epoch seconds; NULL = util_now */
     void *now_ud;
 } engine_config;
 
@@ -102,5 +102,11 @@ int engine_running(const engine *en);
 
 /* Number of tuning jobs in memory (not final), for tests. */
 int engine_tunings(const engine *en);
+
+/* Until the API layer takes req_tuning (branch request): the image as a
+ * JSON argv (caller decrefs), and a check of the internal JSON form's image.
+ * They go when api.c calls engine_check_tuning. */
+json_t *engine_resolve_image(const engine *en, const char *image, err_t *e);
+int engine_check_request(const engine *en, const json_t *request, err_t *e);
 
 #endif

@@ -174,6 +174,7 @@ int main(int argc, char **argv) {
     store *st = NULL;
     backend *be = NULL;
     engine *en = NULL;
+    worker *wk = NULL;
     api *ap = NULL;
     http_server *http = NULL;
     json_t *images = NULL;
@@ -263,9 +264,18 @@ int main(int argc, char **argv) {
         fprintf(stderr, "hpod: %s\n", e.msg);
         goto out;
     }
+    /* After the signals are blocked: the worker's thread inherits no
+     * deliverable SIGTERM/SIGINT. */
+    if (!(wk = worker_new(l, &e))) {
+        fprintf(stderr, "hpod: %s\n", e.msg);
+        goto out;
+    }
+    backend *const backends[] = {be};
     engine_config ec = {.l = l,
                         .st = st,
-                        .be = be,
+                        .backends = backends,
+                        .nbackends = 1,
+                        .wk = wk,
                         .data_dir = datadir,
                         .images = images,
                         .grace = o.grace,
@@ -308,6 +318,7 @@ out:
     http_stop(http);
     api_free(ap);
     engine_free(en);
+    worker_free(wk); /* after the engine: the jobs it still holds free themselves */
     backend_free(be);
     store_close(st);
     if (sfd >= 0)

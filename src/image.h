@@ -20,8 +20,8 @@
 
 #include "err.h"
 
-#define IMAGE_ARGV_MAX 64      /* arguments of a catalog entry */
-#define IMAGE_BACKEND_MAX 32   /* bytes of a backend name, NUL included */
+#define IMAGE_ARGV_MAX 64    /* arguments of a catalog entry */
+#define IMAGE_BACKEND_MAX 32 /* bytes of a backend name, NUL included */
 #define IMAGE_DEFAULT_BACKEND "local"
 
 typedef struct {

@@ -23,11 +23,11 @@ struct trial {
     trial_phase phase;
     training_status status;
     backend_watch *w;
-    int exited;        /* on_exit came */
-    int recorded;      /* the handle is in the store */
-    int adopted;       /* found at start: the backend is asked about it first */
-    int stop_why;      /* TRIAL_STOP_*, 0 = none */
-    int stop_sent;     /* the backend has been asked to stop it */
+    int exited;    /* on_exit came */
+    int recorded;  /* the handle is in the store */
+    int adopted;   /* found at start: the backend is asked about it first */
+    int stop_why;  /* TRIAL_STOP_*, 0 = none */
+    int stop_sent; /* the backend has been asked to stop it */
     ingest *in;
     int has_obj;
     double obj;
@@ -140,8 +140,8 @@ static int finish(trial *t, training_status to, const char *secondary, const cha
     if (!rc)
         rc = store_add_transition(
             t->env.st, t->id, secondary, ended,
-            to == TRAINING_COMPLETED                ? "Training job completed"
-            : to == TRAINING_FAILED                 ? "Training job failed"
+            to == TRAINING_COMPLETED ? "Training job completed"
+            : to == TRAINING_FAILED  ? "Training job failed"
             : !strcmp(secondary, "MaxRuntimeExceeded")
                 ? "Training job stopped because it exceeded MaxRuntimeInSeconds"
                 : "Training job stopped");
@@ -191,8 +191,8 @@ static int launch(trial *t) {
         }
         goto fail;
     }
-    contract_job cj = {.job_name = t->name, .job_dir = t->job_dir, .hyperparameters = hp,
-                       .def = def};
+    contract_job cj = {
+        .job_name = t->name, .job_dir = t->job_dir, .hyperparameters = hp, .def = def};
     if ((rc = contract_prepare(&cj, &e)))
         goto fail;
     if (!(env = contract_env(&cj, t->job_dir))) {
@@ -320,8 +320,8 @@ static int decide(trial *t) {
         return finish(t, TRAINING_STOPPED, "MaxRuntimeExceeded", reason, 0, 0, ended);
     }
     if (r.stopped || (t->stop_why && !(r.exited && r.code == 0)))
-        return finish(t, TRAINING_STOPPED, "Stopped", NULL,
-                      t->stop_why == TRIAL_STOP_EARLY && has, v, ended);
+        return finish(t, TRAINING_STOPPED, "Stopped", NULL, t->stop_why == TRIAL_STOP_EARLY && has,
+                      v, ended);
     if (r.exited && r.code == 0) {
         if (r.model_error[0]) {
             snprintf(reason, sizeof reason, "ClientError: %s", r.model_error);
