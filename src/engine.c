@@ -817,8 +817,11 @@ static int load_tuning(engine *en, const store_tuning *row) {
         size_t nprior = 0;
         if (warm_start_prior(en, tj->r, tj->sp, &prior, &nprior))
             goto fail;
-        tj->strat = strategy_new(request_strategy_name(tj->r->strategy), tj->sp, tj->r->seed, prior,
-                                 nprior, &e);
+        tj->strat = en->cfg.strategy
+                        ? strategy_from_ops(en->cfg.strategy, tj->sp, tj->r->seed, prior, nprior,
+                                            &e)
+                        : strategy_new(request_strategy_name(tj->r->strategy), tj->sp,
+                                       tj->r->seed, prior, nprior, &e);
         free(prior);
         if (!tj->strat)
             goto fail;

@@ -58,6 +58,8 @@ typedef struct {
                                  ENGINE_DEFAULT_MAX_RUNNING */
     double (*now)(void *ud);  /* the clock, epoch seconds; NULL = util_now */
     void *now_ud;
+    const struct strategy_ops *strategy; /* tests: every tuning job uses these ops instead of
+                                            its request's Strategy; NULL = the request's */
 } engine_config;
 
 /* Caller frees with engine_free(). NULL with e set. */
