@@ -1073,29 +1073,3 @@ void engine_free(engine *en) {
         j->en = NULL; /* the worker's done() frees them */
     free(en);
 }
-
-/* ---------- until api.c and api_current.c take req_tuning (branch request) ----------
- * The two entry points the API layer on main still calls; they go when it
- * calls engine_check_tuning. */
-json_t *engine_resolve_image(const engine *en, const char *image, err_t *e) {
-    image_spec img;
-    json_t *argv = NULL;
-    if (image_resolve(en->cfg.images, image,
-                      "TrainingJobDefinition.AlgorithmSpecification.TrainingImage", &img, e))
-        return NULL;
-    if ((argv = json_array()))
-        for (size_t i = 0; i < img.argc; i++)
-            json_array_append_new(argv, json_string(img.argv[i]));
-    image_clear(&img);
-    return argv;
-}
-
-int engine_check_request(const engine *en, const json_t *request, err_t *e) {
-    const json_t *alg = json_object_get(json_object_get(request, "TrainingJobDefinition"),
-                                        "AlgorithmSpecification");
-    json_t *argv =
-        engine_resolve_image(en, json_string_value(json_object_get(alg, "TrainingImage")), e);
-    int rc = argv ? 0 : e->code;
-    json_decref(argv);
-    return rc;
-}

@@ -105,10 +105,4 @@ int engine_running(const engine *en);
 /* Number of tuning jobs in memory (not final), for tests. */
 int engine_tunings(const engine *en);
 
-/* Until the API layer takes req_tuning (branch request): the image as a
- * JSON argv (caller decrefs), and a check of the internal JSON form's image.
- * They go when api.c calls engine_check_tuning. */
-json_t *engine_resolve_image(const engine *en, const char *image, err_t *e);
-int engine_check_request(const engine *en, const json_t *request, err_t *e);
-
 #endif

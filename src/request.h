@@ -27,10 +27,10 @@
 #include "space.h"
 
 /* ---- defaults (what a request may leave out) ---- */
-#define REQ_DEFAULT_MAX_JOBS 10     /* MaxNumberOfTrainingJobs */
-#define REQ_DEFAULT_MAX_PARALLEL 1  /* MaxParallelTrainingJobs (2017 API) */
+#define REQ_DEFAULT_MAX_JOBS 10    /* MaxNumberOfTrainingJobs */
+#define REQ_DEFAULT_MAX_PARALLEL 1 /* MaxParallelTrainingJobs (2017 API) */
 #define REQ_DEFAULT_STRATEGY REQ_STRATEGY_BAYESIAN
-#define REQ_DEFAULT_MAXIMIZE 1      /* TuningJobObjective.Type (2017 API) */
+#define REQ_DEFAULT_MAXIMIZE 1 /* TuningJobObjective.Type (2017 API) */
 #define REQ_DEFAULT_INSTANCE_COUNT 1
 #define REQ_DEFAULT_MAX_RUNTIME 86400 /* StoppingCondition.MaxRuntimeInSeconds */
 
@@ -75,12 +75,12 @@ typedef struct {
 typedef struct {
     char *name;
     param_kind kind;
-    param_scale scale;  /* SCALE_AUTO when the request gives none (space resolves it) */
-    int scale_given;    /* ScalingType was in the request */
-    double lo, hi;      /* Continuous/Integer */
-    char *lo_text;      /* MinValue / MaxValue as given (echoed by Describe) */
+    param_scale scale; /* SCALE_AUTO when the request gives none (space resolves it) */
+    int scale_given;   /* ScalingType was in the request */
+    double lo, hi;     /* Continuous/Integer */
+    char *lo_text;     /* MinValue / MaxValue as given (echoed by Describe) */
     char *hi_text;
-    char **values;      /* Categorical */
+    char **values; /* Categorical */
     size_t nvalues;
 } req_range;
 
@@ -119,7 +119,7 @@ typedef struct {
     char *instance_type;
     int instance_count;
     int volume_gb;
-    long max_runtime; /* StoppingCondition.MaxRuntimeInSeconds (seconds) */
+    long max_runtime;   /* StoppingCondition.MaxRuntimeInSeconds (seconds) */
     int retry_attempts; /* RetryStrategy.MaximumRetryAttempts; 0 = none */
     /* Per-definition search (TrainingJobDefinitions); empty for the single
      * definition, whose ranges and objective are the tuning job's. */
@@ -143,18 +143,19 @@ typedef struct req_tuning {
     char *objective_metric; /* objective MetricName (after defaults) */
     int maximize;           /* objective Type Maximize */
 
-    int max_jobs;             /* MaxNumberOfTrainingJobs (after defaults) */
-    int max_jobs_given;       /* it was in the request */
-    int max_parallel;         /* MaxParallelTrainingJobs (after defaults) */
-    long max_clock_hours;     /* 2017 API ResourceLimits.MaxClockTimeInHours; 0 = none */
-    long max_tuning_seconds;  /* current API ResourceLimits.MaxRuntimeInSeconds; 0 = none */
+    int max_jobs;            /* MaxNumberOfTrainingJobs (after defaults) */
+    int max_jobs_given;      /* it was in the request */
+    int max_parallel;        /* MaxParallelTrainingJobs (after defaults) */
+    long max_clock_hours;    /* 2017 API ResourceLimits.MaxClockTimeInHours; 0 = none */
+    long max_tuning_seconds; /* current API ResourceLimits.MaxRuntimeInSeconds; 0 = none */
     req_early_stopping early_stopping; /* TrainingJobEarlyStoppingType */
 
     /* TuningJobCompletionCriteria */
     int has_target;
-    double target_value;        /* TargetObjectiveMetricValue */
-    int best_not_improving;     /* BestObjectiveNotImproving.MaxNumberOfTrainingJobsNotImproving; 0 = none */
-    int convergence_detection;  /* ConvergenceDetected.CompleteOnConvergence Enabled */
+    double target_value;       /* TargetObjectiveMetricValue */
+    int best_not_improving;    /* BestObjectiveNotImproving.MaxNumberOfTrainingJobsNotImproving; 0 =
+                                  none */
+    int convergence_detection; /* ConvergenceDetected.CompleteOnConvergence Enabled */
 
     /* WarmStartConfig */
     req_warm warm_start;
@@ -215,5 +216,31 @@ const char *request_objective(const req_tuning *r, size_t def, int *maximize);
  * (CreateTrainingJob). */
 const char *request_def_path(const req_tuning *r, size_t def, const char *member, char *buf,
                              size_t n);
+
+/* ---- emitters (struct -> wire JSON; each returns a new reference, NULL
+ * when out of memory) ---- */
+
+/* ParameterRanges of definition `def` in API `fl`'s shape (the 2017 API's
+ * ranges carry Type); MinValue/MaxValue as given, ScalingType when given. */
+json_t *request_ranges_json(const req_tuning *r, size_t def, api_flavor fl);
+/* MetricDefinitions [{Name, Regex}], a string map, InputDataConfig. */
+json_t *request_metrics_json(const req_training_def *d);
+json_t *request_kv_json(const req_kv *kv, size_t n);
+json_t *request_channels_json(const req_training_def *d);
+
+/* The request echo of the 2017 API's DescribeTuningJob:
+ * {"ParameterRanges", "MetricDefinitions", "ResourceLimits"} (limits after
+ * defaults; the caller puts ResourceLimits under ResourcesStats). */
+json_t *request_describe_2017(const req_tuning *r);
+
+/* The request echo of the current API's DescribeHyperParameterTuningJob:
+ * {"HyperParameterTuningJobConfig", "TrainingJobDefinition"} (the latter
+ * with StaticHyperParameters). */
+json_t *request_describe_current(const req_tuning *r);
+
+/* Definition `def` as DescribeTrainingJob shows it: AlgorithmSpecification,
+ * RoleArn, InputDataConfig, OutputDataConfig, ResourceConfig,
+ * StoppingCondition, Environment (when given). */
+json_t *request_definition_json(const req_tuning *r, size_t def);
 
 #endif
