@@ -64,6 +64,7 @@ struct tuning {
     image_spec img;
     backend *be;
     int solo;
+    uint64_t seed; /* the stored seed (the request may not give one) */
     int max_jobs, max_parallel;
     int64_t max_seconds;
     double started;
@@ -465,7 +466,7 @@ static int launch_cfg(engine *en, tuning *tj, const double *cfg) {
     row.tuned = tuned_s;
     snprintf(row.strategy, sizeof row.strategy, "%s",
              tj->strat ? strategy_name(tj->strat) : request_strategy_name(tj->r->strategy));
-    row.seed = tj->r->seed;
+    row.seed = tj->seed;
     row.created = now_of(en);
     int try = 0;
     for (; try < (tj->solo ? 1 : ENGINE_NAME_TRIES); try++) {
@@ -800,6 +801,7 @@ static int load_tuning(engine *en, const store_tuning *row) {
         return 0;
     }
     tj->max_seconds = row->max_seconds;
+    tj->seed = row->seed;
     tj->started = row->started > 0 ? row->started : now_of(en);
     if ((rc = request_parse_text((api_flavor)row->api, create_op(row->api, tj->solo), row->request,
                                  row->account, &tj->r, &e)))
@@ -818,10 +820,10 @@ static int load_tuning(engine *en, const store_tuning *row) {
         if (warm_start_prior(en, tj->r, tj->sp, &prior, &nprior))
             goto fail;
         tj->strat = en->cfg.strategy
-                        ? strategy_from_ops(en->cfg.strategy, tj->sp, tj->r->seed, prior, nprior,
+                        ? strategy_from_ops(en->cfg.strategy, tj->sp, tj->seed, prior, nprior,
                                             &e)
                         : strategy_new(request_strategy_name(tj->r->strategy), tj->sp,
-                                       tj->r->seed, prior, nprior, &e);
+                                       tj->seed, prior, nprior, &e);
         free(prior);
         if (!tj->strat)
             goto fail;
