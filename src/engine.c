@@ -696,7 +696,7 @@ static int tick_tuning(engine *en, tuning *tj) {
             break; /* on the worker: applied when it answers */
     }
     /* 5. Done? */
-    if (tj->ntrials == 0 && !tj->inflight && !tj->ready &&
+    if (!tuning_status_final(tj->status) && tj->ntrials == 0 && !tj->inflight && !tj->ready &&
         (tj->status == TUNING_STOPPING || tj->clock_expired || tj->exhausted ||
          tj->launched >= tj->max_jobs))
         return finish_tuning(en, tj);
@@ -820,10 +820,9 @@ static int load_tuning(engine *en, const store_tuning *row) {
         if (warm_start_prior(en, tj->r, tj->sp, &prior, &nprior))
             goto fail;
         tj->strat = en->cfg.strategy
-                        ? strategy_from_ops(en->cfg.strategy, tj->sp, tj->seed, prior, nprior,
-                                            &e)
-                        : strategy_new(request_strategy_name(tj->r->strategy), tj->sp,
-                                       tj->seed, prior, nprior, &e);
+                        ? strategy_from_ops(en->cfg.strategy, tj->sp, tj->seed, prior, nprior, &e)
+                        : strategy_new(request_strategy_name(tj->r->strategy), tj->sp, tj->seed,
+                                       prior, nprior, &e);
         free(prior);
         if (!tj->strat)
             goto fail;
