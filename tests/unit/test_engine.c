@@ -177,8 +177,13 @@ static double fake_now(void *ud) {
 
 static sqlite3 *store_db; /* the store's connection (auto extension) */
 static int fail_commits;  /* commits to fail from now on */
+static int skip_commits;  /* commits to let through before failing */
 static int deny_handle;   /* refuse statements writing training_jobs.handle */
 static int commit_hook(void *ud) {
+    if (skip_commits > 0) {
+        skip_commits--;
+        return 0;
+    }
     if (fail_commits > 0) {
         fail_commits--;
         return 1; /* the COMMIT becomes a ROLLBACK */
@@ -233,7 +238,7 @@ static void engine_up(void) {
 static int setup(void **state) {
     fake_reset();
     memset(&X, 0, sizeof X);
-    fail_commits = deny_handle = 0;
+    fail_commits = skip_commits = deny_handle = 0;
     clock_now = 1000.0;
     snprintf(X.dir, sizeof X.dir, "/tmp/test_engine.XXXXXX");
     assert_non_null(mkdtemp(X.dir));
@@ -622,6 +627,28 @@ static void test_launch_record_fails(void **unused) {
     assert_int_equal(tuning_status_of(id), TUNING_COMPLETED);
 }
 
+/* The tick that launched a job loses its commit (the row was made durable
+ * before the launch, the handle's record after it is lost): the job is
+ * re-adopted through its job directory, not launched again. */
+static void test_launch_tick_lost(void **unused) {
+    engine_up();
+    int64_t id = add_tuning("relost", 1, 1, 0);
+    skip_commits = 1; /* store_sync before the launch goes through */
+    fail_commits = 1; /* the tick's final commit does not */
+    tick(1);
+    assert_int_equal(F.starts, 1);
+    assert_int_equal(fail_commits, 0);
+    tick(3);
+    assert_int_equal(F.starts, 1);
+    assert_true(F.jobs[0].watched);
+    assert_int_equal(training_status_of(F.jobs[0].name), TRAINING_IN_PROGRESS);
+    end_all_ok(2);
+    tick(3);
+    assert_int_equal(F.starts, 1);
+    assert_int_equal(training_status_of(F.jobs[0].name), TRAINING_COMPLETED);
+    assert_int_equal(tuning_status_of(id), TUNING_COMPLETED);
+}
+
 /* Another connection holds the write lock: ticks do nothing (and return at
  * once); once it lets go, the work is done. */
 static void test_busy_store(void **unused) {
@@ -793,6 +820,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_all_child_names_taken, setup, teardown),
         cmocka_unit_test_setup_teardown(test_failed_commits, setup, teardown),
         cmocka_unit_test_setup_teardown(test_launch_record_fails, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_launch_tick_lost, setup, teardown),
         cmocka_unit_test_setup_teardown(test_busy_store, setup, teardown),
         cmocka_unit_test_setup_teardown(test_restart_adoption, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lost_too_often, setup, teardown),
