@@ -619,9 +619,10 @@ static int finish_tuning(engine *en, tuning *tj) {
 
 static int machine_room(engine *en) {
     int cap = en->cfg.max_running > 0 ? en->cfg.max_running : ENGINE_DEFAULT_MAX_RUNNING;
-    int n = engine_running(en);
-    for (suggest_job *j = en->jobs; j; j = j->next)
-        n++; /* a suggestion in flight holds its slot */
+    int n = 0;
+    /* A suggestion in flight, or computed and not yet applied, holds its slot. */
+    for (const tuning *tj = en->tunings; tj; tj = tj->next)
+        n += (int)tj->ntrials + (tj->inflight != NULL) + (tj->ready != NULL);
     return n < cap;
 }
 
@@ -1025,8 +1026,11 @@ int engine_stop_training(engine *en, int64_t training_id, err_t *e) {
     for (tuning *tj = en->tunings; tj; tj = tj->next)
         for (size_t i = 0; i < tj->ntrials; i++) {
             trial *t = tj->trials[i];
-            if (trial_id(t) != training_id || trial_phase_of(t) == TRIAL_FINAL ||
-                !training_status_stoppable(trial_status(t)))
+            if (trial_id(t) != training_id || trial_phase_of(t) == TRIAL_FINAL)
+                continue;
+            if (trial_stop_requested(t))
+                return 0; /* already stopping */
+            if (!training_status_stoppable(trial_status(t)))
                 continue;
             int rc = trial_stop(t, TRIAL_STOP_USER);
             if (rc)

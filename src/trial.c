@@ -93,7 +93,6 @@ trial *trial_new(const trial_env *env, const trial_job *job, const store_trainin
      * may have a job out there: the backend is asked first. A fresh row with
      * nothing recorded is NEW; the backend is still asked, as its runner may
      * have started before the daemon died (its pid file finds it). */
-    t->adopted = !fresh;
     t->recorded = row->handle[0] != 0;
     t->phase = fresh ? TRIAL_NEW : TRIAL_RUNNING;
     return t;
@@ -224,7 +223,6 @@ static int launch(trial *t) {
     if ((rc = backend_start(t->job.be, &bl, t->handle, &e)))
         goto fail;
     t->phase = TRIAL_RUNNING;
-    t->adopted = 0;
     t->recorded = 0;
     t->exited = 0;
     t->stop_sent = 0;

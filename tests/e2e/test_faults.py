@@ -112,7 +112,7 @@ def test_random_kill_9_of_hpod_and_runners_lose_and_repeat_nothing(tmp_path):
         d.ok("CreateTuningJob", req)
         for i in range(30):
             time.sleep(rnd.uniform(0.02, 0.35))
-            if i % 6 == 3:
+            if i % 3 == 1:
                 pids = runner_pids(d.data)
                 if pids:
                     os.kill(rnd.choice(pids), signal.SIGKILL)
