@@ -19,7 +19,10 @@ int api_2017_create_tuning_job(const api_call *c, json_t **out, err_t *e) {
     req_tuning *r = NULL;
     char arn[256];
     int rc;
-    if ((rc = request_parse(API_2017, "CreateTuningJob", c->body, c->account, &r, e)) ||
+    /* The 2017 API names the account in the body (the router has checked it
+     * against a signer's). */
+    if ((rc = request_parse(API_2017, "CreateTuningJob", c->body, str(c->body, "AwsAccountId"), &r,
+                            e)) ||
         (rc = engine_check_tuning(c->env->en, r, e)))
         goto out;
     snprintf(arn, sizeof arn, "arn:aws:sagemaker:%s:%s:tuning-job/%s", c->env->region, r->account,

@@ -66,9 +66,11 @@ struct store {
 #define TC_ADD(col, share) col "=" col "+" share ","
 #define TC_SUB(col, share) col "=" col "-" share ","
 #define TC_SUM(col, share) ", sum(" share ")"
-/* The trailing "total=total" closes the list of "col=expr," items. */
+/* The trailing "tuning_id=tuning_id" closes the list of "col=expr," items
+ * (a column assigned twice keeps its last assignment only). */
 #define TC_UPDATE(R, X)                                                                            \
-    "UPDATE tuning_counts SET " TC_COLUMNS(X, R) " total=total WHERE tuning_id=" R ".tuning_id;"
+    "UPDATE tuning_counts SET " TC_COLUMNS(X, R) " tuning_id=tuning_id WHERE tuning_id=" R         \
+                                                 ".tuning_id;"
 #define TC_ENSURE(R)                                                                               \
     "INSERT OR IGNORE INTO tuning_counts(tuning_id) SELECT " R ".tuning_id WHERE " R               \
     ".tuning_id IS NOT NULL;"
@@ -325,11 +327,12 @@ static int run(store *s, const char *sql, const char *fmt, ...) {
     va_end(ap);
     if (b != SQLITE_OK)
         goto out;
-    int r = step(s, st);
+    int r = sqlite3_step(st);
     if (r != SQLITE_DONE) {
         rc = code_of(r) ? code_of(r) : ERR_INTERNAL;
         if (rc == ERR_INTERNAL)
             log_error("store: %s: %s", sql, sqlite3_errmsg(s->db));
+        note_failure(s, r);
         goto out;
     }
     rc = 0;
