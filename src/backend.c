@@ -9,6 +9,14 @@
 
 #include "backend_impl.h"
 
+/* The registry: one X(NAME) per backend, defined in src/backends/NAME.c as
+ * backend_NAME_ops. Adding a backend is that file plus one line here. */
+#define BACKEND_REGISTRY X(local)
+
+#define X(name) extern const backend_ops backend_##name##_ops;
+BACKEND_REGISTRY
+#undef X
+
 struct backend {
     const backend_ops *ops;
     void *self;

@@ -3,7 +3,7 @@
  *
  * A backend is one file, src/backends/NAME.c, defining
  *     const backend_ops backend_NAME_ops = {...};
- * plus one line X(NAME) in BACKEND_REGISTRY below. The wrappers in backend.c
+ * plus one line X(NAME) in BACKEND_REGISTRY in backend.c. The wrappers in backend.c
  * check arguments and dispatch; a backend's functions may assume non-NULL
  * pointers (job_dir, handle, out-parameters). `self` is what create()
  * returned. */
@@ -27,13 +27,6 @@ typedef struct backend_ops {
     ssize_t (*read_log)(void *self, const char *job_dir, const char *handle, int64_t offset,
                         char *buf, size_t n);
 } backend_ops;
-
-/* The registry: one X(NAME) per backend, NAME matching backend_NAME_ops. */
-#define BACKEND_REGISTRY X(local)
-
-#define X(name) extern const backend_ops backend_##name##_ops;
-BACKEND_REGISTRY
-#undef X
 
 /* A backend made of `ops` and `self` directly, without the registry: for
  * tests (a fake backend defined in the test). backend_free() calls

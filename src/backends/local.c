@@ -46,18 +46,31 @@
 #include "util.h"
 
 #define LOCAL_START_WAIT_MS 2000  /* longest wait for the runner's start-up report */
+#define LOCAL_STOP_REARMS 15      /* ... put off at most this often while it finishes */
 #define LOCAL_STOP_MARGIN_S 2     /* after grace: the runner had its chance */
 #define LOCAL_DEFAULT_GRACE 120   /* grace of a job whose handle does not say */
 #define LOCAL_MAX_PROCS (1 << 16) /* processes scanned per kill sweep */
 #define LOCAL_KILL_ROUNDS 3       /* scans of the runner's process tree per kill */
 
+#define LOCAL_RMDIR_TRIES 50     /* a killed cgroup's removal is retried this often */
+#define LOCAL_RMDIR_EVERY_MS 100 /* ... this far apart */
+
 typedef struct escalation escalation;
+
+/* A killed cgroup whose processes have not all gone yet: removed later. */
+typedef struct cg_pending {
+    struct cg_pending *next;
+    int tries;
+    char path[1024];
+} cg_pending;
 
 typedef struct {
     loop *l;
     char *runner;
     long long log_cap;
     escalation *esc; /* pending stop escalations (loop thread only) */
+    cg_pending *cgs; /* cgroups to remove (loop thread only) */
+    int cg_timer;    /* timerfd retrying their removal, or -1 */
 } local;
 
 struct backend_watch {
@@ -81,6 +94,7 @@ typedef struct {
 struct escalation {
     escalation *next;
     int tfd;
+    int rearms; /* times the kill was put off (the runner was finishing up) */
     job_ids ids;
     char job_dir[LOCAL_PATH_MAX];
     local *lb;
@@ -205,8 +219,55 @@ out:
     return killed;
 }
 
+static void on_cg_timer(loop *l, int fd, uint32_t events, void *ud) {
+    local *lb = ud;
+    uint64_t n;
+    if (read(fd, &n, sizeof n) < 0 && errno != EAGAIN)
+        log_debug("cgroup timer: %s", strerror(errno));
+    for (cg_pending **pp = &lb->cgs; *pp;) {
+        cg_pending *c = *pp;
+        if (rmdir(c->path) == 0 || errno != EBUSY || ++c->tries >= LOCAL_RMDIR_TRIES) {
+            *pp = c->next;
+            free(c);
+            continue;
+        }
+        pp = &c->next;
+    }
+    if (!lb->cgs) {
+        loop_del(lb->l, lb->cg_timer);
+        close(lb->cg_timer);
+        lb->cg_timer = -1;
+    }
+}
+
+/* Removes a cgroup now, or later (on a timer) while its killed processes
+ * are still on their way out. */
+static void remove_cgroup(local *lb, const char *cg) {
+    if (rmdir(cg) == 0 || errno != EBUSY)
+        return;
+    cg_pending *c = calloc(1, sizeof *c);
+    if (!c)
+        return;
+    snprintf(c->path, sizeof c->path, "%s", cg);
+    if (lb->cg_timer < 0) {
+        struct itimerspec it = {.it_interval = {.tv_nsec = LOCAL_RMDIR_EVERY_MS * 1000000L},
+                                .it_value = {.tv_nsec = LOCAL_RMDIR_EVERY_MS * 1000000L}};
+        lb->cg_timer = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+        if (lb->cg_timer < 0 || timerfd_settime(lb->cg_timer, 0, &it, NULL) ||
+            loop_add(lb->l, lb->cg_timer, EPOLLIN, on_cg_timer, lb)) {
+            if (lb->cg_timer >= 0)
+                close(lb->cg_timer);
+            lb->cg_timer = -1;
+            free(c);
+            return; /* left behind: an empty directory */
+        }
+    }
+    c->next = lb->cgs;
+    lb->cgs = c;
+}
+
 /* Kills the job's cgroup, when the runner made one (JOB_DIR/cgroup). */
-static void kill_cgroup(const char *job_dir) {
+static void kill_cgroup(local *lb, const char *job_dir) {
     char p[LOCAL_PATH_MAX];
     path_in(p, sizeof p, job_dir, LOCAL_CGROUP_FILE);
     char *cg = util_read_file(p, 1024, NULL);
@@ -218,14 +279,14 @@ static void kill_cgroup(const char *job_dir) {
                 log_debug("cannot kill cgroup %s: %s", cg, strerror(errno));
             close(fd);
         }
-        rmdir(cg); /* fails while the kill is in progress: the dir is empty, harmless */
+        remove_cgroup(lb, cg);
     }
     free(cg);
 }
 
 /* Kills everything of the job: the runner's whole tree and session, the
  * program's group, the cgroup; then the runner itself. Never blocks. */
-static void kill_job(const char *job_dir, const job_ids *ids) {
+static void kill_job(local *lb, const char *job_dir, const job_ids *ids) {
     int runner_alive = alive(ids->rpid, ids->rstart);
     /* A pid is not reused while a process group or session still has it as
      * its id: a group or session named by a dead runner or program is the
@@ -239,7 +300,7 @@ static void kill_job(const char *job_dir, const job_ids *ids) {
     for (int round = 0; round < LOCAL_KILL_ROUNDS; round++)
         if (kill_tree(runner_alive ? ids->rpid : 0, sid) == 0)
             break;
-    kill_cgroup(job_dir);
+    kill_cgroup(lb, job_dir);
     if (runner_alive) {
         kill(ids->rpid, SIGKILL);
         kill(ids->rpid, SIGCONT);
@@ -339,6 +400,8 @@ static int local_start(void *self, const backend_launch *l, char handle[BACKEND_
         sigprocmask(SIG_SETMASK, &none, NULL);
         signal(SIGPIPE, SIG_DFL);
         int lk = fcntl(lockfd, F_DUPFD_CLOEXEC, 10), st = fcntl(sp[1], F_DUPFD_CLOEXEC, 10);
+        if (lk < 0 || st < 0)
+            _exit(127); /* the daemon reads EOF: "ended while starting" */
         int devnull = open("/dev/null", O_RDONLY);
         int logfd = open(logp, O_WRONLY | O_CREAT | O_APPEND, 0644);
         if (devnull >= 0)
@@ -379,9 +442,11 @@ static int local_start(void *self, const backend_launch *l, char handle[BACKEND_
                      LOCAL_START_WAIT_MS);
     else
         rc = err_set(e, ERR_INTERNAL, "%s ended while starting (see %s)", lb->runner, logp);
-    /* The runner is not running a job: make sure of it and reap it. */
+    /* The runner is not running a job: make sure of it (the program dies
+     * with it; its cgroup, if made, is killed) and reap it. */
     kill(-pid, SIGKILL);
     waitpid(pid, NULL, 0);
+    kill_cgroup(lb, l->job_dir);
 out:
     if (lockfd >= 0)
         close(lockfd);
@@ -469,12 +534,38 @@ static void escalation_free(local *lb, escalation *x) {
     free(x);
 }
 
+/* 1 when the runner is stopped (SIGSTOP, ptrace): /proc/PID/stat state T/t. */
+static int is_stopped(int pid) {
+    char p[64], buf[512];
+    snprintf(p, sizeof p, "/proc/%d/stat", pid);
+    int fd = open(p, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    ssize_t r = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (r <= 0)
+        return 0;
+    buf[r] = 0;
+    char *q = strrchr(buf, ')');
+    return q && q[1] == ' ' && (q[2] == 'T' || q[2] == 't');
+}
+
 static void on_escalate(loop *l, int fd, uint32_t events, void *ud) {
     escalation *x = ud;
-    if (alive(x->ids.rpid, x->ids.rstart)) {
-        log_warn("job in %s did not stop within its grace period; killing it", x->job_dir);
-        kill_job(x->job_dir, &x->ids);
+    if (!alive(x->ids.rpid, x->ids.rstart)) {
+        escalation_free(x->lb, x);
+        return;
     }
+    /* A running runner whose program has ended is finishing up (the kill
+     * sweep, exit.json): give it a little longer, a bounded number of times. */
+    int program_gone = x->ids.cpid > 0 && !alive(x->ids.cpid, x->ids.cstart);
+    if (program_gone && !is_stopped(x->ids.rpid) && x->rearms++ < LOCAL_STOP_REARMS) {
+        struct itimerspec it = {.it_value = {.tv_sec = LOCAL_STOP_MARGIN_S}};
+        if (timerfd_settime(x->tfd, 0, &it, NULL) == 0)
+            return;
+    }
+    log_warn("job in %s did not stop within its grace period; killing it", x->job_dir);
+    kill_job(x->lb, x->job_dir, &x->ids);
     escalation_free(x->lb, x);
 }
 
@@ -512,6 +603,7 @@ static int local_stop(void *self, const char *job_dir, const char *handle) {
 
 static backend_state local_result(void *self, const char *job_dir, const char *handle,
                                   backend_result *r) {
+    local *lb = self;
     char p[LOCAL_PATH_MAX];
     job_ids ids;
     if (lock_held(job_dir) > 0)
@@ -523,9 +615,9 @@ static backend_state local_result(void *self, const char *job_dir, const char *h
         /* No result: make sure no part of the job survives before anyone
          * retries (the program dies with its runner; what it started may not). */
         if (job_ids_of(job_dir, handle, &ids) == 0)
-            kill_job(job_dir, &ids);
+            kill_job(lb, job_dir, &ids);
         else
-            kill_cgroup(job_dir);
+            kill_cgroup(lb, job_dir);
         path_in(p, sizeof p, job_dir, LOCAL_UNWRITABLE_FILE);
         if (access(p, F_OK) == 0) {
             r->result_unwritable = 1;
@@ -583,6 +675,7 @@ static void *local_create(const backend_env *env, err_t *e) {
         return NULL;
     }
     lb->l = env->l;
+    lb->cg_timer = -1;
     lb->log_cap = env->log_cap > 0 ? env->log_cap : 64LL << 20;
     return lb;
 }
@@ -593,6 +686,16 @@ static void local_destroy(void *self) {
         return;
     while (lb->esc)
         escalation_free(lb, lb->esc);
+    while (lb->cgs) {
+        cg_pending *c = lb->cgs;
+        lb->cgs = c->next;
+        rmdir(c->path);
+        free(c);
+    }
+    if (lb->cg_timer >= 0) {
+        loop_del(lb->l, lb->cg_timer);
+        close(lb->cg_timer);
+    }
     free(lb->runner);
     free(lb);
 }
