@@ -459,13 +459,18 @@ store *store_open(const char *dir, err_t *e) {
         goto out;
     }
     sqlite3_busy_timeout(s->db, STORE_OPEN_BUSY_TIMEOUT_MS);
+    /* Reads through a memory map of the file (the OS's page cache) rather
+     * than read() into SQLite's small cache: a list's index walk at 100k
+     * rows is several times faster. */
+    char mmap[64];
+    snprintf(mmap, sizeof mmap, "PRAGMA mmap_size=%lld", (long long)STORE_MMAP_BYTES);
     if ((rc = exec_raw(s, "PRAGMA journal_mode=WAL")) ||
         (rc = exec_raw(s, "PRAGMA synchronous=FULL")) ||
         (rc = exec_raw(s, "PRAGMA foreign_keys=ON")) ||
         /* Statement journals (a statement's undo inside a transaction) in
          * memory, not in a temp file written page by page. */
-        (rc = exec_raw(s, "PRAGMA temp_store=MEMORY")) || (rc = migrate(s)) ||
-        (rc = load_secret(s))) {
+        (rc = exec_raw(s, "PRAGMA temp_store=MEMORY")) || (rc = exec_raw(s, mmap)) ||
+        (rc = migrate(s)) || (rc = load_secret(s))) {
         err_set(e, rc, "cannot initialise the store in %s", path);
         goto out;
     }

@@ -41,6 +41,8 @@ typedef struct store store;
 #define STORE_BUSY_TIMEOUT_MS 5
 /* The wait while opening (migrations run before the loop starts). */
 #define STORE_OPEN_BUSY_TIMEOUT_MS 5000
+/* How much of the database file SQLite maps into memory for reading. */
+#define STORE_MMAP_BYTES (1LL << 30)
 /* Most statuses a store_list_query may name. */
 #define STORE_LIST_MAX_STATUSES 16
 /* Longest name_contains of a store_list_query, in bytes. */
