@@ -17,7 +17,10 @@
  * runs on the worker: they must only read state that is immutable after
  * create() (a strategy may keep caches or scratch space that suggest()
  * mutates, as long as should_stop() and exhausted() never touch them). The
- * wrappers below add no locking.
+ * wrappers below add no locking. What suggest() borrows (`done`, their
+ * configs, `pending`, `out`) must stay unchanged until it returns: run on
+ * the worker, it gets a snapshot the loop does not touch meanwhile (the
+ * space is immutable, and outlives the strategy).
  *
  * Adding a strategy is one file plus one registration line: write
  * src/strategy_NAME.c defining `const strategy_ops strategy_NAME_ops` (the
