@@ -18,7 +18,9 @@
 #include <cmocka.h>
 
 #include "backend_impl.h"
+#include "contract.h"
 #include "engine.h"
+#include "image.h"
 #include "rng.h"
 #include "status.h"
 #include "store.h"
@@ -807,8 +809,125 @@ static void test_strategy_stops_and_exhausts(void **unused) {
     assert_int_equal(tuning_status_of(id), TUNING_COMPLETED);
 }
 
+/* The catalog's forms, paths, and messages naming the caller's field. */
+static void test_image_resolve(void **unused) {
+    err_t e = {0};
+    image_spec s;
+    json_t *cat =
+        json_loads("{\"a\": \"/bin/prog\", \"b\": [\"/bin/sh\", \"t.sh\"],"
+                   " \"c\": {\"backend\": \"slurm\", \"command\": [\"run\", \"x\"]},"
+                   " \"d\": {\"command\": \"solo\"}, \"e\": {\"backend\": \"x\"},"
+                   " \"f\": [], \"g\": [\"\"], \"h\": {\"backend\": 3, \"command\": \"p\"}}",
+                   0, NULL);
+    assert_non_null(cat);
+    assert_int_equal(image_resolve(cat, "a", "F", &s, &e), 0);
+    assert_string_equal(s.backend, "local");
+    assert_int_equal(s.argc, 1);
+    assert_string_equal(s.argv[0], "/bin/prog");
+    assert_null(s.argv[1]);
+    image_clear(&s);
+    assert_int_equal(image_resolve(cat, "b", "F", &s, &e), 0);
+    assert_int_equal(s.argc, 2);
+    assert_string_equal(s.argv[1], "t.sh");
+    image_clear(&s);
+    assert_int_equal(image_resolve(cat, "c", "F", &s, &e), 0);
+    assert_string_equal(s.backend, "slurm");
+    assert_string_equal(s.argv[0], "run");
+    image_clear(&s);
+    assert_int_equal(image_resolve(cat, "d", "F", &s, &e), 0);
+    assert_string_equal(s.backend, "local");
+    assert_string_equal(s.argv[0], "solo");
+    image_clear(&s);
+    const char *bad[] = {"e", "f", "g", "h"};
+    for (size_t i = 0; i < 4; i++) {
+        assert_int_equal(image_resolve(cat, bad[i], "X.TrainingImage", &s, &e), ERR_VALIDATION);
+        assert_non_null(strstr(e.msg, "X.TrainingImage: catalog entry"));
+        assert_null(s.argv);
+    }
+    /* Paths: an absolute executable (or file://), not a relative one. */
+    assert_int_equal(image_resolve(NULL, "/bin/true", "F", &s, &e), 0);
+    assert_string_equal(s.argv[0], "/bin/true");
+    image_clear(&s);
+    assert_int_equal(image_resolve(cat, "file:///bin/true", "F", &s, &e), 0);
+    assert_string_equal(s.argv[0], "/bin/true");
+    image_clear(&s);
+    assert_int_equal(image_resolve(cat, "bin/true", "AlgorithmSpecification.TrainingImage", &s, &e),
+                     ERR_VALIDATION);
+    assert_string_equal(e.msg, "AlgorithmSpecification.TrainingImage: 'bin/true' is neither in "
+                               "the image catalog nor an absolute path (or file:// URI) of an "
+                               "executable file");
+    assert_int_equal(image_resolve(cat, "/etc/passwd", "F", &s, &e), ERR_VALIDATION);
+    json_decref(cat);
+}
+
+/* The FailureReason rule: the program's own text, else the backend's
+ * error, else the exit code or signal with the log's last line. */
+static void test_failure_reason_rule(void **unused) {
+    backend_result r;
+    char out[STORE_REASON_MAX];
+    memset(&r, 0, sizeof r);
+    r.exited = 1;
+    r.code = 2;
+    const char *tail = "a\nlast words\n\n";
+    contract_failure_reason("ValueError: lr", tail, strlen(tail), &r, out, sizeof out);
+    assert_string_equal(out, "ValueError: lr");
+    contract_failure_reason("", tail, strlen(tail), &r, out, sizeof out);
+    assert_string_equal(out, "AlgorithmError: training program exited with code 2: last words");
+    contract_failure_reason(NULL, NULL, 0, &r, out, sizeof out);
+    assert_string_equal(out, "AlgorithmError: training program exited with code 2");
+    r.exited = 0;
+    r.signal = 9;
+    contract_failure_reason(NULL, "only", 4, &r, out, sizeof out);
+    assert_string_equal(out, "AlgorithmError: training program was killed by signal 9: only");
+    snprintf(r.error, sizeof r.error, "cannot execute /x: No such file or directory");
+    contract_failure_reason(NULL, tail, strlen(tail), &r, out, sizeof out);
+    assert_string_equal(out, "AlgorithmError: cannot execute /x: No such file or directory");
+}
+
+/* engine_check_tuning: an image whose backend this daemon lacks is refused,
+ * naming TrainingImage in the caller's path. */
+static void test_check_unknown_backend(void **unused) {
+    err_t e = {0};
+    req_tuning *r = NULL;
+    json_t *cat =
+        json_loads("{\"img\": {\"backend\": \"slurm\", \"command\": \"/bin/true\"}}", 0, NULL);
+    const char *body =
+        "{\"TrainingJobName\": \"t\", \"AlgorithmSpecification\": {\"TrainingImage\": "
+        "\"img\", \"TrainingInputMode\": \"File\"}, \"RoleArn\": "
+        "\"arn:aws:iam::123456789012:role/r\", \"OutputDataConfig\": {\"S3OutputPath\": "
+        "\"file:///tmp/o\"}, \"ResourceConfig\": {\"InstanceType\": \"ml.m5.large\", "
+        "\"InstanceCount\": 1, \"VolumeSizeInGB\": 1}, \"StoppingCondition\": "
+        "{\"MaxRuntimeInSeconds\": 60}}";
+    assert_int_equal(request_parse_text(API_CURRENT, "CreateTrainingJob", body, ACCOUNT, &r, &e),
+                     0);
+    engine_config c = {.l = X.l,
+                       .st = X.st,
+                       .backends = X.bes,
+                       .nbackends = 1,
+                       .data_dir = X.dir,
+                       .images = cat,
+                       .now = fake_now};
+    X.en = engine_new(&c, &e);
+    assert_int_equal(engine_check_tuning(X.en, r, &e), ERR_VALIDATION);
+    assert_string_equal(e.msg, "AlgorithmSpecification.TrainingImage: backend 'slurm' is not "
+                               "configured in this daemon");
+    json_decref(cat);
+    cat = json_loads("{\"img\": {\"command\": \"/bin/true\"}}", 0, NULL);
+    engine_free(X.en);
+    c.images = cat;
+    X.en = engine_new(&c, &e);
+    assert_int_equal(engine_check_tuning(X.en, r, &e), 0);
+    request_free(r);
+    engine_free(X.en);
+    X.en = NULL;
+    json_decref(cat);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_image_resolve),
+        cmocka_unit_test(test_failure_reason_rule),
+        cmocka_unit_test_setup_teardown(test_check_unknown_backend, setup, teardown),
         cmocka_unit_test_setup_teardown(test_parallel_and_total_limits, setup, teardown),
         cmocka_unit_test_setup_teardown(test_machine_cap, setup, teardown),
         cmocka_unit_test_setup_teardown(test_clock_limit, setup, teardown),
