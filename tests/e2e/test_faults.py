@@ -103,9 +103,9 @@ def test_random_kill_9_of_hpod_and_runners_lose_and_repeat_nothing(tmp_path):
     images.write_text(json.dumps({"trainer:latest": [sys.executable, str(trainer)]}))
     track = str(tmp_path / "track")
     d = Hpod(str(tmp_path)).start()
-    jobs_n = 16
+    jobs_n = 32
     req = job_request(max_jobs=jobs_n, parallel=4, strategy="Random",
-                      static={"sleep": "0.4", "track": track})
+                      static={"sleep": "1.0", "track": track})
     t0 = time.time()
     hpod_kills = runner_kills = 0
     try:
@@ -117,6 +117,8 @@ def test_random_kill_9_of_hpod_and_runners_lose_and_repeat_nothing(tmp_path):
                 if pids:
                     os.kill(rnd.choice(pids), signal.SIGKILL)
                     runner_kills += 1
+            if i == 29:  # the kills all land during the tuning job
+                assert d.describe("job1")["TuningJobStatus"] == "Running"
             d.stop(sig=signal.SIGKILL)
             hpod_kills += 1
             d.start()
