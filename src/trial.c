@@ -29,6 +29,9 @@ struct trial {
     int stop_why;  /* TRIAL_STOP_*, 0 = none */
     int stop_sent; /* the backend has been asked to stop it */
     ingest *in;
+    double checked;  /* when the backend was last asked whether it ended */
+    double ended_at; /* when ENDED began waiting for the backend's result */
+    int warned;      /* the wait for the result was logged */
     int has_obj;
     double obj;
 };
@@ -81,6 +84,7 @@ trial *trial_new(const trial_env *env, const trial_job *job, const store_trainin
     t->stop_why = row->stop_requested;
     t->stop_sent = 0;
     t->n = sp_n;
+    t->checked = now_of(t);
     t->cfg = calloc(sp_n ? sp_n : 1, sizeof *t->cfg);
     t->in = ingest_new(job->ms, job->objective, row->log_offset, count0);
     if (!t->cfg || !t->in) {
@@ -399,6 +403,17 @@ trial_step trial_tick(trial *t) {
             if (s != BACKEND_RUNNING)
                 t->exited = 1;
         }
+        double now = now_of(t);
+        if (t->w && !t->exited && now - t->checked >= TRIAL_RECHECK_SECONDS) {
+            /* A safety net under on_exit: ask the backend now and then. */
+            backend_result r;
+            t->checked = now;
+            if (backend_result_of(t->job.be, t->job_dir, t->handle, &r) != BACKEND_RUNNING) {
+                log_warn("training job %s ended without its exit being reported; finishing it",
+                         t->name);
+                t->exited = 1;
+            }
+        }
         if (t->exited)
             t->phase = TRIAL_ENDED;
         else if ((rc = deliver_stop(t)))
@@ -416,7 +431,19 @@ trial_step trial_tick(trial *t) {
         return TRIAL_FAULT;
     if (t->phase == TRIAL_ENDED && at_end) {
         rc = decide(t);
-        if (rc < 0 || rc == 1)
+        if (rc == 1) { /* ended, but the backend has no result yet */
+            double now = now_of(t);
+            if (!t->ended_at)
+                t->ended_at = now;
+            else if (!t->warned && now - t->ended_at >= TRIAL_RESULT_WAIT_WARN) {
+                log_warn("training job %s: ended %.0f s ago, the backend still reports it "
+                         "running",
+                         t->name, now - t->ended_at);
+                t->warned = 1;
+            }
+            return TRIAL_ACTIVE;
+        }
+        if (rc < 0)
             return TRIAL_ACTIVE;
         if (rc)
             return TRIAL_FAULT;

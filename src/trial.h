@@ -35,7 +35,9 @@
 #include "status.h"
 #include "store.h"
 
-#define TRIAL_MAX_RETRIES 2 /* relaunches of a training job whose runner was lost */
+#define TRIAL_MAX_RETRIES 2       /* relaunches of a training job whose runner was lost */
+#define TRIAL_RECHECK_SECONDS 10  /* a watched job's end is also asked for this often */
+#define TRIAL_RESULT_WAIT_WARN 30 /* seconds an ended job may lack a result before a warning */
 
 /* Why a stop was asked (stored as training_jobs.stop_requested). */
 #define TRIAL_STOP_USER 1  /* StopTuningJob / StopTrainingJob */

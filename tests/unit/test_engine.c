@@ -709,6 +709,23 @@ static void test_restart_adoption(void **unused) {
     assert_int_equal(F.starts, 4);
 }
 
+/* A job whose end is never reported (on_exit lost) is still finished: the
+ * engine asks the backend every TRIAL_RECHECK_SECONDS. */
+static void test_missed_exit_is_caught(void **unused) {
+    engine_up();
+    int64_t id = add_tuning("missed", 1, 1, 0);
+    tick(1);
+    fake_print(&F.jobs[0], "acc=9\n");
+    F.jobs[0].running = 0; /* ended, and nobody calls on_exit */
+    tick(3);
+    assert_int_equal(training_status_of(F.jobs[0].name), TRAINING_IN_PROGRESS);
+    clock_now += 10; /* TRIAL_RECHECK_SECONDS */
+    tick(3);
+    assert_int_equal(training_status_of(F.jobs[0].name), TRAINING_COMPLETED);
+    assert_int_equal(tuning_status_of(id), TUNING_COMPLETED);
+    assert_int_equal(F.starts, 1);
+}
+
 /* Lost more than TRIAL_MAX_RETRIES times: Failed with the count. */
 static void test_lost_too_often(void **unused) {
     engine_up();
@@ -942,6 +959,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_launch_tick_lost, setup, teardown),
         cmocka_unit_test_setup_teardown(test_busy_store, setup, teardown),
         cmocka_unit_test_setup_teardown(test_restart_adoption, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_missed_exit_is_caught, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lost_too_often, setup, teardown),
         cmocka_unit_test_setup_teardown(test_failure_reason, setup, teardown),
         cmocka_unit_test_setup_teardown(test_strategy_stops_and_exhausts, setup, teardown),
