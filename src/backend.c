@@ -55,6 +55,15 @@ backend *backend_new(const char *name, const backend_env *env, err_t *e) {
     return b;
 }
 
+backend *backend_from_ops(const backend_ops *ops, void *self) {
+    backend *b = ops ? calloc(1, sizeof *b) : NULL;
+    if (b) {
+        b->ops = ops;
+        b->self = self;
+    }
+    return b;
+}
+
 void backend_free(backend *b) {
     if (!b)
         return;

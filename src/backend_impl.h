@@ -28,4 +28,9 @@ typedef struct backend_ops {
                         char *buf, size_t n);
 } backend_ops;
 
+/* A backend made of `ops` and `self` directly, without the registry: for
+ * tests (a fake backend defined in the test). backend_free() calls
+ * ops->destroy(self). NULL on allocation failure. */
+backend *backend_from_ops(const backend_ops *ops, void *self);
+
 #endif

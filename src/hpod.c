@@ -11,14 +11,16 @@
 #include <arpa/inet.h>
 #include <dlfcn.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
 #include <limits.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/resource.h>
-#include <sys/signalfd.h>
 #include <unistd.h>
 
 #include "api.h"
@@ -150,14 +152,78 @@ static int is_loopback(const char *host) {
     return 0;
 }
 
-static void on_signal(loop *l, int fd, uint32_t events, void *ud) {
-    struct signalfd_siginfo si;
-    while (read(fd, &si, sizeof si) == sizeof si) {
-        if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT) {
-            log_info("signal %d: shutting down (training jobs keep running)", si.ssi_signo);
-            loop_stop(l);
+/* Signals. SIGTERM and SIGINT reach the loop through a self-pipe: their
+ * handlers write the signal's number to it, and the loop watches its read
+ * end. A handler works in whichever thread the kernel delivers the signal
+ * to. That matters: libraries start threads before main (OpenBLAS starts its
+ * pool in a constructor), those threads block nothing, and a process-directed
+ * signal that every thread but one blocks goes to that one — so blocking the
+ * signals in main and reading a signalfd let a BLAS thread take SIGTERM's
+ * default action and kill the daemon.
+ *
+ * State of the handlers: written once by signals_init() before the handlers
+ * are installed and by signals_fini() after they are removed; the handlers
+ * only read it. */
+static int sig_pipe[2] = {-1, -1};
+static pid_t sig_pid; /* the daemon's pid: a forked child is not the daemon */
+
+static void on_stop_signal(int sig) {
+    int saved = errno;
+    if (getpid() != sig_pid) {
+        /* A child between fork and exec: what it would have done without
+         * the handler (the signal is re-delivered once this returns). */
+        signal(sig, SIG_DFL);
+        raise(sig);
+    } else {
+        unsigned char b = (unsigned char)sig;
+        if (write(sig_pipe[1], &b, 1) < 0) {
+            /* full: a byte is pending already, which is all the loop needs */
         }
     }
+    errno = saved;
+}
+
+/* Opens the pipe and installs the handlers. Call it before anything that can
+ * start a thread of the daemon's own; 0 or -1 (errno set). */
+static int signals_init(void) {
+    struct sigaction sa = {.sa_handler = on_stop_signal, .sa_flags = SA_RESTART};
+    sigemptyset(&sa.sa_mask);
+    sigaddset(&sa.sa_mask, SIGTERM);
+    sigaddset(&sa.sa_mask, SIGINT);
+    sig_pid = getpid();
+    if (pipe2(sig_pipe, O_CLOEXEC | O_NONBLOCK))
+        return -1;
+    if (sigaction(SIGTERM, &sa, NULL) || sigaction(SIGINT, &sa, NULL))
+        return -1;
+    /* Whatever mask hpod was started with, the loop's thread takes them, so
+     * that they are never blocked in every thread (and left pending). */
+    sigset_t stop;
+    sigemptyset(&stop);
+    sigaddset(&stop, SIGTERM);
+    sigaddset(&stop, SIGINT);
+    return pthread_sigmask(SIG_UNBLOCK, &stop, NULL) ? -1 : 0;
+}
+
+/* Removes the handlers (a late signal is ignored: hpod is exiting anyway)
+ * and closes the pipe. */
+static void signals_fini(void) {
+    signal(SIGTERM, SIG_IGN);
+    signal(SIGINT, SIG_IGN);
+    for (int i = 0; i < 2; i++)
+        if (sig_pipe[i] >= 0) {
+            close(sig_pipe[i]);
+            sig_pipe[i] = -1;
+        }
+}
+
+static void on_signal(loop *l, int fd, uint32_t events, void *ud) {
+    unsigned char sigs[64];
+    ssize_t n;
+    while ((n = read(fd, sigs, sizeof sigs)) > 0)
+        for (ssize_t i = 0; i < n; i++) {
+            log_info("signal %d: shutting down (training jobs keep running)", sigs[i]);
+            loop_stop(l);
+        }
 }
 
 static void on_tick(loop *l, void *ud) {
@@ -169,12 +235,13 @@ static void on_tick(loop *l, void *ud) {
 int main(int argc, char **argv) {
     options o;
     err_t e = {0};
-    int rc = 1, sfd = -1;
+    int rc = 1;
     char host[256], runner[PATH_MAX], datadir[PATH_MAX];
     loop *l = NULL;
     store *st = NULL;
     backend *be = NULL;
     engine *en = NULL;
+    worker *wk = NULL;
     api *ap = NULL;
     http_server *http = NULL;
     json_t *images = NULL;
@@ -183,6 +250,17 @@ int main(int argc, char **argv) {
 
     if (parse_args(argc, argv, &o))
         return 2;
+    signal(SIGPIPE, SIG_IGN);
+    if (signals_init()) {
+        fprintf(stderr, "hpod: cannot set up signal handling: %s\n", strerror(errno));
+        return 1;
+    }
+    /* ---- Threads of the daemon's own (a worker) may be created from here on.
+     * SIGTERM and SIGINT work whichever thread they land on, but a thread that
+     * computes should not be interrupted by them: create it with every signal
+     * blocked (pthread_sigmask(SIG_BLOCK, &all, &old); pthread_create(...);
+     * pthread_sigmask(SIG_SETMASK, &old, NULL)), so that they land on the loop
+     * thread (or on a library's thread, where the handler does the same). ---- */
     const char *colon = strrchr(o.listen, ':');
     if (!colon || colon == o.listen || (size_t)(colon - o.listen) >= sizeof host) {
         fprintf(stderr, "hpod: --listen must be HOST:PORT\n");
@@ -244,7 +322,6 @@ int main(int argc, char **argv) {
     void (*blas_threads)(int) = (void (*)(int))dlsym(RTLD_DEFAULT, "openblas_set_num_threads");
     if (blas_threads)
         blas_threads(1);
-    signal(SIGPIPE, SIG_IGN);
     /* Room for the HTTP server's connections (http.h): raise the soft
      * descriptor limit towards the hard one, no further than needed. */
     struct rlimit rl;
@@ -258,18 +335,16 @@ int main(int argc, char **argv) {
                 log_warn("cannot raise the descriptor limit: %m");
         }
     }
-    sigset_t mask;
-    sigemptyset(&mask);
-    sigaddset(&mask, SIGTERM);
-    sigaddset(&mask, SIGINT);
-    sigprocmask(SIG_BLOCK, &mask, NULL);
-    if (!(l = loop_new()) || (sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK)) < 0 ||
-        loop_add(l, sfd, 0x001, on_signal, NULL)) {
+    if (!(l = loop_new()) || loop_add(l, sig_pipe[0], EPOLLIN, on_signal, NULL)) {
         fprintf(stderr, "hpod: cannot set up the event loop\n");
         goto out;
     }
+    /* The data dir is locked by the store: a second hpod on it stops here,
+     * before it binds its port or touches a job. */
     if (!(st = store_open(datadir, &e))) {
         fprintf(stderr, "hpod: %s\n", e.msg);
+        if (e.code == ERR_IN_USE)
+            rc = 2;
         goto out;
     }
     backend_env benv = {.l = l, .runner_path = runner, .log_cap = HPOD_LOG_CAP};
@@ -277,9 +352,18 @@ int main(int argc, char **argv) {
         fprintf(stderr, "hpod: %s\n", e.msg);
         goto out;
     }
+    /* After the signals are blocked: the worker's thread inherits no
+     * deliverable SIGTERM/SIGINT. */
+    if (!(wk = worker_new(l, &e))) {
+        fprintf(stderr, "hpod: %s\n", e.msg);
+        goto out;
+    }
+    backend *const backends[] = {be};
     engine_config ec = {.l = l,
                         .st = st,
-                        .be = be,
+                        .backends = backends,
+                        .nbackends = 1,
+                        .wk = wk,
                         .data_dir = datadir,
                         .images = images,
                         .grace = o.grace,
@@ -322,14 +406,14 @@ out:
     http_stop(http);
     api_free(ap);
     engine_free(en);
+    worker_free(wk); /* after the engine: the jobs it still holds free themselves */
     backend_free(be);
     store_close(st);
-    if (sfd >= 0)
-        close(sfd);
     loop_free(l);
     json_decref(images);
     throttle_free(th);
     credentials_free(creds);
     validate_shutdown();
+    signals_fini();
     return rc;
 }

@@ -1,5 +1,11 @@
 """Fixtures for end-to-end tests: each test gets a real hpod on an ephemeral
-loopback port with its own temporary data dir, and talks HTTP to it."""
+loopback port with its own temporary data dir, and talks HTTP to it.
+
+Each test also gets private "S3" directories (under its tmp_path) that
+job_request() uses for its input channel and its output path, so no two tests
+(nor two suites running at once) share a path under /tmp. When a test ends,
+the training jobs of the daemons it started are stopped, so none lingers into
+the next tests."""
 import json
 import os
 import signal
@@ -15,6 +21,13 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 HPOD = os.environ.get("HPOD_BIN", os.path.join(HERE, "..", "..", "build", "hpod"))
 TRAINER = os.path.join(HERE, "trainer.py")
 ACCOUNT = "123456789012"
+POLL = 0.01  # seconds between two looks at something the daemon does
+
+# The running test's private directories (set by the autouse fixture
+# private_s3 around each test; the suite runs tests one at a time).
+_private = {"input": None, "output": None}
+# Every Hpod made, so that a test's leftovers can be cleaned up after it.
+_created = []
 
 
 class Hpod:
@@ -26,6 +39,7 @@ class Hpod:
         self.extra_args = list(extra_args)
         self.proc = None
         self.url = None
+        _created.append(self)
         if not os.path.exists(self.images):
             with open(self.images, "w") as f:
                 json.dump({"trainer:latest": [sys.executable, TRAINER]}, f)
@@ -53,7 +67,7 @@ class Hpod:
                                 return self
                     except (urllib.error.URLError, ConnectionError):
                         pass
-            time.sleep(0.05)
+            time.sleep(POLL)
         raise RuntimeError("hpod did not become ready; log: %s" % self.read_log())
 
     def read_log(self):
@@ -69,6 +83,31 @@ class Hpod:
         rc = self.proc.returncode if self.proc else None
         self.proc = None
         return rc
+
+    def runner_pids(self):
+        """Pids of the hpo-runners of this daemon's data dir still alive."""
+        found = []
+        mark = os.path.join(self.data, "jobs", "").encode()
+        for pid in os.listdir("/proc"):
+            if not pid.isdigit():
+                continue
+            try:
+                argv = open("/proc/%s/cmdline" % pid, "rb").read().split(b"\0")
+            except OSError:
+                continue
+            if argv and argv[0].endswith(b"hpo-runner") and mark in b" ".join(argv):
+                found.append(int(pid))
+        return found
+
+    def cleanup(self):
+        """Stops the daemon and asks its runners to stop their training jobs
+        (SIGTERM: each runner stops its job's process group and exits)."""
+        self.stop()
+        for pid in self.runner_pids():
+            try:
+                os.kill(pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
 
     def raw(self, path, data, headers=None, method="POST"):
         """Sends raw bytes; returns (status, headers dict, body bytes)."""
@@ -101,7 +140,7 @@ class Hpod:
             d = self.describe(name, account)
             if d["TuningJobStatus"] in statuses:
                 return d
-            time.sleep(0.1)
+            time.sleep(POLL)
         raise AssertionError("%s not in %s after %ss: %s\nlog: %s" % (
             name, statuses, timeout, d, self.read_log()))
 
@@ -119,17 +158,47 @@ class Hpod:
                 return out
 
 
+@pytest.fixture(autouse=True)
+def private_s3(tmp_path):
+    """Private input and output directories for job_request(); afterwards,
+    the daemons this test made under its tmp_path are cleaned up."""
+    inp, out = tmp_path / "s3-input", tmp_path / "s3-output"
+    inp.mkdir()
+    out.mkdir()
+    _private.update(input=str(inp), output=str(out))
+    made = len(_created)
+    yield _private
+    _private.update(input=None, output=None)
+    for d in _created[made:]:
+        if os.path.commonpath([d.tmp, str(tmp_path)]) == str(tmp_path):
+            d.cleanup()
+    del _created[made:]
+
+
 @pytest.fixture
 def hpod(tmp_path):
     d = Hpod(str(tmp_path)).start()
     yield d
-    d.stop()
+    d.cleanup()
+
+
+def private_dir(kind, s3_dir=None):
+    """The "input" or "output" dir of job_request(): under s3_dir when given
+    (for a fixture wider than one test), else the running test's own."""
+    if s3_dir is not None:
+        path = os.path.join(str(s3_dir), "s3-" + kind)
+        os.makedirs(path, exist_ok=True)
+        return path
+    assert _private[kind], "job_request() outside a test needs s3_dir"
+    return _private[kind]
 
 
 def job_request(name="job1", account=ACCOUNT, max_jobs=10, parallel=2, image="trainer:latest",
                 static=None, ranges=None, objective=("accuracy", "Maximize"), max_runtime=600,
-                metrics=None, strategy=None, channels=None):
-    """A valid CreateTuningJob body; tests mutate it to make bad ones."""
+                metrics=None, strategy=None, channels=None, s3_dir=None):
+    """A valid CreateTuningJob body; tests mutate it to make bad ones. Its
+    input channel and output path are private to the test (see private_s3),
+    or under s3_dir."""
     if ranges is None:
         ranges = {
             "ContinuousParameterRanges": [
@@ -152,9 +221,10 @@ def job_request(name="job1", account=ACCOUNT, max_jobs=10, parallel=2, image="tr
             },
             "InputDataConfig": channels if channels is not None else [{
                 "ChannelName": "train",
-                "DataSource": {"S3DataSource": {"S3DataType": "S3Prefix",
-                                                "S3Uri": "file:///tmp"}}}],
-            "OutputDataConfig": {"S3OutputPath": "file:///tmp/openhpo-out"},
+                "DataSource": {"S3DataSource": {
+                    "S3DataType": "S3Prefix",
+                    "S3Uri": "file://" + private_dir("input", s3_dir)}}}],
+            "OutputDataConfig": {"S3OutputPath": "file://" + private_dir("output", s3_dir)},
             "ResourceConfig": {"InstanceCount": 1, "InstanceType": "ml.m4.xlarge",
                                "VolumeSizeInGB": 1},
             "RoleArn": "arn:aws:iam::123456789012:role/openhpo",

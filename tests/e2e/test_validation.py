@@ -11,9 +11,17 @@ and must leave nothing behind (DescribeTuningJob -> 404 ResourceNotFound).
 Also: malformed JSON, Content-Type, the 1 MiB body cap, the nesting cap,
 unknown fields (ignored), and a check that src/models/hpo-2017-11-08.json
 states exactly the constraints the spec's .md files state.
+
+Most tests only need a daemon to refuse a request: they share one daemon per
+module (refusing_hpod), which after each test must still be running and hold
+no tuning job at all — otherwise the test errors and the next one gets a
+fresh daemon. Tests that must be accepted share another (accepting_hpod),
+each under a name of its own; "job1" is never created there, so the refusals
+sent to it can still check that "job1" was not stored.
 """
 import copy
 import http.client
+import itertools
 import json
 import os
 import re
@@ -21,7 +29,7 @@ import urllib.parse
 
 import pytest
 
-from conftest import ACCOUNT, job_request
+from conftest import ACCOUNT, Hpod, job_request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.normpath(os.path.join(HERE, "..", ".."))
@@ -135,6 +143,107 @@ def create_expect_ok(hpod, body):
     st, hd, raw = send(hpod, "/CreateTuningJob", json.dumps(body).encode())
     assert st == 200, (st, raw[:500])
     assert hpod.describe(body["TuningJobName"])["TuningJobName"] == body["TuningJobName"]
+
+
+# ------------------------------------------------------- the shared daemons
+
+def _list_tuning_jobs(d):
+    """Names of every tuning job of ACCOUNT (the current API's list)."""
+    st, hd, raw = d.raw("/", b"{}", headers={"Content-Type": "application/x-amz-json-1.1",
+                                             "X-Amz-Target":
+                                             "SageMaker.ListHyperParameterTuningJobs"})
+    assert st == 200, (st, raw[:500])
+    return [j["HyperParameterTuningJobName"]
+            for j in json.loads(raw)["HyperParameterTuningJobSummaries"]]
+
+
+class _Shared:
+    """One daemon kept across a module's tests; replaced when a test leaves
+    it dead (or, with `empty`, holding a tuning job)."""
+
+    def __init__(self, factory, label, empty):
+        self.factory, self.label, self.empty = factory, label, empty
+        self.d = None
+
+    def fresh(self):
+        if self.d:
+            self.d.cleanup()
+        self.d = Hpod(str(self.factory.mktemp(self.label))).start()
+        return self.d
+
+    def get(self):
+        if self.d is None or self.d.proc is None or self.d.proc.poll() is not None:
+            return self.fresh()
+        return self.d
+
+    def check_after_test(self):
+        d = self.d
+        if d.proc.poll() is not None:
+            problem = "the shared hpod exited with %s" % d.proc.returncode
+        else:
+            jobs = _list_tuning_jobs(d) if self.empty else []
+            problem = jobs and "the test left tuning jobs behind: %s" % jobs
+        if problem:
+            log = d.read_log()
+            self.fresh()
+            pytest.fail("%s; log:\n%s" % (problem, log))
+
+
+@pytest.fixture(scope="module")
+def _refusing(tmp_path_factory):
+    sh = _Shared(tmp_path_factory, "refusing", empty=True)
+    yield sh
+    if sh.d:
+        sh.d.cleanup()
+
+
+@pytest.fixture
+def refusing_hpod(_refusing):
+    """The module's daemon for requests it must refuse."""
+    yield _refusing.get()
+    _refusing.check_after_test()
+
+
+@pytest.fixture(scope="module")
+def _accepting(tmp_path_factory):
+    sh = _Shared(tmp_path_factory, "accepting", empty=False)
+    yield sh
+    if sh.d:
+        sh.d.cleanup()
+
+
+@pytest.fixture
+def accepting_hpod(_accepting):
+    """The module's daemon for requests it must accept (under unique_name())."""
+    yield _accepting.get()
+    _accepting.check_after_test()
+
+
+_names = itertools.count(1)
+
+
+def unique_name(prefix="ok"):
+    """A tuning job name no other test of the module uses (never "job1")."""
+    return "%s-%d" % (prefix, next(_names))
+
+
+@pytest.fixture(scope="module")
+def _with_job1(tmp_path_factory):
+    sh = _Shared(tmp_path_factory, "with-job1", empty=False)
+    d = sh.fresh()
+    # an existing job, so that a request that slipped through would succeed
+    d.ok("CreateTuningJob", small_job(s3_dir=d.tmp))
+    yield sh
+    sh.d.cleanup()
+
+
+@pytest.fixture
+def hpod_with_job1(_with_job1):
+    """The module's daemon holding job1 (made once, for all the tests)."""
+    d = _with_job1.d
+    assert d.proc is not None and d.proc.poll() is None, d.read_log()
+    yield d
+    assert d.proc.poll() is None, d.read_log()
 
 
 def tag(k="k", v="v"):
@@ -323,8 +432,8 @@ def _case_id(c):
 
 
 @pytest.mark.parametrize("path,value,msg", SHAPE_CASES, ids=[_case_id(c) for c in SHAPE_CASES])
-def test_validation_shape_constraint(hpod, path, value, msg):
-    create_expect_error(hpod, mutate(job_request(), path, value), msg)
+def test_validation_shape_constraint(refusing_hpod, path, value, msg):
+    create_expect_error(refusing_hpod, mutate(job_request(), path, value), msg)
 
 
 # ------------------------------------------------------------ semantic rules
@@ -414,15 +523,15 @@ SEMANTIC_CASES = [
 
 @pytest.mark.parametrize("path,value,msg", SEMANTIC_CASES,
                          ids=[_case_id(c) for c in SEMANTIC_CASES])
-def test_validation_semantic_rule(hpod, path, value, msg):
-    create_expect_error(hpod, mutate(job_request(), path, value), msg)
+def test_validation_semantic_rule(refusing_hpod, path, value, msg):
+    create_expect_error(refusing_hpod, mutate(job_request(), path, value), msg)
 
 
-def test_validation_objective_defaults_need_a_metric(hpod):
+def test_validation_objective_defaults_need_a_metric(refusing_hpod):
     body = mutate(mutate(job_request(), OBJ, DEL), MDS, [])
-    create_expect_error(hpod, body, MDS + ": at least one metric definition is required")
+    create_expect_error(refusing_hpod, body, MDS + ": at least one metric definition is required")
     body = mutate(mutate(job_request(), OBJ + ".MetricName", DEL), MDS, DEL)
-    create_expect_error(hpod, body, "at least one metric definition is required")
+    create_expect_error(refusing_hpod, body, "at least one metric definition is required")
 
 
 # ------------------------------------------------------ the other operations
@@ -456,11 +565,12 @@ OTHER_CASES = [(op,) + c for op in NAME_OPS for c in NAME_CASES] + \
 
 @pytest.mark.parametrize("op,path,value,msg", OTHER_CASES,
                          ids=["%s-%s" % (c[0], _case_id(c[1:])) for c in OTHER_CASES])
-def test_validation_other_operations(hpod, op, path, value, msg):
-    # an existing job, so that a request that slipped through would succeed
-    hpod.ok("CreateTuningJob", small_job())
+def test_validation_other_operations(hpod_with_job1, op, path, value, msg):
+    # an existing job (made by the fixture), so that a request that slipped
+    # through would succeed
+    hpod_with_job1.describe("job1")
     body = mutate({"AwsAccountId": ACCOUNT, "TuningJobName": "job1"}, path, value)
-    st, hd, raw = send(hpod, "/" + op, json.dumps(body).encode())
+    st, hd, raw = send(hpod_with_job1, "/" + op, json.dumps(body).encode())
     assert_validation_error(st, hd, raw, msg)
 
 
@@ -482,10 +592,10 @@ MALFORMED = [
 
 
 @pytest.mark.parametrize("data", MALFORMED, ids=[repr(d)[:30] for d in MALFORMED])
-def test_validation_malformed_json(hpod, data):
-    st, hd, raw = send(hpod, "/CreateTuningJob", data)
+def test_validation_malformed_json(refusing_hpod, data):
+    st, hd, raw = send(refusing_hpod, "/CreateTuningJob", data)
     assert_validation_error(st, hd, raw)
-    assert_nothing_stored(hpod)
+    assert_nothing_stored(refusing_hpod)
 
 
 NOT_OBJECTS = [b"[]", b"null", b'"job1"', b"42", b"true"]
@@ -493,8 +603,8 @@ NOT_OBJECTS = [b"[]", b"null", b'"job1"', b"42", b"true"]
 
 @pytest.mark.parametrize("data", NOT_OBJECTS, ids=[d.decode() for d in NOT_OBJECTS])
 @pytest.mark.parametrize("op", ["CreateTuningJob"] + NAME_OPS)
-def test_validation_body_not_an_object(hpod, op, data):
-    st, hd, raw = send(hpod, "/" + op, data)
+def test_validation_body_not_an_object(refusing_hpod, op, data):
+    st, hd, raw = send(refusing_hpod, "/" + op, data)
     assert_validation_error(st, hd, raw)
 
 
@@ -503,24 +613,25 @@ BAD_TYPES = [None, "text/plain", "application/xml", "application/x-www-form-urle
 
 
 @pytest.mark.parametrize("ctype", BAD_TYPES, ids=[str(t) for t in BAD_TYPES])
-def test_validation_content_type_refused(hpod, ctype):
-    st, hd, raw = send(hpod, "/CreateTuningJob", json.dumps(job_request()).encode(),
+def test_validation_content_type_refused(refusing_hpod, ctype):
+    st, hd, raw = send(refusing_hpod, "/CreateTuningJob", json.dumps(job_request()).encode(),
                        content_type=ctype)
     assert_validation_error(st, hd, raw, "Content-Type")
-    assert_nothing_stored(hpod)
+    assert_nothing_stored(refusing_hpod)
 
 
 @pytest.mark.parametrize("ctype", ["application/json", "application/x-amz-json-1.1"])
-def test_validation_content_type_accepted(hpod, ctype):
-    st, hd, raw = send(hpod, "/CreateTuningJob", json.dumps(small_job()).encode(),
-                       content_type=ctype)
+def test_validation_content_type_accepted(accepting_hpod, ctype):
+    name = unique_name()
+    st, hd, raw = send(accepting_hpod, "/CreateTuningJob",
+                       json.dumps(small_job(name=name)).encode(), content_type=ctype)
     assert st == 200, raw
-    hpod.describe("job1")
+    accepting_hpod.describe(name)
 
 
-def _padded(size):
+def _padded(size, name="job1"):
     """A valid body of exactly `size` bytes (padding in an unknown member)."""
-    body = small_job()
+    body = small_job(name=name)
     body["Padding"] = ""
     base = len(json.dumps(body).encode())
     body["Padding"] = "p" * (size - base)
@@ -529,47 +640,49 @@ def _padded(size):
     return data
 
 
-def test_validation_body_at_cap_accepted(hpod):
-    st, hd, raw = send(hpod, "/CreateTuningJob", _padded(MIB))
+def test_validation_body_at_cap_accepted(accepting_hpod):
+    name = unique_name()
+    st, hd, raw = send(accepting_hpod, "/CreateTuningJob", _padded(MIB, name))
     assert st == 200, raw[:500]
-    hpod.describe("job1")
+    accepting_hpod.describe(name)
 
 
 @pytest.mark.parametrize("size", [MIB + 1, 2 * MIB, 8 * MIB])
-def test_validation_body_over_cap_refused(hpod, size):
-    st, hd, raw = send(hpod, "/CreateTuningJob", _padded(size))
+def test_validation_body_over_cap_refused(accepting_hpod, size):
+    st, hd, raw = send(accepting_hpod, "/CreateTuningJob", _padded(size))
     assert_validation_error(st, hd, raw)
-    assert_nothing_stored(hpod)
+    assert_nothing_stored(accepting_hpod)
     # the daemon is still healthy
-    hpod.ok("CreateTuningJob", small_job(name="after"))
+    accepting_hpod.ok("CreateTuningJob", small_job(name=unique_name("after")))
 
 
 DEPTHS = [33, 100, 10000, 100000]
 
 
 @pytest.mark.parametrize("depth", DEPTHS)
-def test_validation_deep_nesting_as_body(hpod, depth):
-    st, hd, raw = send(hpod, "/CreateTuningJob", b"[" * depth + b"]" * depth)
+def test_validation_deep_nesting_as_body(accepting_hpod, depth):
+    st, hd, raw = send(accepting_hpod, "/CreateTuningJob", b"[" * depth + b"]" * depth)
     assert_validation_error(st, hd, raw)
-    hpod.ok("CreateTuningJob", small_job(name="after"))
+    accepting_hpod.ok("CreateTuningJob", small_job(name=unique_name("after")))
 
 
 @pytest.mark.parametrize("depth", DEPTHS + [32])
-def test_validation_deep_nesting_in_unknown_member(hpod, depth):
+def test_validation_deep_nesting_in_unknown_member(refusing_hpod, depth):
     # the top-level object is level 1: 31 nested arrays inside it are allowed
     data = json.dumps(small_job())[:-1].encode() + b', "Deep": ' + \
         b"[" * depth + b"]" * depth + b"}"
-    st, hd, raw = send(hpod, "/CreateTuningJob", data)
+    st, hd, raw = send(refusing_hpod, "/CreateTuningJob", data)
     if depth >= 100:  # past the parser's own cap, or ours
         assert_validation_error(st, hd, raw)
     else:
         assert_validation_error(st, hd, raw, "nested more than 32 levels deep")
-    assert_nothing_stored(hpod)
+    assert_nothing_stored(refusing_hpod)
 
 
-def test_validation_nesting_just_under_cap_accepted(hpod):
-    data = json.dumps(small_job())[:-1].encode() + b', "Deep": ' + b"[" * 31 + b"]" * 31 + b"}"
-    st, hd, raw = send(hpod, "/CreateTuningJob", data)
+def test_validation_nesting_just_under_cap_accepted(accepting_hpod):
+    data = json.dumps(small_job(name=unique_name()))[:-1].encode() + b', "Deep": ' + \
+        b"[" * 31 + b"]" * 31 + b"}"
+    st, hd, raw = send(accepting_hpod, "/CreateTuningJob", data)
     assert st == 200, raw
 
 
@@ -615,8 +728,8 @@ ACCEPTED = [
 
 
 @pytest.mark.parametrize("path,value", ACCEPTED, ids=[_case_id(c) for c in ACCEPTED])
-def test_validation_accepted(hpod, path, value):
-    create_expect_ok(hpod, mutate(small_job(), path, value))
+def test_validation_accepted(accepting_hpod, path, value):
+    create_expect_ok(accepting_hpod, mutate(small_job(name=unique_name()), path, value))
 
 
 # ------------------------------------------- the model against the spec text
