@@ -55,7 +55,7 @@
 #include <unistd.h>
 
 #include "api.h"
-#include "backend.h"
+#include "backend_impl.h"
 #include "credentials.h"
 #include "engine.h"
 #include "fake_request.h"
@@ -95,8 +95,8 @@ static const char *const ops[] = {
 
 /* ---- a backend that never launches ---------------------------------------- */
 
-static int nl_launch(void *self, const backend_launch *l, char handle[BACKEND_HANDLE_MAX],
-                     err_t *e) {
+static int nl_start(void *self, const backend_launch *l, char handle[BACKEND_HANDLE_MAX],
+                    err_t *e) {
     return err_set(e, ERR_INTERNAL, "the fuzz backend launches nothing");
 }
 static backend_state nl_watch(void *self, const char *job_dir, const char *handle,
@@ -112,10 +112,20 @@ static backend_state nl_result(void *self, const char *job_dir, const char *hand
                                backend_result *r) {
     return BACKEND_LOST;
 }
+static ssize_t nl_read_log(void *self, const char *job_dir, const char *handle, int64_t offset,
+                           char *buf, size_t n) {
+    return 0;
+}
 static void nl_destroy(void *self) {}
-static const backend_ops no_launch_ops = {"fuzz-no-launch", nl_launch, nl_watch,  nl_unwatch,
-                                          nl_stop,          nl_result, nl_destroy};
-static backend no_launch = {&no_launch_ops, NULL};
+/* Named "local" so the catalog's short forms resolve to it. */
+static const backend_ops no_launch_ops = {.name = "local",
+                                          .destroy = nl_destroy,
+                                          .start = nl_start,
+                                          .watch = nl_watch,
+                                          .unwatch = nl_unwatch,
+                                          .stop = nl_stop,
+                                          .result = nl_result,
+                                          .read_log = nl_read_log};
 
 /* ---- the world: store, engine, two api instances ---------------------------- */
 
@@ -128,6 +138,7 @@ static struct {
     json_t *images;
     credentials *creds;
     store *st;
+    backend *be; /* the never-launching backend, kept across resets */
     engine *en;
     api *open; /* no authentication */
     api *auth; /* credentials configured */
@@ -227,9 +238,12 @@ static void world_up(void) {
         die("cannot make the data dir");
     if (!(w.st = store_open(w.dir, &e)))
         die("%s", e.msg);
+    if (!w.be && !(w.be = backend_from_ops(&no_launch_ops, NULL)))
+        die("backend_from_ops");
     engine_config ec = {.l = w.l,
                         .st = w.st,
-                        .be = &no_launch,
+                        .backends = &w.be,
+                        .nbackends = 1,
                         .data_dir = w.dir,
                         .images = w.images,
                         .grace = 1,
@@ -303,6 +317,7 @@ static void send_request(api *a, const char *method, const char *path, const cha
     f.req.body_len = body_len;
     f.req.body_too_large = too_large;
     f.req.peer = "127.0.0.1";
+    f.req.request_id = "00000000-0000-4000-8000-000000000000";
     fake_request_header(&f, "Host", "localhost");
     if (ctype)
         fake_request_header(&f, "Content-Type", ctype);
@@ -350,6 +365,7 @@ static void send_signed(api *a, const char *method, const char *path, const char
     f.req.body_len = body_len;
     f.req.body_too_large = too_large;
     f.req.peer = "127.0.0.1";
+    f.req.request_id = "00000000-0000-4000-8000-000000000000";
     api_handle(a, &f.req, resp);
 }
 
