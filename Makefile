@@ -1,10 +1,10 @@
 # openhpo — build, test and benchmark.
-#   make            build build/hpod, build/hpo-runner and build/hpo
+#   make            build build/hpod, build/hpo-runner, build/hpo-pack and build/hpo
 #   make test       unit tests (cmocka) + end-to-end tests (pytest) on the normal build
 #   make asan-test  the same suite built with AddressSanitizer + UBSan (in build-asan/)
 #   make bench      benchmarks under bench/ (print numbers; not part of the tests)
 #   make demo       installs what is missing, builds, tunes examples/sklearn-digits
-#   make install    installs hpod, hpo-runner, hpo and hpod.service under PREFIX
+#   make install    installs hpod, hpo-runner, hpo-pack, hpo and hpod.service under PREFIX
 
 BUILD   ?= build
 CC      ?= cc
@@ -28,13 +28,13 @@ LDFLAGS += -fsanitize=address,undefined
 endif
 
 # Programs: each has one main file; everything else in src/ is the library.
-MAINS   := src/hpod.c src/runner.c src/hpo.c
+MAINS   := src/hpod.c src/runner.c src/pack_main.c src/hpo.c
 LIBSRC  := $(filter-out $(MAINS),$(wildcard src/*.c) $(wildcard src/backends/*.c))
 LIBOBJ  := $(patsubst src/%.c,$(BUILD)/obj/%.o,$(LIBSRC))
 UNITSRC := $(wildcard tests/unit/test_*.c)
 UNITBIN := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNITSRC))
 
-all: $(BUILD)/hpod $(BUILD)/hpo-runner $(BUILD)/hpo
+all: $(BUILD)/hpod $(BUILD)/hpo-runner $(BUILD)/hpo-pack $(BUILD)/hpo
 
 $(BUILD)/obj/%.o: src/%.c $(wildcard src/*.h src/backends/*.h)
 	@mkdir -p $(dir $@)
@@ -47,19 +47,24 @@ $(BUILD)/libopenhpo.a: $(LIBOBJ)
 $(BUILD)/hpod: $(BUILD)/obj/hpod.o $(BUILD)/libopenhpo.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-# The runner starts once per training job: link it with nothing it does not
-# use, so it starts in a millisecond (no BLAS, SQLite or HTTP libraries; only
-# libarchive, to pack the model before it reports the job's end).
-RUNNER_LIBS := $(shell pkg-config --libs libarchive 2>/dev/null || echo -larchive)
-$(BUILD)/hpo-runner: $(BUILD)/obj/runner.o $(BUILD)/obj/pack.o $(BUILD)/obj/util.o $(BUILD)/obj/err.o
-	$(CC) $(LDFLAGS) -o $@ $^ $(RUNNER_LIBS)
+# The runner starts once per training job while the daemon's loop waits for
+# it: link it with nothing but util.o, so it starts in a millisecond (no
+# BLAS, SQLite, HTTP libraries, not even libarchive). It runs hpo-pack, next
+# to it, to pack the model once the training program has ended (pack.h).
+$(BUILD)/hpo-runner: $(BUILD)/obj/runner.o $(BUILD)/obj/util.o
+	$(CC) $(LDFLAGS) -o $@ $^
+
+PACK_LIBS := $(shell pkg-config --libs libarchive 2>/dev/null || echo -larchive)
+$(BUILD)/hpo-pack: $(BUILD)/obj/pack_main.o $(BUILD)/obj/pack.o $(BUILD)/obj/util.o $(BUILD)/obj/err.o
+	$(CC) $(LDFLAGS) -o $@ $^ $(PACK_LIBS)
 
 $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libopenhpo.a $(wildcard src/*.h src/backends/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libopenhpo.a $(LDLIBS) -lcmocka
 
-# test_backend_local runs real hpo-runner processes: it finds the binary here.
-unit: $(UNITBIN) $(BUILD)/hpo-runner
+# test_backend_local runs real hpo-runner processes (which run hpo-pack next
+# to them): it finds the binary here.
+unit: $(UNITBIN) $(BUILD)/hpo-runner $(BUILD)/hpo-pack
 	@set -e; for t in $(UNITBIN); do echo "== $$t"; \
 	  HPO_RUNNER_BIN=$(abspath $(BUILD)/hpo-runner) $$t; done
 
@@ -96,6 +101,11 @@ $(BUILD)/bench_strategy: bench/strategy_bench.c $(BUILD)/libopenhpo.a $(wildcard
 
 # ---- list / describe latency at many training jobs (bench/lists.py) ----
 $(BUILD)/fill_store: bench/fill_store.c $(BUILD)/libopenhpo.a $(wildcard src/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libopenhpo.a $(LDLIBS)
+
+# ---- backend_start latency of the local backend (bench/launch_bench.c) ----
+$(BUILD)/launch_bench: bench/launch_bench.c $(BUILD)/libopenhpo.a $(wildcard src/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libopenhpo.a $(LDLIBS)
 
@@ -136,7 +146,8 @@ DESTDIR ?=
 SYSTEMD_UNIT_DIR ?= $(PREFIX)/lib/systemd/system
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(SYSTEMD_UNIT_DIR)
-	install -m 0755 $(BUILD)/hpod $(BUILD)/hpo-runner $(BUILD)/hpo $(DESTDIR)$(PREFIX)/bin/
+	install -m 0755 $(BUILD)/hpod $(BUILD)/hpo-runner $(BUILD)/hpo-pack $(BUILD)/hpo \
+	  $(DESTDIR)$(PREFIX)/bin/
 	sed 's|@PREFIX@|$(PREFIX)|g' packaging/hpod.service > $(DESTDIR)$(SYSTEMD_UNIT_DIR)/hpod.service
 	chmod 0644 $(DESTDIR)$(SYSTEMD_UNIT_DIR)/hpod.service
 

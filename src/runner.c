@@ -26,10 +26,18 @@
  * every remaining child, repeatedly, until none is left.
  *
  * The end: when the program exited 0 (not stopped, not timed out) and
- * --output-path was given, the runner packs JOB_DIR/model into model.tar.gz
- * (pack.c), then writes exit.json into the reserved space and renames it
+ * --output-path was given, the runner runs hpo-pack (pack_main.c, found
+ * next to the runner's own binary; the protocol is in pack.h) to pack
+ * JOB_DIR/model into model.tar.gz, and records the URI or the error it
+ * reports; then it writes exit.json into the reserved space and renames it
  * into place. Should that still fail, it renames the reservation to
- * exit.unwritable: the job ended, its result could not be recorded. */
+ * exit.unwritable: the job ended, its result could not be recorded.
+ *
+ * The runner links util.o only (no libarchive: that is hpo-pack's), so
+ * that it starts in about a millisecond: the daemon's loop waits for the
+ * start-up report at every launch. When an output path is given, it checks
+ * at start-up that hpo-pack is there, so a broken installation fails the
+ * launch rather than the end of a long job. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -50,9 +58,11 @@
 #include "pack.h"
 #include "util.h"
 
-#define RUNNER_SWEEP_ROUNDS 200 /* rounds of the final kill sweep (10 ms apart) */
-#define RUNNER_DRAIN_MS 2000    /* output read after the program's end, at most */
-#define RUNNER_CGROUP_MAX 1024  /* longest cgroup directory path used */
+#define RUNNER_SWEEP_ROUNDS 200    /* rounds of the final kill sweep (10 ms apart) */
+#define RUNNER_DRAIN_MS 2000       /* output read after the program's end, at most */
+#define RUNNER_CGROUP_MAX 1024     /* longest cgroup directory path used */
+#define RUNNER_URI_MAX 1100        /* model_uri kept in exit.json (backend.h's BACKEND_URI_MAX) */
+#define RUNNER_MODEL_ERROR_MAX 300 /* model_error kept in exit.json */
 
 static void usage(void) {
     fprintf(stderr, "usage: hpo-runner --dir DIR --lock-fd N --status-fd S --max-runtime S "
@@ -259,6 +269,115 @@ static void sweep(char *cg) {
     }
 }
 
+/* ---- packing the model (hpo-pack) ---- */
+
+/* Writes the path of hpo-pack, next to our own binary, to out[n]. 0 or -1
+ * (errno set). */
+static int pack_path(char *out, size_t n) {
+    char self[LOCAL_PATH_MAX];
+    ssize_t r = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (r <= 0)
+        return -1;
+    self[r] = 0;
+    char *slash = strrchr(self, '/');
+    if (!slash) {
+        errno = ENOENT;
+        return -1;
+    }
+    *slash = 0;
+    if ((size_t)snprintf(out, n, "%s/%s", self, PACK_PROGRAM) >= n) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    return 0;
+}
+
+/* Runs hpo-pack (at `prog`) on the job and takes its report: the model's
+ * URI to uri[nu], or why packing failed to error[ne]. Never blocks longer
+ * than PACK_TIMEOUT_S (hpo-pack is killed then); reads at most
+ * PACK_REPORT_MAX bytes of its output. */
+static void run_pack(const char *prog, const char *dir, const char *job_name,
+                     const char *output_path, char *uri, size_t nu, char *error, size_t ne) {
+    char rep[PACK_REPORT_MAX + 1];
+    size_t got = 0;
+    int p[2] = {-1, -1}, st = 0, timed_out = 0;
+    uri[0] = error[0] = 0;
+    if (pipe2(p, O_CLOEXEC)) {
+        snprintf(error, ne, "cannot start %s: pipe: %s", prog, strerror(errno));
+        return;
+    }
+    pid_t runner = getpid(), pid = fork();
+    if (pid < 0) {
+        snprintf(error, ne, "cannot start %s: fork: %s", prog, strerror(errno));
+        close(p[0]);
+        close(p[1]);
+        return;
+    }
+    if (pid == 0) {
+        sigset_t none;
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() != runner)
+            _exit(137);
+        int devnull = open("/dev/null", O_RDONLY);
+        if (devnull >= 0)
+            dup2(devnull, 0);
+        dup2(p[1], 1); /* stderr stays the runner's (runner.log) */
+        char *const argv[] = {(char *)prog,     "--dir",         (char *)dir,         "--job-name",
+                              (char *)job_name, "--output-path", (char *)output_path, NULL};
+        execv(prog, argv);
+        dprintf(1, "error cannot execute %s: %s\n", prog, strerror(errno));
+        _exit(127);
+    }
+    close(p[1]);
+    int64_t deadline = util_mono_ms() + PACK_TIMEOUT_S * 1000LL;
+    for (;;) {
+        int64_t left = deadline - util_mono_ms();
+        if (left <= 0) {
+            timed_out = 1;
+            kill(pid, SIGKILL);
+            break;
+        }
+        struct pollfd pf = {.fd = p[0], .events = POLLIN};
+        int n = poll(&pf, 1, left > 1000 ? 1000 : (int)left);
+        if (n < 0 && errno != EINTR)
+            break;
+        if (n <= 0)
+            continue;
+        char buf[4096];
+        ssize_t r = read(p[0], buf, sizeof buf);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            break; /* EOF: hpo-pack is done */
+        size_t take = (size_t)r;
+        if (take > PACK_REPORT_MAX - got)
+            take = PACK_REPORT_MAX - got; /* the rest is drained and dropped */
+        memcpy(rep + got, buf, take);
+        got += take;
+    }
+    close(p[0]);
+    while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+        ;
+    rep[got] = 0;
+    if (got && rep[got - 1] == '\n')
+        rep[--got] = 0;
+    if (timed_out)
+        snprintf(error, ne, "packing the model took longer than %d s; %s was killed",
+                 PACK_TIMEOUT_S, PACK_PROGRAM);
+    else if (!strncmp(rep, "ok ", 3) && WIFEXITED(st) && WEXITSTATUS(st) == 0)
+        snprintf(uri, nu, "%s", rep + 3);
+    else if (!strncmp(rep, "error ", 6))
+        snprintf(error, ne, "%s", rep + 6);
+    else if (WIFSIGNALED(st))
+        snprintf(error, ne, "%s was killed by signal %d while packing the model", prog,
+                 WTERMSIG(st));
+    else
+        snprintf(error, ne, "%s exited with status %d without a report", prog,
+                 WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+}
+
 /* ---- exit.json ---- */
 
 /* Appends s as a JSON string (quoted, escaped) to out[*len], within cap. */
@@ -393,6 +512,13 @@ int main(int argc, char **argv) {
     int p[2] = {-1, -1}, ep[2] = {-1, -1};
     if (sfd < 0 || pipe2(p, O_CLOEXEC) || pipe2(ep, O_CLOEXEC)) {
         report(&status_fd, "error hpo-runner: setup: %s", strerror(errno));
+        return 1;
+    }
+    char packer[LOCAL_PATH_MAX] = "";
+    int packs = output_path && job_name;
+    if (packs && (pack_path(packer, sizeof packer) || access(packer, X_OK))) {
+        report(&status_fd, "error hpo-runner: cannot find %s: %s",
+               packer[0] ? packer : PACK_PROGRAM, strerror(errno));
         return 1;
     }
     prctl(PR_SET_CHILD_SUBREAPER, 1);
@@ -569,11 +695,11 @@ int main(int argc, char **argv) {
     close(logfd);
 
     int code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    char model_uri[1100] = "", model_error[300] = "";
-    if (code == 0 && !stopped && !timed_out && output_path && job_name) {
-        err_t pe = {0};
-        if (pack_model(dir, job_name, output_path, model_uri, sizeof model_uri, &pe))
-            snprintf(model_error, sizeof model_error, "%s", pe.msg);
+    char model_uri[RUNNER_URI_MAX] = "", model_error[RUNNER_MODEL_ERROR_MAX] = "";
+    if (code == 0 && !stopped && !timed_out && packs) {
+        run_pack(packer, dir, job_name, output_path, model_uri, sizeof model_uri, model_error,
+                 sizeof model_error);
+        sweep(cg); /* hpo-pack starts nothing; should it have, nothing outlives it */
     }
     char out[LOCAL_EXIT_RESERVE];
     size_t n;

@@ -2,7 +2,8 @@
  * hpo-runner processes (HPO_RUNNER_BIN, or ../hpo-runner next to this test's
  * directory) on a real loop: launch and result, exec failures at launch,
  * log reads, the stop escalation of a SIGSTOPped runner, the kill of what a
- * job leaves behind, model packing and an unwritable result. */
+ * job leaves behind, model packing (by hpo-pack, next to the runner) and an
+ * unwritable result. */
 #include <errno.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -258,6 +259,87 @@ static void test_model_error_is_reported(void **state) {
     assert_non_null(strstr(r.model_error, "cannot create /proc/openhpo-no-such-dir"));
 }
 
+/* A copy of hpo-runner in DIR.bin, beside an hpo-pack that is the shell
+ * script `pack_sh` (none when NULL); a backend that runs it to *b. */
+static void private_runner(fixture *f, const char *pack_sh, char *path, size_t n, backend **b) {
+    char cmd[1200], bin[300];
+    err_t e = {0};
+    snprintf(bin, sizeof bin, "%s.bin", f->dir);
+    snprintf(path, n, "%s/hpo-runner", bin);
+    snprintf(cmd, sizeof cmd, "rm -rf '%s' && mkdir '%s' && cp '%s' '%s'", bin, bin, runner, path);
+    assert_int_equal(system(cmd), 0);
+    if (pack_sh) {
+        char pack[400], *script = NULL;
+        snprintf(pack, sizeof pack, "%s/hpo-pack", bin);
+        assert_true(asprintf(&script, "#!/bin/sh\n%s\n", pack_sh) > 0);
+        assert_int_equal(util_write_file(pack, script, strlen(script), UTIL_WRITE_PLAIN), 0);
+        assert_int_equal(chmod(pack, 0755), 0);
+        free(script);
+    }
+    backend_env env = {.l = f->l, .runner_path = path, .log_cap = 1 << 20};
+    *b = backend_new("local", &env, &e);
+    assert_non_null(*b);
+}
+
+static void test_missing_packer_fails_at_launch(void **state) {
+    fixture *f = *state;
+    err_t e = {0};
+    char path[400], want[600], bin[300];
+    backend *b = NULL;
+    private_runner(f, NULL, path, sizeof path, &b);
+    char *argv[] = {"/bin/true", "train", NULL};
+    backend_launch bl = {.name = "job1", .job_dir = f->dir, .argv = argv, .envp = envp};
+    /* No model to pack: hpo-pack is not needed. */
+    assert_int_equal(backend_start(b, &bl, f->handle, &e), 0);
+    while (waitpid(-1, NULL, 0) > 0)
+        ;
+    /* A model to pack and nothing to pack it with: the launch says so. */
+    bl.output_path = "file:///tmp";
+    assert_int_equal(backend_start(b, &bl, f->handle, &e), ERR_VALIDATION);
+    snprintf(bin, sizeof bin, "%s.bin", f->dir);
+    snprintf(want, sizeof want, "hpo-runner: cannot find %s/hpo-pack: No such file or directory",
+             bin);
+    assert_string_equal(e.msg, want);
+    backend_free(b);
+    util_rm_rf(bin);
+}
+
+/* An hpo-pack that does not report: each way is a model error naming it. */
+static void test_packer_without_report_is_a_model_error(void **state) {
+    fixture *f = *state;
+    const char *cases[][2] = {
+        /* a flood of output, no report: read up to the cap, the rest dropped */
+        {"head -c 300000 /dev/zero | tr '\\0' x; exit 0", "exited with status 0 without a report"},
+        {"kill -9 $$", "was killed by signal 9 while packing the model"},
+        {"echo 'ok file:///x'; exit 3", "exited with status 3 without a report"},
+        {"echo 'error it broke'; exit 1", "it broke"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        err_t e = {0};
+        char path[400], bin[300];
+        backend *b = NULL;
+        private_runner(f, cases[i][0], path, sizeof path, &b);
+        char *argv[] = {"/bin/true", "train", NULL};
+        backend_launch bl = {.name = "job1",
+                             .job_dir = f->dir,
+                             .argv = argv,
+                             .envp = envp,
+                             .output_path = "file:///tmp"};
+        assert_int_equal(backend_start(b, &bl, f->handle, &e), 0);
+        while (waitpid(-1, NULL, 0) > 0)
+            ;
+        backend_result r;
+        assert_int_equal(backend_result_of(b, f->dir, f->handle, &r), BACKEND_EXITED);
+        assert_int_equal(r.code, 0);
+        assert_string_equal(r.model_uri, "");
+        if (!strstr(r.model_error, cases[i][1]))
+            fail_msg("case %zu: model_error \"%s\"", i, r.model_error);
+        backend_free(b);
+        snprintf(bin, sizeof bin, "%s.bin", f->dir);
+        util_rm_rf(bin);
+    }
+}
+
 static void test_unwritable_result_is_not_lost(void **state) {
     fixture *f = *state;
     err_t e = {0};
@@ -340,6 +422,9 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_setsid_grandchild_is_killed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_model_is_packed_before_the_result, setup, teardown),
         cmocka_unit_test_setup_teardown(test_model_error_is_reported, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_missing_packer_fails_at_launch, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_packer_without_report_is_a_model_error, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_unwritable_result_is_not_lost, setup, teardown),
         cmocka_unit_test_setup_teardown(test_killed_runner_is_lost, setup, teardown),
         cmocka_unit_test_setup_teardown(test_adopted_after_a_restart, setup, teardown),
