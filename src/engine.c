@@ -982,9 +982,15 @@ int engine_add_tuning(engine *en, int64_t tuning_id, err_t *e) {
         return 0;
     }
     row.started = now_of(en);
+    int solo = !strcmp(row.kind, "training");
     rc = load_tuning(en, &row);
     store_tuning_clear(&row);
     loop_kick(en->cfg.l);
+    /* A training job created on its own exists when CreateTrainingJob
+     * answers (DescribeTrainingJob and ListTags find it at once): its row is
+     * made now, not on a later tick the next request may overtake. */
+    if (!rc && solo)
+        engine_tick(en);
     if (rc) {
         /* Stored but not started: the next reload starts it. */
         en->reload = 1;
