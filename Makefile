@@ -90,6 +90,11 @@ $(BUILD)/bench_strategy: bench/strategy_bench.c $(BUILD)/libopenhpo.a $(wildcard
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libopenhpo.a $(LDLIBS)
 
+# ---- list / describe latency at many training jobs (bench/lists.py) ----
+$(BUILD)/fill_store: bench/fill_store.c $(BUILD)/libopenhpo.a $(wildcard src/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libopenhpo.a $(LDLIBS)
+
 # --- validate: shape models embedded into the library ----------------------
 # Each src/models/NAME.json becomes the C string validate_model_NAME in a
 # generated source compiled into libopenhpo.a (validate.c loads it on first

@@ -119,7 +119,7 @@ static int run_regret(const char *strat, const char *name, const json_t *ranges,
     strategy_obs *obs = malloc((size_t)budget * sizeof *obs);
     const double **pend = malloc((size_t)batch * sizeof *pend);
     for (int s = 0; s < seeds; s++) {
-        strategy *st = strategy_new(strat, sp, (uint64_t)(s + 1 + seed_offset), &e);
+        strategy *st = strategy_new(strat, sp, (uint64_t)(s + 1 + seed_offset), NULL, 0, &e);
         double best = HUGE_VAL, at[4] = {NAN, NAN, NAN, NAN};
         const int marks[4] = {25, 30, 50, 100};
         if (!st) {
@@ -194,7 +194,7 @@ static int run_latency(const char *strat, int reps) {
                 obs[i].cfg = cfgs + i * d;
                 obs[i].y = ackley(obs[i].cfg, d);
             }
-            strategy *st = strategy_new(strat, sp, 1, &e);
+            strategy *st = strategy_new(strat, sp, 1, NULL, 0, &e);
             for (int k = 0; k < reps; k++) {
                 double t0 = now_ms();
                 strategy_suggest(st, (uint64_t)(N + k), obs, (size_t)N, NULL, 0, out, &e);

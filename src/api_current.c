@@ -1,10 +1,18 @@
-#include "api_current.h"
+/* api_current — the current SageMaker API (2017-07-24, JSON 1.1): POST /
+ * with X-Amz-Target: SageMaker.<Operation>, over the typed request, the
+ * engine and the store. Jobs belong to the caller's account; a job of
+ * another account does not exist for the caller. Jobs created through the
+ * 2017 API are visible here and the other way round.
+ *
+ * Before parsing, a declarative table refuses the members openhpo does not
+ * support (a ValidationException naming the member: never ignored), and the
+ * members newer than the built-in botocore model are checked. */
+#include "api_ops.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 
 #include "reply.h"
 #include "util.h"
@@ -206,17 +214,28 @@ static int check_extensions(const json_t *body, err_t *e) {
     return rc;
 }
 
+int api_current_refuse(const char *op, const json_t *body, err_t *e) {
+    int rc = refuse_unsupported(op, body, e);
+    return rc ? rc : check_extensions(body, e);
+}
+
 /* ---------- small helpers ---------- */
 
 static const char *str(const json_t *o, const char *k) {
     return json_string_value(json_object_get(o, k));
 }
 
-static uint64_t random_seed(void) {
-    uint64_t s = 0;
-    if (getrandom(&s, sizeof s, 0) != (ssize_t)sizeof s || !s)
-        s = (uint64_t)(util_now() * 1e6);
-    return s & 0x7fffffffffffffffULL;
+static double num(const json_t *o, const char *k) {
+    return json_number_value(json_object_get(o, k));
+}
+
+static double last_modified(double created, double started, double ended) {
+    return ended > 0 ? ended : started > 0 ? started : created;
+}
+
+static void training_arn(const api_call *c, const char *account, const char *name, char *out,
+                         size_t n) {
+    snprintf(out, n, "arn:aws:sagemaker:%s:%s:training-job/%s", c->env->region, account, name);
 }
 
 /* Tuning job status in the current API's words. */
@@ -224,301 +243,61 @@ static const char *tuning_status(const char *s) {
     return !strcmp(s, "Created") || !strcmp(s, "Running") ? "InProgress" : s;
 }
 
-static double last_modified(double created, double started, double ended) {
-    return ended > 0 ? ended : started > 0 ? started : created;
-}
-
-static void training_arn(const api_current_ctx *c, const char *account, const char *name, char *out,
-                         size_t n) {
-    snprintf(out, n, "arn:aws:sagemaker:%s:%s:training-job/%s", c->region, account, name);
-}
-
-/* Replaces each `from` in e->msg by `to` (for messages of checks written in
- * the 2017 API's member names). */
-static void rename_in_msg(err_t *e, const char *from, const char *to) {
-    char out[ERR_MSG_MAX];
-    size_t o = 0, fl = strlen(from), tl = strlen(to);
-    for (const char *p = e->msg; *p && o + 1 < sizeof out;) {
-        if (!strncmp(p, from, fl) && o + tl + 1 < sizeof out) {
-            memcpy(out + o, to, tl);
-            o += tl;
-            p += fl;
-        } else {
-            out[o++] = *p++;
-        }
-    }
-    out[o] = 0;
-    memcpy(e->msg, out, o + 1);
-}
-
-static int set_copy(json_t *dst, const char *k, const json_t *src) {
-    return src ? json_object_set_new(dst, k, json_deep_copy(src)) : 0;
-}
-
-/* The engine's TrainingJobDefinition from a current-API definition (the
- * TrainingJobDefinition of a tuning job, or a CreateTrainingJob body, whose
- * HyperParameters become StaticHyperParameters). */
-static json_t *internal_definition(const json_t *d, int solo) {
-    json_t *out = json_object(), *alg = json_object();
-    const json_t *a = json_object_get(d, "AlgorithmSpecification");
-    if (!out || !alg) {
-        json_decref(out);
-        json_decref(alg);
-        return NULL;
-    }
-    set_copy(alg, "TrainingImage", json_object_get(a, "TrainingImage"));
-    set_copy(alg, "TrainingInputMode", json_object_get(a, "TrainingInputMode"));
-    set_copy(alg, "MetricDefinitions", json_object_get(a, "MetricDefinitions"));
-    json_object_set_new(out, "AlgorithmSpecification", alg);
-    static const char *const copied[] = {"InputDataConfig", "OutputDataConfig",  "ResourceConfig",
-                                         "RoleArn",         "StoppingCondition", "Environment"};
-    for (size_t i = 0; i < sizeof copied / sizeof *copied; i++)
-        set_copy(out, copied[i], json_object_get(d, copied[i]));
-    const json_t *hp = json_object_get(d, solo ? "HyperParameters" : "StaticHyperParameters");
-    json_object_set_new(out, "StaticHyperParameters", hp ? json_deep_copy(hp) : json_object());
-    return out;
-}
-
-/* ParameterRanges with the Type member each list's ranges carry in the
- * engine's (2017) form. */
-static json_t *internal_ranges(const json_t *pr) {
-    static const char *const lists[][2] = {{"ContinuousParameterRanges", "Continuous"},
-                                           {"IntegerParameterRanges", "Integer"},
-                                           {"CategoricalParameterRanges", "Categorical"}};
-    json_t *out = json_object();
-    for (size_t l = 0; out && l < 3; l++) {
-        const json_t *arr = json_object_get(pr, lists[l][0]);
-        if (!arr)
-            continue;
-        json_t *copy = json_deep_copy(arr);
-        size_t i;
-        json_t *r;
-        json_array_foreach(copy, i, r) json_object_set_new(r, "Type", json_string(lists[l][1]));
-        json_object_set_new(out, lists[l][0], copy);
-    }
-    return out;
-}
-
-/* Ranges as the current API shows them (without Type). */
-static json_t *public_ranges(const json_t *pr) {
-    json_t *out = json_deep_copy(pr ? pr : json_object());
-    const char *k;
-    json_t *arr;
-    json_object_foreach(out, k, arr) {
-        size_t i;
-        json_t *r;
-        json_array_foreach(arr, i, r) json_object_del(r, "Type");
-    }
-    return out;
-}
-
 /* ---------- creating jobs ---------- */
 
-static int add_tags(const api_current_ctx *c, const char *account, const char *arn,
-                    const json_t *tags, err_t *e) {
-    size_t i;
-    json_t *t;
-    json_array_foreach(tags, i, t) {
-        if (store_tags_add(c->st, account, arn, str(t, "Key"),
-                           str(t, "Value") ? str(t, "Value") : ""))
-            return err_set(e, ERR_INTERNAL, "cannot store the tags");
-    }
-    return 0;
-}
-
-/* Runs the semantic checks of the 2017 API on the internal form and resolves
- * the image; messages are given the current API's member names. */
-static int check_internal(const api_current_ctx *c, const json_t *req, int solo, err_t *e) {
-    int rc = validate_create_tuning_job(req, e);
-    if (rc) {
-        if (solo) {
-            rename_in_msg(e, "TrainingJobDefinition.StaticHyperParameters", "HyperParameters");
-            rename_in_msg(e, "TrainingJobDefinition.", "");
-        } else {
-            rename_in_msg(e, "TuningJobConfig.", "HyperParameterTuningJobConfig.");
-            rename_in_msg(e, "TuningJobObjective", "HyperParameterTuningJobObjective");
-        }
-        return rc;
-    }
-    const char *image = str(
-        json_object_get(json_object_get(req, "TrainingJobDefinition"), "AlgorithmSpecification"),
-        "TrainingImage");
-    json_t *argv = engine_resolve_image(c->en, image, e);
-    if (!argv) {
-        rename_in_msg(e, solo ? "TrainingJobDefinition." : "", "");
-        return e->code;
-    }
-    json_decref(argv);
-    return 0;
-}
-
-static int op_create_tuning(const api_current_ctx *c, const char *account, json_t *body,
-                            json_t **out, err_t *e) {
+int api_current_create_tuning(const api_call *c, json_t **out, err_t *e) {
+    req_tuning *r = NULL;
+    char arn[256];
     int rc;
-    json_t *req = NULL;
-    char *text = NULL;
-    store_tuning t = {0};
-    const json_t *cfg = json_object_get(body, "HyperParameterTuningJobConfig");
-    const json_t *def = json_object_get(body, "TrainingJobDefinition");
-    const json_t *lim = json_object_get(cfg, "ResourceLimits");
-    const json_t *objective = json_object_get(cfg, "HyperParameterTuningJobObjective");
-    if (!def) {
-        rc = err_set(e, ERR_VALIDATION, "TrainingJobDefinition: is required");
+    if ((rc = request_parse(API_CURRENT, c->op, c->body, c->account, &r, e)) ||
+        (rc = engine_check_tuning(c->env->en, r, e)))
         goto out;
-    }
-    if (!objective) {
-        rc = err_set(e, ERR_VALIDATION,
-                     "HyperParameterTuningJobConfig.HyperParameterTuningJobObjective: is required");
+    snprintf(arn, sizeof arn, "arn:aws:sagemaker:%s:%s:hyper-parameter-tuning-job/%s",
+             c->env->region, r->account, r->name);
+    if ((rc = api_create_job(c, r, arn, e)))
         goto out;
-    }
-    if (!str(json_object_get(def, "AlgorithmSpecification"), "TrainingImage")) {
-        rc = err_set(e, ERR_VALIDATION,
-                     "TrainingJobDefinition.AlgorithmSpecification.TrainingImage: is required");
-        goto out;
-    }
-    if (!json_object_get(def, "ResourceConfig")) {
-        rc = err_set(e, ERR_VALIDATION, "TrainingJobDefinition.ResourceConfig: is required");
-        goto out;
-    }
-    const json_t *mj = json_object_get(lim, "MaxNumberOfTrainingJobs");
-    json_int_t max_jobs = mj ? json_integer_value(mj) : API_CURRENT_DEFAULT_MAX_JOBS;
-    json_t *idef = internal_definition(def, 0);
-    req = json_pack("{s:s, s:s, s:{s:s, s:o, s:{s:I, s:O}, s:{s:s, s:s}}, s:o, s:b, s:O}",
-                    "AwsAccountId", account, "TuningJobName",
-                    str(body, "HyperParameterTuningJobName"), "TuningJobConfig", "Strategy",
-                    str(cfg, "Strategy"), "ParameterRanges",
-                    internal_ranges(json_object_get(cfg, "ParameterRanges")), "ResourceLimits",
-                    "MaxNumberOfTrainingJobs", max_jobs, "MaxParallelTrainingJobs",
-                    json_object_get(lim, "MaxParallelTrainingJobs"), "TuningJobObjective",
-                    "MetricName", str(objective, "MetricName"), "Type", str(objective, "Type"),
-                    "TrainingJobDefinition", idef, "_api_current", 1, "_original", body);
-    if (!req) {
+    if (!(*out = json_pack("{s:s}", "HyperParameterTuningJobArn", arn)))
         rc = err_set(e, ERR_INTERNAL, "out of memory");
-        goto out;
-    }
-    if ((rc = check_internal(c, req, 0, e)))
-        goto out;
-    snprintf(t.account, sizeof t.account, "%s", account);
-    snprintf(t.name, sizeof t.name, "%s", str(body, "HyperParameterTuningJobName"));
-    snprintf(t.arn, sizeof t.arn, "arn:aws:sagemaker:%s:%s:hyper-parameter-tuning-job/%s",
-             c->region, account, t.name);
-    snprintf(t.kind, sizeof t.kind, "tuning");
-    snprintf(t.status, sizeof t.status, "Created");
-    t.api = API_CURRENT;
-    snprintf(t.strategy, sizeof t.strategy, "%s", str(cfg, "Strategy"));
-    const json_t *seed = json_object_get(cfg, "RandomSeed");
-    t.seed = seed ? (uint64_t)json_integer_value(seed) : random_seed();
-    snprintf(t.objective_metric, sizeof t.objective_metric, "%s", str(objective, "MetricName"));
-    snprintf(t.objective_type, sizeof t.objective_type, "%s", str(objective, "Type"));
-    t.max_jobs = (int)max_jobs;
-    t.max_parallel = (int)json_integer_value(json_object_get(lim, "MaxParallelTrainingJobs"));
-    t.max_seconds = json_integer_value(json_object_get(lim, "MaxRuntimeInSeconds"));
-    t.created = util_now();
-    if (!(text = json_dumps(req, JSON_COMPACT))) {
-        rc = err_set(e, ERR_INTERNAL, "out of memory");
-        goto out;
-    }
-    t.request = text;
-    if ((rc = store_create_tuning(c->st, &t, e)))
-        goto out;
-    if ((rc = add_tags(c, account, t.arn, json_object_get(body, "Tags"), e)))
-        goto out;
-    if ((rc = engine_add_tuning(c->en, t.id, e)))
-        goto out;
-    log_info("created tuning job %s (account %s, %d jobs, %d parallel, %s)", t.name, account,
-             t.max_jobs, t.max_parallel, t.strategy);
-    *out = json_pack("{s:s}", "HyperParameterTuningJobArn", t.arn);
 out:
-    json_decref(req);
-    free(text);
+    request_free(r);
     return rc;
 }
 
 /* CreateTrainingJob: a tuning-job row of kind "training" that runs one trial
  * with the request's HyperParameters. */
-static int op_create_training(const api_current_ctx *c, const char *account, json_t *body,
-                              json_t **out, err_t *e) {
-    int rc;
-    json_t *req = NULL, *check = NULL;
-    char *text = NULL;
-    store_tuning t = {0};
+int api_current_create_training(const api_call *c, json_t **out, err_t *e) {
+    req_tuning *r = NULL;
     store_training existing = {0};
-    const char *name = str(body, "TrainingJobName");
-    if (!str(json_object_get(body, "AlgorithmSpecification"), "TrainingImage")) {
-        rc = err_set(e, ERR_VALIDATION, "AlgorithmSpecification.TrainingImage: is required");
+    char arn[256];
+    int rc;
+    if ((rc = request_parse(API_CURRENT, c->op, c->body, c->account, &r, e)))
+        goto out;
+    rc = store_get_training(c->env->st, c->account, r->name, &existing);
+    if (rc == 0) {
+        rc = err_set(e, ERR_IN_USE, "Training job %s already exists", r->name);
         goto out;
     }
-    if (store_get_training(c->st, account, name, &existing) == 0) {
-        rc = err_set(e, ERR_IN_USE, "Training job %s already exists", name);
+    if (rc != ERR_NOT_FOUND) {
+        err_set(e, rc, "cannot read the training jobs");
         goto out;
     }
-    json_t *idef = internal_definition(body, 1);
-    req =
-        json_pack("{s:s, s:s, s:{s:s, s:{}, s:{s:i, s:i}, s:{s:s, s:s}}, s:o, s:b, s:O}",
-                  "AwsAccountId", account, "TuningJobName", name, "TuningJobConfig", "Strategy",
-                  "Random", "ParameterRanges", "ResourceLimits", "MaxNumberOfTrainingJobs", 1,
-                  "MaxParallelTrainingJobs", 1, "TuningJobObjective", "MetricName", "", "Type",
-                  "Maximize", "TrainingJobDefinition", idef, "_api_current", 1, "_original", body);
-    if (!req || !(check = json_deep_copy(req))) {
+    if ((rc = engine_check_tuning(c->env->en, r, e)))
+        goto out;
+    training_arn(c, r->account, r->name, arn, sizeof arn);
+    if ((rc = api_create_job(c, r, arn, e)))
+        goto out;
+    if (!(*out = json_pack("{s:s}", "TrainingJobArn", arn)))
         rc = err_set(e, ERR_INTERNAL, "out of memory");
-        goto out;
-    }
-    /* The 2017 checks want a range and an objective: give the copy they see
-     * placeholders that cannot clash with the request's own names. */
-    json_t *ccfg = json_object_get(check, "TuningJobConfig");
-    json_t *calg =
-        json_object_get(json_object_get(check, "TrainingJobDefinition"), "AlgorithmSpecification");
-    json_object_set_new(ccfg, "ParameterRanges",
-                        json_pack("{s:[{s:s, s:[s], s:s}]}", "CategoricalParameterRanges", "Name",
-                                  "_openhpo_check", "Values", "x", "Type", "Categorical"));
-    if (json_array_size(json_object_get(calg, "MetricDefinitions")) == 0)
-        json_object_set_new(calg, "MetricDefinitions",
-                            json_pack("[{s:s, s:s}]", "Name", "_openhpo_check", "Regex", "(x)"));
-    json_object_set_new(
-        json_object_get(ccfg, "TuningJobObjective"), "MetricName",
-        json_string(str(json_array_get(json_object_get(calg, "MetricDefinitions"), 0), "Name")));
-    if ((rc = check_internal(c, check, 1, e)))
-        goto out;
-    snprintf(t.account, sizeof t.account, "%s", account);
-    snprintf(t.name, sizeof t.name, "%s", name);
-    training_arn(c, account, name, t.arn, sizeof t.arn);
-    snprintf(t.kind, sizeof t.kind, "training");
-    snprintf(t.status, sizeof t.status, "Created");
-    t.api = API_CURRENT;
-    snprintf(t.strategy, sizeof t.strategy, "Random");
-    t.seed = random_seed();
-    snprintf(t.objective_type, sizeof t.objective_type, "Maximize");
-    t.max_jobs = t.max_parallel = 1;
-    t.created = util_now();
-    if (!(text = json_dumps(req, JSON_COMPACT))) {
-        rc = err_set(e, ERR_INTERNAL, "out of memory");
-        goto out;
-    }
-    t.request = text;
-    if ((rc = store_create_tuning(c->st, &t, e))) {
-        if (rc == ERR_IN_USE)
-            err_set(e, ERR_IN_USE, "Training job %s already exists", name);
-        goto out;
-    }
-    if ((rc = add_tags(c, account, t.arn, json_object_get(body, "Tags"), e)))
-        goto out;
-    if ((rc = engine_add_tuning(c->en, t.id, e)))
-        goto out;
-    log_info("created training job %s (account %s)", name, account);
-    *out = json_pack("{s:s}", "TrainingJobArn", t.arn);
 out:
-    json_decref(req);
-    json_decref(check);
-    free(text);
+    request_free(r);
     store_training_clear(&existing);
     return rc;
 }
 
 /* ---------- describing ---------- */
 
-static int load_tuning(const api_current_ctx *c, const char *account, const char *name,
-                       store_tuning *t, err_t *e) {
-    int rc = store_get_tuning(c->st, account, name, t);
+static int load_tuning(const api_call *c, const char *name, store_tuning *t, err_t *e) {
+    int rc = store_get_tuning(c->env->st, c->account, name, t);
     if (rc == ERR_NOT_FOUND)
         return err_set(e, ERR_NOT_FOUND, "Amazon SageMaker can't find a tuning job with name %s",
                        name);
@@ -527,9 +306,19 @@ static int load_tuning(const api_current_ctx *c, const char *account, const char
     return 0;
 }
 
+/* The stored request of `t`, parsed (caller frees). */
+static int load_request(const store_tuning *t, req_tuning **r, err_t *e) {
+    const char *op = !strcmp(t->kind, "training") ? "CreateTrainingJob"
+                     : t->api == API_CURRENT      ? "CreateHyperParameterTuningJob"
+                                                  : "CreateTuningJob";
+    if (request_parse_text((api_flavor)t->api, op, t->request, t->account, r, e))
+        return err_set(e, ERR_INTERNAL, "the stored request of %s cannot be read: %.300s", t->name,
+                       e->msg);
+    return 0;
+}
+
 /* HyperParameterTrainingJobSummary of a training job of tuning job `tj`. */
-static json_t *hpo_summary(const api_current_ctx *c, const store_training *t,
-                           const store_tuning *tj) {
+static json_t *hpo_summary(const api_call *c, const store_training *t, const store_tuning *tj) {
     char arn[256];
     training_arn(c, t->account, t->name, arn, sizeof arn);
     json_t *tuned = json_loads(t->tuned ? t->tuned : "{}", 0, NULL);
@@ -557,10 +346,11 @@ static json_t *hpo_summary(const api_current_ctx *c, const store_training *t,
     return s;
 }
 
-static int counters(const api_current_ctx *c, const store_tuning *t, json_t *out, err_t *e) {
+static int counters(const api_call *c, const store_tuning *t, json_t *out, err_t *e) {
     store_counts n;
-    if (store_tuning_counts(c->st, t->id, util_now(), &n))
-        return err_set(e, ERR_INTERNAL, "cannot count training jobs");
+    int rc = store_tuning_counts(c->env->st, t->id, util_now(), &n);
+    if (rc)
+        return err_set(e, rc, "cannot count training jobs");
     int running = n.in_progress + n.stopping + n.pending;
     json_object_set_new(out, "TrainingJobStatusCounters",
                         json_pack("{s:i, s:i, s:i, s:i, s:i}", "Completed", n.completed,
@@ -580,31 +370,23 @@ static json_t *resource_limits(const store_tuning *t) {
     return l;
 }
 
-static int op_describe_tuning(const api_current_ctx *c, const char *account, json_t *body,
-                              json_t **out, err_t *e) {
+int api_current_describe_tuning(const api_call *c, json_t **out, err_t *e) {
     store_tuning t = {0};
     store_training best = {0};
-    json_t *req = NULL, *o = NULL;
+    req_tuning *r = NULL;
+    json_t *echo = NULL, *o = NULL;
     int rc;
-    if ((rc = load_tuning(c, account, str(body, "HyperParameterTuningJobName"), &t, e)))
+    if ((rc = load_tuning(c, str(c->body, "HyperParameterTuningJobName"), &t, e)) ||
+        (rc = load_request(&t, &r, e)))
         goto out;
-    req = json_loads(t.request, 0, NULL);
-    const json_t *cfg = json_object_get(req, "TuningJobConfig");
-    const json_t *def = json_object_get(req, "TrainingJobDefinition");
-    const json_t *orig_cfg =
-        json_object_get(json_object_get(req, "_original"), "HyperParameterTuningJobConfig");
-    json_t *pub_cfg =
-        json_pack("{s:s, s:{s:s, s:s}, s:o, s:o, s:s}", "Strategy", t.strategy,
-                  "HyperParameterTuningJobObjective", "Type", t.objective_type, "MetricName",
-                  t.objective_metric, "ResourceLimits", resource_limits(&t), "ParameterRanges",
-                  public_ranges(json_object_get(cfg, "ParameterRanges")),
-                  "TrainingJobEarlyStoppingType", "Off");
-    if (pub_cfg && json_object_get(orig_cfg, "RandomSeed"))
-        json_object_set(pub_cfg, "RandomSeed", json_object_get(orig_cfg, "RandomSeed"));
-    json_t *pub_def = json_deep_copy(def ? def : json_object());
-    o = json_pack("{s:s, s:s, s:o, s:o, s:s, s:f, s:f}", "HyperParameterTuningJobName", t.name,
-                  "HyperParameterTuningJobArn", t.arn, "HyperParameterTuningJobConfig", pub_cfg,
-                  "TrainingJobDefinition", pub_def, "HyperParameterTuningJobStatus",
+    if (!(echo = request_describe_current(r))) {
+        rc = err_set(e, ERR_INTERNAL, "cannot build the response");
+        goto out;
+    }
+    o = json_pack("{s:s, s:s, s:O, s:O, s:s, s:f, s:f}", "HyperParameterTuningJobName", t.name,
+                  "HyperParameterTuningJobArn", t.arn, "HyperParameterTuningJobConfig",
+                  json_object_get(echo, "HyperParameterTuningJobConfig"), "TrainingJobDefinition",
+                  json_object_get(echo, "TrainingJobDefinition"), "HyperParameterTuningJobStatus",
                   tuning_status(t.status), "CreationTime", t.created, "LastModifiedTime",
                   last_modified(t.created, t.started, t.ended));
     if (!o) {
@@ -617,13 +399,20 @@ static int op_describe_tuning(const api_current_ctx *c, const char *account, jso
         json_object_set_new(o, "FailureReason", json_string(t.failure_reason));
     if ((rc = counters(c, &t, o, e)))
         goto out;
-    if (store_best_training(c->st, t.id, !strcmp(t.objective_type, "Maximize"), &best) == 0)
+    rc = store_best_training(c->env->st, t.id, !strcmp(t.objective_type, "Maximize"), &best);
+    if (rc == 0)
         json_object_set_new(o, "BestTrainingJob", hpo_summary(c, &best, &t));
+    else if (rc != ERR_NOT_FOUND) {
+        err_set(e, rc, "cannot read the best training job");
+        goto out;
+    }
+    rc = 0;
     *out = o;
     o = NULL;
 out:
     json_decref(o);
-    json_decref(req);
+    json_decref(echo);
+    request_free(r);
     store_tuning_clear(&t);
     store_training_clear(&best);
     return rc;
@@ -651,40 +440,35 @@ static int is_final_training(const char *status) {
     return !strcmp(status, "Completed") || !strcmp(status, "Failed") || !strcmp(status, "Stopped");
 }
 
-static int op_describe_training(const api_current_ctx *c, const char *account, json_t *body,
-                                json_t **out, err_t *e) {
+int api_current_describe_training(const api_call *c, json_t **out, err_t *e) {
     store_training t = {0};
     store_tuning tj = {0};
-    json_t *req = NULL, *o = NULL;
+    req_tuning *r = NULL;
+    json_t *def = NULL, *o = NULL;
     char arn[256];
-    int rc = store_get_training(c->st, account, str(body, "TrainingJobName"), &t);
+    int rc = store_get_training(c->env->st, c->account, str(c->body, "TrainingJobName"), &t);
     if (rc == ERR_NOT_FOUND) {
         rc = err_set(e, ERR_VALIDATION, "Requested resource not found.");
         goto out;
     }
-    if (rc || (rc = store_get_tuning_by_id(c->st, t.tuning_id, &tj))) {
-        rc = err_set(e, ERR_INTERNAL, "cannot read the training job");
+    if (rc || (rc = store_get_tuning_by_id(c->env->st, t.tuning_id, &tj))) {
+        rc = err_set(e, rc, "cannot read the training job");
         goto out;
     }
-    req = json_loads(tj.request, 0, NULL);
-    const json_t *def = json_object_get(req, "TrainingJobDefinition");
+    if ((rc = load_request(&tj, &r, e)))
+        goto out;
     json_t *hp = json_loads(t.hyperparameters ? t.hyperparameters : "{}", 0, NULL);
-    training_arn(c, account, t.name, arn, sizeof arn);
+    training_arn(c, c->account, t.name, arn, sizeof arn);
     o = json_pack("{s:s, s:s, s:s, s:s, s:o, s:f, s:f, s:b, s:b, s:b}", "TrainingJobName", t.name,
                   "TrainingJobArn", arn, "TrainingJobStatus", t.status, "SecondaryStatus",
                   t.secondary, "HyperParameters", hp ? hp : json_object(), "CreationTime",
                   t.created, "LastModifiedTime", last_modified(t.created, t.started, t.ended),
                   "EnableNetworkIsolation", 0, "EnableInterContainerTrafficEncryption", 0,
                   "EnableManagedSpotTraining", 0);
-    if (!o) {
+    if (!o || !(def = request_definition_json(r, 0)) || json_object_update(o, def)) {
         rc = err_set(e, ERR_INTERNAL, "cannot build the response");
         goto out;
     }
-    static const char *const copied[] = {
-        "AlgorithmSpecification", "RoleArn",           "InputDataConfig", "OutputDataConfig",
-        "ResourceConfig",         "StoppingCondition", "Environment"};
-    for (size_t i = 0; i < sizeof copied / sizeof *copied; i++)
-        set_copy(o, copied[i], json_object_get(def, copied[i]));
     if (strcmp(tj.kind, "training"))
         json_object_set_new(o, "TuningJobArn", json_string(tj.arn));
     if (t.model_artifacts[0])
@@ -706,8 +490,8 @@ static int op_describe_training(const api_current_ctx *c, const char *account, j
     json_t *finals = json_array();
     json_object_set_new(o, "SecondaryStatusTransitions", x.arr);
     json_object_set_new(o, "FinalMetricDataList", finals);
-    if (!x.arr || !finals || store_each_transition(c->st, t.id, on_transition, &x) ||
-        store_each_final_metric(c->st, t.id, on_final_metric, finals)) {
+    if (!x.arr || !finals || store_each_transition(c->env->st, t.id, on_transition, &x) ||
+        store_each_final_metric(c->env->st, t.id, on_final_metric, finals)) {
         rc = err_set(e, ERR_INTERNAL, "cannot read the training job's history");
         goto out;
     }
@@ -719,302 +503,206 @@ static int op_describe_training(const api_current_ctx *c, const char *account, j
     o = NULL;
 out:
     json_decref(o);
-    json_decref(req);
+    json_decref(def);
+    request_free(r);
     store_training_clear(&t);
     store_tuning_clear(&tj);
     return rc;
 }
 
-/* ---------- listing ---------- */
+/* ---------- listing: filtered, sorted and paged by the store, in SQL ---------- */
 
-/* One row a List operation considers, with what it sorts and filters by. */
-typedef struct {
-    int64_t id;
-    char name[STORE_NAME_MAX];
-    char status[24];
-    double created, modified;
-    int has_objective;
-    double objective;
-} list_item;
-
-/* Filters (from the request) and the rows that pass them. */
-typedef struct {
-    const char *status;        /* StatusEquals, or NULL */
-    const char *name_contains; /* NameContains, or NULL */
-    double created_after, created_before, modified_after, modified_before; /* 0 = none */
-    int need_objective; /* SortBy FinalObjectiveMetricValue */
-    list_item *v;
-    size_t n, cap;
-    int failed;
-} list_rows;
-
-static void list_add(list_rows *l, int64_t id, const char *name, const char *status, double created,
-                     double modified, int has_obj, double obj) {
-    if (l->failed)
-        return;
-    if ((l->status && strcmp(l->status, status)) ||
-        (l->name_contains && !strcasestr(name, l->name_contains)) ||
-        (l->created_after > 0 && !(created > l->created_after)) ||
-        (l->created_before > 0 && !(created < l->created_before)) ||
-        (l->modified_after > 0 && !(modified > l->modified_after)) ||
-        (l->modified_before > 0 && !(modified < l->modified_before)) ||
-        (l->need_objective && !has_obj))
-        return;
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? l->cap * 2 : 64;
-        list_item *nv = l->n < API_CURRENT_LIST_MAX_ROWS ? realloc(l->v, cap * sizeof *nv) : NULL;
-        if (!nv) {
-            l->failed = 1;
-            return;
-        }
-        l->v = nv;
-        l->cap = cap;
-    }
-    list_item *it = &l->v[l->n++];
-    it->id = id;
-    snprintf(it->name, sizeof it->name, "%s", name);
-    snprintf(it->status, sizeof it->status, "%s", status);
-    it->created = created;
-    it->modified = modified;
-    it->has_objective = has_obj;
-    it->objective = obj;
-}
-
-static void list_training_row(void *ud, const store_training *t) {
-    list_add(ud, t->id, t->name, t->status, t->created,
-             last_modified(t->created, t->started, t->ended), t->has_objective, t->objective);
-}
-
-static void list_tuning_row(void *ud, const store_tuning *t) {
-    list_add(ud, t->id, t->name, tuning_status(t->status), t->created,
-             last_modified(t->created, t->started, t->ended), 0, 0);
-}
-
-static int by_id(const list_item *a, const list_item *b) {
-    return (a->id > b->id) - (a->id < b->id);
-}
-static int cmp_name(const void *x, const void *y) {
-    int r = strcmp(((const list_item *)x)->name, ((const list_item *)y)->name);
-    return r ? r : by_id(x, y);
-}
-static int cmp_created(const void *x, const void *y) {
-    const list_item *a = x, *b = y;
-    int r = (a->created > b->created) - (a->created < b->created);
-    return r ? r : by_id(a, b);
-}
-static int cmp_status(const void *x, const void *y) {
-    int r = strcmp(((const list_item *)x)->status, ((const list_item *)y)->status);
-    return r ? r : by_id(x, y);
-}
-static int cmp_objective(const void *x, const void *y) {
-    const list_item *a = x, *b = y;
-    int r = (a->objective > b->objective) - (a->objective < b->objective);
-    return r ? r : by_id(a, b);
-}
-
-/* Sorts by SortBy (Name|CreationTime|Status|FinalObjectiveMetricValue) and
- * SortOrder. */
-static void list_sort(list_rows *l, const char *sort_by, const char *order) {
-    int (*cmp)(const void *, const void *) = !strcmp(sort_by, "Name")           ? cmp_name
-                                             : !strcmp(sort_by, "CreationTime") ? cmp_created
-                                             : !strcmp(sort_by, "Status")       ? cmp_status
-                                                                                : cmp_objective;
-    if (l->n > 1)
-        qsort(l->v, l->n, sizeof *l->v, cmp);
-    if (order && !strcmp(order, "Descending"))
-        for (size_t i = 0, j = l->n ? l->n - 1 : 0; i < j; i++, j--) {
-            list_item tmp = l->v[i];
-            l->v[i] = l->v[j];
-            l->v[j] = tmp;
-        }
-}
-
-static double num(const json_t *o, const char *k) {
-    return json_number_value(json_object_get(o, k));
-}
-
-/* The request's filters, and the pagination scope naming them. */
-static void list_filters(const json_t *body, list_rows *l, const char *what, const char *account,
-                         char *scope, size_t cap) {
-    l->status = str(body, "StatusEquals");
-    l->name_contains = str(body, "NameContains");
-    l->created_after = num(body, "CreationTimeAfter");
-    l->created_before = num(body, "CreationTimeBefore");
-    l->modified_after = num(body, "LastModifiedTimeAfter");
-    l->modified_before = num(body, "LastModifiedTimeBefore");
-    snprintf(scope, cap, "%s|%s|%s|%s|%s|%s|%.6f|%.6f|%.6f|%.6f", what, account,
-             str(body, "SortBy") ? str(body, "SortBy") : "",
-             str(body, "SortOrder") ? str(body, "SortOrder") : "", l->status ? l->status : "",
-             l->name_contains ? l->name_contains : "", l->created_after, l->created_before,
-             l->modified_after, l->modified_before);
-}
-
-/* The page [offset, offset + max) of the rows: *first and *count, and the
- * NextToken (or NULL) for what remains. */
-static int list_page(const api_current_ctx *c, const json_t *body, const list_rows *l,
-                     const char *scope, long long def_max, size_t *first, size_t *count,
-                     json_t **next, err_t *e) {
-    long long offset = 0;
-    const json_t *mr = json_object_get(body, "MaxResults");
-    long long max = mr ? json_integer_value(mr) : def_max;
+/* The request's filters as a store query, and the pagination scope naming
+ * them (a NextToken is only good for the query that made it). `sort_by`
+ * defaults to `dflt_sort`. */
+static int list_query(const api_call *c, const char *what, const char *dflt_sort,
+                      long long dflt_max, store_list_query *q, const char **statuses, char *scope,
+                      size_t cap, err_t *e) {
+    const json_t *b = c->body;
+    const char *sort_by = str(b, "SortBy") ? str(b, "SortBy") : dflt_sort;
+    const char *order = str(b, "SortOrder");
+    const char *status = str(b, "StatusEquals");
+    const json_t *mr = json_object_get(b, "MaxResults");
+    long long max = mr ? json_integer_value(mr) : dflt_max, offset = 0;
     int rc;
-    *next = NULL;
-    if (l->failed)
-        return err_set(e, ERR_INTERNAL, "cannot list more than %d rows", API_CURRENT_LIST_MAX_ROWS);
-    if (str(body, "NextToken") &&
-        (rc = reply_token_read(store_secret(c->st), scope, str(body, "NextToken"), &offset, e)))
+    q->account = c->account;
+    q->name_contains = str(b, "NameContains");
+    q->created_after = num(b, "CreationTimeAfter");
+    q->created_before = num(b, "CreationTimeBefore");
+    q->modified_after = num(b, "LastModifiedTimeAfter");
+    q->modified_before = num(b, "LastModifiedTimeBefore");
+    q->descending = order && !strcmp(order, "Descending");
+    q->sort = !strcmp(sort_by, "Name")           ? STORE_SORT_NAME
+              : !strcmp(sort_by, "CreationTime") ? STORE_SORT_CREATED
+              : !strcmp(sort_by, "Status")       ? STORE_SORT_STATUS
+                                                 : STORE_SORT_OBJECTIVE;
+    q->with_objective = q->sort == STORE_SORT_OBJECTIVE;
+    /* A tuning job's InProgress is stored as Created or Running. */
+    statuses[0] = statuses[1] = statuses[2] = NULL;
+    if (status && !strcmp(what, "tuning-jobs") && !strcmp(status, "InProgress")) {
+        statuses[0] = "Created";
+        statuses[1] = "Running";
+    } else {
+        statuses[0] = status;
+    }
+    q->statuses = status ? statuses : NULL;
+    snprintf(scope, cap, "%s|%s|%s|%s|%s|%s|%.6f|%.6f|%.6f|%.6f", what, c->account, sort_by,
+             order ? order : "", status ? status : "", q->name_contains ? q->name_contains : "",
+             q->created_after, q->created_before, q->modified_after, q->modified_before);
+    if (str(b, "NextToken") &&
+        (rc = reply_token_read(store_secret(c->env->st), scope, str(b, "NextToken"), &offset, e)))
         return rc;
-    if (max < 1)
-        max = 1;
-    *first = (size_t)offset < l->n ? (size_t)offset : l->n;
-    *count = l->n - *first < (size_t)max ? l->n - *first : (size_t)max;
-    if (*first + *count < l->n)
-        *next = reply_token_make(store_secret(c->st), scope, (long long)(*first + *count));
+    q->offset = offset;
+    q->limit = max < 1 ? 1 : (int)max;
     return 0;
 }
 
-/* Ends a list operation: the response `*o` (taken) gets `next` (borrowed)
- * as its NextToken when there is one, and becomes *out. */
-static int list_reply(json_t **o, json_t *next, json_t **out, err_t *e) {
-    if (!*o)
+/* Ends a list operation: the response `o` (taken) gets a NextToken when
+ * rows remain, and becomes *out. */
+static int list_reply(const api_call *c, json_t *o, const store_list_query *q, const char *scope,
+                      int more, json_t **out, err_t *e) {
+    if (!o)
         return err_set(e, ERR_INTERNAL, "cannot build the response");
-    if (next)
-        json_object_set(*o, "NextToken", next);
-    *out = *o;
-    *o = NULL;
+    if (more)
+        json_object_set_new(
+            o, "NextToken",
+            reply_token_make(store_secret(c->env->st), scope, (long long)(q->offset + q->limit)));
+    *out = o;
     return 0;
 }
 
-static int op_list_for_tuning(const api_current_ctx *c, const char *account, json_t *body,
-                              json_t **out, err_t *e) {
+typedef struct {
+    const api_call *c;
+    const store_tuning *tj; /* ListTrainingJobsForHyperParameterTuningJob */
+    json_t *arr;
+} list_ctx;
+
+static void on_hpo_training(void *ud, const store_training *t) {
+    list_ctx *x = ud;
+    json_array_append_new(x->arr, hpo_summary(x->c, t, x->tj));
+}
+
+int api_current_list_for_tuning(const api_call *c, json_t **out, err_t *e) {
     store_tuning t = {0};
-    list_rows l = {0};
-    json_t *o = NULL, *next = NULL;
+    store_list_query q = {0};
+    const char *statuses[3];
     char scope[1024];
-    size_t first, count;
-    int rc;
-    if ((rc = load_tuning(c, account, str(body, "HyperParameterTuningJobName"), &t, e)))
+    int rc, more = 0;
+    if ((rc = load_tuning(c, str(c->body, "HyperParameterTuningJobName"), &t, e)))
         goto out;
-    const char *sort_by = str(body, "SortBy") ? str(body, "SortBy") : "Name";
-    list_filters(body, &l, t.name, account, scope, sizeof scope);
-    l.need_objective = !strcmp(sort_by, "FinalObjectiveMetricValue");
-    if (store_each_training(c->st, t.id, list_training_row, &l)) {
-        rc = err_set(e, ERR_INTERNAL, "cannot list training jobs");
+    if ((rc = list_query(c, t.name, "Name", API_DEFAULT_MAX_RESULTS, &q, statuses, scope,
+                         sizeof scope, e)))
+        goto out;
+    q.tuning_id = t.id;
+    list_ctx x = {c, &t, json_array()};
+    json_t *o = json_pack("{s:o}", "TrainingJobSummaries", x.arr);
+    if (o && (rc = store_list_trainings_q(c->env->st, &q, on_hpo_training, &x, &more))) {
+        json_decref(o);
+        rc = err_set(e, rc, "cannot list training jobs");
         goto out;
     }
-    list_sort(&l, sort_by, str(body, "SortOrder"));
-    if ((rc = list_page(c, body, &l, scope, API_CURRENT_DEFAULT_MAX_RESULTS, &first, &count, &next,
-                        e)))
-        goto out;
-    json_t *arr = json_array();
-    o = json_pack("{s:o}", "TrainingJobSummaries", arr);
-    for (size_t i = first; o && i < first + count; i++) {
-        store_training row = {0};
-        if (store_get_training_by_id(c->st, l.v[i].id, &row) == 0)
-            json_array_append_new(arr, hpo_summary(c, &row, &t));
-        store_training_clear(&row);
-    }
-    rc = list_reply(&o, next, out, e);
+    rc = list_reply(c, o, &q, scope, more, out, e);
 out:
-    json_decref(o);
-    json_decref(next);
-    free(l.v);
     store_tuning_clear(&t);
     return rc;
 }
 
-static int op_list_trainings(const api_current_ctx *c, const char *account, json_t *body,
-                             json_t **out, err_t *e) {
-    list_rows l = {0};
-    json_t *o = NULL, *next = NULL;
-    char scope[1024], arn[256];
-    size_t first, count;
-    int rc = 0;
-    list_filters(body, &l, "training-jobs", account, scope, sizeof scope);
-    if (store_each_training_of_account(c->st, account, list_training_row, &l)) {
-        rc = err_set(e, ERR_INTERNAL, "cannot list training jobs");
-        goto out;
-    }
-    list_sort(&l, str(body, "SortBy") ? str(body, "SortBy") : "CreationTime",
-              str(body, "SortOrder"));
-    if ((rc = list_page(c, body, &l, scope, API_CURRENT_DEFAULT_MAX_RESULTS, &first, &count, &next,
-                        e)))
-        goto out;
-    json_t *arr = json_array();
-    o = json_pack("{s:o}", "TrainingJobSummaries", arr);
-    for (size_t i = first; o && i < first + count; i++) {
-        store_training row = {0};
-        if (store_get_training_by_id(c->st, l.v[i].id, &row) == 0) {
-            training_arn(c, account, row.name, arn, sizeof arn);
-            json_t *s =
-                json_pack("{s:s, s:s, s:f, s:f, s:s}", "TrainingJobName", row.name,
-                          "TrainingJobArn", arn, "CreationTime", row.created, "LastModifiedTime",
-                          l.v[i].modified, "TrainingJobStatus", row.status);
-            if (s && row.ended > 0)
-                json_object_set_new(s, "TrainingEndTime", json_real(row.ended));
-            json_array_append_new(arr, s);
-        }
-        store_training_clear(&row);
-    }
-    rc = list_reply(&o, next, out, e);
-out:
-    json_decref(o);
-    json_decref(next);
-    free(l.v);
-    return rc;
+static void on_training(void *ud, const store_training *t) {
+    list_ctx *x = ud;
+    char arn[256];
+    training_arn(x->c, t->account, t->name, arn, sizeof arn);
+    json_t *s =
+        json_pack("{s:s, s:s, s:f, s:f, s:s}", "TrainingJobName", t->name, "TrainingJobArn", arn,
+                  "CreationTime", t->created, "LastModifiedTime",
+                  last_modified(t->created, t->started, t->ended), "TrainingJobStatus", t->status);
+    if (s && t->ended > 0)
+        json_object_set_new(s, "TrainingEndTime", json_real(t->ended));
+    json_array_append_new(x->arr, s);
 }
 
-static int op_list_tunings(const api_current_ctx *c, const char *account, json_t *body,
-                           json_t **out, err_t *e) {
-    list_rows l = {0};
-    json_t *o = NULL, *next = NULL;
+int api_current_list_trainings(const api_call *c, json_t **out, err_t *e) {
+    store_list_query q = {0};
+    const char *statuses[3];
     char scope[1024];
-    size_t first, count;
-    int rc = 0;
-    list_filters(body, &l, "tuning-jobs", account, scope, sizeof scope);
-    if (store_each_tuning(c->st, account, list_tuning_row, &l)) {
-        rc = err_set(e, ERR_INTERNAL, "cannot list tuning jobs");
+    int rc, more = 0;
+    if ((rc = list_query(c, "training-jobs", "CreationTime", API_DEFAULT_MAX_RESULTS, &q, statuses,
+                         scope, sizeof scope, e)))
+        return rc;
+    list_ctx x = {c, NULL, json_array()};
+    json_t *o = json_pack("{s:o}", "TrainingJobSummaries", x.arr);
+    if (o && (rc = store_list_trainings_q(c->env->st, &q, on_training, &x, &more))) {
+        json_decref(o);
+        return err_set(e, rc, "cannot list training jobs");
+    }
+    return list_reply(c, o, &q, scope, more, out, e);
+}
+
+/* Tuning jobs of one page, copied (their counters are read after the list
+ * query, one row each). */
+typedef struct {
+    store_tuning *v;
+    size_t n;
+    int failed;
+} tuning_page;
+
+static void on_tuning(void *ud, const store_tuning *t) {
+    tuning_page *p = ud;
+    store_tuning *nv = realloc(p->v, (p->n + 1) * sizeof *nv);
+    if (!nv) {
+        p->failed = 1;
+        return;
+    }
+    p->v = nv;
+    p->v[p->n] = *t;
+    p->v[p->n++].request = NULL; /* borrowed by the store; not needed */
+}
+
+int api_current_list_tunings(const api_call *c, json_t **out, err_t *e) {
+    store_list_query q = {0};
+    tuning_page page = {0};
+    const char *statuses[3];
+    char scope[1024];
+    json_t *o = NULL;
+    int rc, more = 0;
+    if ((rc = list_query(c, "tuning-jobs", "Name", API_DEFAULT_MAX_RESULTS, &q, statuses, scope,
+                         sizeof scope, e)))
+        goto out;
+    if ((rc = store_list_tunings(c->env->st, &q, on_tuning, &page, &more)) || page.failed) {
+        rc = err_set(e, rc ? rc : ERR_INTERNAL, "cannot list tuning jobs");
         goto out;
     }
-    list_sort(&l, str(body, "SortBy") ? str(body, "SortBy") : "Name", str(body, "SortOrder"));
-    if ((rc = list_page(c, body, &l, scope, API_CURRENT_DEFAULT_MAX_RESULTS, &first, &count, &next,
-                        e)))
-        goto out;
     json_t *arr = json_array();
     o = json_pack("{s:o}", "HyperParameterTuningJobSummaries", arr);
-    for (size_t i = first; o && i < first + count && !rc; i++) {
-        store_tuning t = {0};
-        if (store_get_tuning_by_id(c->st, l.v[i].id, &t) == 0) {
-            json_t *s = json_pack(
-                "{s:s, s:s, s:s, s:s, s:f, s:f, s:o}", "HyperParameterTuningJobName", t.name,
-                "HyperParameterTuningJobArn", t.arn, "HyperParameterTuningJobStatus",
-                tuning_status(t.status), "Strategy", t.strategy, "CreationTime", t.created,
-                "LastModifiedTime", l.v[i].modified, "ResourceLimits", resource_limits(&t));
-            if (s && t.ended > 0)
-                json_object_set_new(s, "HyperParameterTuningEndTime", json_real(t.ended));
-            if (s)
-                rc = counters(c, &t, s, e);
-            json_array_append_new(arr, s);
-        }
-        store_tuning_clear(&t);
+    for (size_t i = 0; o && i < page.n && !rc; i++) {
+        const store_tuning *t = &page.v[i];
+        json_t *s =
+            json_pack("{s:s, s:s, s:s, s:s, s:f, s:f, s:o}", "HyperParameterTuningJobName", t->name,
+                      "HyperParameterTuningJobArn", t->arn, "HyperParameterTuningJobStatus",
+                      tuning_status(t->status), "Strategy", t->strategy, "CreationTime", t->created,
+                      "LastModifiedTime", last_modified(t->created, t->started, t->ended),
+                      "ResourceLimits", resource_limits(t));
+        if (s && t->ended > 0)
+            json_object_set_new(s, "HyperParameterTuningEndTime", json_real(t->ended));
+        if (s)
+            rc = counters(c, t, s, e);
+        json_array_append_new(arr, s);
     }
     if (rc)
         goto out;
-    rc = list_reply(&o, next, out, e);
+    rc = list_reply(c, o, &q, scope, more, out, e);
+    o = NULL;
 out:
     json_decref(o);
-    json_decref(next);
-    free(l.v);
+    free(page.v);
     return rc;
 }
 
 /* ---------- stopping ---------- */
 
-static int op_stop_tuning(const api_current_ctx *c, const char *account, json_t *body, json_t **out,
-                          err_t *e) {
+int api_current_stop_tuning(const api_call *c, json_t **out, err_t *e) {
     store_tuning t = {0};
     int rc;
-    if ((rc = load_tuning(c, account, str(body, "HyperParameterTuningJobName"), &t, e)))
+    if ((rc = load_tuning(c, str(c->body, "HyperParameterTuningJobName"), &t, e)))
         goto out;
     if (strcmp(t.status, "Created") && strcmp(t.status, "Running") &&
         strcmp(t.status, "Stopping")) {
@@ -1023,7 +711,7 @@ static int op_stop_tuning(const api_current_ctx *c, const char *account, json_t 
                      t.status);
         goto out;
     }
-    if ((rc = engine_stop_tuning(c->en, t.id, e)))
+    if ((rc = engine_stop_tuning(c->env->en, t.id, e)))
         goto out;
     log_info("stopping tuning job %s", t.name);
     *out = json_object();
@@ -1032,18 +720,17 @@ out:
     return rc;
 }
 
-static int op_stop_training(const api_current_ctx *c, const char *account, json_t *body,
-                            json_t **out, err_t *e) {
+int api_current_stop_training(const api_call *c, json_t **out, err_t *e) {
     store_training t = {0};
-    const char *name = str(body, "TrainingJobName");
-    int rc = store_get_training(c->st, account, name, &t);
+    const char *name = str(c->body, "TrainingJobName");
+    int rc = store_get_training(c->env->st, c->account, name, &t);
     if (rc == ERR_NOT_FOUND) {
         rc = err_set(e, ERR_NOT_FOUND, "Amazon SageMaker can't find a training job with name %s",
                      name);
         goto out;
     }
     if (rc) {
-        rc = err_set(e, ERR_INTERNAL, "cannot read the training job");
+        rc = err_set(e, rc, "cannot read the training job");
         goto out;
     }
     if (!strcmp(t.status, "Stopping")) {
@@ -1056,7 +743,7 @@ static int op_stop_training(const api_current_ctx *c, const char *account, json_
                      t.status);
         goto out;
     }
-    if ((rc = engine_stop_training(c->en, t.id, e)))
+    if ((rc = engine_stop_training(c->env->en, t.id, e)))
         goto out;
     log_info("stopping training job %s", name);
     *out = json_object();
@@ -1070,10 +757,10 @@ out:
 /* The resource `arn` names must exist in the caller's account: a tuning job
  * (hyper-parameter-tuning-job/ or the 2017 API's tuning-job/) or a training
  * job (training-job/). */
-static int resolve_arn(const api_current_ctx *c, const char *account, const char *arn, err_t *e) {
+static int resolve_arn(const api_call *c, const char *arn, err_t *e) {
     char prefix[128], want[256];
     int rc = ERR_NOT_FOUND;
-    int n = snprintf(prefix, sizeof prefix, "arn:aws:sagemaker:%s:%s:", c->region, account);
+    int n = snprintf(prefix, sizeof prefix, "arn:aws:sagemaker:%s:%s:", c->env->region, c->account);
     if (n > 0 && (size_t)n < sizeof prefix && !strncmp(arn, prefix, (size_t)n)) {
         const char *res = arn + n, *slash = strchr(res, '/');
         const char *name = slash ? slash + 1 : "";
@@ -1081,13 +768,13 @@ static int resolve_arn(const api_current_ctx *c, const char *account, const char
         if ((tl == 26 && !strncmp(res, "hyper-parameter-tuning-job", tl)) ||
             (tl == 10 && !strncmp(res, "tuning-job", tl))) {
             store_tuning t = {0};
-            if (store_get_tuning(c->st, account, name, &t) == 0 && !strcmp(t.arn, arn))
+            if (store_get_tuning(c->env->st, c->account, name, &t) == 0 && !strcmp(t.arn, arn))
                 rc = 0;
             store_tuning_clear(&t);
         } else if (tl == 12 && !strncmp(res, "training-job", tl)) {
             store_training t = {0};
-            training_arn(c, account, name, want, sizeof want);
-            if (store_get_training(c->st, account, name, &t) == 0 && !strcmp(want, arn))
+            training_arn(c, c->account, name, want, sizeof want);
+            if (store_get_training(c->env->st, c->account, name, &t) == 0 && !strcmp(want, arn))
                 rc = 0;
             store_training_clear(&t);
         }
@@ -1101,10 +788,9 @@ static void on_tag(void *ud, const char *key, const char *value) {
     json_array_append_new(ud, json_pack("{s:s, s:s}", "Key", key, "Value", value));
 }
 
-static int op_add_tags(const api_current_ctx *c, const char *account, json_t *body, json_t **out,
-                       err_t *e) {
-    const char *arn = str(body, "ResourceArn");
-    const json_t *tags = json_object_get(body, "Tags");
+int api_current_add_tags(const api_call *c, json_t **out, err_t *e) {
+    const char *arn = str(c->body, "ResourceArn");
+    const json_t *tags = json_object_get(c->body, "Tags");
     json_t *have = json_array();
     int rc, n = 0;
     size_t i, j;
@@ -1113,10 +799,10 @@ static int op_add_tags(const api_current_ctx *c, const char *account, json_t *bo
         rc = err_set(e, ERR_INTERNAL, "out of memory");
         goto out;
     }
-    if ((rc = resolve_arn(c, account, arn, e)))
+    if ((rc = resolve_arn(c, arn, e)))
         goto out;
-    if (store_each_tag(c->st, arn, on_tag, have)) {
-        rc = err_set(e, ERR_INTERNAL, "cannot read the tags");
+    if ((rc = store_each_tag(c->env->st, arn, on_tag, have))) {
+        rc = err_set(e, rc, "cannot read the tags");
         goto out;
     }
     n = (int)json_array_size(have);
@@ -1128,142 +814,72 @@ static int op_add_tags(const api_current_ctx *c, const char *account, json_t *bo
             known = !strcmp(str(json_array_get(tags, k), "Key"), str(t, "Key"));
         n += !known;
     }
-    if (n > API_CURRENT_MAX_TAGS) {
-        rc = err_set(e, ERR_LIMIT_EXCEEDED, "A resource can have at most %d tags",
-                     API_CURRENT_MAX_TAGS);
+    if (n > API_MAX_TAGS) {
+        rc = err_set(e, ERR_LIMIT_EXCEEDED, "A resource can have at most %d tags", API_MAX_TAGS);
         goto out;
     }
-    if ((rc = add_tags(c, account, arn, tags, e)))
-        goto out;
+    json_array_foreach(tags, i, t) {
+        if ((rc = store_tags_add(c->env->st, c->account, arn, str(t, "Key"),
+                                 str(t, "Value") ? str(t, "Value") : ""))) {
+            rc = err_set(e, rc, "cannot store the tags");
+            goto out;
+        }
+    }
     *out = json_pack("{s:O}", "Tags", tags);
 out:
     json_decref(have);
     return rc;
 }
 
-static int op_list_tags(const api_current_ctx *c, const char *account, json_t *body, json_t **out,
-                        err_t *e) {
-    const char *arn = str(body, "ResourceArn");
-    json_t *all = json_array(), *next = NULL, *page = NULL;
+int api_current_list_tags(const api_call *c, json_t **out, err_t *e) {
+    const char *arn = str(c->body, "ResourceArn");
+    json_t *all = json_array(), *page = NULL;
+    const json_t *mr = json_object_get(c->body, "MaxResults");
+    long long max = mr ? json_integer_value(mr) : API_DEFAULT_TAG_RESULTS, offset = 0;
     char scope[512];
-    list_rows l = {0};
-    size_t first, count;
     int rc;
-    if ((rc = resolve_arn(c, account, arn, e)))
+    if ((rc = resolve_arn(c, arn, e)))
         goto out;
-    if (!all || store_each_tag(c->st, arn, on_tag, all)) {
-        rc = err_set(e, ERR_INTERNAL, "cannot read the tags");
+    if (!all || (rc = store_each_tag(c->env->st, arn, on_tag, all))) {
+        rc = err_set(e, rc ? rc : ERR_INTERNAL, "cannot read the tags");
         goto out;
     }
-    snprintf(scope, sizeof scope, "tags|%s|%.300s", account, arn);
-    l.n = json_array_size(all);
-    if ((rc = list_page(c, body, &l, scope, API_CURRENT_DEFAULT_TAG_RESULTS, &first, &count, &next,
-                        e)))
+    snprintf(scope, sizeof scope, "tags|%s|%.300s", c->account, arn);
+    if (str(c->body, "NextToken") && (rc = reply_token_read(store_secret(c->env->st), scope,
+                                                            str(c->body, "NextToken"), &offset, e)))
         goto out;
+    if (max < 1)
+        max = 1;
+    size_t n = json_array_size(all);
+    size_t first = (size_t)offset < n ? (size_t)offset : n;
+    size_t count = n - first < (size_t)max ? n - first : (size_t)max;
     page = json_array();
     for (size_t i = first; page && i < first + count; i++)
         json_array_append(page, json_array_get(all, i));
     *out = json_pack("{s:o}", "Tags", page);
     page = NULL;
-    if (*out && next)
-        json_object_set(*out, "NextToken", next);
+    if (*out && first + count < n)
+        json_object_set_new(
+            *out, "NextToken",
+            reply_token_make(store_secret(c->env->st), scope, (long long)(first + count)));
+    if (!*out)
+        rc = err_set(e, ERR_INTERNAL, "cannot build the response");
 out:
     json_decref(all);
-    json_decref(next);
     return rc;
 }
 
-static int op_delete_tags(const api_current_ctx *c, const char *account, json_t *body, json_t **out,
-                          err_t *e) {
-    const char *arn = str(body, "ResourceArn");
+int api_current_delete_tags(const api_call *c, json_t **out, err_t *e) {
+    const char *arn = str(c->body, "ResourceArn");
     size_t i;
     json_t *k;
     int rc;
-    if ((rc = resolve_arn(c, account, arn, e)))
+    if ((rc = resolve_arn(c, arn, e)))
         return rc;
-    json_array_foreach(json_object_get(body, "TagKeys"), i, k) {
-        if (store_tags_delete(c->st, arn, json_string_value(k)))
-            return err_set(e, ERR_INTERNAL, "cannot delete the tags");
+    json_array_foreach(json_object_get(c->body, "TagKeys"), i, k) {
+        if ((rc = store_tags_delete(c->env->st, arn, json_string_value(k))))
+            return err_set(e, rc, "cannot delete the tags");
     }
     *out = json_object();
     return 0;
-}
-
-/* ---------- the dispatcher ---------- */
-
-typedef int (*op_fn)(const api_current_ctx *c, const char *account, json_t *body, json_t **out,
-                     err_t *e);
-
-static const struct {
-    const char *name;
-    op_fn fn;
-} ops[] = {
-    {"CreateHyperParameterTuningJob", op_create_tuning},
-    {"DescribeHyperParameterTuningJob", op_describe_tuning},
-    {"ListHyperParameterTuningJobs", op_list_tunings},
-    {"ListTrainingJobsForHyperParameterTuningJob", op_list_for_tuning},
-    {"StopHyperParameterTuningJob", op_stop_tuning},
-    {"CreateTrainingJob", op_create_training},
-    {"DescribeTrainingJob", op_describe_training},
-    {"ListTrainingJobs", op_list_trainings},
-    {"StopTrainingJob", op_stop_training},
-    {"AddTags", op_add_tags},
-    {"ListTags", op_list_tags},
-    {"DeleteTags", op_delete_tags},
-};
-
-#define TARGET_PREFIX "SageMaker."
-
-void api_current_handle(const api_current_ctx *c, const char *account, const http_request *req,
-                        http_response *resp) {
-    err_t e = {0};
-    json_t *body = NULL, *out = NULL;
-    const char *target = http_header(req, "X-Amz-Target");
-    size_t i = sizeof ops / sizeof *ops;
-    int rc;
-    if (target && !strncmp(target, TARGET_PREFIX, strlen(TARGET_PREFIX)))
-        for (i = 0; i < sizeof ops / sizeof *ops; i++)
-            if (!strcmp(target + strlen(TARGET_PREFIX), ops[i].name))
-                break;
-    if (i == sizeof ops / sizeof *ops) {
-        rc = err_set(&e, ERR_UNKNOWN_OPERATION, "Unknown operation %.128s", target ? target : "");
-        goto out;
-    }
-    const char *op = ops[i].name;
-    if (strcmp(req->method, "POST")) {
-        rc = err_set(&e, ERR_VALIDATION, "%s must be called with POST", op);
-        goto out;
-    }
-    if (!http_json_content_type(http_header(req, "Content-Type"))) {
-        rc = err_set(&e, ERR_VALIDATION, "Content-Type must be application/x-amz-json-1.1");
-        goto out;
-    }
-    if (req->body_too_large) {
-        rc = err_set(&e, ERR_VALIDATION, "Request body exceeds %d bytes", VALIDATE_MAX_BODY_BYTES);
-        goto out;
-    }
-    json_error_t je;
-    body = req->body_len ? json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, &je)
-                         : json_object();
-    if (!body) {
-        rc = err_set(&e, ERR_VALIDATION, "Request body is not valid JSON: %s (line %d, column %d)",
-                     je.text, je.line, je.column);
-        goto out;
-    }
-    if ((rc = validate_request(API_CURRENT, op, body, &e)) ||
-        (rc = refuse_unsupported(op, body, &e)) || (rc = check_extensions(body, &e)))
-        goto out;
-    if ((rc = ops[i].fn(c, account, body, &out, &e)))
-        goto out;
-    if (!out) {
-        rc = err_set(&e, ERR_INTERNAL, "cannot build the response");
-        goto out;
-    }
-    reply_json(resp, 200, out, API_CURRENT);
-    out = NULL;
-out:
-    if (rc)
-        reply_error(resp, &e, API_CURRENT);
-    json_decref(out);
-    json_decref(body);
 }

@@ -1,4 +1,8 @@
-#include "api_logs.h"
+/* api_logs — the logs endpoint (see API_LOGS_PREFIX in api_ops.h), so
+ * `hpo logs` can show (and follow) what a training program prints. All
+ * parameters are path segments (not a query string) because the request
+ * path is what SigV4 signs. */
+#include "api_ops.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -7,8 +11,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-#include "reply.h"
 
 /* Copies path segment `i` (0-based, after the prefix) into out[cap].
  * Returns 0, or -1 when absent, empty or too long. */
@@ -37,25 +39,24 @@ static int plain_name(const char *s) {
     return 1;
 }
 
-int api_logs_handle(store *st, const char *caller_account, const http_request *req,
-                    http_response *resp) {
-    err_t e = {0};
+int api_logs_get(const api_call *c, http_response *resp, err_t *e) {
+    const http_request *req = c->req;
+    const char *caller_account = c->authenticated ? c->account : NULL;
+    store *st = c->env->st;
     store_training t = {0};
     char account[16], job[STORE_NAME_MAX], off_s[24], path[1200], num[32];
     char *buf = NULL;
     int fd = -1, rc = 0;
     size_t plen = strlen(API_LOGS_PREFIX);
-    if (strncmp(req->path, API_LOGS_PREFIX, plen))
-        return 0;
     const char *rest = req->path + plen;
     if (strcmp(req->method, "GET")) {
-        rc = err_set(&e, ERR_VALIDATION, "%s must be called with GET", API_LOGS_PREFIX);
+        rc = err_set(e, ERR_VALIDATION, "%s must be called with GET", API_LOGS_PREFIX);
         goto out;
     }
     if (segment(rest, 0, account, sizeof account) || segment(rest, 1, job, sizeof job) ||
         segment(rest, 2, off_s, sizeof off_s) || segment(rest, 3, num, sizeof num) == 0 ||
         !plain_name(account) || !plain_name(job)) {
-        rc = err_set(&e, ERR_VALIDATION, "expected GET %s<account>/<training-job>/<offset>",
+        rc = err_set(e, ERR_VALIDATION, "expected GET %s<account>/<training-job>/<offset>",
                      API_LOGS_PREFIX);
         goto out;
     }
@@ -63,20 +64,20 @@ int api_logs_handle(store *st, const char *caller_account, const http_request *r
     errno = 0;
     long long offset = strtoll(off_s, &end, 10);
     if (*end || errno || offset < 0) {
-        rc = err_set(&e, ERR_VALIDATION, "offset: must be a non-negative integer");
+        rc = err_set(e, ERR_VALIDATION, "offset: must be a non-negative integer");
         goto out;
     }
     if (caller_account && strcmp(caller_account, account)) {
-        rc = err_set(&e, ERR_FORBIDDEN, "account %s is not the caller's account", account);
+        rc = err_set(e, ERR_FORBIDDEN, "account %s is not the caller's account", account);
         goto out;
     }
     rc = store_get_training(st, account, job, &t);
     if (rc == ERR_NOT_FOUND) {
-        err_set(&e, rc, "Training job %s does not exist", job);
+        err_set(e, rc, "Training job %s does not exist", job);
         goto out;
     }
     if (rc) {
-        err_set(&e, rc, "cannot read the training job");
+        err_set(e, rc, "cannot read the training job");
         goto out;
     }
     long long size = 0;
@@ -92,12 +93,12 @@ int api_logs_handle(store *st, const char *caller_account, const http_request *r
         if (want > API_LOGS_CHUNK_MAX)
             want = API_LOGS_CHUNK_MAX;
         if (!(buf = malloc((size_t)want + 1))) {
-            rc = err_set(&e, ERR_INTERNAL, "out of memory");
+            rc = err_set(e, ERR_INTERNAL, "out of memory");
             goto out;
         }
         got = want > 0 ? pread(fd, buf, (size_t)want, (off_t)offset) : 0;
         if (got < 0) {
-            rc = err_set(&e, ERR_INTERNAL, "cannot read the log of %s", job);
+            rc = err_set(e, ERR_INTERNAL, "cannot read the log of %s", job);
             goto out;
         }
         buf[got] = 0;
@@ -115,11 +116,9 @@ int api_logs_handle(store *st, const char *caller_account, const http_request *r
     http_response_header(resp, "X-Openhpo-Log-Size", num);
     http_response_header(resp, "X-Openhpo-Job-Status", t.status);
 out:
-    if (rc)
-        reply_error(resp, &e, API_2017);
     if (fd >= 0)
         close(fd);
     free(buf);
     store_training_clear(&t);
-    return 1;
+    return rc;
 }

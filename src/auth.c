@@ -6,6 +6,8 @@
 #include <strings.h>
 #include <time.h>
 
+#include "validate.h"
+
 typedef struct {
     sigv4_header h[AUTH_MAX_HEADERS];
     size_t n;
@@ -23,6 +25,21 @@ static void collect_header(void *ud, const char *name, const char *value) {
     l->n++;
 }
 
+/* Beyond host: the date, the operation of the current API whenever it is
+ * named, and the body's type whenever a body or an operation is sent --
+ * botocore, the AWS CLI and hpo sign them all; unsigned, a signed request's
+ * operation or content type could be changed on the way. */
+size_t auth_required_signed(int has_target, size_t body_len,
+                            const char *out[AUTH_REQUIRED_SIGNED_MAX]) {
+    size_t n = 0;
+    out[n++] = "X-Amz-Date";
+    if (has_target)
+        out[n++] = "X-Amz-Target";
+    if (has_target || body_len)
+        out[n++] = "Content-Type";
+    return n;
+}
+
 /* Verifies the signature; fills id on success. */
 static int verify(const auth_config *cfg, const http_request *req, double now, auth_identity *id,
                   err_t *e) {
@@ -32,6 +49,9 @@ static int verify(const auth_config *cfg, const http_request *req, double now, a
     http_headers_each(req, collect_header, &hl);
     if (hl.overflow)
         return err_set(e, ERR_SIG_INCOMPLETE, "Request has more than %d headers", AUTH_MAX_HEADERS);
+    const char *required[AUTH_REQUIRED_SIGNED_MAX];
+    size_t nrequired =
+        auth_required_signed(http_header(req, "X-Amz-Target") != NULL, req->body_len, required);
     sigv4_verifier v = {.service = "sagemaker",
                         .regions = regions,
                         .nregions = 1,
@@ -44,9 +64,7 @@ static int verify(const auth_config *cfg, const http_request *req, double now, a
                        .nheaders = hl.n,
                        .body = req->body,
                        .body_len = req->body_len};
-    if (req->body_too_large)
-        return err_set(e, ERR_SIG_INCOMPLETE, "Request body is too large to verify");
-    int rc = sigv4_verify(&v, &r, (time_t)now, &who, e);
+    int rc = sigv4_verify_requiring(&v, &r, required, nrequired, (time_t)now, &who, e);
     if (rc)
         return rc;
     snprintf(id->account, sizeof id->account, "%s", who.account_id);
@@ -60,6 +78,10 @@ int auth_check(const auth_config *cfg, const http_request *req, double now, auth
     int rc = 0;
     char key[THROTTLE_KEY_MAX + 1];
     memset(id, 0, sizeof *id);
+    if (req->body_too_large) { /* not read, so neither verifiable nor usable */
+        rc = err_set(e, ERR_VALIDATION, "Request body exceeds %d bytes", VALIDATE_MAX_BODY_BYTES);
+        goto out;
+    }
     if (cfg->creds) {
         if ((rc = verify(cfg, req, now, id, e)))
             goto out;

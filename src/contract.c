@@ -143,6 +143,10 @@ static void env_key(char *out, size_t n, const char *prefix, const char *name) {
     out[i] = 0;
 }
 
+void contract_hp_var(const char *name, char *out, size_t n) {
+    env_key(out, n, "SM_HP_", name);
+}
+
 char **contract_env(const contract_job *j, const char *root) {
     envb b = {calloc(CONTRACT_MAX_ENV, sizeof(char *)), 0, 0};
     json_t *channels = json_array(), *hosts = json_pack("[s]", "algo-1"), *tenv = NULL;

@@ -13,6 +13,7 @@
 #define OPENHPO_CONTRACT_H
 
 #include <jansson.h>
+#include <stddef.h>
 
 #include "err.h"
 
@@ -24,6 +25,12 @@ typedef struct {
     const char *input_mode;        /* TrainingInputMode, e.g. "File" */
     const json_t *environment;     /* extra variables (object), may be NULL */
 } contract_job;
+
+/* The environment variable a hyperparameter `name` becomes: SM_HP_ and the
+ * name in upper case with each non-alphanumeric as '_' ("a-b" and "a_b"
+ * both give SM_HP_A_B), written to out[n] (truncated). */
+#define CONTRACT_HP_VAR_MAX 300
+void contract_hp_var(const char *name, char *out, size_t n);
 
 /* Creates the layout. Channels with a file:// S3Uri are symlinked under
  * input/data/<channel> (a directory links as a whole; a file is linked

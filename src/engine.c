@@ -11,6 +11,7 @@
 
 #include "contract.h"
 #include "metrics.h"
+#include "request.h"
 #include "rng.h"
 #include "space.h"
 #include "strategy.h"
@@ -52,7 +53,7 @@ struct tuning {
     char name[STORE_NAME_MAX];
     char arn[256];
     char status[24];
-    json_t *request;
+    req_tuning *req; /* the typed request, re-parsed from the stored text */
     space *sp;
     strategy *strat;
     char strategy_name[24];
@@ -84,6 +85,13 @@ struct engine {
 
 /* ---------- helpers ---------- */
 
+/* A store result the engine cannot act on where it happens is logged (a
+ * tick whose writes were lost shows in store_commit_failures()). */
+static void warn_store(int rc, const char *what) {
+    if (rc)
+        log_warn("store: %s failed (%s)", what, err_name(rc, API_CURRENT));
+}
+
 static void trial_free(engine *en, trial *t) {
     if (!t)
         return;
@@ -102,7 +110,7 @@ static void tuning_free(engine *en, tuning *tj) {
         n = t->next;
         trial_free(en, t);
     }
-    json_decref(tj->request);
+    request_free(tj->req);
     json_decref(tj->argv);
     space_free(tj->sp);
     strategy_free(tj->strat);
@@ -138,7 +146,8 @@ static int hist_add(tuning *tj, const double *cfg, double y) {
     return 0;
 }
 
-json_t *engine_resolve_image(const engine *en, const char *image, err_t *e) {
+/* engine_resolve_image, its messages naming the field `path`. */
+static json_t *resolve_image(const engine *en, const char *image, const char *path, err_t *e) {
     const json_t *entry = en->cfg.images ? json_object_get(en->cfg.images, image) : NULL;
     json_t *argv = NULL;
     if (entry) {
@@ -149,20 +158,42 @@ json_t *engine_resolve_image(const engine *en, const char *image, err_t *e) {
         }
         if (!argv)
             err_set(e, ERR_VALIDATION,
-                    "TrainingJobDefinition.AlgorithmSpecification.TrainingImage: catalog entry "
-                    "for '%s' is not a program or an argument list",
+                    "%s: catalog entry for '%.200s' is not a program or an argument list", path,
                     image);
         return argv;
     }
-    const char *path = !strncmp(image, "file://", 7) ? image + 7 : image;
+    const char *file = !image ? "" : !strncmp(image, "file://", 7) ? image + 7 : image;
     struct stat st;
-    if (path[0] == '/' && stat(path, &st) == 0 && S_ISREG(st.st_mode) && access(path, X_OK) == 0)
-        return json_pack("[s]", path);
+    if (file[0] == '/' && stat(file, &st) == 0 && S_ISREG(st.st_mode) && access(file, X_OK) == 0)
+        return json_pack("[s]", file);
     err_set(e, ERR_VALIDATION,
-            "TrainingJobDefinition.AlgorithmSpecification.TrainingImage: '%s' is neither in the "
-            "image catalog nor an absolute path (or file:// URI) of an executable file",
-            image);
+            "%s: '%.200s' is neither in the image catalog nor an absolute path (or file:// URI) "
+            "of an executable file",
+            path, image ? image : "");
     return NULL;
+}
+
+json_t *engine_resolve_image(const engine *en, const char *image, err_t *e) {
+    return resolve_image(en, image, "TrainingJobDefinition.AlgorithmSpecification.TrainingImage",
+                         e);
+}
+
+/* The image of definition 0 of `r`, messages in r's API's path. */
+static json_t *request_image(const engine *en, const req_tuning *r, err_t *e) {
+    char path[160];
+    return resolve_image(
+        en, r->defs[0].image,
+        request_def_path(r, 0, "AlgorithmSpecification.TrainingImage", path, sizeof path), e);
+}
+
+/* The metric set of definition 0 of `r`. */
+static metrics_set *request_metrics(const req_tuning *r, err_t *e) {
+    json_t *defs = request_metrics_json(&r->defs[0]);
+    metrics_set *ms = defs ? metrics_compile(defs, e) : NULL;
+    if (!defs)
+        err_set(e, ERR_INTERNAL, "out of memory");
+    json_decref(defs);
+    return ms;
 }
 
 /* ---------- log tailing and metrics ---------- */
@@ -214,12 +245,15 @@ static void tail_log(engine *en, trial *t, int all) {
         total += (size_t)r;
         metrics_lines_feed(&t->lines, buf, (size_t)r, on_line, t);
         if (t->npoints >= ENGINE_MAX_POINTS_PER_TICK / 2) {
-            store_add_points(en->cfg.st, t->id, t->points, t->npoints, t->lines.consumed);
+            warn_store(
+                store_add_points(en->cfg.st, t->id, t->points, t->npoints, t->lines.consumed),
+                "add_points");
             t->npoints = 0;
         }
     }
     if (t->npoints) {
-        store_add_points(en->cfg.st, t->id, t->points, t->npoints, t->lines.consumed);
+        warn_store(store_add_points(en->cfg.st, t->id, t->points, t->npoints, t->lines.consumed),
+                   "add_points");
         t->npoints = 0;
     }
 }
@@ -270,21 +304,22 @@ static int trial_launch(engine *en, trial *t) {
     tuning *tj = t->tj;
     err_t e = {0};
     store_training row = {0};
-    json_t *hp = NULL;
+    json_t *hp = NULL, *channels = NULL, *environment = NULL;
     char **env = NULL, **argv = NULL;
     int rc = store_get_training_by_id(en->cfg.st, t->id, &row);
     if (rc)
         return rc;
     hp = json_loads(row.hyperparameters, 0, NULL);
-    const json_t *def = json_object_get(tj->request, "TrainingJobDefinition");
-    const json_t *alg = json_object_get(def, "AlgorithmSpecification");
+    const req_training_def *def = &tj->req->defs[0];
+    channels = request_channels_json(def);
+    environment = def->nenv ? request_kv_json(def->env, def->nenv) : NULL;
     contract_job cj = {
         .job_name = t->name,
         .job_dir = t->job_dir,
         .hyperparameters = hp,
-        .channels = json_object_get(def, "InputDataConfig"),
-        .input_mode = json_string_value(json_object_get(alg, "TrainingInputMode")),
-        .environment = json_object_get(def, "Environment"),
+        .channels = channels,
+        .input_mode = def->input_mode,
+        .environment = environment,
     };
     util_rm_rf(t->job_dir); /* a relaunch starts from a clean directory */
     if (!hp) {
@@ -328,11 +363,15 @@ static int trial_launch(engine *en, trial *t) {
 out:
     if (rc) {
         log_warn("training job %s failed to start: %s", t->name, e.msg);
-        store_training_finish(en->cfg.st, t->id, "Failed", "Failed", e.msg, 0, 0, util_now());
+        warn_store(
+            store_training_finish(en->cfg.st, t->id, "Failed", "Failed", e.msg, 0, 0, util_now()),
+            "training_finish");
         t->exited = -1; /* finalised already: just drop it */
     }
     store_training_clear(&row);
     json_decref(hp);
+    json_decref(channels);
+    json_decref(environment);
     contract_env_free(env);
     free(argv);
     return rc;
@@ -350,6 +389,21 @@ static void training_name(const tuning *tj, int idx, char *out, size_t n) {
         h = (h ^ (unsigned char)*p) * 1099511628211ULL;
     h = rng_mix64(h ^ (uint64_t)idx);
     snprintf(out, n, "%s-%03d-%08x", tj->name, idx + 1, (unsigned)(h & 0xffffffffu));
+}
+
+/* The tuning job's tags, copied to its training job `name` (whose ARN is
+ * the tuning job's with training-job/<name> as the resource). */
+static int copy_tags(engine *en, const tuning *tj, const char *name) {
+    char arn[320];
+    const char *p = tj->arn;
+    for (int colons = 0; *p && colons < 5; p++)
+        colons += *p == ':';
+    snprintf(arn, sizeof arn, "%.*straining-job/%s", (int)(p - tj->arn), tj->arn, name);
+    for (size_t i = 0; i < tj->req->ntags; i++)
+        if (store_tags_add(en->cfg.st, tj->account, arn, tj->req->tags[i].key,
+                           tj->req->tags[i].value))
+            return ERR_INTERNAL;
+    return 0;
 }
 
 static int launch_next(engine *en, tuning *tj) {
@@ -378,13 +432,11 @@ static int launch_next(engine *en, tuning *tj) {
     rc = ERR_INTERNAL;
     if (space_format(tj->sp, cfg, tuned))
         goto out;
-    const json_t *stat = json_object_get(json_object_get(tj->request, "TrainingJobDefinition"),
-                                         "StaticHyperParameters");
-    hp = stat ? json_deep_copy(stat) : json_object();
+    hp = request_kv_json(tj->req->defs[0].static_hp, tj->req->defs[0].nstatic);
     if (!hp || json_object_update(hp, tuned))
         goto out;
     /* The current API tells the program which metric is tuned. */
-    if (tj->ms && tj->objective_idx >= 0 && json_object_get(tj->request, "_api_current"))
+    if (tj->ms && tj->objective_idx >= 0 && tj->req->api == API_CURRENT)
         json_object_set_new(hp, "_tuning_objective_metric",
                             json_string(metrics_name(tj->ms, (size_t)tj->objective_idx)));
     tuned_s = json_dumps(tuned, JSON_COMPACT | JSON_SORT_KEYS);
@@ -409,8 +461,13 @@ static int launch_next(engine *en, tuning *tj) {
         log_error("tuning job %s: %s", tj->name, e.msg);
         goto out;
     }
-    store_add_transition(en->cfg.st, row.id, "Starting", row.created,
-                         "Preparing the instances for training");
+    warn_store(store_add_transition(en->cfg.st, row.id, "Starting", row.created,
+                                    "Preparing the instances for training"),
+               "add_transition");
+    if (!tj->solo && (rc = copy_tags(en, tj, row.name))) {
+        log_error("tuning job %s: cannot tag training job %s", tj->name, row.name);
+        goto out;
+    }
     tj->launched++;
     trial *t = trial_new(tj, &row);
     if (!t) {
@@ -484,7 +541,7 @@ static int trial_finish(engine *en, trial *t) {
         if (!t->stop_requested && t->retried < ENGINE_MAX_RETRIES) {
             log_warn("training job %s was lost; relaunching it (attempt %d)", t->name,
                      t->retried + 2);
-            store_training_retry(en->cfg.st, t->id);
+            warn_store(store_training_retry(en->cfg.st, t->id), "training_retry");
             t->retried++;
             t->lines = (metrics_lines){0};
             t->has_objective = 0;
@@ -551,27 +608,27 @@ static int trial_finish(engine *en, trial *t) {
     if (!strcmp(status, "Completed")) {
         char uri[1100];
         err_t pe = {0};
-        const json_t *out = json_object_get(json_object_get(tj->request, "TrainingJobDefinition"),
-                                            "OutputDataConfig");
-        if (contract_pack_model(t->job_dir, t->name,
-                                json_string_value(json_object_get(out, "S3OutputPath")), uri,
-                                sizeof uri, &pe) == 0) {
+        if (contract_pack_model(t->job_dir, t->name, tj->req->defs[0].output_path, uri, sizeof uri,
+                                &pe) == 0) {
             if (uri[0])
-                store_training_artifacts(en->cfg.st, t->id, uri);
+                warn_store(store_training_artifacts(en->cfg.st, t->id, uri), "training_artifacts");
         } else {
             status = secondary = "Failed";
             snprintf(reason, sizeof reason, "ClientError: %s", pe.msg);
             has_obj = 0;
         }
     }
-    store_training_finish(en->cfg.st, t->id, status, secondary, reason[0] ? reason : NULL, has_obj,
-                          t->objective_last, ended);
-    store_add_transition(en->cfg.st, t->id, secondary, ended,
-                         !strcmp(secondary, "Completed") ? "Training job completed"
-                         : !strcmp(secondary, "Failed")  ? "Training job failed"
-                         : !strcmp(secondary, "MaxRuntimeExceeded")
-                             ? "Training job stopped because it exceeded MaxRuntimeInSeconds"
-                             : "Training job stopped");
+    warn_store(store_training_finish(en->cfg.st, t->id, status, secondary,
+                                     reason[0] ? reason : NULL, has_obj, t->objective_last, ended),
+               "training_finish");
+    warn_store(
+        store_add_transition(en->cfg.st, t->id, secondary, ended,
+                             !strcmp(secondary, "Completed") ? "Training job completed"
+                             : !strcmp(secondary, "Failed")  ? "Training job failed"
+                             : !strcmp(secondary, "MaxRuntimeExceeded")
+                                 ? "Training job stopped because it exceeded MaxRuntimeInSeconds"
+                                 : "Training job stopped"),
+        "add_transition");
     double y = has_obj ? (tj->maximize ? -t->objective_last : t->objective_last) : NAN;
     hist_add(tj, t->cfg, y);
     log_debug("training job %s: %s %s", t->name, status, reason);
@@ -583,12 +640,14 @@ static int trial_finish(engine *en, trial *t) {
 static void stop_trial(engine *en, trial *t, int why) {
     if (!t->stop_requested) {
         t->stop_requested = why;
-        store_training_stop_requested(en->cfg.st, t->id, why);
-        store_add_transition(en->cfg.st, t->id, "Stopping", util_now(),
-                             "Stopping the training job");
+        warn_store(store_training_stop_requested(en->cfg.st, t->id, why),
+                   "training_stop_requested");
+        warn_store(store_add_transition(en->cfg.st, t->id, "Stopping", util_now(),
+                                        "Stopping the training job"),
+                   "add_transition");
     }
-    if (!t->stop_sent && (t->handle[0] || t->w)) { /* launched: it can be signalled */
-        store_sync(en->cfg.st);                    /* Stopping is durable before the signal */
+    if (!t->stop_sent && (t->handle[0] || t->w)) {  /* launched: it can be signalled */
+        warn_store(store_sync(en->cfg.st), "sync"); /* Stopping is durable before the signal */
         en->cfg.be->ops->stop(en->cfg.be->self, t->job_dir, t->handle);
         t->stop_sent = 1;
     }
@@ -597,7 +656,7 @@ static void stop_trial(engine *en, trial *t, int why) {
 static void finish_tuning(engine *en, tuning *tj) {
     store_counts c;
     const char *status = "Completed", *reason = NULL;
-    store_tuning_counts(en->cfg.st, tj->id, util_now(), &c);
+    warn_store(store_tuning_counts(en->cfg.st, tj->id, util_now(), &c), "tuning_counts");
     if (tj->solo)
         status = c.completed ? "Completed" : c.stopped ? "Stopped" : "Failed";
     else if (tj->stopping)
@@ -606,7 +665,8 @@ static void finish_tuning(engine *en, tuning *tj) {
         status = "Failed";
         reason = "No training job reported a value of the objective metric";
     }
-    store_set_tuning_status(en->cfg.st, tj->id, status, reason, 0, util_now());
+    warn_store(store_set_tuning_status(en->cfg.st, tj->id, status, reason, 0, util_now()),
+               "set_tuning_status");
     snprintf(tj->status, sizeof tj->status, "%s", status);
     log_info("tuning job %s: %s (%d training jobs)", tj->name, status, c.total);
 }
@@ -659,7 +719,7 @@ static void tick_tuning(engine *en, tuning *tj) {
 void engine_tick(engine *en) {
     /* One transaction per tick, made durable before every launch and signal
      * (store_sync): a handful of fsyncs per tick instead of several per job. */
-    store_begin(en->cfg.st);
+    warn_store(store_begin(en->cfg.st), "begin");
     for (tuning **pp = &en->tunings; *pp;) {
         tuning *tj = *pp;
         tick_tuning(en, tj);
@@ -671,13 +731,7 @@ void engine_tick(engine *en) {
         }
         pp = &tj->next;
     }
-    store_commit(en->cfg.st);
-}
-
-/* Ranges without ScalingType: Auto in the current API, Linear in the 2017 API
- * (which has no scaling). */
-static param_scale default_scale(const json_t *request) {
-    return json_is_true(json_object_get(request, "_api_current")) ? SCALE_AUTO : SCALE_LINEAR;
+    warn_store(store_commit(en->cfg.st), "commit");
 }
 
 /* Builds the in-memory tuning job from its row; adopts its training jobs. */
@@ -704,43 +758,39 @@ static int load_tuning(engine *en, const store_tuning *row, err_t *e) {
     tj->stopping = !strcmp(row->status, "Stopping");
     tj->maximize = !strcmp(row->objective_type, "Maximize");
     tj->objective_idx = -1;
-    if (!(tj->request = json_loads(row->request, 0, NULL))) {
-        rc = err_set(e, ERR_INTERNAL, "tuning job %s: stored request is unreadable", row->name);
-        goto out;
-    }
-    const json_t *cfg = json_object_get(tj->request, "TuningJobConfig");
-    const json_t *def = json_object_get(tj->request, "TrainingJobDefinition");
-    const json_t *alg = json_object_get(def, "AlgorithmSpecification");
-    tj->max_runtime = (long)json_integer_value(
-        json_object_get(json_object_get(def, "StoppingCondition"), "MaxRuntimeInSeconds"));
-    if (!(tj->sp = space_from_json_scaled(json_object_get(cfg, "ParameterRanges"),
-                                          default_scale(tj->request), e)))
+    const char *op = tj->solo                  ? "CreateTrainingJob"
+                     : row->api == API_CURRENT ? "CreateHyperParameterTuningJob"
+                                               : "CreateTuningJob";
+    if (request_parse_text((api_flavor)row->api, op, row->request, row->account, &tj->req, e))
         goto fail;
-    if (!(tj->strat = strategy_new(row->strategy, tj->sp, row->seed, e)))
+    tj->max_runtime = tj->req->defs[0].max_runtime;
+    if (!(tj->sp = request_space(tj->req, 0, e)))
         goto fail;
-    if (!(tj->ms = metrics_compile(json_object_get(alg, "MetricDefinitions"), e)))
+    if (!(tj->strat = strategy_new(row->strategy, tj->sp, row->seed, NULL, 0, e)))
+        goto fail;
+    if (!(tj->ms = request_metrics(tj->req, e)))
         goto fail;
     for (size_t i = 0; i < metrics_count(tj->ms); i++)
         if (!strcmp(metrics_name(tj->ms, i), row->objective_metric))
             tj->objective_idx = (int)i;
-    if (!(tj->argv = engine_resolve_image(
-              en, json_string_value(json_object_get(alg, "TrainingImage")), e)))
+    if (!(tj->argv = request_image(en, tj->req, e)))
         goto fail;
     tj->next = en->tunings;
     en->tunings = tj;
-    store_each_training(en->cfg.st, tj->id, load_training, tj);
+    warn_store(store_each_training(en->cfg.st, tj->id, load_training, tj), "each_training");
     if (!strcmp(tj->status, "Created")) {
-        store_set_tuning_status(en->cfg.st, tj->id, "Running", NULL, tj->started, 0);
+        warn_store(store_set_tuning_status(en->cfg.st, tj->id, "Running", NULL, tj->started, 0),
+                   "set_tuning_status");
         snprintf(tj->status, sizeof tj->status, "Running");
     }
     return 0;
 fail:
-    rc = e->code;
-out:
-    if (rc) {
+    rc = e->code ? e->code : ERR_INTERNAL;
+    {
         /* A job that can no longer run fails, with the reason. */
         log_error("tuning job %s cannot run: %s", row->name, e->msg);
-        store_set_tuning_status(en->cfg.st, row->id, "Failed", e->msg, 0, util_now());
+        warn_store(store_set_tuning_status(en->cfg.st, row->id, "Failed", e->msg, 0, util_now()),
+                   "set_tuning_status");
         tuning_free(en, tj);
     }
     return rc;
@@ -800,18 +850,11 @@ int engine_start(engine *en, err_t *e) {
     return 0;
 }
 
-int engine_check_request(const engine *en, const json_t *request, err_t *e) {
-    const json_t *cfg = json_object_get(request, "TuningJobConfig");
-    const json_t *def = json_object_get(request, "TrainingJobDefinition");
-    const json_t *alg = json_object_get(def, "AlgorithmSpecification");
-    const char *strat = json_string_value(json_object_get(cfg, "Strategy"));
-    space *sp =
-        space_from_json_scaled(json_object_get(cfg, "ParameterRanges"), default_scale(request), e);
-    strategy *st = sp ? strategy_new(strat ? strat : "Random", sp, 1, e) : NULL;
-    metrics_set *ms = st ? metrics_compile(json_object_get(alg, "MetricDefinitions"), e) : NULL;
-    json_t *argv =
-        ms ? engine_resolve_image(en, json_string_value(json_object_get(alg, "TrainingImage")), e)
-           : NULL;
+int engine_check_tuning(const engine *en, const req_tuning *r, err_t *e) {
+    space *sp = request_space(r, 0, e);
+    strategy *st = sp ? strategy_new(request_strategy_name(r->strategy), sp, 1, NULL, 0, e) : NULL;
+    metrics_set *ms = st ? request_metrics(r, e) : NULL;
+    json_t *argv = ms ? request_image(en, r, e) : NULL;
     int rc = argv ? 0 : e->code ? e->code : ERR_INTERNAL;
     json_decref(argv);
     metrics_free(ms);
@@ -856,7 +899,8 @@ int engine_stop_training(engine *en, int64_t training_id, err_t *e) {
                 stop_trial(en, t, 1);
                 if (tj->solo) {
                     tj->stopping = 1;
-                    store_set_tuning_status(en->cfg.st, tj->id, "Stopping", NULL, 0, 0);
+                    warn_store(store_set_tuning_status(en->cfg.st, tj->id, "Stopping", NULL, 0, 0),
+                               "set_tuning_status");
                     snprintf(tj->status, sizeof tj->status, "Stopping");
                 }
                 loop_kick(en->cfg.l);

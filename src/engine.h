@@ -21,6 +21,7 @@
 #include "backend.h"
 #include "err.h"
 #include "loop.h"
+#include "request.h"
 #include "store.h"
 
 typedef struct engine engine;
@@ -54,21 +55,19 @@ void engine_tick(engine *en);
  * (ERR_VALIDATION naming TrainingImage). */
 json_t *engine_resolve_image(const engine *en, const char *image, err_t *e);
 
-/* Checks that a request in the engine's internal form (see engine_add_tuning)
- * can run: its space, strategy, metric regexes and image. Call before
- * storing it, so bad input is refused with nothing stored. 0 or an err_code
- * with e set. */
-int engine_check_request(const engine *en, const json_t *request, err_t *e);
+/* Checks that a typed request (borrowed) can run: its space, strategy,
+ * metric regexes and image (messages name AlgorithmSpecification.
+ * TrainingImage by r's API's path). Call before storing it, so bad input is
+ * refused with nothing stored. 0 or an err_code with e set. */
+int engine_check_tuning(const engine *en, const req_tuning *r, err_t *e);
 
 /* Starts a tuning job just stored with status Created: sets it Running.
- * A row of kind "training" (a training job created on its own) runs as a
- * one-trial job: its training job takes the row's name, its hyperparameters
- * are TrainingJobDefinition.StaticHyperParameters, and the row ends with the
- * training job's own status. The stored request is the engine's internal
- * form: {"TuningJobConfig": {...}, "TrainingJobDefinition": {...}} as in the
- * 2017 API, where ParameterRanges may carry ScalingType and the definition
- * may carry Environment; "_api_current": true adds _tuning_objective_metric
- * to the hyperparameters. */
+ * The row's request text (its original request, in row.api's words) is
+ * re-parsed with request_parse_text(). A row of kind "training" (a
+ * training job created on its own) runs as a one-trial job: its training
+ * job takes the row's name, its hyperparameters are the request's
+ * HyperParameters, and the row ends with the training job's own status.
+ * Training jobs launched for a tuning job carry its tags. */
 int engine_add_tuning(engine *en, int64_t tuning_id, err_t *e);
 
 /* Stops a tuning job: status Stopping, then every running training job is

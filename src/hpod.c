@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "api.h"
@@ -320,6 +321,19 @@ int main(int argc, char **argv) {
     void (*blas_threads)(int) = (void (*)(int))dlsym(RTLD_DEFAULT, "openblas_set_num_threads");
     if (blas_threads)
         blas_threads(1);
+    /* Room for the HTTP server's connections (http.h): raise the soft
+     * descriptor limit towards the hard one, no further than needed. */
+    struct rlimit rl;
+    if (!getrlimit(RLIMIT_NOFILE, &rl)) {
+        rlim_t want = HTTP_MAX_CONNECTIONS + 2 * HTTP_RESERVED_FDS;
+        if (rl.rlim_max != RLIM_INFINITY && want > rl.rlim_max)
+            want = rl.rlim_max;
+        if (rl.rlim_cur < want) {
+            rl.rlim_cur = want;
+            if (setrlimit(RLIMIT_NOFILE, &rl))
+                log_warn("cannot raise the descriptor limit: %m");
+        }
+    }
     if (!(l = loop_new()) || loop_add(l, sig_pipe[0], EPOLLIN, on_signal, NULL)) {
         fprintf(stderr, "hpod: cannot set up the event loop\n");
         goto out;

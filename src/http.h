@@ -2,7 +2,21 @@
  *
  * Collects each request's body up to a cap, then calls one handler
  * synchronously on the loop thread. The handler fills an http_response; the
- * server sends it. Nothing here knows the APIs. */
+ * server sends it. Nothing here knows the APIs.
+ *
+ * libmicrohttpd runs in external epoll mode: the loop watches its epoll fd and
+ * asks it (MHD_get_timeout) when to run it again, so input it has buffered is
+ * processed at once and a body arrives at loopback speed. What no client can
+ * do: hold more than HTTP_MAX_CONNECTIONS_PER_IP connections; take longer than
+ * HTTP_REQUEST_DEADLINE_MS to send a request's headers and body (counted from
+ * the connection's accept, or from the end of its previous answer: the
+ * connection is then shut down); send a body above the cap (with a
+ * Content-Length above it the handler is called at once with body_too_large
+ * set and no body, and the connection is closed after the answer, without
+ * reading the rest; a chunked body is discarded past the cap and answered at
+ * its end, or the connection dropped after HTTP_MAX_DISCARD_BYTES). Every
+ * answer carries `x-amzn-RequestId` (a random UUID v4) and is logged at info
+ * with method, path (and X-Amz-Target), status, time and that id. */
 #ifndef OPENHPO_HTTP_H
 #define OPENHPO_HTTP_H
 
@@ -12,14 +26,27 @@
 
 typedef struct http_server http_server;
 
+/* Every cap and deadline of the HTTP server. */
+#define HTTP_MAX_CONNECTIONS 4096           /* at once; lowered to fit RLIMIT_NOFILE */
+#define HTTP_RESERVED_FDS 256               /* descriptors left for the store, logs, runners */
+#define HTTP_MAX_CONNECTIONS_PER_IP 256     /* from one address (local clients: 127.0.0.1) */
+#define HTTP_REQUEST_DEADLINE_MS 10000      /* headers + body of a request, see above */
+#define HTTP_IDLE_TIMEOUT_S 10              /* no byte either way (e.g. answer not read) */
+#define HTTP_CONNECTION_MEMORY (256 * 1024) /* per connection: headers + read buffer */
+#define HTTP_LISTEN_BACKLOG 1024            /* connections waiting to be accepted */
+#define HTTP_MAX_DISCARD_BYTES (16 * 1024 * 1024) /* chunked body discarded past the cap */
+#define HTTP_LOG_FIELD_MAX 128                    /* bytes of path / target in a log line */
+#define HTTP_REQUEST_ID_LEN 36                    /* a UUID: 8-4-4-4-12 hex digits */
+
 typedef struct http_request {
     const char *method; /* "POST", "GET", ... */
     const char *path;   /* raw path, e.g. "/CreateTuningJob" */
     const char *body;   /* NUL-terminated; may contain NULs before body_len */
     size_t body_len;
-    int body_too_large; /* the body exceeded the cap; body is truncated */
-    const char *peer;   /* client address, for logs */
-    void *conn;         /* private to http.c */
+    int body_too_large;     /* over the cap: body is cut (empty if refused by Content-Length) */
+    const char *peer;       /* client address, for logs */
+    const char *request_id; /* x-amzn-RequestId of the answer: a UUID v4, borrowed */
+    void *conn;             /* private to http.c */
 } http_request;
 
 /* Value of header `name` (case-insensitive) or NULL. Borrowed; valid during
@@ -58,7 +85,7 @@ http_server *http_start(loop *l, const char *host, int port, size_t max_body, ht
                         void *ud);
 /* The port actually bound. */
 int http_port(const http_server *s);
-/* Runs pending work (timeouts); called by the daemon's tick. */
+/* Runs pending work (timeouts, deadlines); the loop also does this by itself. */
 void http_poll(http_server *s);
 void http_stop(http_server *s);
 

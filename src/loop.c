@@ -1,6 +1,7 @@
 #include "loop.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <sys/epoll.h>
 #include <unistd.h>
@@ -15,8 +16,15 @@ typedef struct entry {
     struct entry *next; /* all entries, live and dead */
 } entry;
 
+typedef struct {
+    loop_due_cb due; /* NULL: free slot */
+    loop_run_cb run;
+    void *ud;
+} source;
+
 struct loop {
     int epfd;
+    source sources[LOOP_MAX_SOURCES];
     int running;
     int kicked;
     entry *entries;
@@ -77,6 +85,34 @@ void loop_del(loop *l, int fd) {
         }
 }
 
+int loop_add_source(loop *l, loop_due_cb due, loop_run_cb run, void *ud) {
+    for (int i = 0; i < LOOP_MAX_SOURCES; i++)
+        if (!l->sources[i].due) {
+            l->sources[i] = (source){due, run, ud};
+            return 0;
+        }
+    return -1;
+}
+
+void loop_del_source(loop *l, void *ud) {
+    for (int i = 0; i < LOOP_MAX_SOURCES; i++)
+        if (l->sources[i].due && l->sources[i].ud == ud)
+            l->sources[i] = (source){0};
+}
+
+/* The wait before the next iteration: the tick's, shortened by any source's. */
+static int wait_ms(loop *l) {
+    int64_t now = util_mono_ms();
+    int64_t w = l->kicked ? 0 : (l->next_tick > now ? l->next_tick - now : 0);
+    for (int i = 0; i < LOOP_MAX_SOURCES && w > 0; i++)
+        if (l->sources[i].due) {
+            int64_t d = l->sources[i].due(l->sources[i].ud);
+            if (d >= 0 && d < w)
+                w = d;
+        }
+    return w > INT_MAX ? INT_MAX : (int)w;
+}
+
 void loop_set_tick(loop *l, int interval_ms, loop_tick_cb cb, void *ud) {
     l->tick_ms = interval_ms;
     l->tick = cb;
@@ -110,9 +146,7 @@ int loop_run(loop *l) {
     struct epoll_event evs[64];
     l->running = 1;
     while (l->running) {
-        int64_t now = util_mono_ms();
-        int timeout = l->kicked ? 0 : (int)(l->next_tick > now ? l->next_tick - now : 0);
-        int n = epoll_wait(l->epfd, evs, 64, timeout);
+        int n = epoll_wait(l->epfd, evs, 64, wait_ms(l));
         if (n < 0 && errno != EINTR) {
             log_error("epoll_wait: %m");
             return -1;
@@ -122,7 +156,11 @@ int loop_run(loop *l) {
             if (!e->dead)
                 e->cb(l, e->fd, evs[i].events, e->ud);
         }
-        now = util_mono_ms();
+        /* A source removed by a callback has a NULL `due` and is skipped. */
+        for (int i = 0; i < LOOP_MAX_SOURCES; i++)
+            if (l->sources[i].due && l->sources[i].due(l->sources[i].ud) == 0)
+                l->sources[i].run(l, l->sources[i].ud);
+        int64_t now = util_mono_ms();
         if (l->tick && (l->kicked || now >= l->next_tick)) {
             l->kicked = 0;
             l->next_tick = now + l->tick_ms;

@@ -29,6 +29,19 @@ void loop_del(loop *l, int fd);
 void loop_set_tick(loop *l, int interval_ms, loop_tick_cb cb, void *ud);
 void loop_kick(loop *l);
 
+/* A timed source (e.g. a library with its own timeouts and buffered input,
+ * such as libmicrohttpd): before each wait the loop asks due(ud) how many ms
+ * may pass before run(ud) must be called (0: at once; < 0: no deadline), waits
+ * at most that long, and after dispatching the ready fds calls run(ud) if
+ * due(ud) then says 0. At most LOOP_MAX_SOURCES sources; both
+ * callbacks run on the loop's thread. Returns 0, or -1 when the table is full. */
+#define LOOP_MAX_SOURCES 4
+typedef int64_t (*loop_due_cb)(void *ud);
+typedef void (*loop_run_cb)(loop *l, void *ud);
+int loop_add_source(loop *l, loop_due_cb due, loop_run_cb run, void *ud);
+/* Removes the source registered with `ud`. Safe from any callback. */
+void loop_del_source(loop *l, void *ud);
+
 /* Runs until loop_stop(). Returns 0. */
 int loop_run(loop *l);
 void loop_stop(loop *l);

@@ -494,6 +494,19 @@ static int list_has(const char *list, const char *name) {
     return 0;
 }
 
+/* Whether ';'-separated `list` names `name`, in any case. */
+static int list_has_ci(const char *list, const char *name) {
+    size_t n = strlen(name);
+    for (const char *p = list; p;) {
+        const char *q = strchr(p, ';');
+        size_t len = q ? (size_t)(q - p) : strlen(p);
+        if (len == n && !strncasecmp(p, name, n))
+            return 1;
+        p = q ? q + 1 : NULL;
+    }
+    return 0;
+}
+
 static int name_is(const char *header, const char *name, size_t n) {
     return strlen(header) == n && !strncasecmp(header, name, n);
 }
@@ -931,6 +944,12 @@ static err_code check_scope(const sigv4_verifier *v, const auth_parts *a, const 
 
 err_code sigv4_verify(const sigv4_verifier *v, const sigv4_request *req, time_t now,
                       sigv4_identity *id, err_t *e) {
+    return sigv4_verify_requiring(v, req, NULL, 0, now, id, e);
+}
+
+err_code sigv4_verify_requiring(const sigv4_verifier *v, const sigv4_request *req,
+                                const char *const *required, size_t nrequired, time_t now,
+                                sigv4_identity *id, err_t *e) {
     err_code rc;
     auth_parts *a = NULL;
     auth_headers h;
@@ -940,8 +959,9 @@ err_code sigv4_verify(const sigv4_verifier *v, const sigv4_request *req, time_t 
     const char *secret = NULL, *account = NULL;
     time_t t = 0;
 
-    if (!v || !v->service || !v->lookup || (v->nregions && !v->regions) || !req ||
-        (req->nheaders && !req->headers) || (req->body_len && !req->body)) {
+    if (!v || !v->service || !v->lookup || (v->nregions && !v->regions) ||
+        (nrequired && !required) || !req || (req->nheaders && !req->headers) ||
+        (req->body_len && !req->body)) {
         rc = err_set(e, ERR_INTERNAL, "sigv4_verify: bad arguments");
         goto out;
     }
@@ -977,6 +997,12 @@ err_code sigv4_verify(const sigv4_verifier *v, const sigv4_request *req, time_t 
                      "'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization.");
         goto out;
     }
+    for (size_t i = 0; i < nrequired; i++)
+        if (required[i] && !list_has_ci(a->signed_headers, required[i])) {
+            rc = err_set(e, ERR_SIG_INCOMPLETE,
+                         "'%.64s' must be a 'SignedHeader' in the AWS Authorization.", required[i]);
+            goto out;
+        }
     if (h.token && !list_has(a->signed_headers, "x-amz-security-token")) {
         rc = err_set(e, ERR_SIG_INCOMPLETE,
                      "'X-Amz-Security-Token' must be a 'SignedHeader' in the AWS Authorization.");

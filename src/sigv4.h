@@ -125,6 +125,15 @@ typedef struct {
 err_code sigv4_verify(const sigv4_verifier *v, const sigv4_request *req, time_t now,
                       sigv4_identity *id, err_t *e);
 
+/* sigv4_verify(), with `nrequired` more headers (`required`, any case, e.g.
+ * "X-Amz-Target") that must be named in SignedHeaders beyond `host` and the
+ * date header: a request that does not sign one is refused with
+ * ERR_SIG_INCOMPLETE ("'X-Amz-Target' must be a 'SignedHeader' in the AWS
+ * Authorization.") before its signature is computed. */
+err_code sigv4_verify_requiring(const sigv4_verifier *v, const sigv4_request *req,
+                                const char *const *required, size_t nrequired, time_t now,
+                                sigv4_identity *id, err_t *e);
+
 /* Signs `req` for header authentication: sets *authz to the Authorization
  * header value ("AWS4-HMAC-SHA256 Credential=..., SignedHeaders=...,
  * Signature=..."), NUL-terminated in a buffer of `cap` bytes the caller owns

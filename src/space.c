@@ -68,14 +68,17 @@ static int param_numeric(space_param *p, const json_t *r, const char *where, par
                            where, st);
         p->scale = space_scales[i].scale;
     }
-    if (p->scale == SCALE_AUTO)
-        p->scale = (p->lo > 0 && p->hi / p->lo >= 100.0) ? SCALE_LOG : SCALE_LINEAR;
+    p->scale = space_resolve_scale(p->scale, p->lo, p->hi);
     if (p->scale == SCALE_LOG && p->lo <= 0)
         return err_set(e, ERR_VALIDATION, "%s: Logarithmic scaling needs MinValue greater than 0",
                        where);
     if (p->scale == SCALE_REVLOG && (p->kind != PARAM_CONTINUOUS || p->lo < 0 || p->hi >= 1))
         return err_set(e, ERR_VALIDATION,
                        "%s: ReverseLogarithmic scaling needs a continuous range within [0, 1)",
+                       where);
+    if (!isfinite(space_range_width(p->kind, p->scale, p->lo, p->hi)))
+        return err_set(e, ERR_VALIDATION,
+                       "%s: the width MaxValue - MinValue is not finite in double precision",
                        where);
     return 0;
 }
@@ -154,6 +157,100 @@ space *space_from_json_scaled(const json_t *ranges, param_scale dflt, err_t *e) 
         }
     }
 out:
+    if (rc) {
+        space_free(sp);
+        return NULL;
+    }
+    return sp;
+}
+
+param_scale space_resolve_scale(param_scale scale, double lo, double hi) {
+    if (scale != SCALE_AUTO)
+        return scale;
+    return (lo > 0 && hi / lo >= 100.0) ? SCALE_LOG : SCALE_LINEAR;
+}
+
+/* Forward: the scale's line (below). */
+static void bounds(const space_param *p, double *a, double *b);
+
+double space_range_width(param_kind kind, param_scale scale, double lo, double hi) {
+    space_param p = {.kind = kind, .scale = space_resolve_scale(scale, lo, hi), .lo = lo, .hi = hi};
+    double a, b;
+    if (kind == PARAM_CATEGORICAL)
+        return hi - lo;
+    bounds(&p, &a, &b);
+    return b - a;
+}
+
+space *space_from_params(const space_param *src, size_t n, err_t *e) {
+    space *sp = calloc(1, sizeof *sp);
+    int rc = 0;
+    if (!sp || !(sp->p = calloc(n ? n : 1, sizeof *sp->p))) {
+        free(sp);
+        err_set(e, ERR_INTERNAL, "out of memory");
+        return NULL;
+    }
+    for (size_t i = 0; i < n && !rc; i++) {
+        const space_param *s = &src[i];
+        space_param *p = &sp->p[sp->n++];
+        const char *name = s->name ? s->name : "";
+        p->kind = s->kind;
+        if (!(p->name = strdup(name))) {
+            rc = err_set(e, ERR_INTERNAL, "out of memory");
+            break;
+        }
+        for (size_t j = 0; j + 1 < sp->n; j++)
+            if (!strcmp(sp->p[j].name, name))
+                rc = err_set(e, ERR_VALIDATION, "parameter '%s' appears more than once", name);
+        if (rc)
+            break;
+        if (s->kind == PARAM_CATEGORICAL) {
+            if (!s->nvalues) {
+                rc = err_set(e, ERR_VALIDATION, "parameter '%s': no categorical values", name);
+                break;
+            }
+            if (!(p->values = calloc(s->nvalues, sizeof *p->values))) {
+                rc = err_set(e, ERR_INTERNAL, "out of memory");
+                break;
+            }
+            for (size_t k = 0; k < s->nvalues && !rc; k++) {
+                for (size_t j = 0; j < k; j++)
+                    if (!strcmp(s->values[j], s->values[k]))
+                        rc = err_set(e, ERR_VALIDATION, "parameter '%s': value '%s' twice", name,
+                                     s->values[k]);
+                if (!rc && !(p->values[k] = strdup(s->values[k])))
+                    rc = err_set(e, ERR_INTERNAL, "out of memory");
+                if (!rc)
+                    p->nvalues = k + 1;
+            }
+            p->lo = 0;
+            p->hi = (double)(s->nvalues - 1);
+            p->scale = SCALE_LINEAR;
+            continue;
+        }
+        p->lo = s->lo;
+        p->hi = s->hi;
+        p->scale = space_resolve_scale(s->scale, s->lo, s->hi);
+        if (!isfinite(p->lo) || !isfinite(p->hi) || p->lo > p->hi)
+            rc = err_set(e, ERR_VALIDATION, "parameter '%s': bounds [%g, %g] are not a range", name,
+                         p->lo, p->hi);
+        else if (p->kind == PARAM_INTEGER && (p->lo != floor(p->lo) || p->hi != floor(p->hi) ||
+                                              fabs(p->lo) > 9e15 || fabs(p->hi) > 9e15))
+            rc = err_set(e, ERR_VALIDATION, "parameter '%s': bounds must be integers", name);
+        else if (p->scale == SCALE_LOG && p->lo <= 0)
+            rc = err_set(e, ERR_VALIDATION,
+                         "parameter '%s': Logarithmic scaling needs MinValue greater than 0", name);
+        else if (p->scale == SCALE_REVLOG &&
+                 (p->kind != PARAM_CONTINUOUS || p->lo < 0 || p->hi >= 1))
+            rc = err_set(e, ERR_VALIDATION,
+                         "parameter '%s': ReverseLogarithmic scaling needs a continuous range "
+                         "within [0, 1)",
+                         name);
+        else if (!isfinite(space_range_width(p->kind, p->scale, p->lo, p->hi)))
+            rc = err_set(e, ERR_VALIDATION,
+                         "parameter '%s': the width of [%g, %g] is not finite in double precision",
+                         name, p->lo, p->hi);
+    }
     if (rc) {
         space_free(sp);
         return NULL;

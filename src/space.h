@@ -44,6 +44,26 @@ space *space_from_json(const json_t *parameter_ranges, err_t *e);
  * (space_from_json uses SCALE_AUTO, as the current API; the 2017 API has no
  * scaling, so its ranges default to SCALE_LINEAR). */
 space *space_from_json_scaled(const json_t *parameter_ranges, param_scale default_scale, err_t *e);
+/* The same from already-parsed parameters (the typed request's ranges):
+ * each of `p[0..n)` is copied (names and values duplicated); a numeric
+ * parameter with SCALE_AUTO is resolved (Logarithmic when lo > 0 and
+ * hi / lo >= 100, else Linear). Checks what the space relies on: lo <= hi,
+ * finite bounds and a finite width (space_range_width), Logarithmic above
+ * 0, ReverseLogarithmic continuous within [0, 1), at least one categorical
+ * value; ERR_VALIDATION naming the parameter. Caller frees with
+ * space_free(). NULL on error. */
+space *space_from_params(const space_param *p, size_t n, err_t *e);
+
+/* The scale SCALE_AUTO resolves to for a numeric range [lo, hi] (other
+ * scales are returned as they are). */
+param_scale space_resolve_scale(param_scale scale, double lo, double hi);
+
+/* Width of a numeric range on its scale's line (after resolving SCALE_AUTO):
+ * hi - lo (Linear), log(hi) - log(lo) (Logarithmic), ... as the unit-cube
+ * encoding uses it. Not finite (inf or nan) when the range cannot be
+ * encoded in double precision, e.g. [-1.7e308, 1.7e308] linear. */
+double space_range_width(param_kind kind, param_scale scale, double lo, double hi);
+
 void space_free(space *sp);
 
 /* Writes each parameter of `cfg` as a string into `hp` (a JSON object, which

@@ -72,9 +72,26 @@
  * evaluation whatever the history's length: on 2 cores, median ask latency
  * ~8-15 ms at 100 trials and ~20-30 ms at 1000 (d <= 10; bench/run).
  *
+ * Prior history (warm start). The finished trials of earlier tuning jobs
+ * given to create() are copied (at most PRIOR_MAX; configs clamped into this
+ * space through the unit cube, so a value outside today's range counts as
+ * the nearest one inside; configs with a non-finite value dropped) and used
+ * as extra GP data: every suggestion sees them ahead of the job's own
+ * finished trials, exactly as if they had finished first (selection,
+ * failures, the incumbent, duplicate avoidance). Their objectives are taken
+ * as they are, comparable with this job's (the engine negates Maximize
+ * ones). Each prior trial with an objective shortens the initial Sobol'
+ * design by one trial, so with n_init of them the GP guides the very first
+ * trial.
+ *
+ * Threads (strategy.h): suggest() mutates the GP `g` (a cache of scratch
+ * space); the prior, the encoding tables and n_init are immutable after
+ * create(). There is no should_stop() or exhausted().
+ *
  * Determinism. All randomness comes from rng.h streams of (seed, index) and
  * the state keeps nothing between calls but scratch space: a suggestion is a
- * function of (seed, index, finished trials in order, pending trials). */
+ * function of (seed, prior, index, finished trials in order, pending
+ * trials). */
 #include <math.h>
 #include <nlopt.h>
 #include <stdlib.h>
@@ -87,6 +104,7 @@
 
 #define SQRT5 2.23606797749978969641
 #define MAX_POINTS 300
+#define PRIOR_MAX 10000 /* prior trials kept by create() */
 #define KEEP_BEST 150
 #define FIT_POINTS 80
 #define NCAND 1024
@@ -109,7 +127,10 @@ typedef struct {
     uint64_t seed;
     size_t n, D;       /* parameters, encoded coordinates */
     size_t *off, *wid; /* per parameter: first coordinate and width */
-    size_t n_init;
+    size_t n_init;     /* Sobol' trials before the GP, after the prior's share */
+    double *prior_x;   /* nprior configs of n values, clamped into sp */
+    strategy_obs *prior;
+    size_t nprior;
     gp *g;
 } bayes_state;
 
@@ -119,11 +140,49 @@ static void bayes_destroy(void *state) {
         return;
     free(st->off);
     free(st->wid);
+    free(st->prior_x);
+    free(st->prior);
     gp_free(st->g);
     free(st);
 }
 
-static void *bayes_create(const space *sp, uint64_t seed, err_t *e) {
+/* Copies the usable prior trials into st (see the file comment). */
+static int copy_prior(bayes_state *st, const strategy_obs *prior, size_t nprior) {
+    size_t n = st->n, keep = nprior < PRIOR_MAX ? nprior : PRIOR_MAX, nfinite = 0;
+    double *u = NULL;
+    int rc = -1;
+    if (!keep)
+        return 0;
+    st->prior_x = malloc(keep * (n ? n : 1) * sizeof *st->prior_x);
+    st->prior = malloc(keep * sizeof *st->prior);
+    u = malloc((n ? n : 1) * sizeof *u);
+    if (!st->prior_x || !st->prior || !u)
+        goto out;
+    for (size_t i = 0; i < keep; i++) {
+        double *x = st->prior_x + st->nprior * n;
+        int ok = prior[i].cfg != NULL;
+        for (size_t j = 0; ok && j < n; j++)
+            ok = isfinite(prior[i].cfg[j]);
+        if (!ok)
+            continue;
+        space_to_unit(st->sp, prior[i].cfg, u);
+        for (size_t j = 0; j < n; j++)
+            u[j] = u[j] < 0 ? 0 : u[j] > 1 ? 1 : u[j];
+        space_from_unit(st->sp, u, x);
+        st->prior[st->nprior].cfg = x;
+        st->prior[st->nprior].y = isfinite(prior[i].y) ? prior[i].y : NAN;
+        nfinite += isfinite(prior[i].y) != 0;
+        st->nprior++;
+    }
+    st->n_init = nfinite >= st->n_init ? 0 : st->n_init - nfinite;
+    rc = 0;
+out:
+    free(u);
+    return rc;
+}
+
+static void *bayes_create(const space *sp, uint64_t seed, const strategy_obs *prior, size_t nprior,
+                          err_t *e) {
     bayes_state *st = calloc(1, sizeof *st);
     if (!st)
         goto oom;
@@ -150,6 +209,8 @@ static void *bayes_create(const space *sp, uint64_t seed, err_t *e) {
         if (!st->g)
             goto oom;
     }
+    if (copy_prior(st, prior, nprior))
+        goto oom;
     return st;
 oom:
     bayes_destroy(st);
@@ -435,9 +496,9 @@ static double crowding(const bayes_state *st, const double *il, const double *x,
     return 0;
 }
 
-static int bayes_suggest(void *state, uint64_t index, const strategy_obs *done, size_t ndone,
-                         const double *const *pending, size_t npending, double *out, err_t *e) {
-    bayes_state *st = state;
+/* The suggestion given `done`, which includes the prior (bayes_suggest). */
+static int suggest_all(bayes_state *st, uint64_t index, const strategy_obs *done, size_t ndone,
+                       const double *const *pending, size_t npending, double *out, err_t *e) {
     const size_t n = st->n, D = st->D;
     size_t nfinite = 0, nsel = 0, nfit = 0, nc = 0, nfail = 0;
     const size_t *fail = NULL;
@@ -742,4 +803,26 @@ out:
     return rc;
 }
 
-const strategy_ops strategy_bayes_ops = {"Bayesian", bayes_create, bayes_suggest, bayes_destroy};
+static int bayes_suggest(void *state, uint64_t index, const strategy_obs *done, size_t ndone,
+                         const double *const *pending, size_t npending, double *out, err_t *e) {
+    bayes_state *st = state;
+    strategy_obs *all;
+    int rc;
+    if (!st->nprior)
+        return suggest_all(st, index, done, ndone, pending, npending, out, e);
+    if (!(all = malloc((st->nprior + ndone) * sizeof *all)))
+        return err_set(e, ERR_INTERNAL, "out of memory");
+    memcpy(all, st->prior, st->nprior * sizeof *all);
+    if (ndone)
+        memcpy(all + st->nprior, done, ndone * sizeof *all);
+    rc = suggest_all(st, index, all, st->nprior + ndone, pending, npending, out, e);
+    free(all);
+    return rc;
+}
+
+const strategy_ops strategy_bayes_ops = {
+    .name = "Bayesian",
+    .create = bayes_create,
+    .suggest = bayes_suggest,
+    .destroy = bayes_destroy,
+};

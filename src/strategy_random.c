@@ -5,7 +5,11 @@
  * search; together they cover it more evenly (quasi-random search: no
  * clusters, no gaps, every 2^k consecutive trials stratified in each
  * dimension). The point for trial i depends only on (seed, i):
- * deterministic and history-free. */
+ * deterministic and history-free. Prior history (warm start) is ignored:
+ * a quasi-random design gains nothing from it.
+ *
+ * Threads (strategy.h): suggest() writes the scratch `u`; there is no
+ * should_stop() or exhausted(), so nothing else reads it. */
 #include <stdlib.h>
 
 #include "sobol.h"
@@ -17,7 +21,8 @@ typedef struct {
     double *u;
 } random_state;
 
-static void *random_create(const space *sp, uint64_t seed, err_t *e) {
+static void *random_create(const space *sp, uint64_t seed, const strategy_obs *prior, size_t nprior,
+                           err_t *e) {
     random_state *st = calloc(1, sizeof *st);
     if (st)
         st->u = calloc(sp->n ? sp->n : 1, sizeof *st->u);
@@ -46,4 +51,9 @@ static void random_destroy(void *state) {
     free(st);
 }
 
-const strategy_ops strategy_random_ops = {"Random", random_create, random_suggest, random_destroy};
+const strategy_ops strategy_random_ops = {
+    .name = "Random",
+    .create = random_create,
+    .suggest = random_suggest,
+    .destroy = random_destroy,
+};

@@ -1,9 +1,8 @@
-/* validate — see validate.h. Two halves:
- *   1. the shape models: a loader that compiles a service-2.json document
- *      into linked vshape records, and a walker that checks a JSON value
- *      against one, driven by the per-type table vtypes[];
- *   2. the semantic checks of a 2017 CreateTuningJob body, one function per
- *      rule, run in the order of the table ctj_checks[]. */
+/* validate — see validate.h. The shape models: a loader that compiles a
+ * service-2.json document into linked vshape records, and a walker that
+ * checks a JSON value against one, driven by the per-type table vtypes[].
+ * (The semantic rules of a request are request.c's, against the typed
+ * request.) */
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include "validate.h"
 
@@ -26,7 +25,7 @@ extern const size_t validate_model_sagemaker_2017_07_24_len;
 /* Longest field path kept in a message; longer ones end in "...". */
 #define PATH_MAX_BYTES 320
 /* Request text quoted in messages: at most this many characters. */
-#define EXCERPT_CHARS 40
+#define EXCERPT_CHARS VALIDATE_EXCERPT_CHARS
 /* Backtracking budget of one pattern match (PCRE2 match limit). */
 #define MATCH_LIMIT 1000000
 /* Largest magnitude of an integer parameter bound (as space.c accepts). */
@@ -39,7 +38,7 @@ extern const size_t validate_model_sagemaker_2017_07_24_len;
 /* Copies at most EXCERPT_CHARS characters of s[0..len) into buf as printable
  * ASCII: other bytes (and quote characters) become '?', and "..." marks a
  * cut. buf must hold EXCERPT_CHARS + 4 bytes. Returns buf. */
-static const char *excerpt(const char *s, size_t len, char *buf) {
+const char *validate_excerpt(const char *s, size_t len, char *buf) {
     size_t n = 0;
     for (size_t i = 0; i < len && n < EXCERPT_CHARS; i++) {
         unsigned char c = (unsigned char)s[i];
@@ -662,7 +661,7 @@ static int check_map(walker *w, const vshape *s, const json_t *v, int level) {
     json_object_foreach((json_t *)v, k, val) {
         char ex[EXCERPT_CHARS + 4];
         size_t klen = json_object_iter_key_len(json_object_key_to_iter(k));
-        size_t mark = path_push(w, ": key \"%s\"", excerpt(k, klen, ex));
+        size_t mark = path_push(w, ": key \"%s\"", validate_excerpt(k, klen, ex));
         rc = check_string(w, s->key, k, klen);
         path_pop(w, mark);
         if (rc)
@@ -712,14 +711,15 @@ static int check_string(walker *w, const vshape *s, const char *str, size_t len)
                 break;
         if (i == s->nenum) {
             char list[300];
-            return fail(w, "'%s' is not one of: %s", excerpt(str, len, ex),
+            return fail(w, "'%s' is not one of: %s", validate_excerpt(str, len, ex),
                         enum_list(s, list, sizeof list));
         }
     }
     if (s->re) {
         int r = pcre2_match(s->re, (PCRE2_SPTR)str, len, 0, PCRE2_NO_UTF_CHECK, w->md, w->m->mctx);
         if (r == PCRE2_ERROR_NOMATCH)
-            return fail(w, "'%s' does not match the pattern %s", excerpt(str, len, ex), s->pattern);
+            return fail(w, "'%s' does not match the pattern %s", validate_excerpt(str, len, ex),
+                        s->pattern);
         if (r < 0)
             return fail(w, "could not be checked against the pattern %s (too complex)", s->pattern);
     }
@@ -793,7 +793,7 @@ int validate_model_check(const validate_model *m, const char *op, const json_t *
         return err_set(e, ERR_INTERNAL, "no model");
     if (!o)
         return err_set(e, ERR_UNKNOWN_OPERATION, "unknown operation '%s'",
-                       op ? excerpt(op, strlen(op), ex) : "");
+                       op ? validate_excerpt(op, strlen(op), ex) : "");
     return walk(m, o->input, body, NULL, e);
 }
 
@@ -857,423 +857,4 @@ int validate_request(api_flavor flavor, const char *op, const json_t *body, err_
     if (!m)
         return ERR_INTERNAL;
     return validate_model_check(m, op, body, e);
-}
-
-/* ------------------------------------------------------------------ */
-/* Semantic checks of a 2017 CreateTuningJob body                       */
-/* ------------------------------------------------------------------ */
-
-#define P_RANGES "TuningJobConfig.ParameterRanges"
-#define P_ALGO "TrainingJobDefinition.AlgorithmSpecification"
-#define P_METRICS P_ALGO ".MetricDefinitions"
-#define P_STATIC "TrainingJobDefinition.StaticHyperParameters"
-#define P_LIMITS "TuningJobConfig.ResourceLimits"
-#define P_OBJECTIVE "TuningJobConfig.TuningJobObjective"
-#define P_CHANNELS "TrainingJobDefinition.InputDataConfig"
-#define P_OUTPUT "TrainingJobDefinition.OutputDataConfig.S3OutputPath"
-
-/* Follows the NULL-terminated chain of member names from v; NULL where a
- * member is missing. */
-static const json_t *get(const json_t *v, ...) {
-    va_list ap;
-    const char *k;
-    va_start(ap, v);
-    while (v && (k = va_arg(ap, const char *)) != NULL)
-        v = json_object_get(v, k);
-    va_end(ap);
-    return v;
-}
-
-/* A string member of v, or "" if it is missing (or not a string). */
-static const char *str_member(const json_t *v, const char *k) {
-    const char *s = json_string_value(json_object_get(v, k));
-    return s ? s : "";
-}
-
-/* Short printable excerpt of a NUL-terminated string. */
-#define EX(s, buf) excerpt((s), strlen(s), (buf))
-
-typedef enum { RANGE_CONTINUOUS, RANGE_INTEGER, RANGE_CATEGORICAL } range_kind;
-
-/* The three range lists, in the order the engine reads them (space.c). */
-static const struct {
-    const char *list;
-    const char *type; /* the Type its ranges must have */
-    range_kind kind;
-} range_lists[] = {
-    {"ContinuousParameterRanges", "Continuous", RANGE_CONTINUOUS},
-    {"IntegerParameterRanges", "Integer", RANGE_INTEGER},
-    {"CategoricalParameterRanges", "Categorical", RANGE_CATEGORICAL},
-};
-
-#define NLISTS (sizeof range_lists / sizeof *range_lists)
-
-static const json_t *range_list(const json_t *body, size_t l) {
-    return get(body, "TuningJobConfig", "ParameterRanges", range_lists[l].list, (const char *)NULL);
-}
-
-/* Parses s as a finite decimal number: [+-]digits[.digits][(e|E)[+-]digits]
- * (digits may also start after the point), or, when `integer`, just
- * [+-]digits with magnitude at most INT_BOUND_MAX. No spaces, hex, inf or
- * nan. Returns 0 and sets *out, or -1. */
-static int parse_decimal(const char *s, int integer, double *out) {
-    static const char digits[] = "0123456789";
-    size_t i = 0, n;
-    double v;
-    if (s[i] == '+' || s[i] == '-')
-        i++;
-    n = strspn(s + i, digits);
-    i += n;
-    if (!integer && s[i] == '.') {
-        size_t frac = strspn(s + i + 1, digits);
-        i += 1 + frac;
-        n += frac;
-    }
-    if (!n)
-        return -1;
-    if (!integer && (s[i] == 'e' || s[i] == 'E')) {
-        size_t exp;
-        i += (s[i + 1] == '+' || s[i + 1] == '-') ? 2 : 1;
-        if (!(exp = strspn(s + i, digits)))
-            return -1;
-        i += exp;
-    }
-    if (s[i])
-        return -1;
-    errno = 0;
-    v = strtod(s, NULL);
-    if (!isfinite(v) || (integer && fabs(v) > INT_BOUND_MAX))
-        return -1;
-    *out = v;
-    return 0;
-}
-
-/* Each range's Type equals the kind of its list. */
-static int ctj_range_types(const json_t *body, err_t *e) {
-    for (size_t l = 0; l < NLISTS; l++) {
-        size_t i;
-        const json_t *r;
-        json_array_foreach(range_list(body, l), i, r) {
-            char ex[EXCERPT_CHARS + 4];
-            const char *type = str_member(r, "Type");
-            if (strcmp(type, range_lists[l].type))
-                return err_set(
-                    e, ERR_VALIDATION, P_RANGES ".%s[%zu].Type: must be %s in %s, not '%s'",
-                    range_lists[l].list, i, range_lists[l].type, range_lists[l].list, EX(type, ex));
-        }
-    }
-    return 0;
-}
-
-/* MinValue and MaxValue are numbers of the list's kind, and Min <= Max. */
-static int ctj_range_bounds(const json_t *body, err_t *e) {
-    static const char *const ends[] = {"MinValue", "MaxValue"};
-    for (size_t l = 0; l < NLISTS; l++) {
-        size_t i;
-        const json_t *r;
-        int integer = range_lists[l].kind == RANGE_INTEGER;
-        if (range_lists[l].kind == RANGE_CATEGORICAL)
-            continue;
-        json_array_foreach(range_list(body, l), i, r) {
-            char ex[EXCERPT_CHARS + 4], ex2[EXCERPT_CHARS + 4];
-            double v[2];
-            for (size_t b = 0; b < 2; b++) {
-                const char *s = str_member(r, ends[b]);
-                if (parse_decimal(s, integer, &v[b]))
-                    return err_set(e, ERR_VALIDATION, P_RANGES ".%s[%zu].%s: '%s' is not %s",
-                                   range_lists[l].list, i, ends[b], EX(s, ex),
-                                   integer ? "an integer (decimal digits, at most 9e15)"
-                                           : "a finite decimal number");
-            }
-            if (v[0] > v[1])
-                return err_set(e, ERR_VALIDATION,
-                               P_RANGES ".%s[%zu].MinValue: %s must not be greater than "
-                                        "MaxValue %s",
-                               range_lists[l].list, i, EX(str_member(r, "MinValue"), ex),
-                               EX(str_member(r, "MaxValue"), ex2));
-        }
-    }
-    return 0;
-}
-
-/* A ScalingType (an openhpo extension in the 2017 API) fits its range, as
- * space.c needs: Logarithmic above 0; ReverseLogarithmic continuous, within
- * [0, 1). Runs after ctj_range_bounds(), so the bounds parse. */
-static int ctj_range_scaling(const json_t *body, err_t *e) {
-    for (size_t l = 0; l < NLISTS; l++) {
-        size_t i;
-        const json_t *r;
-        int integer = range_lists[l].kind == RANGE_INTEGER;
-        if (range_lists[l].kind == RANGE_CATEGORICAL)
-            continue;
-        json_array_foreach(range_list(body, l), i, r) {
-            const char *st = str_member(r, "ScalingType");
-            double lo = 0, hi = 0;
-            parse_decimal(str_member(r, "MinValue"), integer, &lo);
-            parse_decimal(str_member(r, "MaxValue"), integer, &hi);
-            if (!strcmp(st, "Logarithmic") && lo <= 0)
-                return err_set(e, ERR_VALIDATION,
-                               P_RANGES ".%s[%zu].ScalingType: Logarithmic scaling needs "
-                                        "MinValue greater than 0",
-                               range_lists[l].list, i);
-            if (!strcmp(st, "ReverseLogarithmic") && integer)
-                return err_set(e, ERR_VALIDATION,
-                               P_RANGES ".%s[%zu].ScalingType: ReverseLogarithmic scaling is "
-                                        "only for ContinuousParameterRanges",
-                               range_lists[l].list, i);
-            if (!strcmp(st, "ReverseLogarithmic") && (lo < 0 || hi >= 1))
-                return err_set(e, ERR_VALIDATION,
-                               P_RANGES ".%s[%zu].ScalingType: ReverseLogarithmic scaling needs "
-                                        "0 <= MinValue and MaxValue < 1",
-                               range_lists[l].list, i);
-        }
-    }
-    return 0;
-}
-
-/* Categorical values are distinct. */
-static int ctj_categorical_values(const json_t *body, err_t *e) {
-    size_t i;
-    const json_t *r;
-    json_array_foreach(range_list(body, RANGE_CATEGORICAL), i, r) {
-        const json_t *vals = json_object_get(r, "Values");
-        for (size_t a = 0; a < json_array_size(vals); a++) {
-            const char *va = json_string_value(json_array_get(vals, a));
-            for (size_t b = 0; va && b < a; b++) {
-                const char *vb = json_string_value(json_array_get(vals, b));
-                char ex[EXCERPT_CHARS + 4];
-                if (vb && !strcmp(va, vb))
-                    return err_set(e, ERR_VALIDATION,
-                                   P_RANGES ".CategoricalParameterRanges[%zu].Values[%zu]: "
-                                            "'%s' is already Values[%zu]",
-                                   i, a, EX(va, ex), b);
-            }
-        }
-    }
-    return 0;
-}
-
-/* No parameter is named twice across the ranges and the static
- * hyperparameters. */
-static int ctj_param_names(const json_t *body, err_t *e) {
-    const json_t *stat =
-        get(body, "TrainingJobDefinition", "StaticHyperParameters", (const char *)NULL);
-    for (size_t l = 0; l < NLISTS; l++) {
-        size_t i;
-        const json_t *r;
-        json_array_foreach(range_list(body, l), i, r) {
-            char ex[EXCERPT_CHARS + 4];
-            const char *name = str_member(r, "Name");
-            if (json_object_get(stat, name))
-                return err_set(e, ERR_VALIDATION,
-                               P_RANGES ".%s[%zu].Name: '%s' is also a key of " P_STATIC
-                                        "; a hyperparameter is either tuned or static",
-                               range_lists[l].list, i, EX(name, ex));
-            /* earlier ranges: all of the earlier lists, and this one up to i */
-            for (size_t l2 = 0; l2 <= l; l2++) {
-                size_t j;
-                const json_t *r2;
-                json_array_foreach(range_list(body, l2), j, r2) {
-                    if (l2 == l && j >= i)
-                        break;
-                    if (!strcmp(name, str_member(r2, "Name")))
-                        return err_set(e, ERR_VALIDATION,
-                                       P_RANGES ".%s[%zu].Name: parameter '%s' is already "
-                                                "defined by %s[%zu]",
-                                       range_lists[l].list, i, EX(name, ex), range_lists[l2].list,
-                                       j);
-                }
-            }
-        }
-    }
-    return 0;
-}
-
-/* There is something to tune. */
-static int ctj_some_range(const json_t *body, err_t *e) {
-    size_t total = 0;
-    for (size_t l = 0; l < NLISTS; l++)
-        total += json_array_size(range_list(body, l));
-    if (!total)
-        return err_set(e, ERR_VALIDATION,
-                       P_RANGES ": at least one parameter range is required (in "
-                                "ContinuousParameterRanges, IntegerParameterRanges or "
-                                "CategoricalParameterRanges)");
-    return 0;
-}
-
-/* Each metric definition is usable: a Name and a Regex that compiles and
- * captures the value; names are distinct. */
-static int ctj_metric_definitions(const json_t *body, err_t *e) {
-    const json_t *defs = get(body, "TrainingJobDefinition", "AlgorithmSpecification",
-                             "MetricDefinitions", (const char *)NULL);
-    size_t i;
-    const json_t *d;
-    json_array_foreach(defs, i, d) {
-        const char *name = json_string_value(json_object_get(d, "Name"));
-        const char *regex = json_string_value(json_object_get(d, "Regex"));
-        char ex[EXCERPT_CHARS + 4];
-        pcre2_code *re;
-        int code;
-        PCRE2_SIZE off;
-        uint32_t groups = 0;
-        if (!name)
-            return err_set(e, ERR_VALIDATION,
-                           P_METRICS "[%zu].Name: is required (a metric is found by its Regex "
-                                     "and reported under its Name)",
-                           i);
-        if (!regex)
-            return err_set(e, ERR_VALIDATION,
-                           P_METRICS "[%zu].Regex: is required (a metric is found by its Regex "
-                                     "and reported under its Name)",
-                           i);
-        for (size_t j = 0; j < i; j++)
-            if (!strcmp(name, str_member(json_array_get(defs, j), "Name")))
-                return err_set(e, ERR_VALIDATION,
-                               P_METRICS "[%zu].Name: metric '%s' is already defined by "
-                                         "MetricDefinitions[%zu]",
-                               i, EX(name, ex), j);
-        re = pcre2_compile((PCRE2_SPTR)regex, PCRE2_ZERO_TERMINATED, PCRE2_UTF | PCRE2_UCP, &code,
-                           &off, NULL);
-        if (!re) {
-            PCRE2_UCHAR msg[128];
-            pcre2_get_error_message(code, msg, sizeof msg);
-            return err_set(e, ERR_VALIDATION,
-                           P_METRICS "[%zu].Regex: is not a valid regular expression: %s at "
-                                     "offset %zu",
-                           i, (const char *)msg, (size_t)off);
-        }
-        pcre2_pattern_info(re, PCRE2_INFO_CAPTURECOUNT, &groups);
-        pcre2_code_free(re);
-        if (groups < 1)
-            return err_set(e, ERR_VALIDATION,
-                           P_METRICS "[%zu].Regex: must have a capture group, e.g. "
-                                     "'loss=([0-9.eE+-]+)': its first group is the value",
-                           i);
-    }
-    return 0;
-}
-
-/* The objective names a defined metric, or there is a metric to default to. */
-static int ctj_objective(const json_t *body, err_t *e) {
-    const json_t *defs = get(body, "TrainingJobDefinition", "AlgorithmSpecification",
-                             "MetricDefinitions", (const char *)NULL);
-    const char *metric = json_string_value(
-        get(body, "TuningJobConfig", "TuningJobObjective", "MetricName", (const char *)NULL));
-    char ex[EXCERPT_CHARS + 4];
-    if (!metric) {
-        if (!json_array_size(defs))
-            return err_set(e, ERR_VALIDATION,
-                           P_METRICS ": at least one metric definition is required: without "
-                                     "one (and without " P_OBJECTIVE
-                                     ".MetricName) there is nothing to optimise");
-        return 0;
-    }
-    for (size_t i = 0; i < json_array_size(defs); i++)
-        if (!strcmp(metric, str_member(json_array_get(defs, i), "Name")))
-            return 0;
-    return err_set(e, ERR_VALIDATION,
-                   P_OBJECTIVE ".MetricName: '%s' is not the Name of any of " P_METRICS,
-                   EX(metric, ex));
-}
-
-/* The parallelism does not exceed the job budget, when both are given. */
-static int ctj_resource_limits(const json_t *body, err_t *e) {
-    const json_t *lim = get(body, "TuningJobConfig", "ResourceLimits", (const char *)NULL);
-    const json_t *total = json_object_get(lim, "MaxNumberOfTrainingJobs");
-    const json_t *par = json_object_get(lim, "MaxParallelTrainingJobs");
-    if (json_is_integer(total) && json_is_integer(par) &&
-        json_integer_value(par) > json_integer_value(total))
-        return err_set(e, ERR_VALIDATION,
-                       P_LIMITS ".MaxParallelTrainingJobs: %lld must not be greater than "
-                                "MaxNumberOfTrainingJobs %lld",
-                       (long long)json_integer_value(par), (long long)json_integer_value(total));
-    return 0;
-}
-
-/* Whether uri is file:// with an empty authority and an absolute path. */
-static int is_file_uri(const char *uri) {
-    return !strncmp(uri, "file:///", 8);
-}
-
-/* Whether uri is s3://bucket[/...] with a non-empty bucket. */
-static int is_s3_uri(const char *uri) {
-    return !strncmp(uri, "s3://", 5) && uri[5] && uri[5] != '/';
-}
-
-/* Channels are distinct local directories. */
-static int ctj_channels(const json_t *body, err_t *e) {
-    const json_t *chans = get(body, "TrainingJobDefinition", "InputDataConfig", (const char *)NULL);
-    size_t i;
-    const json_t *c;
-    json_array_foreach(chans, i, c) {
-        const char *name = str_member(c, "ChannelName");
-        const char *uri =
-            json_string_value(get(c, "DataSource", "S3DataSource", "S3Uri", (const char *)NULL));
-        char ex[EXCERPT_CHARS + 4];
-        for (size_t j = 0; j < i; j++)
-            if (!strcmp(name, str_member(json_array_get(chans, j), "ChannelName")))
-                return err_set(e, ERR_VALIDATION,
-                               P_CHANNELS "[%zu].ChannelName: channel '%s' is already "
-                                          "InputDataConfig[%zu]",
-                               i, EX(name, ex), j);
-        if (!uri)
-            uri = "";
-        if (!strncmp(uri, "s3://", 5))
-            return err_set(e, ERR_VALIDATION,
-                           P_CHANNELS "[%zu].DataSource.S3DataSource.S3Uri: s3:// channels are "
-                                      "not supported yet; use file:// with an absolute path",
-                           i);
-        if (!is_file_uri(uri))
-            return err_set(e, ERR_VALIDATION,
-                           P_CHANNELS "[%zu].DataSource.S3DataSource.S3Uri: '%s' is not a "
-                                      "file:// URI with an absolute path (file:///dir)",
-                           i, EX(uri, ex));
-    }
-    return 0;
-}
-
-/* Output goes to a local directory or an S3 location. */
-static int ctj_output(const json_t *body, err_t *e) {
-    const char *uri = str_member(
-        get(body, "TrainingJobDefinition", "OutputDataConfig", (const char *)NULL), "S3OutputPath");
-    char ex[EXCERPT_CHARS + 4];
-    if (!is_file_uri(uri) && !is_s3_uri(uri))
-        return err_set(e, ERR_VALIDATION,
-                       P_OUTPUT ": '%s' is neither a file:// URI with an absolute path "
-                                "(file:///dir) nor an s3://bucket/prefix URI",
-                       EX(uri, ex));
-    return 0;
-}
-
-/* The semantic rules, in the order they are checked (and documented in
- * validate.h). */
-static const struct {
-    const char *rule;
-    int (*check)(const json_t *body, err_t *e);
-} ctj_checks[] = {
-    {"range types match their lists", ctj_range_types},
-    {"range bounds are ordered numbers", ctj_range_bounds},
-    {"scaling types fit their ranges", ctj_range_scaling},
-    {"categorical values are distinct", ctj_categorical_values},
-    {"parameter names are unique", ctj_param_names},
-    {"at least one parameter range", ctj_some_range},
-    {"metric definitions are usable", ctj_metric_definitions},
-    {"the objective is a defined metric", ctj_objective},
-    {"parallelism within the job budget", ctj_resource_limits},
-    {"channels are distinct local directories", ctj_channels},
-    {"output path is local or S3", ctj_output},
-};
-
-int validate_create_tuning_job(const json_t *body, err_t *e) {
-    int rc = 0;
-    if (!json_is_object(body))
-        return err_set(e, ERR_VALIDATION, "request body: must be an object, not %s",
-                       json_kind(body));
-    for (size_t i = 0; i < sizeof ctj_checks / sizeof *ctj_checks; i++) {
-        rc = ctj_checks[i].check(body, e);
-        if (rc)
-            break;
-    }
-    return rc;
 }

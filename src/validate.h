@@ -66,35 +66,16 @@
  * kept, read-only, until validate_shutdown(). */
 int validate_request(api_flavor flavor, const char *op, const json_t *body, err_t *e);
 
-/* Semantic checks of a 2017 CreateTuningJob body (borrowed) that has passed
- * validate_request(API_2017, "CreateTuningJob", ...), i.e. what the shape
- * model cannot say. Checked in this order, first failure reported:
- *   - each range's Type equals its list (Continuous in
- *     ContinuousParameterRanges, ...);
- *   - MinValue/MaxValue are finite decimal numbers (integers, without
- *     fraction or exponent, in IntegerParameterRanges) and MinValue <=
- *     MaxValue;
- *   - a ScalingType (an openhpo extension of the 2017 API, as in the current
- *     one) fits its range: Logarithmic needs MinValue > 0; ReverseLogarithmic
- *     is for continuous ranges within [0, 1);
- *   - categorical Values are distinct;
- *   - no parameter name appears twice across the three range lists and
- *     TrainingJobDefinition.StaticHyperParameters;
- *   - there is at least one parameter range;
- *   - each MetricDefinition has a Name and a Regex; the Regex compiles with
- *     PCRE2 (PCRE2_UTF | PCRE2_UCP, as the engine compiles it) and has at
- *     least one capture group (the value); metric names are distinct;
- *   - TuningJobObjective.MetricName, when given, names a MetricDefinition;
- *     without it there must be at least one MetricDefinition to optimise;
- *   - MaxParallelTrainingJobs <= MaxNumberOfTrainingJobs when both are given;
- *   - channel names are distinct; each channel's S3Uri is file:// with an
- *     absolute path (file:///dir); s3:// channels are refused ("s3://
- *     channels are not supported yet; use file://");
- *   - OutputDataConfig.S3OutputPath is file:///absolute/path or
- *     s3://bucket[/prefix].
- * Returns 0, or ERR_VALIDATION (ERR_INTERNAL when out of memory) with e->msg
- * naming the field by its path. */
-int validate_create_tuning_job(const json_t *body, err_t *e);
+/* What the shape model cannot say (range bounds, metric regexes, ...) is
+ * checked on the typed request: request_check() in request.h. */
+
+/* Copies at most VALIDATE_EXCERPT_CHARS characters of s[0..len) into buf
+ * as printable ASCII (other bytes and quote characters become '?', "..."
+ * marks a cut), for quoting request text in messages. buf must hold
+ * VALIDATE_EXCERPT_BUF bytes. Returns buf. */
+#define VALIDATE_EXCERPT_CHARS 40
+#define VALIDATE_EXCERPT_BUF (VALIDATE_EXCERPT_CHARS + 4)
+const char *validate_excerpt(const char *s, size_t len, char *buf);
 
 /* Frees the cached built-in models. Safe to call more than once, and before
  * any validation; a later validate_request() loads them again. */

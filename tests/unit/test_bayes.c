@@ -92,8 +92,9 @@ static void test_deterministic(void **unused) {
     enum { T = 24 };
     double *a = malloc(T * sp->n * sizeof *a), *b = malloc(T * sp->n * sizeof *b),
            *c = malloc(T * sp->n * sizeof *c);
-    strategy *sa = strategy_new("Bayesian", sp, 5, &e), *sb = strategy_new("Bayesian", sp, 5, &e),
-             *sc = strategy_new("Bayesian", sp, 6, &e);
+    strategy *sa = strategy_new("Bayesian", sp, 5, NULL, 0, &e),
+             *sb = strategy_new("Bayesian", sp, 5, NULL, 0, &e),
+             *sc = strategy_new("Bayesian", sp, 6, NULL, 0, &e);
     assert_non_null(sa);
     drive(sa, sp, mixed_f, T, 3, 5, a);
     drive(sb, sp, mixed_f, T, 3, 5, b);
@@ -116,7 +117,7 @@ static void test_optimises_mixed(void **unused) {
     space *sp = mk(MIXED);
     err_t e;
     double *c = malloc(40 * sp->n * sizeof *c);
-    strategy *s = strategy_new("Bayesian", sp, 11, &e);
+    strategy *s = strategy_new("Bayesian", sp, 11, NULL, 0, &e);
     double best = drive(s, sp, mixed_f, 40, 1, 0, c);
     assert_true(best < 0.02);
     strategy_free(s);
@@ -141,7 +142,7 @@ static void batch_after(int T, double min_dist) {
     err_t e;
     double cfgs[64], out[2], batch[4][2];
     const double *pend[4];
-    strategy *s = strategy_new("Bayesian", sp, 3, &e);
+    strategy *s = strategy_new("Bayesian", sp, 3, NULL, 0, &e);
     drive(s, sp, quad2, T, 1, 0, cfgs);
     strategy_obs obs[32];
     for (int i = 0; i < T; i++) {
@@ -180,7 +181,7 @@ static void test_failures(void **unused) {
     err_t e;
     enum { T = 40 };
     double cfgs[T * 2], out[2];
-    strategy *s = strategy_new("Bayesian", sp, 9, &e);
+    strategy *s = strategy_new("Bayesian", sp, 9, NULL, 0, &e);
     strategy_obs obs[T];
     double best = HUGE_VAL;
     int nfail_region = 0;
@@ -199,7 +200,7 @@ static void test_failures(void **unused) {
     assert_true(nfail_region <= 2);
     strategy_free(s);
 
-    s = strategy_new("Bayesian", sp, 9, &e);
+    s = strategy_new("Bayesian", sp, 9, NULL, 0, &e);
     for (int t = 0; t < 12; t++) {
         obs[t].cfg = cfgs + 2 * t;
         obs[t].y = NAN;
@@ -225,7 +226,7 @@ static void test_noisy(void **unused) {
     strategy_obs obs[T];
     rng_t r;
     rng_seed(&r, 1, 99);
-    strategy *s = strategy_new("Bayesian", sp, 1, &e);
+    strategy *s = strategy_new("Bayesian", sp, 1, NULL, 0, &e);
     for (int t = 0; t < T; t++) {
         assert_int_equal(strategy_suggest(s, t, obs, t, NULL, 0, cfgs + 2 * t, &e), 0);
         obs[t].cfg = cfgs + 2 * t;
@@ -253,7 +254,7 @@ static void test_long_history(void **unused) {
         obs[i].cfg = cfgs + 2 * i;
         obs[i].y = quad2(obs[i].cfg);
     }
-    strategy *s = strategy_new("Bayesian", sp, 2, &e);
+    strategy *s = strategy_new("Bayesian", sp, 2, NULL, 0, &e);
     assert_int_equal(strategy_suggest(s, N, obs, N, NULL, 0, out, &e), 0);
     check_valid(sp, out);
     assert_true(quad2(out) < 1e-3);
@@ -275,7 +276,7 @@ static void test_exhausts_discrete(void **unused) {
     err_t e;
     double cfgs[12 * 2];
     int seen[3][4] = {{0}};
-    strategy *s = strategy_new("Bayesian", sp, 4, &e);
+    strategy *s = strategy_new("Bayesian", sp, 4, NULL, 0, &e);
     drive(s, sp, cat_f, 12, 1, 0, cfgs);
     for (int t = 0; t < 12; t++)
         seen[(int)cfgs[2 * t]][(int)cfgs[2 * t + 1]]++;
@@ -309,7 +310,7 @@ static void test_converges(void **unused) {
     int good = 0;
     for (uint64_t seed = 1; seed <= 8; seed++) {
         err_t e;
-        strategy *s = strategy_new("Bayesian", sp, seed, &e);
+        strategy *s = strategy_new("Bayesian", sp, seed, NULL, 0, &e);
         double best = drive(s, sp, branin, 30, 1, 0, cfgs);
         good += best < 1e-3;
         strategy_free(s);

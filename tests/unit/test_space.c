@@ -62,7 +62,8 @@ static void test_random_deterministic(void **unused) {
     space *sp = mk("{\"ContinuousParameterRanges\":[{\"Name\":\"x\",\"MinValue\":\"-5\","
                    "\"MaxValue\":\"5\"}]}");
     err_t e;
-    strategy *a = strategy_new("Random", sp, 42, &e), *b = strategy_new("Random", sp, 42, &e);
+    strategy *a = strategy_new("Random", sp, 42, NULL, 0, &e),
+             *b = strategy_new("Random", sp, 42, NULL, 0, &e);
     double sum = 0;
     for (int i = 0; i < 1000; i++) {
         double x, y;
@@ -72,7 +73,7 @@ static void test_random_deterministic(void **unused) {
         sum += x;
     }
     assert_true(fabs(sum / 1000) < 0.5); /* uniform on [-5,5]: mean 0, sd of mean ~0.09 */
-    assert_null(strategy_new("Grid", sp, 1, &e));
+    assert_null(strategy_new("Grid", sp, 1, NULL, 0, &e));
     strategy_free(a);
     strategy_free(b);
     space_free(sp);

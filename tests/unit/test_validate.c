@@ -1,5 +1,5 @@
-/* Unit tests of validate: the built-in models, the generic walker, the model
- * loader, and the semantic checks of a 2017 CreateTuningJob body. Most cases
+/* Unit tests of validate: the built-in models, the generic walker and the
+ * model loader (the semantic rules are test_request.c's). Most cases
  * are rows of tables: a valid body, one change (path = new JSON value, or a
  * deletion), and the expected result and message. */
 #include <setjmp.h>
@@ -179,8 +179,7 @@ static int ascii_only(const char *s) {
 }
 
 /* Applies each case to a fresh copy of `base` and checks the result of
- * validate_request(flavor, op) — and, for the 2017 CreateTuningJob with
- * `semantic`, of validate_create_tuning_job() after it. */
+ * validate_request(flavor, op). */
 static void run_cases(api_flavor flavor, const char *op, const char *base, const mut_case *cases,
                       size_t n, int semantic) {
     for (size_t i = 0; i < n; i++) {
@@ -189,12 +188,7 @@ static void run_cases(api_flavor flavor, const char *op, const char *base, const
         int rc;
         set_path(body, cases[i].path, cases[i].value ? make_value(cases[i].value) : NULL);
         rc = validate_request(flavor, op, body, &e);
-        if (semantic) {
-            if (rc)
-                fail_msg("case %zu (%s = %.40s): shape check failed: %s", i, cases[i].path,
-                         cases[i].value ? cases[i].value : "DEL", e.msg);
-            rc = validate_create_tuning_job(body, &e);
-        }
+        (void)semantic; /* the semantic rules: test_request.c */
         if (rc != cases[i].rc)
             fail_msg("case %zu (%s = %.40s): rc %d, expected %d; msg: %s", i, cases[i].path,
                      cases[i].value ? cases[i].value : "DEL", rc, cases[i].rc, e.msg);
@@ -248,7 +242,6 @@ static void test_valid_bodies(void **unused) {
     err_t e = {0};
     json_t *b = load(valid_2017);
     assert_int_equal(validate_request(API_2017, "CreateTuningJob", b, &e), 0);
-    assert_int_equal(validate_create_tuning_job(b, &e), 0);
     json_decref(b);
     b = load(valid_current);
     if (validate_request(API_CURRENT, "CreateHyperParameterTuningJob", b, &e))
@@ -706,161 +699,6 @@ static void test_map_keys(void **unused) {
     json_decref(b);
 }
 
-/* Semantic rules of validate_create_tuning_job(), one row each. */
-#define CPR "TuningJobConfig.ParameterRanges.ContinuousParameterRanges"
-#define IPR "TuningJobConfig.ParameterRanges.IntegerParameterRanges"
-#define KPR "TuningJobConfig.ParameterRanges.CategoricalParameterRanges"
-#define MDS "TrainingJobDefinition.AlgorithmSpecification.MetricDefinitions"
-#define S3U "TrainingJobDefinition.InputDataConfig[0].DataSource.S3DataSource.S3Uri"
-static const mut_case create_2017_semantic[] = {
-    /* Type matches the list */
-    {CPR "[0].Type", "\"Integer\"", ERR_VALIDATION,
-     CPR "[0].Type: must be Continuous in ContinuousParameterRanges, not 'Integer'"},
-    {IPR "[0].Type", "\"Continuous\"", ERR_VALIDATION,
-     IPR "[0].Type: must be Integer in IntegerParameterRanges, not 'Continuous'"},
-    {KPR "[0].Type", "\"Integer\"", ERR_VALIDATION,
-     KPR "[0].Type: must be Categorical in CategoricalParameterRanges"},
-    /* bounds are numbers */
-    {CPR "[0].MinValue", "\"abc\"", ERR_VALIDATION,
-     CPR "[0].MinValue: 'abc' is not a finite decimal number"},
-    {CPR "[0].MaxValue", "\"\"", ERR_VALIDATION, CPR "[0].MaxValue: '' is not a finite decimal"},
-    {CPR "[0].MaxValue", "\"1e999\"", ERR_VALIDATION, CPR "[0].MaxValue: '1e999' is not"},
-    {CPR "[0].MaxValue", "\"inf\"", ERR_VALIDATION, "is not a finite decimal number"},
-    {CPR "[0].MaxValue", "\"nan\"", ERR_VALIDATION, "is not a finite decimal number"},
-    {CPR "[0].MaxValue", "\"0x10\"", ERR_VALIDATION, "is not a finite decimal number"},
-    {CPR "[0].MaxValue", "\" 10\"", ERR_VALIDATION, "is not a finite decimal number"},
-    {CPR "[0].MaxValue", "\"10 \"", ERR_VALIDATION, "is not a finite decimal number"},
-    {CPR "[0].MaxValue", "\"1e\"", ERR_VALIDATION, "is not a finite decimal number"},
-    {CPR "[0].MaxValue", "\".\"", ERR_VALIDATION, "is not a finite decimal number"},
-    {CPR "[0].MaxValue", "\"1.5e+2\"", 0, NULL},
-    {CPR "[0].MaxValue", "\".5\"", 0, NULL},
-    {CPR "[0].MaxValue", "\"+7.\"", 0, NULL},
-    {IPR "[0].MinValue", "\"1.5\"", ERR_VALIDATION, IPR "[0].MinValue: '1.5' is not an integer"},
-    {IPR "[0].MaxValue", "\"1e3\"", ERR_VALIDATION, IPR "[0].MaxValue: '1e3' is not an integer"},
-    {IPR "[0].MaxValue", "\"10.0\"", ERR_VALIDATION, "is not an integer"},
-    {IPR "[0].MaxValue", "\"99999999999999999\"", ERR_VALIDATION, "is not an integer"},
-    {IPR "[0].MinValue", "\"-9000000000000000\"", 0, NULL},
-    /* Min <= Max */
-    {CPR "[0].MinValue", "\"10.5\"", ERR_VALIDATION,
-     CPR "[0].MinValue: 10.5 must not be greater than MaxValue 10"},
-    {IPR "[0].MinValue", "\"16\"", ERR_VALIDATION,
-     IPR "[0].MinValue: 16 must not be greater than MaxValue 15"},
-    {IPR "[0].MinValue", "\"15\"", 0, NULL}, /* a one-point range is fine */
-    /* scaling types fit their ranges */
-    {CPR "[0].ScalingType", "\"Logarithmic\"", ERR_VALIDATION,
-     CPR "[0].ScalingType: Logarithmic scaling needs MinValue greater than 0"},
-    {IPR "[0].ScalingType", "\"ReverseLogarithmic\"", ERR_VALIDATION,
-     IPR "[0].ScalingType: ReverseLogarithmic scaling is only for ContinuousParameterRanges"},
-    {CPR "[0].ScalingType", "\"ReverseLogarithmic\"", ERR_VALIDATION,
-     CPR "[0].ScalingType: ReverseLogarithmic scaling needs 0 <= MinValue and MaxValue < 1"},
-    {CPR "[0]",
-     "{\"Name\":\"x\",\"MinValue\":\"0\",\"MaxValue\":\"0.99\",\"Type\":\"Continuous\","
-     "\"ScalingType\":\"ReverseLogarithmic\"}",
-     0, NULL},
-    {IPR "[0]",
-     "{\"Name\":\"n\",\"MinValue\":\"1\",\"MaxValue\":\"1000\",\"Type\":\"Integer\","
-     "\"ScalingType\":\"Logarithmic\"}",
-     0, NULL},
-    {CPR "[0].ScalingType", "\"Auto\"", 0, NULL},
-    /* categorical values are distinct */
-    {KPR "[0].Values[2]", "\"a\"", ERR_VALIDATION, KPR "[0].Values[2]: 'a' is already Values[0]"},
-    {KPR "[0].Values", "[\"only\"]", 0, NULL},
-    /* names are unique */
-    {IPR "[0].Name", "\"x\"", ERR_VALIDATION,
-     IPR "[0].Name: parameter 'x' is already defined by ContinuousParameterRanges[0]"},
-    {KPR "[0].Name", "\"n\"", ERR_VALIDATION,
-     KPR "[0].Name: parameter 'n' is already defined by IntegerParameterRanges[0]"},
-    {CPR "[1]", "{\"Name\":\"x\",\"MinValue\":\"0\",\"MaxValue\":\"1\",\"Type\":\"Continuous\"}",
-     ERR_VALIDATION,
-     CPR "[1].Name: parameter 'x' is already defined by "
-         "ContinuousParameterRanges[0]"},
-    {"TrainingJobDefinition.StaticHyperParameters.kind", "\"a\"", ERR_VALIDATION,
-     KPR "[0].Name: 'kind' is also a key of TrainingJobDefinition.StaticHyperParameters"},
-    /* at least one range */
-    {"TuningJobConfig.ParameterRanges", "{}", ERR_VALIDATION,
-     "TuningJobConfig.ParameterRanges: at least one parameter range is required"},
-    {"TuningJobConfig.ParameterRanges", DEL, ERR_VALIDATION,
-     "TuningJobConfig.ParameterRanges: at least one parameter range is required"},
-    {"TuningJobConfig.ParameterRanges",
-     "{\"ContinuousParameterRanges\":[],\"IntegerParameterRanges\":[],"
-     "\"CategoricalParameterRanges\":[{\"Name\":\"k\",\"Values\":[\"v\"],\"Type\":"
-     "\"Categorical\"}]}",
-     0, NULL},
-    /* metric definitions */
-    {MDS "[0].Name", DEL, ERR_VALIDATION, MDS "[0].Name: is required"},
-    {MDS "[1].Regex", DEL, ERR_VALIDATION, MDS "[1].Regex: is required"},
-    {MDS "[1].Regex", "\"loss=([0-9\"", ERR_VALIDATION,
-     MDS "[1].Regex: is not a valid regular expression: "},
-    {MDS "[1].Regex", "\"loss=(\"", ERR_VALIDATION, "is not a valid regular expression"},
-    {MDS "[1].Regex", "\"loss=[0-9.]+\"", ERR_VALIDATION,
-     MDS "[1].Regex: must have a capture group"},
-    {MDS "[1].Regex", "\"loss=(?:[0-9.]+)\"", ERR_VALIDATION, "must have a capture group"},
-    {MDS "[1].Regex", "\"(?<v>\\\\d+)\\\\s\\\\p{L}\"", 0, NULL},
-    {MDS "[1].Name", "\"accuracy\"", ERR_VALIDATION,
-     MDS "[1].Name: metric 'accuracy' is already defined by MetricDefinitions[0]"},
-    /* the objective */
-    {"TuningJobConfig.TuningJobObjective.MetricName", "\"f1\"", ERR_VALIDATION,
-     "TuningJobConfig.TuningJobObjective.MetricName: 'f1' is not the Name of any of " MDS},
-    {"TuningJobConfig.TuningJobObjective.MetricName", "\"loss\"", 0, NULL},
-    {"TuningJobConfig.TuningJobObjective.MetricName", DEL, 0, NULL},
-    {"TuningJobConfig.TuningJobObjective", DEL, 0, NULL},
-    {MDS, "[]", ERR_VALIDATION, "'accuracy' is not the Name of any of " MDS},
-    {MDS, DEL, ERR_VALIDATION, "is not the Name of any of"},
-    /* parallelism within the budget */
-    {"TuningJobConfig.ResourceLimits.MaxParallelTrainingJobs", "11", ERR_VALIDATION,
-     "TuningJobConfig.ResourceLimits.MaxParallelTrainingJobs: 11 must not be greater than "
-     "MaxNumberOfTrainingJobs 10"},
-    {"TuningJobConfig.ResourceLimits.MaxParallelTrainingJobs", "10", 0, NULL},
-    {"TuningJobConfig.ResourceLimits.MaxNumberOfTrainingJobs", DEL, 0, NULL},
-    {"TuningJobConfig.ResourceLimits", "{\"MaxParallelTrainingJobs\":50}", 0, NULL},
-    {"TuningJobConfig.ResourceLimits", DEL, 0, NULL},
-    /* channels */
-    {S3U, "\"s3://bucket/train\"", ERR_VALIDATION,
-     S3U ": s3:// channels are not supported yet; use file://"},
-    {S3U, "\"file://tmp\"", ERR_VALIDATION,
-     S3U ": 'file://tmp' is not a file:// URI with an absolute path"},
-    {S3U, "\"/tmp\"", ERR_VALIDATION, S3U ": '/tmp' is not a file:// URI"},
-    {S3U, "\"https://example.com/x\"", ERR_VALIDATION, "is not a file:// URI"},
-    {S3U, "\"\"", ERR_VALIDATION, S3U ": '' is not a file:// URI"},
-    {S3U, "\"file:///\"", 0, NULL},
-    {"TrainingJobDefinition.InputDataConfig[1]",
-     "{\"ChannelName\":\"train\",\"DataSource\":{\"S3DataSource\":{\"S3DataType\":\"S3Prefix\","
-     "\"S3Uri\":\"file:///tmp/b\"}}}",
-     ERR_VALIDATION,
-     "TrainingJobDefinition.InputDataConfig[1].ChannelName: channel 'train' is already "
-     "InputDataConfig[0]"},
-    {"TrainingJobDefinition.InputDataConfig[1]",
-     "{\"ChannelName\":\"test\",\"DataSource\":{\"S3DataSource\":{\"S3DataType\":\"S3Prefix\","
-     "\"S3Uri\":\"s3://b/t\"}}}",
-     ERR_VALIDATION, "InputDataConfig[1].DataSource.S3DataSource.S3Uri: s3:// channels"},
-    /* output */
-    {"TrainingJobDefinition.OutputDataConfig.S3OutputPath", "\"s3://bucket/out\"", 0, NULL},
-    {"TrainingJobDefinition.OutputDataConfig.S3OutputPath", "\"s3://bucket\"", 0, NULL},
-    {"TrainingJobDefinition.OutputDataConfig.S3OutputPath", "\"s3:///out\"", ERR_VALIDATION,
-     "TrainingJobDefinition.OutputDataConfig.S3OutputPath: 's3:///out' is neither a file:// URI "
-     "with an absolute path"},
-    {"TrainingJobDefinition.OutputDataConfig.S3OutputPath", "\"out\"", ERR_VALIDATION,
-     "S3OutputPath: 'out' is neither"},
-    {"TrainingJobDefinition.OutputDataConfig.S3OutputPath", "\"file://out\"", ERR_VALIDATION,
-     "S3OutputPath: 'file://out' is neither"},
-};
-
-static void test_create_2017_semantic(void **unused) {
-    RUN(API_2017, "CreateTuningJob", valid_2017, create_2017_semantic, 1);
-}
-
-static void test_semantic_order_and_null(void **unused) {
-    err_t e = {0};
-    json_t *b = load(valid_2017);
-    assert_int_equal(validate_create_tuning_job(NULL, &e), ERR_VALIDATION);
-    /* two problems: the earlier rule (range types) is reported */
-    set_path(b, IPR "[0].Type", json_string("Categorical"));
-    set_path(b, "TuningJobConfig.ResourceLimits.MaxParallelTrainingJobs", json_integer(99));
-    assert_int_equal(validate_create_tuning_job(b, &e), ERR_VALIDATION);
-    assert_non_null(strstr(e.msg, IPR "[0].Type"));
-    json_decref(b);
-}
-
 /* The current API, against botocore's model. */
 #define HTC "HyperParameterTuningJobConfig"
 static const mut_case create_current[] = {
@@ -1178,13 +1016,12 @@ static int teardown(void **unused) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_builtin_models_load),  cmocka_unit_test(test_valid_bodies),
-        cmocka_unit_test(test_create_2017_shape),    cmocka_unit_test(test_list_sizes),
-        cmocka_unit_test(test_other_ops_2017),       cmocka_unit_test(test_body_and_operation),
-        cmocka_unit_test(test_bad_utf8_and_nul),     cmocka_unit_test(test_map_keys),
-        cmocka_unit_test(test_create_2017_semantic), cmocka_unit_test(test_semantic_order_and_null),
-        cmocka_unit_test(test_current_api),          cmocka_unit_test(test_long_enum_message),
-        cmocka_unit_test(test_model_walker),         cmocka_unit_test(test_model_load_errors),
+        cmocka_unit_test(test_builtin_models_load), cmocka_unit_test(test_valid_bodies),
+        cmocka_unit_test(test_create_2017_shape),   cmocka_unit_test(test_list_sizes),
+        cmocka_unit_test(test_other_ops_2017),      cmocka_unit_test(test_body_and_operation),
+        cmocka_unit_test(test_bad_utf8_and_nul),    cmocka_unit_test(test_map_keys),
+        cmocka_unit_test(test_current_api),         cmocka_unit_test(test_long_enum_message),
+        cmocka_unit_test(test_model_walker),        cmocka_unit_test(test_model_load_errors),
         cmocka_unit_test(test_current_simple_ops),
     };
     return cmocka_run_group_tests(tests, NULL, teardown);
