@@ -115,7 +115,7 @@ def test_second_daemon_on_the_same_data_dir_exits_2(tmp_path):
     after = first.training_jobs("held")
     assert [(t["TrainingJobName"], t["TrainingJobStatus"]) for t in after] == \
         [(t["TrainingJobName"], t["TrainingJobStatus"]) for t in before]
-    assert first.describe("held")["TuningJobStatus"] == "InProgress"
+    assert first.describe("held")["TuningJobStatus"] == "Running"
     first.ok("StopTuningJob", {"AwsAccountId": ACCOUNT, "TuningJobName": "held"})
     first.wait_status("held", ["Stopped"], timeout=60)
     assert_clean_exit(first, first.stop(signal.SIGTERM), signal.SIGTERM)
