@@ -29,14 +29,14 @@ endif
 
 # Programs: each has one main file; everything else in src/ is the library.
 MAINS   := src/hpod.c src/runner.c src/hpo.c
-LIBSRC  := $(filter-out $(MAINS),$(wildcard src/*.c))
+LIBSRC  := $(filter-out $(MAINS),$(wildcard src/*.c) $(wildcard src/backends/*.c))
 LIBOBJ  := $(patsubst src/%.c,$(BUILD)/obj/%.o,$(LIBSRC))
 UNITSRC := $(wildcard tests/unit/test_*.c)
 UNITBIN := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNITSRC))
 
 all: $(BUILD)/hpod $(BUILD)/hpo-runner $(BUILD)/hpo
 
-$(BUILD)/obj/%.o: src/%.c $(wildcard src/*.h)
+$(BUILD)/obj/%.o: src/%.c $(wildcard src/*.h src/backends/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c -o $@ $<
 
@@ -48,16 +48,20 @@ $(BUILD)/hpod: $(BUILD)/obj/hpod.o $(BUILD)/libopenhpo.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 # The runner starts once per training job: link it with nothing it does not
-# use, so it starts in a millisecond (no BLAS, SQLite or HTTP libraries).
-$(BUILD)/hpo-runner: $(BUILD)/obj/runner.o $(BUILD)/obj/util.o
-	$(CC) $(LDFLAGS) -o $@ $^
+# use, so it starts in a millisecond (no BLAS, SQLite or HTTP libraries; only
+# libarchive, to pack the model before it reports the job's end).
+RUNNER_LIBS := $(shell pkg-config --libs libarchive 2>/dev/null || echo -larchive)
+$(BUILD)/hpo-runner: $(BUILD)/obj/runner.o $(BUILD)/obj/pack.o $(BUILD)/obj/util.o $(BUILD)/obj/err.o
+	$(CC) $(LDFLAGS) -o $@ $^ $(RUNNER_LIBS)
 
-$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libopenhpo.a $(wildcard src/*.h)
+$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libopenhpo.a $(wildcard src/*.h src/backends/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libopenhpo.a $(LDLIBS) -lcmocka
 
-unit: $(UNITBIN)
-	@set -e; for t in $(UNITBIN); do echo "== $$t"; $$t; done
+# test_backend_local runs real hpo-runner processes: it finds the binary here.
+unit: $(UNITBIN) $(BUILD)/hpo-runner
+	@set -e; for t in $(UNITBIN); do echo "== $$t"; \
+	  HPO_RUNNER_BIN=$(abspath $(BUILD)/hpo-runner) $$t; done
 
 e2e: all
 	HPOD_BIN=$(abspath $(BUILD)/hpod) HPO_RUNNER_BIN=$(abspath $(BUILD)/hpo-runner) \
@@ -77,7 +81,7 @@ bench: all
 	@bash bench/run
 
 format:
-	clang-format -i src/*.c src/*.h tests/unit/*.c
+	clang-format -i src/*.c src/*.h src/backends/*.c src/backends/*.h tests/unit/*.c
 
 clean:
 	rm -rf build build-asan build-clang
@@ -135,3 +139,62 @@ install: all
 	install -m 0755 $(BUILD)/hpod $(BUILD)/hpo-runner $(BUILD)/hpo $(DESTDIR)$(PREFIX)/bin/
 	sed 's|@PREFIX@|$(PREFIX)|g' packaging/hpod.service > $(DESTDIR)$(SYSTEMD_UNIT_DIR)/hpod.service
 	chmod 0644 $(DESTDIR)$(SYSTEMD_UNIT_DIR)/hpod.service
+
+# --- fuzz: libFuzzer harnesses (tests/fuzz/README.md) -------------------------
+#   make fuzz                      build in build-fuzz/ with clang and run every
+#                                  target FUZZ_SECONDS seconds on its corpus
+#   make fuzz FUZZ_TARGETS=sigv4   one target; FUZZ_FLAGS adds libFuzzer flags
+#   make fuzz-build                only build them
+# The library is built by the rules above with BUILD=build-fuzz CC=clang
+# SAN=fuzz (coverage for libFuzzer, ASan, UBSan); each harness links it with
+# the fuzzer's main. New corpus entries go to build-fuzz/corpus/TARGET (the
+# committed seeds in tests/fuzz/corpus/TARGET are only read), findings to
+# build-fuzz/artifacts/TARGET/. Any finding fails the run.
+FUZZ_TARGETS ?= api sigv4 metrics token credentials
+FUZZ_SECONDS ?= 60
+FUZZ_FLAGS   ?=
+FUZZ_BUILD   := build-fuzz
+FUZZ_SANFLAGS := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+
+ifeq ($(SAN),fuzz)
+CFLAGS  += -O1 -fsanitize=fuzzer-no-link $(FUZZ_SANFLAGS)
+endif
+
+# Per-target libFuzzer options (metric logs need lines past METRICS_LINE_MAX).
+FUZZ_OPTS_api     := -dict=tests/fuzz/api.dict -close_fd_mask=2
+FUZZ_OPTS_sigv4   := -max_len=8192
+FUZZ_OPTS_metrics := -max_len=20000
+FUZZ_OPTS_token   := -max_len=4096
+FUZZ_OPTS_credentials := -dict=tests/fuzz/credentials.dict
+
+$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(BUILD)/libopenhpo.a $(wildcard src/*.h tests/fuzz/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Itests/fuzz -fsanitize=fuzzer $(FUZZ_SANFLAGS) -o $@ $(filter %.c,$^) \
+	  $(BUILD)/libopenhpo.a $(LDLIBS)
+
+# The request-path harness answers headers through a fake connection.
+$(BUILD)/fuzz/fuzz_api: tests/fuzz/fake_request.c
+
+fuzz-bins: $(patsubst %,$(BUILD)/fuzz/fuzz_%,$(FUZZ_TARGETS))
+
+# Builds the harnesses (into build-fuzz/fuzz/) without running them.
+fuzz-build:
+	$(MAKE) -j2 BUILD=$(FUZZ_BUILD) CC=clang SAN=fuzz FUZZ_TARGETS='$(FUZZ_TARGETS)' fuzz-bins
+
+fuzz: deps fuzz-build
+	@set -e; for t in $(FUZZ_TARGETS); do $(MAKE) --no-print-directory fuzz-run-$$t; done
+
+# Runs one built target (make fuzz builds them first).
+fuzz-run-%:
+	@mkdir -p $(FUZZ_BUILD)/corpus/$* $(FUZZ_BUILD)/artifacts/$*
+	@echo "== fuzz_$*: $(FUZZ_SECONDS) s"
+	@$(FUZZ_BUILD)/fuzz/fuzz_$* -max_total_time=$(FUZZ_SECONDS) -timeout=30 -rss_limit_mb=2048 \
+	  -print_final_stats=1 -artifact_prefix=$(FUZZ_BUILD)/artifacts/$*/ $(FUZZ_OPTS_$*) \
+	  $(FUZZ_FLAGS) $(FUZZ_BUILD)/corpus/$* tests/fuzz/corpus/$* || \
+	  { echo "fuzz_$*: FINDING, input in $(FUZZ_BUILD)/artifacts/$*/ (tests/fuzz/README.md)"; exit 1; }
+
+clean-fuzz:
+	rm -rf $(FUZZ_BUILD)
+clean: clean-fuzz
+
+.PHONY: fuzz fuzz-build fuzz-bins clean-fuzz

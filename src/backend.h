@@ -1,29 +1,67 @@
 /* backend — where training jobs run: local processes, Docker, Slurm ...
  *
- * The engine talks to every backend through backend_ops. A job is named by
- * its job directory (the job's stand-in for /opt/ml, prepared by contract.c
- * before launch) plus the opaque handle launch() returned, which the engine
- * records in the store so a restarted daemon can find the job again. A
- * backend reports an ended job's outcome through result(); output goes to
- * JOB_DIR/output.log, which the engine tails for metrics. */
+ * A backend is opaque; callers use only the wrappers below (as curl's vtls:
+ * an internal vtable in backend_impl.h, capability bits, one file per
+ * backend under src/backends/, one registration line in backend.c). Several
+ * backends live in one daemon: each job names the backend that runs it (the
+ * image catalog entry says which; see image.h), and the handle the backend
+ * returns at launch is recorded in the store, so a restarted daemon finds
+ * the job again through the same backend.
+ *
+ * A job is named by its job directory (the stand-in for /opt/ml, prepared by
+ * contract.c before launch) plus its handle. The backend owns the job's log
+ * stream: callers read it with backend_read_log(), never from a file of
+ * their own, so a backend whose logs live elsewhere (Docker's log stream,
+ * a Slurm node's file) needs no local file.
+ *
+ * Guarantees every backend gives:
+ *   - exec failure is reported by backend_launch() itself (ERR_VALIDATION
+ *     naming the program, e.g. "cannot execute /x: No such file or
+ *     directory"), never later as a lost job;
+ *   - a launched job reports its end once, through on_exit, on the loop;
+ *   - backend_stop() asks the job to stop (SIGTERM or the backend's
+ *     equivalent), escalating to a kill of everything the job started after
+ *     the grace period; it never blocks;
+ *   - nothing of a job (its process session, its cgroup where one is
+ *     available, its container) is left running after it has ended;
+ *   - when the launch asked for it (output_path), the model is packed to
+ *     model.tar.gz before the result is reported (BACKEND_CAP_PACKS_MODEL),
+ *     off the daemon's loop. */
 #ifndef OPENHPO_BACKEND_H
 #define OPENHPO_BACKEND_H
 
 #include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
 
 #include "err.h"
 #include "loop.h"
 
 #define BACKEND_HANDLE_MAX 128
-#define BACKEND_LOG_NAME "output.log"
+#define BACKEND_NAME_MAX 32
+#define BACKEND_URI_MAX 1100
+
+/* Capability bits (backend_caps). */
+#define BACKEND_CAP_HOST_DIR 0x01    /* the job directory is on this host's filesystem */
+#define BACKEND_CAP_PACKS_MODEL 0x02 /* packs model.tar.gz itself (launch.output_path) */
+#define BACKEND_CAP_CONTAINER 0x04   /* runs TrainingImage as a container image */
+#define BACKEND_CAP_GPU 0x08         /* can give a job GPUs */
+#define BACKEND_CAP_MULTI_NODE 0x10  /* InstanceCount > 1 */
+
+typedef struct backend backend;
+typedef struct backend_watch backend_watch;
 
 typedef struct {
-    const char *name;    /* training job name */
-    const char *job_dir; /* prepared job directory */
-    char *const *argv;   /* program and its arguments (last is "train") */
-    char *const *envp;   /* the job's whole environment */
-    long max_runtime;    /* seconds; the job is stopped after it */
-    long grace;          /* seconds between SIGTERM and SIGKILL */
+    const char *name;          /* training job name */
+    const char *job_dir;       /* prepared job directory */
+    char *const *argv;         /* program and its arguments (last is "train") */
+    char *const *envp;         /* the job's whole environment */
+    long max_runtime;          /* seconds; the job is stopped after it (0 = none) */
+    long grace;                /* seconds between SIGTERM and SIGKILL */
+    const char *output_path;   /* S3OutputPath to pack the model under, or NULL */
+    const char *image;         /* TrainingImage as requested (container backends) */
+    const char *instance_type; /* ResourceConfig.InstanceType, or NULL */
+    int instance_count;
 } backend_launch;
 
 typedef enum {
@@ -39,45 +77,55 @@ typedef struct {
     int timed_out; /* stopped because max_runtime passed */
     int stopped;   /* stopped on request */
     double started, ended;
-    char error[256]; /* the backend's own failure (e.g. cannot execute), or "" */
+    char error[256];                 /* the backend's own failure, or "" */
+    int result_unwritable;           /* the job ended but its result could not be fully
+                                        recorded (e.g. disk full): not a lost job */
+    char model_uri[BACKEND_URI_MAX]; /* where model.tar.gz was written, or "" */
+    char model_error[256];           /* packing failed: why (the job is then Failed) */
 } backend_result;
 
-typedef struct backend_watch backend_watch;
+/* What a backend may need to start (all borrowed; must outlive it). */
+typedef struct {
+    loop *l;
+    const char *runner_path; /* hpo-runner, for the local backend */
+    long long log_cap;       /* bytes of a job's log kept */
+} backend_env;
 
-typedef struct backend_ops {
-    const char *name;
-    /* Starts a job; writes its handle (NUL-terminated) to handle[]. */
-    int (*launch)(void *self, const backend_launch *l, char handle[BACKEND_HANDLE_MAX], err_t *e);
-    /* Watches a job (just launched, or found after a restart). Returns
-     * BACKEND_RUNNING and sets *w when on_exit(ud) will be called once, from
-     * the loop, when the job ends; BACKEND_RUNNING with *w NULL when the job
-     * cannot be watched yet (ask again later); otherwise the job has already
-     * ended and on_exit will not be called. */
-    backend_state (*watch)(void *self, const char *job_dir, const char *handle,
-                           void (*on_exit)(void *ud), void *ud, backend_watch **w);
-    /* Stops watching; w may be NULL. Never call from inside on_exit. */
-    void (*unwatch)(void *self, backend_watch *w);
-    /* Asks a job to stop: SIGTERM, then SIGKILL after the grace period.
-     * Idempotent; 0 also when the job has already ended. */
-    int (*stop)(void *self, const char *job_dir, const char *handle);
-    /* Outcome of an ended job: BACKEND_EXITED with *r filled, BACKEND_LOST
-     * when it left no result (it was then killed if any part remained),
-     * BACKEND_RUNNING when it has not ended. */
-    backend_state (*result)(void *self, const char *job_dir, const char *handle, backend_result *r);
-    void (*destroy)(void *self);
-} backend_ops;
-
-typedef struct backend {
-    const backend_ops *ops;
-    void *self;
-} backend;
-
-/* The local process backend: each job runs under hpo-runner (runner.c), a
- * small supervisor that outlives the daemon, writes the job's output to
- * JOB_DIR/output.log (capped at log_cap bytes), enforces max_runtime and
- * the grace period, and records the outcome in JOB_DIR/exit.json. Returns
- * a backend the caller frees with backend_free(); NULL on error. */
-backend *backend_local_new(loop *l, const char *runner_path, long long log_cap);
+/* Creates backend `name` ("local"). Caller frees with backend_free().
+ * NULL with e set (ERR_VALIDATION for an unknown name). */
+backend *backend_new(const char *name, const backend_env *env, err_t *e);
 void backend_free(backend *b);
+const char *backend_name(const backend *b);
+unsigned backend_caps(const backend *b);
+
+/* Starts a job; writes its handle (NUL-terminated) to handle[]. 0 or an
+ * err_code with e set (exec failure included). */
+int backend_start(backend *b, const backend_launch *l, char handle[BACKEND_HANDLE_MAX], err_t *e);
+
+/* Watches a job (just launched, or found after a restart). Returns
+ * BACKEND_RUNNING and sets *w when on_exit(ud) will be called once, from the
+ * loop, when the job ends; BACKEND_RUNNING with *w NULL when the job cannot
+ * be watched yet (ask again later); otherwise the job has already ended and
+ * on_exit will not be called. */
+backend_state backend_watch_job(backend *b, const char *job_dir, const char *handle,
+                                void (*on_exit)(void *ud), void *ud, backend_watch **w);
+/* Stops watching; w may be NULL. Never call from inside on_exit. */
+void backend_unwatch(backend *b, backend_watch *w);
+
+/* Asks a job to stop (see the guarantees above). Idempotent; 0 also when the
+ * job has already ended. */
+int backend_stop(backend *b, const char *job_dir, const char *handle);
+
+/* Outcome of an ended job: BACKEND_EXITED with *r filled, BACKEND_LOST when
+ * it left no result (whatever remained of it was killed first),
+ * BACKEND_RUNNING when it has not ended. */
+backend_state backend_result_of(backend *b, const char *job_dir, const char *handle,
+                                backend_result *r);
+
+/* Reads the job's log from byte `offset`: at most n bytes into buf. Returns
+ * the bytes read, 0 when nothing is there yet (or the job has no log yet),
+ * -1 on error. Never blocks. */
+ssize_t backend_read_log(backend *b, const char *job_dir, const char *handle, int64_t offset,
+                         char *buf, size_t n);
 
 #endif

@@ -1,7 +1,5 @@
 #include "contract.h"
 
-#include <archive.h>
-#include <archive_entry.h>
 #include <ctype.h>
 #include <fcntl.h>
 #include <errno.h>
@@ -11,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "pack.h"
 #include "util.h"
 
 #define CONTRACT_MAX_ENV 512
@@ -75,20 +74,17 @@ int contract_prepare(const contract_job *j, err_t *e) {
     }
     if ((rc = write_json(p, "resourceconfig.json", rcfg, e)))
         goto out;
-    size_t i;
-    json_t *ch;
-    json_array_foreach(j->channels, i, ch) {
-        const char *name = json_string_value(json_object_get(ch, "ChannelName"));
-        const json_t *s3 = json_object_get(json_object_get(ch, "DataSource"), "S3DataSource");
-        const char *uri = json_string_value(json_object_get(s3, "S3Uri"));
-        const char *ct = json_string_value(json_object_get(ch, "ContentType"));
-        const char *dist = json_string_value(json_object_get(s3, "S3DataDistributionType"));
-        const char *rw = json_string_value(json_object_get(ch, "RecordWrapperType"));
+    for (size_t i = 0; i < j->def->nchannels; i++) {
+        const req_channel *ch = &j->def->channels[i];
+        const char *name = ch->name, *uri = ch->uri, *ct = ch->content_type;
+        const char *dist = ch->distribution, *rw = ch->record_wrapper;
+        const char *mode = ch->input_mode       ? ch->input_mode
+                           : j->def->input_mode ? j->def->input_mode
+                                                : "File";
         if (!name || !uri)
             continue;
         json_t *c =
-            json_pack("{s:s, s:s, s:s}", "TrainingInputMode",
-                      j->input_mode ? j->input_mode : "File", "S3DistributionType",
+            json_pack("{s:s, s:s, s:s}", "TrainingInputMode", mode, "S3DistributionType",
                       dist ? dist : "FullyReplicated", "RecordWrapperType", rw ? rw : "None");
         if (c && ct)
             json_object_set_new(c, "ContentType", json_string(ct));
@@ -175,10 +171,8 @@ char **contract_env(const contract_job *j, const char *root) {
     env_addf(&b, "SM_OUTPUT_DATA_DIR", root, "output/data");
     env_addf(&b, "SM_OUTPUT_INTERMEDIATE_DIR", root, "output/intermediate");
     env_add(&b, "OPENHPO_JOB_DIR", root);
-    size_t i;
-    json_t *ch;
-    json_array_foreach(j->channels, i, ch) {
-        const char *name = json_string_value(json_object_get(ch, "ChannelName"));
+    for (size_t i = 0; i < j->def->nchannels; i++) {
+        const char *name = j->def->channels[i].name;
         char sub[300];
         if (!name)
             continue;
@@ -222,10 +216,9 @@ char **contract_env(const contract_job *j, const char *root) {
         goto fail;
     env_add(&b, "SM_TRAINING_ENV", s);
     free(s);
-    json_object_foreach((json_t *)j->environment, k, v) {
-        if (json_string_value(v))
-            env_add(&b, k, json_string_value(v));
-    }
+    for (size_t i = 0; i < j->def->nenv; i++)
+        if (j->def->env[i].key && j->def->env[i].value)
+            env_add(&b, j->def->env[i].key, j->def->env[i].value);
     if (b.oom)
         goto fail;
     json_decref(channels);
@@ -250,89 +243,55 @@ void contract_env_free(char **env) {
     free(env);
 }
 
-/* Copies one file's bytes into the archive. */
-static int copy_file_data(struct archive *w, const char *path) {
-    char buf[65536];
-    int fd = open(path, O_RDONLY | O_CLOEXEC), rc = 0;
-    ssize_t r;
-    if (fd < 0)
-        return -1;
-    while ((r = read(fd, buf, sizeof buf)) > 0)
-        if (archive_write_data(w, buf, (size_t)r) < 0) {
-            rc = -1;
-            break;
-        }
-    if (r < 0)
-        rc = -1;
-    close(fd);
-    return rc;
-}
-
 int contract_pack_model(const char *job_dir, const char *job_name, const char *s3_output_path,
                         char *uri, size_t n, err_t *e) {
-    char model[4200], dest[4200], file[4400];
-    struct archive *w = NULL, *disk = NULL;
-    struct archive_entry *entry = NULL;
-    int rc = 0;
-    uri[0] = 0;
-    if (!s3_output_path || strncmp(s3_output_path, "file://", 7))
+    return pack_model(job_dir, job_name, s3_output_path, uri, n, e);
+}
+
+int contract_read_failure(const char *job_dir, char *out, size_t n) {
+    char p[1100];
+    size_t len = 0;
+    out[0] = 0;
+    snprintf(p, sizeof p, "%s/output/failure", job_dir);
+    char *s = util_read_file(p, n - 1 < CONTRACT_FAILURE_MAX ? n - 1 : CONTRACT_FAILURE_MAX, &len);
+    if (!s)
         return 0;
-    snprintf(model, sizeof model, "%s/model", job_dir);
-    snprintf(dest, sizeof dest, "%s/%s/output", s3_output_path + 7, job_name);
-    if (util_mkdir_p(dest, 0))
-        return err_set(e, ERR_INTERNAL, "cannot create %s: %s", dest, strerror(errno));
-    snprintf(file, sizeof file, "%s/model.tar.gz", dest);
-    w = archive_write_new();
-    disk = archive_read_disk_new();
-    if (!w || !disk) {
-        rc = err_set(e, ERR_INTERNAL, "out of memory");
-        goto out;
+    while (len && (s[len - 1] == '\n' || s[len - 1] == '\r' || s[len - 1] == ' '))
+        s[--len] = 0;
+    snprintf(out, n, "%s", s);
+    free(s);
+    return len > 0;
+}
+
+/* The last non-empty line of buf[0, len) into out. */
+static void last_line(const char *buf, size_t len, char *out, size_t n) {
+    out[0] = 0;
+    while (len && (buf[len - 1] == '\n' || buf[len - 1] == '\r' || buf[len - 1] == ' '))
+        len--;
+    size_t start = len;
+    while (start && buf[start - 1] != '\n')
+        start--;
+    size_t m = len - start < n - 1 ? len - start : n - 1;
+    memcpy(out, buf + start, m);
+    out[m] = 0;
+}
+
+void contract_failure_reason(const char *failure, const char *tail, size_t tail_len,
+                             const backend_result *r, char *out, size_t n) {
+    char line[CONTRACT_TAIL_MAX + 1];
+    if (failure && failure[0]) {
+        snprintf(out, n, "%s", failure);
+        return;
     }
-    archive_write_add_filter_gzip(w);
-    archive_write_set_format_pax_restricted(w);
-    archive_read_disk_set_standard_lookup(disk);
-    archive_read_disk_set_symlink_physical(disk);
-    if (archive_write_open_filename(w, file) != ARCHIVE_OK ||
-        archive_read_disk_open(disk, model) != ARCHIVE_OK) {
-        rc =
-            err_set(e, ERR_INTERNAL, "cannot pack %s into %s: %s", model, file,
-                    archive_error_string(w) ? archive_error_string(w) : archive_error_string(disk));
-        goto out;
+    if (r->error[0]) {
+        snprintf(out, n, "AlgorithmError: %s", r->error);
+        return;
     }
-    size_t prefix = strlen(model);
-    for (;;) {
-        entry = archive_entry_new();
-        int r = archive_read_next_header2(disk, entry);
-        if (r == ARCHIVE_EOF)
-            break;
-        if (r != ARCHIVE_OK) {
-            rc = err_set(e, ERR_INTERNAL, "cannot read %s: %s", model, archive_error_string(disk));
-            goto out;
-        }
-        archive_read_disk_descend(disk);
-        const char *src = archive_entry_sourcepath(entry);
-        const char *rel = strlen(src) > prefix ? src + prefix + 1 : NULL;
-        if (rel) { /* the model directory itself is not an entry */
-            archive_entry_set_pathname(entry, rel);
-            if (archive_write_header(w, entry) != ARCHIVE_OK ||
-                (archive_entry_filetype(entry) == AE_IFREG && copy_file_data(w, src))) {
-                rc = err_set(e, ERR_INTERNAL, "cannot write %s: %s", file, archive_error_string(w));
-                goto out;
-            }
-        }
-        archive_entry_free(entry);
-        entry = NULL;
-    }
-    if (archive_write_close(w) != ARCHIVE_OK) {
-        rc = err_set(e, ERR_INTERNAL, "cannot write %s: %s", file, archive_error_string(w));
-        goto out;
-    }
-    snprintf(uri, n, "file://%s", file);
-out:
-    archive_entry_free(entry);
-    if (disk)
-        archive_read_free(disk);
-    if (w)
-        archive_write_free(w);
-    return rc;
+    last_line(tail ? tail : "", tail ? tail_len : 0, line, sizeof line);
+    if (r->exited)
+        snprintf(out, n, "AlgorithmError: training program exited with code %d%s%s", r->code,
+                 line[0] ? ": " : "", line);
+    else
+        snprintf(out, n, "AlgorithmError: training program was killed by signal %d%s%s", r->signal,
+                 line[0] ? ": " : "", line);
 }

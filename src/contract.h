@@ -15,15 +15,20 @@
 #include <jansson.h>
 #include <stddef.h>
 
+#include "backend.h"
 #include "err.h"
+#include "request.h"
+
+/* Bytes of the end of a job's log that a failure reason quotes from. */
+#define CONTRACT_TAIL_MAX 1024
+/* Bytes of output/failure read. */
+#define CONTRACT_FAILURE_MAX 1024
 
 typedef struct {
     const char *job_name;
     const char *job_dir;           /* where to create the layout, on this host */
     const json_t *hyperparameters; /* object string -> string (borrowed) */
-    const json_t *channels;        /* InputDataConfig array (borrowed), may be NULL */
-    const char *input_mode;        /* TrainingInputMode, e.g. "File" */
-    const json_t *environment;     /* extra variables (object), may be NULL */
+    const req_training_def *def;   /* channels, input mode, environment (borrowed) */
 } contract_job;
 
 /* The environment variable a hyperparameter `name` becomes: SM_HP_ and the
@@ -50,5 +55,22 @@ void contract_env_free(char **env);
  * not file://, which is not supported yet). Errors name the path. */
 int contract_pack_model(const char *job_dir, const char *job_name, const char *s3_output_path,
                         char *uri, size_t n, err_t *e);
+
+/* Reads JOB_DIR/output/failure (the program's own failure text; at most
+ * CONTRACT_FAILURE_MAX bytes, trailing blanks trimmed) into out. 1 when it
+ * says something, 0 otherwise (out is then ""). */
+int contract_read_failure(const char *job_dir, char *out, size_t n);
+
+/* The FailureReason of a training job that ended on its own without
+ * success (neither stopped nor timed out), as SageMaker words it:
+ *   - the program's output/failure text, when it wrote one (`failure`);
+ *   - else "AlgorithmError: " + the backend's own error (r->error);
+ *   - else "AlgorithmError: training program exited with code N: LAST LINE"
+ *     or "... was killed by signal N: LAST LINE", LAST LINE being the last
+ *     non-empty line of `tail` (tail_len bytes of the end of the log; may
+ *     be NULL).
+ * `failure` may be NULL or "". Writes at most n bytes to out. */
+void contract_failure_reason(const char *failure, const char *tail, size_t tail_len,
+                             const backend_result *r, char *out, size_t n);
 
 #endif

@@ -1,49 +1,51 @@
+/* engine — scheduling of tuning jobs (see engine.h). A training job's own
+ * lifecycle is trial.c's; this file decides when trials start and stop, and
+ * when a tuning job ends. */
 #include "engine.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
-#include "contract.h"
+#include "image.h"
 #include "metrics.h"
-#include "request.h"
 #include "rng.h"
 #include "space.h"
+#include "status.h"
 #include "strategy.h"
+#include "trial.h"
 #include "util.h"
-
-#define ENGINE_MAX_RETRIES 2           /* relaunches of a lost training job */
-#define ENGINE_READ_PER_TICK (1 << 20) /* log bytes scanned per job per tick */
-#define ENGINE_MAX_POINTS_PER_TICK 4096
 
 typedef struct tuning tuning;
 
-typedef struct trial {
-    struct trial *next;
-    tuning *tj;
-    int64_t id;
-    char name[STORE_NAME_MAX];
-    int idx;
-    int retried;
-    char job_dir[1024];
-    char handle[BACKEND_HANDLE_MAX];
-    double *cfg; /* the config it runs (tj->sp->n values) */
-    backend_watch *w;
-    int exited;         /* set by the backend's on_exit callback */
-    int stop_requested; /* 0, 1 user stop, 2 clock limit */
-    int stop_sent;
-    int log_fd;
-    metrics_lines lines;
-    store_point *points; /* gathered during one scan */
-    size_t npoints;
-    double objective_last; /* last objective value seen */
-    int has_objective;
-} trial;
+/* A finished trial, for the strategy. */
+typedef struct {
+    double *cfg; /* sp->n values */
+    double y;    /* minimised objective, or NAN */
+    int64_t *step;
+    double *cy; /* minimised curve */
+    size_t n;
+} hist_entry;
+
+/* A suggestion being computed (on the worker, or inline). */
+typedef struct suggest_job {
+    struct suggest_job *next; /* the engine's list of jobs in flight */
+    engine *en;               /* NULL once the engine is gone */
+    tuning *tj;               /* NULL once the tuning job is gone */
+    strategy *strat;          /* borrowed from tj, or owned once tj is gone */
+    space *sp;                /* likewise */
+    uint64_t index;
+    strategy_obs *done;
+    size_t ndone;
+    double *done_cfg;
+    const double **pending;
+    double *pending_cfg;
+    size_t npending;
+    double *out;
+    int rc;
+    err_t e;
+} suggest_job;
 
 struct tuning {
     struct tuning *next;
@@ -52,71 +54,180 @@ struct tuning {
     char account[16];
     char name[STORE_NAME_MAX];
     char arn[256];
-    char status[24];
-    req_tuning *req; /* the typed request, re-parsed from the stored text */
+    tuning_status status;
+    req_tuning *r;
     space *sp;
-    strategy *strat;
-    char strategy_name[24];
-    uint64_t seed;
+    strategy *strat; /* NULL for a training job created on its own */
     metrics_set *ms;
-    int objective_idx;
+    int objective;
     int maximize;
+    image_spec img;
+    backend *be;
+    int solo;
+    uint64_t seed; /* the stored seed (the request may not give one) */
     int max_jobs, max_parallel;
     int64_t max_seconds;
     double started;
-    long max_runtime;
-    json_t *argv; /* resolved program */
-    int solo;     /* a training job created on its own (kind "training") */
-    int launched; /* training job rows created */
-    int clock_expired;
-    int stopping;
-    trial *trials; /* running (not yet finalised) */
-    int nrunning;
-    /* History for the strategy: finished configs and their objectives. */
-    double *hist_cfg;
-    double *hist_y;
+    int launched; /* training job rows created (the next index) */
+    int clock_expired, exhausted;
+    trial **trials; /* not yet final */
+    size_t ntrials, captrials;
+    size_t *checked; /* per trial: curve length at the last should_stop */
+    hist_entry *hist;
     size_t nhist, caphist;
+    suggest_job *inflight;
+    double *ready; /* a suggestion computed, to apply on the next tick */
+    int failed_load;
 };
 
 struct engine {
     engine_config cfg;
+    trial_env tenv;
     tuning *tunings;
+    suggest_job *jobs;
+    int reload; /* memory was dropped: re-adopt from the store on the next tick */
 };
 
-/* ---------- helpers ---------- */
+static double now_of(const engine *en) {
+    return en->cfg.now ? en->cfg.now(en->cfg.now_ud) : util_now();
+}
 
-/* A store result the engine cannot act on where it happens is logged (a
- * tick whose writes were lost shows in store_commit_failures()). */
-static void warn_store(int rc, const char *what) {
+/* Store results the engine cannot act on (a log line, then on). */
+static int check(int rc, const char *what) {
     if (rc)
-        log_warn("store: %s failed (%s)", what, err_name(rc, API_CURRENT));
+        log_warn("store: %s failed (%d)", what, rc);
+    return rc;
 }
 
-static void trial_free(engine *en, trial *t) {
-    if (!t)
+/* ---------- suggestions ---------- */
+
+static void job_free(suggest_job *j) {
+    if (!j)
         return;
-    en->cfg.be->ops->unwatch(en->cfg.be->self, t->w);
-    if (t->log_fd >= 0)
-        close(t->log_fd);
-    free(t->points);
-    free(t->cfg);
-    free(t);
+    if (!j->tj) { /* orphaned: it owns what the tuning job left it */
+        strategy_free(j->strat);
+        space_free(j->sp);
+    }
+    free(j->done);
+    free(j->done_cfg);
+    free(j->pending);
+    free(j->pending_cfg);
+    free(j->out);
+    free(j);
 }
 
-static void tuning_free(engine *en, tuning *tj) {
+static void job_unlink(engine *en, suggest_job *j) {
+    for (suggest_job **pp = &en->jobs; *pp; pp = &(*pp)->next)
+        if (*pp == j) {
+            *pp = j->next;
+            return;
+        }
+}
+
+static void suggest_run(void *arg) {
+    suggest_job *j = arg;
+    j->rc = strategy_suggest(j->strat, j->index, j->done, j->ndone, j->pending, j->npending, j->out,
+                             &j->e);
+}
+
+static void suggest_done(void *arg, int cancelled) {
+    suggest_job *j = arg;
+    if (j->en)
+        job_unlink(j->en, j);
+    if (j->tj) {
+        tuning *tj = j->tj;
+        tj->inflight = NULL;
+        if (!cancelled && j->rc == 0 && !tj->ready) {
+            tj->ready = j->out;
+            j->out = NULL;
+        } else if (!cancelled && j->rc) {
+            log_error("tuning job %s: strategy failed: %s", tj->name, j->e.msg);
+        }
+        if (j->en)
+            loop_kick(j->en->cfg.l);
+    }
+    job_free(j);
+}
+
+/* Starts computing the next config of tj. 0, or -1 when it cannot. */
+static int suggest_start(engine *en, tuning *tj) {
+    size_t d = tj->sp->n ? tj->sp->n : 1;
+    suggest_job *j = calloc(1, sizeof *j);
+    if (!j)
+        return -1;
+    j->en = en;
+    j->tj = tj;
+    j->strat = tj->strat;
+    j->sp = tj->sp;
+    j->index = (uint64_t)tj->launched;
+    j->done = calloc(tj->nhist ? tj->nhist : 1, sizeof *j->done);
+    j->done_cfg = calloc((tj->nhist ? tj->nhist : 1) * d, sizeof *j->done_cfg);
+    j->pending = calloc(tj->ntrials ? tj->ntrials : 1, sizeof *j->pending);
+    j->pending_cfg = calloc((tj->ntrials ? tj->ntrials : 1) * d, sizeof *j->pending_cfg);
+    j->out = calloc(d, sizeof *j->out);
+    if (!j->done || !j->done_cfg || !j->pending || !j->pending_cfg || !j->out) {
+        job_free(j);
+        return -1;
+    }
+    /* Copies: the worker must not read what the loop changes. */
+    for (size_t i = 0; i < tj->nhist; i++) {
+        memcpy(j->done_cfg + i * d, tj->hist[i].cfg, tj->sp->n * sizeof(double));
+        j->done[i].cfg = j->done_cfg + i * d;
+        j->done[i].y = tj->hist[i].y;
+    }
+    j->ndone = tj->nhist;
+    for (size_t i = 0; i < tj->ntrials; i++) {
+        memcpy(j->pending_cfg + i * d, trial_cfg(tj->trials[i]), tj->sp->n * sizeof(double));
+        j->pending[i] = j->pending_cfg + i * d;
+    }
+    j->npending = tj->ntrials;
+    tj->inflight = j;
+    if (en->cfg.wk) {
+        j->next = en->jobs;
+        en->jobs = j;
+        if (worker_submit(en->cfg.wk, suggest_run, suggest_done, j) == 0)
+            return 0;
+        job_unlink(en, j);
+        tj->inflight = NULL;
+        job_free(j);
+        return -1;
+    }
+    suggest_run(j);
+    suggest_done(j, 0);
+    return 0;
+}
+
+/* ---------- tuning jobs in memory ---------- */
+
+static void hist_clear(hist_entry *h) {
+    free(h->cfg);
+    free(h->step);
+    free(h->cy);
+}
+
+static void tuning_free(tuning *tj) {
     if (!tj)
         return;
-    for (trial *t = tj->trials, *n; t; t = n) {
-        n = t->next;
-        trial_free(en, t);
+    for (size_t i = 0; i < tj->ntrials; i++)
+        trial_free(tj->trials[i]);
+    free(tj->trials);
+    free(tj->checked);
+    for (size_t i = 0; i < tj->nhist; i++)
+        hist_clear(&tj->hist[i]);
+    free(tj->hist);
+    free(tj->ready);
+    if (tj->inflight) {
+        /* Its suggest() may be running: the job takes the strategy and space. */
+        tj->inflight->tj = NULL;
+        tj->inflight->strat = tj->strat;
+        tj->inflight->sp = tj->sp;
+    } else {
+        strategy_free(tj->strat);
+        space_free(tj->sp);
     }
-    request_free(tj->req);
-    json_decref(tj->argv);
-    space_free(tj->sp);
-    strategy_free(tj->strat);
     metrics_free(tj->ms);
-    free(tj->hist_cfg);
-    free(tj->hist_y);
+    image_clear(&tj->img);
+    request_free(tj->r);
     free(tj);
 }
 
@@ -127,259 +238,132 @@ static tuning *find_tuning(engine *en, int64_t id) {
     return NULL;
 }
 
-static int hist_add(tuning *tj, const double *cfg, double y) {
-    size_t n = tj->sp->n ? tj->sp->n : 1;
+/* The one place a tuning job's status changes. -1 for an illegal move (a
+ * logged bug; nothing stored), else the store's result. */
+static int tuning_move(engine *en, tuning *tj, tuning_status to, const char *reason, double started,
+                       double ended) {
+    if (!tuning_status_can_move(tj->status, to)) {
+        log_error("BUG: tuning job %s: %s -> %s is not a legal move", tj->name,
+                  tuning_status_text(tj->status), tuning_status_text(to));
+        return -1;
+    }
+    int rc =
+        store_set_tuning_status(en->cfg.st, tj->id, tuning_status_text(to), reason, started, ended);
+    if (!rc)
+        tj->status = to;
+    return rc;
+}
+
+static int hist_add(tuning *tj, trial *t) {
+    size_t d = tj->sp->n;
     if (tj->nhist == tj->caphist) {
         size_t cap = tj->caphist ? tj->caphist * 2 : 32;
-        double *c = realloc(tj->hist_cfg, cap * n * sizeof *c);
-        if (!c)
+        hist_entry *h = realloc(tj->hist, cap * sizeof *h);
+        if (!h)
             return -1;
-        tj->hist_cfg = c;
-        double *y2 = realloc(tj->hist_y, cap * sizeof *y2);
-        if (!y2)
-            return -1;
-        tj->hist_y = y2;
+        tj->hist = h;
         tj->caphist = cap;
     }
-    memcpy(tj->hist_cfg + tj->nhist * n, cfg, tj->sp->n * sizeof *cfg);
-    tj->hist_y[tj->nhist++] = y;
+    hist_entry *h = &tj->hist[tj->nhist];
+    memset(h, 0, sizeof *h);
+    if (!(h->cfg = calloc(d ? d : 1, sizeof *h->cfg)))
+        return -1;
+    memcpy(h->cfg, trial_cfg(t), d * sizeof *h->cfg);
+    double v;
+    int has = trial_outcome(t, &v);
+    h->y = has ? (tj->maximize ? -v : v) : NAN;
+    const int64_t *step;
+    const double *y;
+    size_t n = trial_curve(t, &step, &y);
+    if (n > ENGINE_HIST_CURVE_MAX) { /* keep the first ones and the last */
+        n = ENGINE_HIST_CURVE_MAX;
+    }
+    if (n && (h->step = malloc(n * sizeof *h->step)) && (h->cy = malloc(n * sizeof *h->cy))) {
+        size_t all = trial_curve(t, &step, &y);
+        for (size_t i = 0; i < n; i++) {
+            size_t k = i + 1 == n ? all - 1 : i;
+            h->step[i] = step[k];
+            h->cy[i] = tj->maximize ? -y[k] : y[k];
+        }
+        h->n = n;
+    }
+    tj->nhist++;
     return 0;
 }
 
-/* engine_resolve_image, its messages naming the field `path`. */
-static json_t *resolve_image(const engine *en, const char *image, const char *path, err_t *e) {
-    const json_t *entry = en->cfg.images ? json_object_get(en->cfg.images, image) : NULL;
-    json_t *argv = NULL;
-    if (entry) {
-        if (json_is_string(entry)) {
-            argv = json_pack("[O]", entry);
-        } else if (json_is_array(entry) && json_array_size(entry) > 0) {
-            argv = json_deep_copy(entry);
-        }
-        if (!argv)
-            err_set(e, ERR_VALIDATION,
-                    "%s: catalog entry for '%.200s' is not a program or an argument list", path,
-                    image);
-        return argv;
+/* A finished row found at load, for the strategy's history. */
+static int hist_add_row(tuning *tj, const store_training *row) {
+    size_t d = tj->sp->n;
+    if (tj->nhist == tj->caphist) {
+        size_t cap = tj->caphist ? tj->caphist * 2 : 32;
+        hist_entry *h = realloc(tj->hist, cap * sizeof *h);
+        if (!h)
+            return -1;
+        tj->hist = h;
+        tj->caphist = cap;
     }
-    const char *file = !image ? "" : !strncmp(image, "file://", 7) ? image + 7 : image;
-    struct stat st;
-    if (file[0] == '/' && stat(file, &st) == 0 && S_ISREG(st.st_mode) && access(file, X_OK) == 0)
-        return json_pack("[s]", file);
-    err_set(e, ERR_VALIDATION,
-            "%s: '%.200s' is neither in the image catalog nor an absolute path (or file:// URI) "
-            "of an executable file",
-            path, image ? image : "");
-    return NULL;
-}
-
-json_t *engine_resolve_image(const engine *en, const char *image, err_t *e) {
-    return resolve_image(en, image, "TrainingJobDefinition.AlgorithmSpecification.TrainingImage",
-                         e);
-}
-
-/* The image of definition 0 of `r`, messages in r's API's path. */
-static json_t *request_image(const engine *en, const req_tuning *r, err_t *e) {
-    char path[160];
-    return resolve_image(
-        en, r->defs[0].image,
-        request_def_path(r, 0, "AlgorithmSpecification.TrainingImage", path, sizeof path), e);
-}
-
-/* The metric set of definition 0 of `r`. */
-static metrics_set *request_metrics(const req_tuning *r, err_t *e) {
-    json_t *defs = request_metrics_json(&r->defs[0]);
-    metrics_set *ms = defs ? metrics_compile(defs, e) : NULL;
-    if (!defs)
-        err_set(e, ERR_INTERNAL, "out of memory");
-    json_decref(defs);
-    return ms;
-}
-
-/* ---------- log tailing and metrics ---------- */
-
-typedef struct {
-    trial *t;
-} scan_ctx;
-
-static void on_point(void *ud, size_t index, double value) {
-    trial *t = ud;
-    tuning *tj = t->tj;
-    if (t->npoints >= ENGINE_MAX_POINTS_PER_TICK)
-        return;
-    t->points[t->npoints].name = metrics_name(tj->ms, index);
-    t->points[t->npoints].ts = util_now();
-    t->points[t->npoints].value = value;
-    t->npoints++;
-    if ((int)index == tj->objective_idx) {
-        t->objective_last = value;
-        t->has_objective = 1;
+    hist_entry *h = &tj->hist[tj->nhist];
+    memset(h, 0, sizeof *h);
+    if (!(h->cfg = calloc(d ? d : 1, sizeof *h->cfg)))
+        return -1;
+    json_t *tuned = json_loads(row->tuned ? row->tuned : "{}", 0, NULL);
+    int ok = tuned && space_parse(tj->sp, tuned, h->cfg) == 0;
+    json_decref(tuned);
+    if (!ok) {
+        log_warn("training job %s: cannot read back its hyperparameters", row->name);
+        free(h->cfg);
+        return 0;
     }
+    training_status s;
+    int has = row->has_objective && training_status_parse(row->status, &s) == 0 &&
+              (s == TRAINING_COMPLETED || s == TRAINING_STOPPED);
+    h->y = has ? (tj->maximize ? -row->objective : row->objective) : NAN;
+    tj->nhist++;
+    return 0;
 }
 
-static void on_line(void *ud, const char *line, size_t len) {
-    trial *t = ud;
-    metrics_scan_line(t->tj->ms, line, len, on_point, t);
+static int trials_add(tuning *tj, trial *t) {
+    if (tj->ntrials == tj->captrials) {
+        size_t cap = tj->captrials ? tj->captrials * 2 : 8;
+        trial **a = realloc(tj->trials, cap * sizeof *a);
+        if (!a)
+            return -1;
+        tj->trials = a;
+        size_t *c = realloc(tj->checked, cap * sizeof *c);
+        if (!c)
+            return -1;
+        tj->checked = c;
+        tj->captrials = cap;
+    }
+    tj->checked[tj->ntrials] = 0;
+    tj->trials[tj->ntrials++] = t;
+    return 0;
 }
 
-/* Reads what is new in the job's log (at most ENGINE_READ_PER_TICK bytes, or
- * everything when `all`), and stores the points found. */
-static void tail_log(engine *en, trial *t, int all) {
-    char buf[65536];
-    size_t total = 0;
-    if (t->log_fd < 0) {
-        char p[1100];
-        snprintf(p, sizeof p, "%s/%s", t->job_dir, BACKEND_LOG_NAME);
-        t->log_fd = open(p, O_RDONLY | O_CLOEXEC);
-        if (t->log_fd < 0)
-            return;
-        if (lseek(t->log_fd, (off_t)t->lines.consumed, SEEK_SET) < 0)
-            return;
-    }
-    for (;;) {
-        if (!all && total >= ENGINE_READ_PER_TICK)
-            break;
-        ssize_t r = read(t->log_fd, buf, sizeof buf);
-        if (r <= 0)
-            break;
-        total += (size_t)r;
-        metrics_lines_feed(&t->lines, buf, (size_t)r, on_line, t);
-        if (t->npoints >= ENGINE_MAX_POINTS_PER_TICK / 2) {
-            warn_store(
-                store_add_points(en->cfg.st, t->id, t->points, t->npoints, t->lines.consumed),
-                "add_points");
-            t->npoints = 0;
-        }
-    }
-    if (t->npoints) {
-        warn_store(store_add_points(en->cfg.st, t->id, t->points, t->npoints, t->lines.consumed),
-                   "add_points");
-        t->npoints = 0;
-    }
+static void trials_remove(tuning *tj, size_t i) {
+    trial_free(tj->trials[i]);
+    tj->trials[i] = tj->trials[tj->ntrials - 1];
+    tj->checked[i] = tj->checked[tj->ntrials - 1];
+    tj->ntrials--;
+}
+
+static trial_job job_of(tuning *tj) {
+    trial_job j = {.r = tj->r,
+                   .img = &tj->img,
+                   .be = tj->be,
+                   .ms = tj->ms,
+                   .objective = tj->objective,
+                   .solo = tj->solo,
+                   .tuning_name = tj->name};
+    return j;
 }
 
 /* ---------- launching ---------- */
 
-static void on_trial_exit(void *ud) {
-    trial *t = ud;
-    t->exited = 1;
-    loop_kick(t->tj->en->cfg.l); /* finalise (and refill the slot) on this iteration */
-}
-
-static trial *trial_new(tuning *tj, const store_training *row) {
-    trial *t = calloc(1, sizeof *t);
-    if (!t)
-        return NULL;
-    t->cfg = calloc(tj->sp->n ? tj->sp->n : 1, sizeof *t->cfg);
-    t->points = calloc(ENGINE_MAX_POINTS_PER_TICK, sizeof *t->points);
-    if (!t->cfg || !t->points) {
-        free(t->cfg);
-        free(t->points);
-        free(t);
-        return NULL;
-    }
-    t->tj = tj;
-    t->id = row->id;
-    snprintf(t->name, sizeof t->name, "%s", row->name);
-    t->idx = row->idx;
-    t->retried = row->retried;
-    snprintf(t->job_dir, sizeof t->job_dir, "%s", row->job_dir);
-    snprintf(t->handle, sizeof t->handle, "%s", row->handle);
-    t->stop_requested = row->stop_requested;
-    t->log_fd = -1;
-    t->lines.consumed = row->log_offset;
-    json_t *tuned = json_loads(row->tuned ? row->tuned : "{}", 0, NULL);
-    if (!tuned || space_parse(tj->sp, tuned, t->cfg))
-        log_warn("training job %s: cannot read back its hyperparameters", row->name);
-    json_decref(tuned);
-    t->next = tj->trials;
-    tj->trials = t;
-    tj->nrunning++;
-    return t;
-}
-
-/* Prepares the job directory and starts the program; on failure the training
- * job is finished as Failed. Returns 0 when it runs. */
-static int trial_launch(engine *en, trial *t) {
-    tuning *tj = t->tj;
-    err_t e = {0};
-    store_training row = {0};
-    json_t *hp = NULL, *channels = NULL, *environment = NULL;
-    char **env = NULL, **argv = NULL;
-    int rc = store_get_training_by_id(en->cfg.st, t->id, &row);
-    if (rc)
-        return rc;
-    hp = json_loads(row.hyperparameters, 0, NULL);
-    const req_training_def *def = &tj->req->defs[0];
-    channels = request_channels_json(def);
-    environment = def->nenv ? request_kv_json(def->env, def->nenv) : NULL;
-    contract_job cj = {
-        .job_name = t->name,
-        .job_dir = t->job_dir,
-        .hyperparameters = hp,
-        .channels = channels,
-        .input_mode = def->input_mode,
-        .environment = environment,
-    };
-    util_rm_rf(t->job_dir); /* a relaunch starts from a clean directory */
-    if (!hp) {
-        rc = err_set(&e, ERR_INTERNAL, "cannot read hyperparameters");
-        goto out;
-    }
-    if ((rc = contract_prepare(&cj, &e)))
-        goto out;
-    if (!(env = contract_env(&cj, t->job_dir))) {
-        rc = err_set(&e, ERR_INTERNAL, "out of memory");
-        goto out;
-    }
-    size_t n = json_array_size(tj->argv);
-    if (!(argv = calloc(n + 2, sizeof *argv))) {
-        rc = err_set(&e, ERR_INTERNAL, "out of memory");
-        goto out;
-    }
-    for (size_t i = 0; i < n; i++)
-        argv[i] = (char *)json_string_value(json_array_get(tj->argv, i));
-    argv[n] = "train";
-    backend_launch bl = {.name = t->name,
-                         .job_dir = t->job_dir,
-                         .argv = argv,
-                         .envp = env,
-                         .max_runtime = tj->max_runtime,
-                         .grace = en->cfg.grace};
-    /* Write-ahead: the training job's row is durable before it can run. */
-    if ((rc = store_sync(en->cfg.st))) {
-        err_set(&e, rc, "cannot record the training job");
-        goto out;
-    }
-    if ((rc = en->cfg.be->ops->launch(en->cfg.be->self, &bl, t->handle, &e)))
-        goto out;
-    double now = util_now();
-    rc = store_training_launched(en->cfg.st, t->id, t->handle, now);
-    if (!rc)
-        rc = store_add_transition(en->cfg.st, t->id, "Training", now,
-                                  "Training image download completed. Training in progress.");
-    en->cfg.be->ops->watch(en->cfg.be->self, t->job_dir, t->handle, on_trial_exit, t, &t->w);
-    log_debug("launched %s (%s)", t->name, t->handle);
-out:
-    if (rc) {
-        log_warn("training job %s failed to start: %s", t->name, e.msg);
-        warn_store(
-            store_training_finish(en->cfg.st, t->id, "Failed", "Failed", e.msg, 0, 0, util_now()),
-            "training_finish");
-        t->exited = -1; /* finalised already: just drop it */
-    }
-    store_training_clear(&row);
-    json_decref(hp);
-    json_decref(channels);
-    json_decref(environment);
-    contract_env_free(env);
-    free(argv);
-    return rc;
-}
-
 /* Training job name: <tuning>-<3-digit index>-<8 hex>, the hex derived from
- * the tuning job's ARN and the index, so it is stable across restarts. */
-static void training_name(const tuning *tj, int idx, char *out, size_t n) {
+ * the tuning job's ARN and the index, so it is stable across restarts; try
+ * k > 0 appends -<k+1> (the base name is taken). */
+static void training_name(const tuning *tj, int idx, int try, char *out, size_t n) {
     if (tj->solo) {
         snprintf(out, n, "%s", tj->name);
         return;
@@ -388,475 +372,600 @@ static void training_name(const tuning *tj, int idx, char *out, size_t n) {
     for (const char *p = tj->arn; *p; p++)
         h = (h ^ (unsigned char)*p) * 1099511628211ULL;
     h = rng_mix64(h ^ (uint64_t)idx);
-    snprintf(out, n, "%s-%03d-%08x", tj->name, idx + 1, (unsigned)(h & 0xffffffffu));
+    if (try == 0)
+        snprintf(out, n, "%s-%03d-%08x", tj->name, idx + 1, (unsigned)(h & 0xffffffffu));
+    else
+        snprintf(out, n, "%s-%03d-%08x-%d", tj->name, idx + 1, (unsigned)(h & 0xffffffffu),
+                 try + 1);
 }
 
-/* The tuning job's tags, copied to its training job `name` (whose ARN is
- * the tuning job's with training-job/<name> as the resource). */
-static int copy_tags(engine *en, const tuning *tj, const char *name) {
-    char arn[320];
-    const char *p = tj->arn;
-    for (int colons = 0; *p && colons < 5; p++)
-        colons += *p == ':';
-    snprintf(arn, sizeof arn, "%.*straining-job/%s", (int)(p - tj->arn), tj->arn, name);
-    for (size_t i = 0; i < tj->req->ntags; i++)
-        if (store_tags_add(en->cfg.st, tj->account, arn, tj->req->tags[i].key,
-                           tj->req->tags[i].value))
-            return ERR_INTERNAL;
-    return 0;
+/* ARN of a child: the tuning job's ARN with its resource part replaced. */
+static void child_arn(const tuning *tj, const char *child, char *out, size_t n) {
+    const char *colon = strrchr(tj->arn, ':');
+    int pre = colon ? (int)(colon - tj->arn) : 0;
+    snprintf(out, n, "%.*s:training-job/%s", pre, tj->arn, child);
 }
 
-static int launch_next(engine *en, tuning *tj) {
-    err_t e = {0};
-    size_t d = tj->sp->n;
-    double *cfg = calloc(d ? d : 1, sizeof *cfg);
-    strategy_obs *obs = calloc(tj->nhist ? tj->nhist : 1, sizeof *obs);
-    const double **pend = calloc((size_t)tj->nrunning + 1, sizeof *pend);
-    json_t *tuned = json_object(), *hp = NULL;
-    char *tuned_s = NULL, *hp_s = NULL;
+typedef struct {
+    char (*k)[129];
+    char (*v)[257];
+    size_t n, cap;
+} tag_list;
+
+static void tag_cb(void *ud, const char *key, const char *value) {
+    tag_list *l = ud;
+    if (l->n == l->cap)
+        return;
+    snprintf(l->k[l->n], sizeof l->k[0], "%s", key);
+    snprintf(l->v[l->n], sizeof l->v[0], "%s", value);
+    l->n++;
+}
+
+/* Copies the tuning job's tags to its training job `child`. */
+static int copy_tags(engine *en, tuning *tj, const char *child) {
+    char arn[512];
+    tag_list l = {calloc(REQ_MAX_TAGS, sizeof *l.k), calloc(REQ_MAX_TAGS, sizeof *l.v), 0,
+                  REQ_MAX_TAGS};
     int rc = ERR_INTERNAL;
-    if (!cfg || !obs || !pend || !tuned)
+    if (!l.k || !l.v)
         goto out;
-    for (size_t i = 0; i < tj->nhist; i++) {
-        obs[i].cfg = tj->hist_cfg + i * (d ? d : 1);
-        obs[i].y = tj->hist_y[i];
-    }
-    size_t np = 0;
-    for (trial *t = tj->trials; t; t = t->next)
-        pend[np++] = t->cfg;
-    if ((rc = strategy_suggest(tj->strat, (uint64_t)tj->launched, obs, tj->nhist, pend, np, cfg,
-                               &e))) {
-        log_error("tuning job %s: strategy failed: %s", tj->name, e.msg);
+    if ((rc = store_each_tag(en->cfg.st, tj->arn, tag_cb, &l)))
         goto out;
-    }
-    rc = ERR_INTERNAL;
-    if (space_format(tj->sp, cfg, tuned))
+    child_arn(tj, child, arn, sizeof arn);
+    for (size_t i = 0; i < l.n && !rc; i++)
+        rc = store_tags_add(en->cfg.st, tj->account, arn, l.k[i], l.v[i]);
+out:
+    free(l.k);
+    free(l.v);
+    return rc;
+}
+
+/* The hyperparameters of a trial running `cfg` (JSON texts, caller frees). */
+static int build_hp(tuning *tj, const double *cfg, char **tuned_s, char **hp_s) {
+    json_t *tuned = json_object(), *hp = json_object();
+    int rc = -1;
+    const req_training_def *def = &tj->r->defs[0];
+    if (!tuned || !hp)
         goto out;
-    hp = request_kv_json(tj->req->defs[0].static_hp, tj->req->defs[0].nstatic);
-    if (!hp || json_object_update(hp, tuned))
+    if (tj->sp->n && space_format(tj->sp, cfg, tuned))
+        goto out;
+    for (size_t i = 0; i < def->nstatic; i++)
+        if (json_object_set_new(hp, def->static_hp[i].key, json_string(def->static_hp[i].value)))
+            goto out;
+    if (json_object_update(hp, tuned))
         goto out;
     /* The current API tells the program which metric is tuned. */
-    if (tj->ms && tj->objective_idx >= 0 && tj->req->api == API_CURRENT)
+    if (!tj->solo && tj->r->api == API_CURRENT && tj->ms && tj->objective >= 0 &&
         json_object_set_new(hp, "_tuning_objective_metric",
-                            json_string(metrics_name(tj->ms, (size_t)tj->objective_idx)));
-    tuned_s = json_dumps(tuned, JSON_COMPACT | JSON_SORT_KEYS);
-    hp_s = json_dumps(hp, JSON_COMPACT | JSON_SORT_KEYS);
-    if (!tuned_s || !hp_s)
+                            json_string(metrics_name(tj->ms, (size_t)tj->objective))))
         goto out;
+    *tuned_s = json_dumps(tuned, JSON_COMPACT | JSON_SORT_KEYS);
+    *hp_s = json_dumps(hp, JSON_COMPACT | JSON_SORT_KEYS);
+    rc = *tuned_s && *hp_s ? 0 : -1;
+out:
+    json_decref(tuned);
+    json_decref(hp);
+    return rc;
+}
+
+/* Inserts the next training job of tj, running `cfg`, and launches it.
+ * 0 (launched, or the slot failed with a reason), or a store err_code. */
+static int launch_cfg(engine *en, tuning *tj, const double *cfg) {
+    err_t e = {0};
+    char *tuned_s = NULL, *hp_s = NULL;
+    int rc = ERR_INTERNAL;
     store_training row = {0};
+    if (build_hp(tj, cfg, &tuned_s, &hp_s))
+        goto out;
     row.tuning_id = tj->id;
     snprintf(row.account, sizeof row.account, "%s", tj->account);
-    training_name(tj, tj->launched, row.name, sizeof row.name);
     row.idx = tj->launched;
-    snprintf(row.status, sizeof row.status, "InProgress");
+    snprintf(row.status, sizeof row.status, "%s", training_status_text(TRAINING_IN_PROGRESS));
     snprintf(row.secondary, sizeof row.secondary, "Starting");
     row.hyperparameters = hp_s;
     row.tuned = tuned_s;
-    snprintf(row.strategy, sizeof row.strategy, "%s", tj->strategy_name);
+    snprintf(row.strategy, sizeof row.strategy, "%s",
+             tj->strat ? strategy_name(tj->strat) : request_strategy_name(tj->r->strategy));
     row.seed = tj->seed;
-    row.created = util_now();
-    snprintf(row.job_dir, sizeof row.job_dir, "%s/jobs/%s/%s", en->cfg.data_dir, tj->account,
-             row.name);
-    if ((rc = store_insert_training(en->cfg.st, &row, &e))) {
-        log_error("tuning job %s: %s", tj->name, e.msg);
+    row.created = now_of(en);
+    int try = 0;
+    for (; try < (tj->solo ? 1 : ENGINE_NAME_TRIES); try++) {
+        training_name(tj, tj->launched, try, row.name, sizeof row.name);
+        snprintf(row.job_dir, sizeof row.job_dir, "%s/jobs/%s/%s", en->cfg.data_dir, tj->account,
+                 row.name);
+        rc = store_insert_training(en->cfg.st, &row, &e);
+        if (rc != ERR_IN_USE)
+            break;
+    }
+    if (rc == ERR_IN_USE) {
+        /* Every name this slot may take is taken: the tuning job cannot go on
+         * (nothing retries forever). */
+        char reason[STORE_REASON_MAX];
+        training_name(tj, tj->launched, 0, row.name, sizeof row.name);
+        snprintf(reason, sizeof reason,
+                 "Cannot name training job %d: '%s' and its %d variants are taken by other "
+                 "training jobs",
+                 tj->launched + 1, row.name, tj->solo ? 0 : ENGINE_NAME_TRIES - 1);
+        log_error("tuning job %s: %s", tj->name, reason);
+        tj->exhausted = 1;
+        if (tj->ntrials == 0) {
+            rc = tuning_move(en, tj, TUNING_FAILED, reason, 0, now_of(en));
+            rc = rc < 0 ? 0 : rc;
+        } else {
+            rc = 0;
+        }
         goto out;
     }
-    warn_store(store_add_transition(en->cfg.st, row.id, "Starting", row.created,
-                                    "Preparing the instances for training"),
-               "add_transition");
-    if (!tj->solo && (rc = copy_tags(en, tj, row.name))) {
-        log_error("tuning job %s: cannot tag training job %s", tj->name, row.name);
+    if (rc)
         goto out;
-    }
+    if (try > 0)
+        log_warn("tuning job %s: training job name taken; using %s", tj->name, row.name);
+    if ((rc = store_add_transition(en->cfg.st, row.id, "Starting", row.created,
+                                   "Preparing the instances for training")))
+        goto out;
+    if (!tj->solo && (rc = copy_tags(en, tj, row.name)))
+        goto out;
     tj->launched++;
-    trial *t = trial_new(tj, &row);
-    if (!t) {
+    trial_job job = job_of(tj);
+    trial *t = trial_new(&en->tenv, &job, &row, cfg, tj->sp->n, 0, 1);
+    if (!t || trials_add(tj, t)) {
+        trial_free(t);
         rc = ERR_INTERNAL;
         goto out;
     }
-    memcpy(t->cfg, cfg, d * sizeof *cfg);
-    trial_launch(en, t);
-    rc = 0;
+    if (trial_tick(t) == TRIAL_FAULT)
+        rc = ERR_INTERNAL;
 out:
-    free(cfg);
-    free(obs);
-    free(pend);
-    json_decref(tuned);
-    json_decref(hp);
     free(tuned_s);
     free(hp_s);
     return rc;
 }
 
-/* ---------- finishing training jobs ---------- */
+/* ---------- the tuning job's tick ---------- */
 
-/* Last non-empty line of the job's log, for a failure reason. */
-static void last_log_line(const char *job_dir, char *out, size_t n) {
-    char p[1100], buf[1024];
-    out[0] = 0;
-    snprintf(p, sizeof p, "%s/%s", job_dir, BACKEND_LOG_NAME);
-    int fd = open(p, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return;
-    off_t end = lseek(fd, 0, SEEK_END);
-    off_t start = end > (off_t)sizeof buf - 1 ? end - (off_t)sizeof buf + 1 : 0;
-    ssize_t r = pread(fd, buf, sizeof buf - 1, start);
-    close(fd);
-    if (r <= 0)
-        return;
-    buf[r] = 0;
-    while (r > 0 && (buf[r - 1] == '\n' || buf[r - 1] == '\r' || buf[r - 1] == ' '))
-        buf[--r] = 0;
-    char *nl = strrchr(buf, '\n');
-    snprintf(out, n, "%s", nl ? nl + 1 : buf);
+/* Curves of every trial, minimised, for should_stop. Returns the count;
+ * *bufs holds what the caller frees (free_curves). */
+typedef struct {
+    strategy_curve *c;
+    double **neg;
+    size_t n;
+} curves;
+
+static void free_curves(curves *cv) {
+    for (size_t i = 0; cv->neg && i < cv->n; i++)
+        free(cv->neg[i]);
+    free(cv->neg);
+    free(cv->c);
 }
 
-/* Reads output/failure (first 1024 bytes). */
-static int failure_file(const char *job_dir, char *out, size_t n) {
-    char p[1100];
-    size_t len = 0;
-    snprintf(p, sizeof p, "%s/output/failure", job_dir);
-    char *s = util_read_file(p, n - 1, &len);
-    if (!s)
-        return 0;
-    while (len && (s[len - 1] == '\n' || s[len - 1] == ' '))
-        s[--len] = 0;
-    snprintf(out, n, "%s", s);
-    free(s);
-    return len > 0;
+static int build_curves(tuning *tj, curves *cv) {
+    size_t n = tj->nhist + tj->ntrials;
+    cv->n = 0;
+    cv->c = calloc(n ? n : 1, sizeof *cv->c);
+    cv->neg = calloc(n ? n : 1, sizeof *cv->neg);
+    if (!cv->c || !cv->neg)
+        return -1;
+    for (size_t i = 0; i < tj->nhist; i++)
+        cv->c[cv->n++] =
+            (strategy_curve){tj->hist[i].cfg, tj->hist[i].step, tj->hist[i].cy, tj->hist[i].n, 1};
+    for (size_t i = 0; i < tj->ntrials; i++) {
+        const int64_t *step;
+        const double *y;
+        size_t m = trial_curve(tj->trials[i], &step, &y);
+        if (tj->maximize && m) {
+            if (!(cv->neg[cv->n] = malloc(m * sizeof(double))))
+                return -1;
+            for (size_t k = 0; k < m; k++)
+                cv->neg[cv->n][k] = -y[k];
+            y = cv->neg[cv->n];
+        }
+        cv->c[cv->n++] = (strategy_curve){trial_cfg(tj->trials[i]), step, y, m, 0};
+    }
+    return 0;
 }
 
-/* Decides the final state of an ended training job and records it. Returns
- * 1 when the job was relaunched instead (it stays running). */
-static int trial_finish(engine *en, trial *t) {
-    tuning *tj = t->tj;
-    backend_result r;
-    char reason[STORE_REASON_MAX] = "", tail[300];
-    const char *status = "Failed", *secondary = "Failed";
-    backend_state bs = en->cfg.be->ops->result(en->cfg.be->self, t->job_dir, t->handle, &r);
-    if (bs == BACKEND_RUNNING)
-        return 1; /* not over yet: the lock is still held for a moment */
-    tail_log(en, t, 1);
-    if (bs == BACKEND_LOST) {
-        if (!t->stop_requested && t->retried < ENGINE_MAX_RETRIES) {
-            log_warn("training job %s was lost; relaunching it (attempt %d)", t->name,
-                     t->retried + 2);
-            warn_store(store_training_retry(en->cfg.st, t->id), "training_retry");
-            t->retried++;
-            t->lines = (metrics_lines){0};
-            t->has_objective = 0;
-            if (t->log_fd >= 0)
-                close(t->log_fd);
-            t->log_fd = -1;
-            en->cfg.be->ops->unwatch(en->cfg.be->self, t->w);
-            t->w = NULL;
-            t->exited = 0;
-            t->handle[0] = 0;
-            return trial_launch(en, t) == 0;
-        }
-        if (t->stop_requested) {
-            status = secondary = "Stopped";
-        } else {
-            snprintf(reason, sizeof reason,
-                     "InternalServerError: the training job's process was lost %d times",
-                     t->retried + 1);
-        }
-    } else if (r.timed_out) {
-        status = "Stopped";
-        secondary = "MaxRuntimeExceeded";
-        snprintf(reason, sizeof reason,
-                 "Training job exceeded MaxRuntimeInSeconds (%ld s) and was stopped",
-                 tj->max_runtime);
-    } else if (r.stopped || (t->stop_requested && !(r.exited && r.code == 0))) {
-        status = secondary = "Stopped";
-    } else if (r.exited && r.code == 0) {
-        status = secondary = "Completed";
-        if (!t->has_objective && tj->ms && tj->objective_idx >= 0) {
-            double v;
-            if (store_final_metric(en->cfg.st, t->id,
-                                   metrics_name(tj->ms, (size_t)tj->objective_idx), &v) == 0) {
-                t->objective_last = v;
-                t->has_objective = 1;
+/* Lets the strategy stop running trials whose curve grew. */
+static int early_stops(engine *en, tuning *tj) {
+    curves cv = {0};
+    int rc = 0, built = 0;
+    for (size_t i = 0; i < tj->ntrials && !rc; i++) {
+        trial *t = tj->trials[i];
+        const int64_t *step;
+        const double *y;
+        size_t m = trial_curve(t, &step, &y);
+        if (trial_phase_of(t) != TRIAL_RUNNING || trial_stop_requested(t) || m == tj->checked[i])
+            continue;
+        tj->checked[i] = m;
+        if (!built) {
+            if (build_curves(tj, &cv)) {
+                rc = 0; /* advisory: try again next tick */
+                break;
             }
+            built = 1;
         }
-        if (!t->has_objective && !tj->solo)
-            snprintf(reason, sizeof reason,
-                     "No value of the objective metric '%s' was found in the training job's "
-                     "output",
-                     tj->ms && tj->objective_idx >= 0
-                         ? metrics_name(tj->ms, (size_t)tj->objective_idx)
-                         : "");
-    } else if (failure_file(t->job_dir, reason, sizeof reason)) {
-        /* output/failure says it all */
-    } else {
-        last_log_line(t->job_dir, tail, sizeof tail);
-        if (r.error[0])
-            snprintf(reason, sizeof reason, "AlgorithmError: %s", r.error);
-        else if (r.exited)
-            snprintf(reason, sizeof reason,
-                     "AlgorithmError: training program exited with code "
-                     "%d%s%s",
-                     r.code, tail[0] ? ": " : "", tail);
-        else
-            snprintf(reason, sizeof reason,
-                     "AlgorithmError: training program was killed by "
-                     "signal %d%s%s",
-                     r.signal, tail[0] ? ": " : "", tail);
-    }
-    int has_obj = !strcmp(status, "Completed") && t->has_objective;
-    double ended = (bs == BACKEND_EXITED && r.ended > 0) ? r.ended : util_now();
-    if (!strcmp(status, "Completed")) {
-        char uri[1100];
-        err_t pe = {0};
-        if (contract_pack_model(t->job_dir, t->name, tj->req->defs[0].output_path, uri, sizeof uri,
-                                &pe) == 0) {
-            if (uri[0])
-                warn_store(store_training_artifacts(en->cfg.st, t->id, uri), "training_artifacts");
-        } else {
-            status = secondary = "Failed";
-            snprintf(reason, sizeof reason, "ClientError: %s", pe.msg);
-            has_obj = 0;
+        const strategy_curve *me = &cv.c[tj->nhist + i];
+        if (strategy_should_stop(tj->strat, me, cv.c, cv.n)) {
+            log_info("tuning job %s: the strategy stops %s early", tj->name, trial_name(t));
+            rc = trial_stop(t, TRIAL_STOP_EARLY);
         }
     }
-    warn_store(store_training_finish(en->cfg.st, t->id, status, secondary,
-                                     reason[0] ? reason : NULL, has_obj, t->objective_last, ended),
-               "training_finish");
-    warn_store(
-        store_add_transition(en->cfg.st, t->id, secondary, ended,
-                             !strcmp(secondary, "Completed") ? "Training job completed"
-                             : !strcmp(secondary, "Failed")  ? "Training job failed"
-                             : !strcmp(secondary, "MaxRuntimeExceeded")
-                                 ? "Training job stopped because it exceeded MaxRuntimeInSeconds"
-                                 : "Training job stopped"),
-        "add_transition");
-    double y = has_obj ? (tj->maximize ? -t->objective_last : t->objective_last) : NAN;
-    hist_add(tj, t->cfg, y);
-    log_debug("training job %s: %s %s", t->name, status, reason);
-    return 0;
-}
-
-/* ---------- tuning job lifecycle ---------- */
-
-static void stop_trial(engine *en, trial *t, int why) {
-    if (!t->stop_requested) {
-        t->stop_requested = why;
-        warn_store(store_training_stop_requested(en->cfg.st, t->id, why),
-                   "training_stop_requested");
-        warn_store(store_add_transition(en->cfg.st, t->id, "Stopping", util_now(),
-                                        "Stopping the training job"),
-                   "add_transition");
-    }
-    if (!t->stop_sent && (t->handle[0] || t->w)) {  /* launched: it can be signalled */
-        warn_store(store_sync(en->cfg.st), "sync"); /* Stopping is durable before the signal */
-        en->cfg.be->ops->stop(en->cfg.be->self, t->job_dir, t->handle);
-        t->stop_sent = 1;
-    }
-}
-
-static void finish_tuning(engine *en, tuning *tj) {
-    store_counts c;
-    const char *status = "Completed", *reason = NULL;
-    warn_store(store_tuning_counts(en->cfg.st, tj->id, util_now(), &c), "tuning_counts");
-    if (tj->solo)
-        status = c.completed ? "Completed" : c.stopped ? "Stopped" : "Failed";
-    else if (tj->stopping)
-        status = "Stopped";
-    else if (c.objective_succeeded == 0) {
-        status = "Failed";
-        reason = "No training job reported a value of the objective metric";
-    }
-    warn_store(store_set_tuning_status(en->cfg.st, tj->id, status, reason, 0, util_now()),
-               "set_tuning_status");
-    snprintf(tj->status, sizeof tj->status, "%s", status);
-    log_info("tuning job %s: %s (%d training jobs)", tj->name, status, c.total);
-}
-
-static void tick_tuning(engine *en, tuning *tj) {
-    /* 1. Tail logs and finalise the jobs that ended. */
-    for (trial **pp = &tj->trials; *pp;) {
-        trial *t = *pp;
-        if (t->exited == 0 && !t->w) {
-            /* Not watched yet (adopted while starting): try again. */
-            backend_state s = en->cfg.be->ops->watch(en->cfg.be->self, t->job_dir, t->handle,
-                                                     on_trial_exit, t, &t->w);
-            if (s != BACKEND_RUNNING)
-                t->exited = 1;
-        }
-        if (t->exited == 0)
-            tail_log(en, t, 0);
-        /* A stop not yet delivered (the job was not watchable yet) is retried. */
-        if (t->exited == 0 && (tj->stopping || t->stop_requested) && !t->stop_sent)
-            stop_trial(en, t, t->stop_requested ? t->stop_requested : 1);
-        if (t->exited != 0 && (t->exited < 0 || trial_finish(en, t) == 0)) {
-            *pp = t->next;
-            tj->nrunning--;
-            trial_free(en, t);
-            continue;
-        }
-        pp = &t->next;
-    }
-    if (strcmp(tj->status, "Running") && strcmp(tj->status, "Stopping"))
-        return;
-    /* 2. The clock limit. */
-    if (!tj->clock_expired && tj->max_seconds > 0 && util_now() - tj->started >= tj->max_seconds) {
-        tj->clock_expired = 1;
-        log_info("tuning job %s reached MaxClockTimeInHours", tj->name);
-        for (trial *t = tj->trials; t; t = t->next)
-            stop_trial(en, t, 2);
-    }
-    /* 3. Launch while there is room. */
-    int machine_limit = en->cfg.max_running > 0 ? en->cfg.max_running : 64;
-    while (!tj->stopping && !tj->clock_expired && tj->nrunning < tj->max_parallel &&
-           tj->launched < tj->max_jobs && engine_running(en) < machine_limit) {
-        if (launch_next(en, tj))
-            break;
-    }
-    /* 4. Done? */
-    if (tj->nrunning == 0 && (tj->stopping || tj->clock_expired || tj->launched >= tj->max_jobs))
-        finish_tuning(en, tj);
-}
-
-void engine_tick(engine *en) {
-    /* One transaction per tick, made durable before every launch and signal
-     * (store_sync): a handful of fsyncs per tick instead of several per job. */
-    warn_store(store_begin(en->cfg.st), "begin");
-    for (tuning **pp = &en->tunings; *pp;) {
-        tuning *tj = *pp;
-        tick_tuning(en, tj);
-        if (strcmp(tj->status, "Running") && strcmp(tj->status, "Stopping") &&
-            strcmp(tj->status, "Created")) {
-            *pp = tj->next;
-            tuning_free(en, tj);
-            continue;
-        }
-        pp = &tj->next;
-    }
-    warn_store(store_commit(en->cfg.st), "commit");
-}
-
-/* Builds the in-memory tuning job from its row; adopts its training jobs. */
-static void load_training(void *ud, const store_training *row);
-
-static int load_tuning(engine *en, const store_tuning *row, err_t *e) {
-    tuning *tj = calloc(1, sizeof *tj);
-    int rc = ERR_INTERNAL;
-    if (!tj)
-        return err_set(e, ERR_INTERNAL, "out of memory");
-    tj->en = en;
-    tj->id = row->id;
-    tj->solo = !strcmp(row->kind, "training");
-    snprintf(tj->account, sizeof tj->account, "%s", row->account);
-    snprintf(tj->name, sizeof tj->name, "%s", row->name);
-    snprintf(tj->arn, sizeof tj->arn, "%s", row->arn);
-    snprintf(tj->status, sizeof tj->status, "%s", row->status);
-    snprintf(tj->strategy_name, sizeof tj->strategy_name, "%s", row->strategy);
-    tj->seed = row->seed;
-    tj->max_jobs = row->max_jobs;
-    tj->max_parallel = row->max_parallel < row->max_jobs ? row->max_parallel : row->max_jobs;
-    tj->max_seconds = row->max_seconds;
-    tj->started = row->started > 0 ? row->started : util_now();
-    tj->stopping = !strcmp(row->status, "Stopping");
-    tj->maximize = !strcmp(row->objective_type, "Maximize");
-    tj->objective_idx = -1;
-    const char *op = tj->solo                  ? "CreateTrainingJob"
-                     : row->api == API_CURRENT ? "CreateHyperParameterTuningJob"
-                                               : "CreateTuningJob";
-    if (request_parse_text((api_flavor)row->api, op, row->request, row->account, &tj->req, e))
-        goto fail;
-    tj->max_runtime = tj->req->defs[0].max_runtime;
-    if (!(tj->sp = request_space(tj->req, 0, e)))
-        goto fail;
-    if (!(tj->strat = strategy_new(row->strategy, tj->sp, row->seed, NULL, 0, e)))
-        goto fail;
-    if (!(tj->ms = request_metrics(tj->req, e)))
-        goto fail;
-    for (size_t i = 0; i < metrics_count(tj->ms); i++)
-        if (!strcmp(metrics_name(tj->ms, i), row->objective_metric))
-            tj->objective_idx = (int)i;
-    if (!(tj->argv = request_image(en, tj->req, e)))
-        goto fail;
-    tj->next = en->tunings;
-    en->tunings = tj;
-    warn_store(store_each_training(en->cfg.st, tj->id, load_training, tj), "each_training");
-    if (!strcmp(tj->status, "Created")) {
-        warn_store(store_set_tuning_status(en->cfg.st, tj->id, "Running", NULL, tj->started, 0),
-                   "set_tuning_status");
-        snprintf(tj->status, sizeof tj->status, "Running");
-    }
-    return 0;
-fail:
-    rc = e->code ? e->code : ERR_INTERNAL;
-    {
-        /* A job that can no longer run fails, with the reason. */
-        log_error("tuning job %s cannot run: %s", row->name, e->msg);
-        warn_store(store_set_tuning_status(en->cfg.st, row->id, "Failed", e->msg, 0, util_now()),
-                   "set_tuning_status");
-        tuning_free(en, tj);
-    }
+    free_curves(&cv);
     return rc;
 }
 
-static void load_training(void *ud, const store_training *row) {
-    tuning *tj = ud;
-    engine *en = NULL;
+static int finish_tuning(engine *en, tuning *tj) {
+    store_counts c;
+    tuning_status to = TUNING_COMPLETED;
+    const char *reason = NULL;
+    int rc = store_tuning_counts(en->cfg.st, tj->id, now_of(en), &c);
+    if (rc)
+        return rc;
+    if (tj->solo)
+        to = c.completed ? TUNING_COMPLETED : c.stopped ? TUNING_STOPPED : TUNING_FAILED;
+    else if (tj->status == TUNING_STOPPING)
+        to = TUNING_STOPPED;
+    else if (c.objective_succeeded == 0) {
+        to = TUNING_FAILED;
+        reason = "No training job reported a value of the objective metric";
+    }
+    if (to == TUNING_STOPPED && tj->status != TUNING_STOPPING &&
+        (rc = tuning_move(en, tj, TUNING_STOPPING, NULL, 0, 0)))
+        return rc < 0 ? 0 : rc;
+    rc = tuning_move(en, tj, to, reason, 0, now_of(en));
+    if (rc == 0)
+        log_info("tuning job %s: %s (%d training jobs)", tj->name, tuning_status_text(to), c.total);
+    return rc < 0 ? 0 : rc;
+}
+
+static int machine_room(engine *en) {
+    int cap = en->cfg.max_running > 0 ? en->cfg.max_running : ENGINE_DEFAULT_MAX_RUNNING;
+    int n = 0;
+    /* A suggestion in flight, or computed and not yet applied, holds its slot. */
+    for (const tuning *tj = en->tunings; tj; tj = tj->next)
+        n += (int)tj->ntrials + (tj->inflight != NULL) + (tj->ready != NULL);
+    return n < cap;
+}
+
+/* 0, or a store err_code (the tick's writes are then suspect: reload). */
+static int tick_tuning(engine *en, tuning *tj) {
+    int rc = 0;
+    double now = now_of(en);
+    /* 1. Advance every trial; take the finished ones out. */
+    for (size_t i = 0; i < tj->ntrials;) {
+        trial *t = tj->trials[i];
+        if (tj->status == TUNING_STOPPING && !trial_stop_requested(t) &&
+            (rc = trial_stop(t, TRIAL_STOP_USER)))
+            return rc;
+        trial_step s = trial_tick(t);
+        if (s == TRIAL_FAULT)
+            return ERR_INTERNAL;
+        if (s == TRIAL_DONE) {
+            if (tj->sp && hist_add(tj, t))
+                log_warn("tuning job %s: out of memory for its history", tj->name);
+            trials_remove(tj, i);
+            continue;
+        }
+        i++;
+    }
+    if (tj->status != TUNING_RUNNING && tj->status != TUNING_STOPPING)
+        return 0;
+    /* 2. The strategy's early stops. */
+    if (tj->strat && tj->status == TUNING_RUNNING && (rc = early_stops(en, tj)))
+        return rc;
+    /* 3. The clock limit. */
+    if (!tj->clock_expired && tj->max_seconds > 0 && now - tj->started >= (double)tj->max_seconds) {
+        tj->clock_expired = 1;
+        log_info("tuning job %s reached its clock limit", tj->name);
+        for (size_t i = 0; i < tj->ntrials; i++)
+            if ((rc = trial_stop(tj->trials[i], TRIAL_STOP_CLOCK)))
+                return rc;
+    }
+    /* 4. Launch while there is room. */
+    for (;;) {
+        int room = tj->status == TUNING_RUNNING && !tj->clock_expired && !tj->exhausted &&
+                   (int)tj->ntrials < tj->max_parallel && tj->launched < tj->max_jobs;
+        if (room && tj->strat && strategy_exhausted(tj->strat, (uint64_t)tj->launched)) {
+            log_info("tuning job %s: the strategy has nothing left to propose", tj->name);
+            tj->exhausted = 1;
+            room = 0;
+        }
+        if (!room) {
+            free(tj->ready); /* conditions changed: the suggestion is not used */
+            tj->ready = NULL;
+            break;
+        }
+        if (tj->ready) {
+            double *cfg = tj->ready;
+            tj->ready = NULL;
+            rc = launch_cfg(en, tj, cfg);
+            free(cfg);
+            if (rc)
+                return rc;
+            continue;
+        }
+        if (!machine_room(en) || tj->inflight)
+            break;
+        if (!tj->strat) { /* one trial, no search */
+            double none = 0;
+            if ((rc = launch_cfg(en, tj, &none)))
+                return rc;
+            continue;
+        }
+        if (suggest_start(en, tj))
+            break;
+        if (!tj->ready)
+            break; /* on the worker: applied when it answers */
+    }
+    /* 5. Done? */
+    if (!tuning_status_final(tj->status) && tj->ntrials == 0 && !tj->inflight && !tj->ready &&
+        (tj->status == TUNING_STOPPING || tj->clock_expired || tj->exhausted ||
+         tj->launched >= tj->max_jobs))
+        return finish_tuning(en, tj);
+    return 0;
+}
+
+/* ---------- loading ---------- */
+
+/* Warm start: the finished trials of r->parents, as configs of `sp`. None
+ * are passed yet (the store cannot list a parent's trials by name for this
+ * space); this is where they will be gathered. Sets *prior NULL, *n 0. */
+static int warm_start_prior(engine *en, const req_tuning *r, const space *sp, strategy_obs **prior,
+                            size_t *n) {
     (void)en;
+    (void)r;
+    (void)sp;
+    *prior = NULL;
+    *n = 0;
+    return 0;
+}
+
+static const char *create_op(int api, int solo) {
+    return solo              ? "CreateTrainingJob"
+           : api == API_2017 ? "CreateTuningJob"
+                             : "CreateHyperParameterTuningJob";
+}
+
+static backend *find_backend(const engine *en, const char *name) {
+    for (size_t i = 0; i < en->cfg.nbackends; i++)
+        if (!strcmp(backend_name(en->cfg.backends[i]), name))
+            return en->cfg.backends[i];
+    return NULL;
+}
+
+static metrics_set *compile_metrics(const req_training_def *def, err_t *e) {
+    const char *names[REQ_MAX_METRICS], *regexes[REQ_MAX_METRICS];
+    size_t n = def->nmetrics < REQ_MAX_METRICS ? def->nmetrics : REQ_MAX_METRICS;
+    for (size_t i = 0; i < n; i++) {
+        names[i] = def->metrics[i].name;
+        regexes[i] = def->metrics[i].regex;
+    }
+    return metrics_new(names, regexes, n, e);
+}
+
+typedef struct {
+    tuning *tj;
+    int rc;
+} load_ctx;
+
+static void load_training(void *ud, const store_training *row) {
+    load_ctx *c = ud;
+    tuning *tj = c->tj;
+    engine *en = tj->en;
+    training_status s;
+    if (c->rc)
+        return;
     if (row->idx + 1 > tj->launched)
         tj->launched = row->idx + 1;
-    int running = !strcmp(row->status, "InProgress") || !strcmp(row->status, "Stopping");
-    if (!running) {
-        double *cfg = calloc(tj->sp->n ? tj->sp->n : 1, sizeof *cfg);
-        json_t *tuned = json_loads(row->tuned ? row->tuned : "{}", 0, NULL);
-        if (cfg && tuned && space_parse(tj->sp, tuned, cfg) == 0) {
-            int ok = !strcmp(row->status, "Completed") && row->has_objective;
-            hist_add(tj, cfg, ok ? (tj->maximize ? -row->objective : row->objective) : NAN);
-        }
-        json_decref(tuned);
-        free(cfg);
+    if (training_status_parse(row->status, &s)) {
+        log_error("training job %s: unknown status '%s'", row->name, row->status);
         return;
     }
-    trial *t = trial_new(tj, row);
-    if (!t)
+    if (training_status_final(s)) {
+        if (tj->sp && hist_add_row(tj, row))
+            c->rc = ERR_INTERNAL;
         return;
-    /* Watched on the first tick (it may be starting, running or ended). */
-    t->w = NULL;
-    if (!row->handle[0] && !row->stop_requested)
-        t->exited = 0; /* never launched, or launched without its handle recorded */
+    }
+    double *cfg = calloc(tj->sp && tj->sp->n ? tj->sp->n : 1, sizeof *cfg);
+    json_t *tuned = json_loads(row->tuned ? row->tuned : "{}", 0, NULL);
+    if (cfg && tuned && tj->sp && tj->sp->n && space_parse(tj->sp, tuned, cfg))
+        log_warn("training job %s: cannot read back its hyperparameters", row->name);
+    json_decref(tuned);
+    trial_job job = job_of(tj);
+    trial *t = cfg ? trial_new(&en->tenv, &job, row, cfg, tj->sp ? tj->sp->n : 0, 0, 0) : NULL;
+    free(cfg);
+    if (!t || trials_add(tj, t)) {
+        trial_free(t);
+        c->rc = ERR_INTERNAL;
+    }
+}
+
+/* Builds the in-memory tuning job from its row and adopts its training
+ * jobs. A job that can no longer run is failed with the reason. 0, or a
+ * store err_code (nothing kept: retry later). */
+static int load_tuning(engine *en, const store_tuning *row) {
+    err_t e = {0};
+    char field[256];
+    int rc = 0;
+    tuning *tj = calloc(1, sizeof *tj);
+    if (!tj)
+        return ERR_INTERNAL;
+    tj->en = en;
+    tj->id = row->id;
+    tj->solo = !strcmp(row->kind, "training");
+    tj->objective = -1;
+    snprintf(tj->account, sizeof tj->account, "%s", row->account);
+    snprintf(tj->name, sizeof tj->name, "%s", row->name);
+    snprintf(tj->arn, sizeof tj->arn, "%s", row->arn);
+    if (tuning_status_parse(row->status, &tj->status)) {
+        log_error("tuning job %s: unknown status '%s'", row->name, row->status);
+        tuning_free(tj);
+        return 0;
+    }
+    tj->max_seconds = row->max_seconds;
+    tj->seed = row->seed;
+    tj->started = row->started > 0 ? row->started : now_of(en);
+    if ((rc = request_parse_text((api_flavor)row->api, create_op(row->api, tj->solo), row->request,
+                                 row->account, &tj->r, &e)))
+        goto fail;
+    const req_training_def *def = &tj->r->defs[0];
+    tj->max_jobs = tj->solo ? 1 : tj->r->max_jobs;
+    tj->max_parallel = tj->solo ? 1 : tj->r->max_parallel;
+    if (tj->max_parallel > tj->max_jobs)
+        tj->max_parallel = tj->max_jobs;
+    if (!(tj->sp = request_space(tj->r, 0, &e)))
+        goto fail;
+    const char *obj = request_objective(tj->r, 0, &tj->maximize);
+    if (!tj->solo) {
+        strategy_obs *prior = NULL;
+        size_t nprior = 0;
+        if (warm_start_prior(en, tj->r, tj->sp, &prior, &nprior))
+            goto fail;
+        tj->strat = en->cfg.strategy
+                        ? strategy_from_ops(en->cfg.strategy, tj->sp, tj->seed, prior, nprior, &e)
+                        : strategy_new(request_strategy_name(tj->r->strategy), tj->sp, tj->seed,
+                                       prior, nprior, &e);
+        free(prior);
+        if (!tj->strat)
+            goto fail;
+    }
+    if (!(tj->ms = compile_metrics(def, &e)))
+        goto fail;
+    for (size_t i = 0; obj && i < metrics_count(tj->ms); i++)
+        if (!strcmp(metrics_name(tj->ms, i), obj))
+            tj->objective = (int)i;
+    request_def_path(tj->r, 0, "AlgorithmSpecification.TrainingImage", field, sizeof field);
+    if (image_resolve(en->cfg.images, def->image, field, &tj->img, &e))
+        goto fail;
+    if (!(tj->be = find_backend(en, tj->img.backend))) {
+        err_set(&e, ERR_VALIDATION, "%s: backend '%s' is not configured in this daemon", field,
+                tj->img.backend);
+        goto fail;
+    }
+    load_ctx c = {tj, 0};
+    if ((rc = store_each_training(en->cfg.st, tj->id, load_training, &c)) || (rc = c.rc)) {
+        tuning_free(tj);
+        return rc;
+    }
+    if (tj->status == TUNING_CREATED &&
+        (rc = tuning_move(en, tj, TUNING_RUNNING, NULL, tj->started, 0))) {
+        tuning_free(tj);
+        return rc < 0 ? 0 : rc;
+    }
+    tj->next = en->tunings;
+    en->tunings = tj;
+    return 0;
+fail:
+    log_error("tuning job %s cannot run: %s", row->name, e.msg);
+    rc = tuning_move(en, tj, TUNING_FAILED, e.msg, 0, now_of(en));
+    tuning_free(tj);
+    return rc < 0 ? 0 : rc;
 }
 
 typedef struct {
     engine *en;
-    err_t *e;
-} load_ctx;
+    int rc;
+} start_ctx;
 
 static void load_one(void *ud, const store_tuning *row) {
-    load_ctx *c = ud;
-    err_t e = {0};
-    load_tuning(c->en, row, &e);
+    start_ctx *c = ud;
+    if (c->rc)
+        return;
+    c->rc = load_tuning(c->en, row);
+}
+
+static void drop_all(engine *en) {
+    for (tuning *tj = en->tunings, *n; tj; tj = n) {
+        n = tj->next;
+        tuning_free(tj);
+    }
+    en->tunings = NULL;
+}
+
+/* Loads every active tuning job. 0, or a store err_code (nothing loaded). */
+static int load_all(engine *en) {
+    start_ctx c = {en, 0};
+    int rc = store_each_active_tuning(en->cfg.st, load_one, &c);
+    if (!rc)
+        rc = c.rc;
+    if (rc)
+        drop_all(en);
+    return rc;
 }
 
 int engine_start(engine *en, err_t *e) {
-    load_ctx c = {en, e};
-    int rc = store_each_active_tuning(en->cfg.st, load_one, &c);
+    int rc = load_all(en);
     if (rc)
         return err_set(e, rc, "cannot read tuning jobs from the store");
-    /* Training jobs recorded but never launched (crash between the row and the
-     * launch) have no runner: their first watch reports them lost, and they are
-     * launched then. */
-    int n = 0;
-    for (tuning *tj = en->tunings; tj; tj = tj->next)
-        n += tj->nrunning;
     if (en->tunings)
-        log_info("resumed tuning jobs; %d training jobs to re-adopt", n);
+        log_info("resumed tuning jobs; %d training jobs to re-adopt", engine_running(en));
     return 0;
 }
 
+void engine_tick(engine *en) {
+    store *st = en->cfg.st;
+    int rc = store_begin(st);
+    if (rc) {
+        /* Busy (another connection holds the lock) or failing: try next tick. */
+        check(store_commit(st), "commit of a group that did not begin");
+        return;
+    }
+    if (en->reload) {
+        drop_all(en);
+        if ((rc = load_all(en)) == 0) {
+            en->reload = 0;
+            log_info("re-adopted %d running training jobs from the store", engine_running(en));
+        }
+    }
+    for (tuning **pp = &en->tunings; *pp && !rc;) {
+        tuning *tj = *pp;
+        rc = tick_tuning(en, tj);
+        if (!rc && tuning_status_final(tj->status)) {
+            *pp = tj->next;
+            tuning_free(tj);
+            continue;
+        }
+        pp = &tj->next;
+    }
+    int crc = store_commit(st);
+    if (rc || crc) {
+        /* The tick's writes may be gone while memory moved on: the store is
+         * the truth, memory is rebuilt from it. */
+        log_warn("store: the tick's writes failed (%d/%d); re-adopting from the store", rc, crc);
+        drop_all(en);
+        en->reload = 1;
+    }
+}
+
+/* ---------- requests ---------- */
+
 int engine_check_tuning(const engine *en, const req_tuning *r, err_t *e) {
-    space *sp = request_space(r, 0, e);
-    strategy *st = sp ? strategy_new(request_strategy_name(r->strategy), sp, 1, NULL, 0, e) : NULL;
-    metrics_set *ms = st ? request_metrics(r, e) : NULL;
-    json_t *argv = ms ? request_image(en, r, e) : NULL;
-    int rc = argv ? 0 : e->code ? e->code : ERR_INTERNAL;
-    json_decref(argv);
+    char field[256];
+    image_spec img = {0};
+    space *sp = NULL;
+    strategy *st = NULL;
+    metrics_set *ms = NULL;
+    int rc = 0;
+    if (!r->ndefs)
+        return err_set(e, ERR_VALIDATION, "no training job definition");
+    if (r->kind == REQ_KIND_TUNING) {
+        if (!(sp = request_space(r, 0, e)) ||
+            !(st = strategy_new(request_strategy_name(r->strategy), sp, 1, NULL, 0, e))) {
+            rc = e->code ? e->code : ERR_INTERNAL;
+            goto out;
+        }
+    }
+    if (!(ms = compile_metrics(&r->defs[0], e))) {
+        rc = e->code ? e->code : ERR_INTERNAL;
+        goto out;
+    }
+    request_def_path(r, 0, "AlgorithmSpecification.TrainingImage", field, sizeof field);
+    if ((rc = image_resolve(en->cfg.images, r->defs[0].image, field, &img, e)))
+        goto out;
+    if (!find_backend(en, img.backend))
+        rc = err_set(e, ERR_VALIDATION, "%s: backend '%s' is not configured in this daemon", field,
+                     img.backend);
+out:
+    image_clear(&img);
     metrics_free(ms);
     strategy_free(st);
     space_free(sp);
@@ -868,51 +977,84 @@ int engine_add_tuning(engine *en, int64_t tuning_id, err_t *e) {
     int rc = store_get_tuning_by_id(en->cfg.st, tuning_id, &row);
     if (rc)
         return err_set(e, rc, "tuning job vanished");
-    row.started = util_now();
-    rc = load_tuning(en, &row, e);
+    if (find_tuning(en, tuning_id)) {
+        store_tuning_clear(&row);
+        return 0;
+    }
+    row.started = now_of(en);
+    rc = load_tuning(en, &row);
     store_tuning_clear(&row);
     loop_kick(en->cfg.l);
-    return rc;
+    if (rc) {
+        /* Stored but not started: the next reload starts it. */
+        en->reload = 1;
+        return 0;
+    }
+    return 0;
 }
 
 int engine_stop_tuning(engine *en, int64_t tuning_id, err_t *e) {
     tuning *tj = find_tuning(en, tuning_id);
-    if (!tj)
+    if (!tj) {
+        /* Not in memory (a reload is pending): the store takes the stop, and
+         * the reload finds it Stopping. */
+        store_tuning row = {0};
+        tuning_status s;
+        int rc = store_get_tuning_by_id(en->cfg.st, tuning_id, &row);
+        if (!rc && tuning_status_parse(row.status, &s) == 0 && s != TUNING_STOPPING &&
+            tuning_status_can_move(s, TUNING_STOPPING))
+            rc = store_set_tuning_status(en->cfg.st, tuning_id, tuning_status_text(TUNING_STOPPING),
+                                         NULL, 0, 0);
+        store_tuning_clear(&row);
+        if (rc && rc != ERR_NOT_FOUND)
+            return err_set(e, rc, "cannot record the stop");
+        loop_kick(en->cfg.l);
         return 0;
-    if (!strcmp(tj->status, "Stopping"))
+    }
+    if (tj->status == TUNING_STOPPING || tuning_status_final(tj->status))
         return 0;
-    int rc = store_set_tuning_status(en->cfg.st, tj->id, "Stopping", NULL, 0, 0);
-    if (rc)
+    int rc = tuning_move(en, tj, TUNING_STOPPING, NULL, 0, 0);
+    if (rc > 0)
         return err_set(e, rc, "cannot record the stop");
-    snprintf(tj->status, sizeof tj->status, "Stopping");
-    tj->stopping = 1;
-    for (trial *t = tj->trials; t; t = t->next)
-        stop_trial(en, t, 1);
+    /* The trials are stopped on the tick (each stop durable before its
+     * signal). */
     loop_kick(en->cfg.l);
     return 0;
 }
 
 int engine_stop_training(engine *en, int64_t training_id, err_t *e) {
     for (tuning *tj = en->tunings; tj; tj = tj->next)
-        for (trial *t = tj->trials; t; t = t->next)
-            if (t->id == training_id && t->exited == 0) {
-                stop_trial(en, t, 1);
-                if (tj->solo) {
-                    tj->stopping = 1;
-                    warn_store(store_set_tuning_status(en->cfg.st, tj->id, "Stopping", NULL, 0, 0),
-                               "set_tuning_status");
-                    snprintf(tj->status, sizeof tj->status, "Stopping");
-                }
-                loop_kick(en->cfg.l);
-                return 0;
-            }
+        for (size_t i = 0; i < tj->ntrials; i++) {
+            trial *t = tj->trials[i];
+            if (trial_id(t) != training_id || trial_phase_of(t) == TRIAL_FINAL)
+                continue;
+            if (trial_stop_requested(t))
+                return 0; /* already stopping */
+            if (!training_status_stoppable(trial_status(t)))
+                continue;
+            int rc = trial_stop(t, TRIAL_STOP_USER);
+            if (rc)
+                return err_set(e, rc, "cannot record the stop");
+            if (tj->solo && tj->status == TUNING_RUNNING &&
+                (rc = tuning_move(en, tj, TUNING_STOPPING, NULL, 0, 0)) > 0)
+                return err_set(e, rc, "cannot record the stop");
+            loop_kick(en->cfg.l);
+            return 0;
+        }
     return err_set(e, ERR_VALIDATION, "The training job is not running");
 }
 
 int engine_running(const engine *en) {
     int n = 0;
     for (const tuning *tj = en->tunings; tj; tj = tj->next)
-        n += tj->nrunning;
+        n += (int)tj->ntrials;
+    return n;
+}
+
+int engine_tunings(const engine *en) {
+    int n = 0;
+    for (const tuning *tj = en->tunings; tj; tj = tj->next)
+        n++;
     return n;
 }
 
@@ -923,15 +1065,16 @@ engine *engine_new(const engine_config *cfg, err_t *e) {
         return NULL;
     }
     en->cfg = *cfg;
+    en->tenv = (trial_env){
+        .st = cfg->st, .l = cfg->l, .now = cfg->now, .now_ud = cfg->now_ud, .grace = cfg->grace};
     return en;
 }
 
 void engine_free(engine *en) {
     if (!en)
         return;
-    for (tuning *tj = en->tunings, *n; tj; tj = n) {
-        n = tj->next;
-        tuning_free(en, tj);
-    }
+    drop_all(en);
+    for (suggest_job *j = en->jobs; j; j = j->next)
+        j->en = NULL; /* the worker's done() frees them */
     free(en);
 }

@@ -1,21 +1,34 @@
-/* engine — runs tuning jobs.
+/* engine — schedules tuning jobs.
  *
  * For every tuning job that is not final, the engine keeps at most
  * MaxParallelTrainingJobs training jobs running and at most
- * MaxNumberOfTrainingJobs in total, asks the job's strategy for each next
- * config, tails each training job's log for metrics, applies the clock
- * limit, and finishes the tuning job. It is driven by the loop: engine_tick()
- * runs on every tick and whenever something changed (loop_kick).
+ * MaxNumberOfTrainingJobs in total, within the machine's cap
+ * (engine_config.max_running, across all tuning jobs); asks the job's
+ * strategy for each next config (on the worker thread when there is one;
+ * the answer is applied on the loop), lets the strategy stop a running
+ * trial from its intermediate objective values and end the search when it
+ * is exhausted, applies the clock limit, and finishes the tuning job. One
+ * training job's lifecycle is trial.c's; reading its log is ingest.c's;
+ * TrainingImage resolution is image.c's; the failure-reason rule is
+ * contract.c's. It is driven by the loop: engine_tick() runs on every tick
+ * and whenever something changed (loop_kick).
  *
- * Durability: every decision is written to the store before it acts
- * (a training job row before its launch, Stopping before a signal), so
- * engine_start() after a crash finds every job: running ones are watched
- * again, lost ones relaunched (RetriedAttempt + 1), finished ones recorded.
- * engine_free() leaves training jobs running; the next start adopts them. */
+ * Durability: the store is the truth. Every decision is written to the
+ * store before it acts (a training job row before its launch, Stopping
+ * before a signal). A tick is one store group (store_begin/commit); when a
+ * write or the commit fails, the engine drops its in-memory tuning jobs
+ * and re-adopts them from the store on the next tick — nothing finished is
+ * run again, nothing is left InProgress once the fault clears. A busy
+ * store (ERR_UNAVAILABLE) skips the tick. engine_start() after a crash
+ * finds every job: running ones are watched again, lost ones relaunched
+ * (RetriedAttempt + 1), ended ones finalised once their log is consumed
+ * (a bounded slice per tick). engine_free() leaves training jobs running;
+ * the next start adopts them. */
 #ifndef OPENHPO_ENGINE_H
 #define OPENHPO_ENGINE_H
 
 #include <jansson.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "backend.h"
@@ -23,19 +36,30 @@
 #include "loop.h"
 #include "request.h"
 #include "store.h"
+#include "worker.h"
+
+#define ENGINE_DEFAULT_MAX_RUNNING 64 /* engine_config.max_running when 0 */
+#define ENGINE_NAME_TRIES 10          /* names tried for a training job: NAME, NAME-2 ... NAME-10 */
+#define ENGINE_HIST_CURVE_MAX 256     /* objective values kept per finished trial */
 
 typedef struct engine engine;
 
 typedef struct {
-    loop *l;              /* borrowed */
-    store *st;            /* borrowed */
-    backend *be;          /* borrowed */
-    const char *data_dir; /* training job directories go under DATA_DIR/jobs */
-    const json_t *images; /* image catalog: URI -> "program" or ["program", args...]
-                             (borrowed; may be NULL) */
-    long grace;           /* seconds between SIGTERM and SIGKILL when stopping */
-    int max_running;      /* training jobs running at once across all tuning jobs (a
-                             machine's limit; MaxParallelTrainingJobs is per job); 0 = 64 */
+    loop *l;                  /* borrowed */
+    store *st;                /* borrowed */
+    backend *const *backends; /* borrowed; the image catalog names one per image */
+    size_t nbackends;         /* ("local" for paths and the catalog's short forms) */
+    worker *wk;               /* suggestions run on it; NULL = inline (tests) */
+    const char *data_dir;     /* training job directories go under DATA_DIR/jobs */
+    const json_t *images;     /* image catalog (see image.h); borrowed, may be NULL */
+    long grace;               /* seconds between SIGTERM and SIGKILL when stopping */
+    int max_running;          /* training jobs running at once across all tuning jobs (a
+                                 machine's limit; MaxParallelTrainingJobs is per job); 0 =
+                                 ENGINE_DEFAULT_MAX_RUNNING */
+    double (*now)(void *ud);  /* the clock, epoch seconds; NULL = util_now */
+    void *now_ud;
+    const struct strategy_ops *strategy; /* tests: every tuning job uses these ops instead of
+                                            its request's Strategy; NULL = the request's */
 } engine_config;
 
 /* Caller frees with engine_free(). NULL with e set. */
@@ -46,28 +70,23 @@ void engine_free(engine *en);
  * training jobs. Call once, before the loop runs. */
 int engine_start(engine *en, err_t *e);
 
-/* The loop's tick: launches, tails logs, finalises. */
+/* The loop's tick: launches, reads logs, finalises. */
 void engine_tick(engine *en);
 
-/* Resolves a TrainingImage to the program to run: the image catalog entry,
- * or an absolute path / file:// URI of an executable. Returns a new JSON
- * array of argument strings (caller decrefs), or NULL with e set
- * (ERR_VALIDATION naming TrainingImage). */
-json_t *engine_resolve_image(const engine *en, const char *image, err_t *e);
-
-/* Checks that a typed request (borrowed) can run: its space, strategy,
- * metric regexes and image (messages name AlgorithmSpecification.
- * TrainingImage by r's API's path). Call before storing it, so bad input is
- * refused with nothing stored. 0 or an err_code with e set. */
+/* Checks that a request can run: its space, strategy, metric regexes, and
+ * its image (resolvable, with a backend this daemon has; messages name
+ * AlgorithmSpecification.TrainingImage in r->api's path). Call before
+ * storing it, so bad input is refused with nothing stored. 0 or an
+ * err_code with e set. */
 int engine_check_tuning(const engine *en, const req_tuning *r, err_t *e);
 
 /* Starts a tuning job just stored with status Created: sets it Running.
- * The row's request text (its original request, in row.api's words) is
- * re-parsed with request_parse_text(). A row of kind "training" (a
- * training job created on its own) runs as a one-trial job: its training
- * job takes the row's name, its hyperparameters are the request's
+ * A row of kind "training" (a training job created on its own) runs as a
+ * one-trial job: its training job takes the row's name and its
  * HyperParameters, and the row ends with the training job's own status.
- * Training jobs launched for a tuning job carry its tags. */
+ * The row's request text is parsed with request_parse_text (the engine
+ * never reads wire JSON otherwise). The tuning job's tags are copied to
+ * each training job it launches. */
 int engine_add_tuning(engine *en, int64_t tuning_id, err_t *e);
 
 /* Stops a tuning job: status Stopping, then every running training job is
@@ -82,5 +101,8 @@ int engine_stop_training(engine *en, int64_t training_id, err_t *e);
 
 /* Number of training jobs running now (for /health and tests). */
 int engine_running(const engine *en);
+
+/* Number of tuning jobs in memory (not final), for tests. */
+int engine_tunings(const engine *en);
 
 #endif

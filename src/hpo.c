@@ -663,9 +663,14 @@ static json_t *resolve_catalog(const json_t *cat, const char *base, const char *
     json_t *v;
     char p[PATH_MAX], real[PATH_MAX];
     json_object_foreach((json_t *)cat, k, v) {
-        json_t *argv = json_is_string(v) ? json_pack("[O]", v) : json_deep_copy(v);
+        /* {"backend": NAME, "command": ...} (image.h): its command is resolved. */
+        const json_t *be = json_is_object(v) ? json_object_get(v, "backend") : NULL;
+        const json_t *cmd = json_is_object(v) ? json_object_get(v, "command") : v;
+        json_t *argv = json_is_string(cmd) ? json_pack("[O]", cmd) : json_deep_copy(cmd);
         if (!json_is_array(argv) || json_array_size(argv) == 0) {
-            errorf("%s: entry %s: expected a program path or an argument list", origin, k);
+            errorf("%s: entry %s: expected a program path, an argument list or "
+                   "{\"backend\": NAME, \"command\": [...]}",
+                   origin, k);
             json_decref(argv);
             json_decref(out);
             return NULL;
@@ -685,6 +690,12 @@ static json_t *resolve_catalog(const json_t *cat, const char *base, const char *
             snprintf(p, sizeof p, "%s/%s", base, s);
             if (access(p, F_OK) == 0 && realpath(p, real))
                 json_array_set_new(argv, i, json_string(real));
+        }
+        if (json_is_object(v)) {
+            json_t *entry = json_pack("{s:o}", "command", argv);
+            if (entry && be)
+                json_object_set(entry, "backend", (json_t *)be);
+            argv = entry;
         }
         json_object_set_new(out, k, argv);
     }

@@ -241,6 +241,7 @@ int main(int argc, char **argv) {
     store *st = NULL;
     backend *be = NULL;
     engine *en = NULL;
+    worker *wk = NULL;
     api *ap = NULL;
     http_server *http = NULL;
     json_t *images = NULL;
@@ -346,11 +347,23 @@ int main(int argc, char **argv) {
             rc = 2;
         goto out;
     }
-    if (!(be = backend_local_new(l, runner, HPOD_LOG_CAP)))
+    backend_env benv = {.l = l, .runner_path = runner, .log_cap = HPOD_LOG_CAP};
+    if (!(be = backend_new("local", &benv, &e))) {
+        fprintf(stderr, "hpod: %s\n", e.msg);
         goto out;
+    }
+    /* After the signals are blocked: the worker's thread inherits no
+     * deliverable SIGTERM/SIGINT. */
+    if (!(wk = worker_new(l, &e))) {
+        fprintf(stderr, "hpod: %s\n", e.msg);
+        goto out;
+    }
+    backend *const backends[] = {be};
     engine_config ec = {.l = l,
                         .st = st,
-                        .be = be,
+                        .backends = backends,
+                        .nbackends = 1,
+                        .wk = wk,
                         .data_dir = datadir,
                         .images = images,
                         .grace = o.grace,
@@ -393,6 +406,7 @@ out:
     http_stop(http);
     api_free(ap);
     engine_free(en);
+    worker_free(wk); /* after the engine: the jobs it still holds free themselves */
     backend_free(be);
     store_close(st);
     loop_free(l);

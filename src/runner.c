@@ -1,51 +1,353 @@
 /* hpo-runner — supervises one training job for the local backend.
  *
- *   hpo-runner --dir JOB_DIR --lock-fd N --max-runtime S --grace G
- *              --log-cap BYTES -- PROGRAM [ARGS...]
+ *   hpo-runner --dir JOB_DIR --lock-fd N --status-fd S --max-runtime S
+ *              --grace G --log-cap BYTES [--job-name NAME --output-path URI]
+ *              -- PROGRAM [ARGS...]
  *
  * Runs PROGRAM (in its own process group, cwd JOB_DIR, dying with the
  * runner) with stdout+stderr captured into JOB_DIR/output.log, up to
  * BYTES (the rest is drained and dropped). SIGTERM to the runner, or
  * S seconds of runtime, stops the program: SIGTERM to its group, SIGKILL
- * after G seconds. When the program has ended, the runner writes
- * JOB_DIR/exit.json atomically and exits. It holds the locked descriptor N
- * for its whole life: that lock is how the daemon knows it is alive (see
- * backend_local.c). The runner outlives the daemon by design. */
+ * after G seconds. It holds the locked descriptor N for its whole life:
+ * that lock is how the daemon knows it is alive (see backends/local.c). The
+ * runner outlives the daemon by design.
+ *
+ * Start-up: the program is exec'ed through a close-on-exec pipe (as libuv
+ * does), so an exec failure is known at once; the runner reports "ok ..." or
+ * "error cannot execute PROGRAM: ..." on descriptor S and closes it (the
+ * protocol is in backends/local.h). Before that it reserves the space of
+ * exit.json (exit.json.tmp, LOCAL_EXIT_RESERVE bytes), so a disk that fills
+ * up during the job cannot keep the result from being written.
+ *
+ * Nothing of the job outlives it: the runner is a child subreaper, so every
+ * orphaned descendant (a `setsid` daemon the program left, say) becomes its
+ * child; when the program has exited, it kills the job's cgroup (where
+ * cgroup v2 is writable, the program runs in a cgroup of its own) and then
+ * every remaining child, repeatedly, until none is left.
+ *
+ * The end: when the program exited 0 (not stopped, not timed out) and
+ * --output-path was given, the runner packs JOB_DIR/model into model.tar.gz
+ * (pack.c), then writes exit.json into the reserved space and renames it
+ * into place. Should that still fail, it renames the reservation to
+ * exit.unwritable: the job ended, its result could not be recorded. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
+#include <sys/syscall.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "backends/local.h"
+#include "pack.h"
 #include "util.h"
 
+#define RUNNER_SWEEP_ROUNDS 200 /* rounds of the final kill sweep (10 ms apart) */
+#define RUNNER_DRAIN_MS 2000    /* output read after the program's end, at most */
+#define RUNNER_CGROUP_MAX 1024  /* longest cgroup directory path used */
+
 static void usage(void) {
-    fprintf(stderr, "usage: hpo-runner --dir DIR --lock-fd N --max-runtime S --grace G "
-                    "--log-cap BYTES -- PROGRAM [ARGS...]\n");
+    fprintf(stderr, "usage: hpo-runner --dir DIR --lock-fd N --status-fd S --max-runtime S "
+                    "--grace G --log-cap BYTES [--job-name NAME --output-path URI] "
+                    "-- PROGRAM [ARGS...]\n");
     exit(2);
 }
 
-static void write_all(int fd, const char *p, size_t n) {
+static int write_all(int fd, const char *p, size_t n) {
     while (n > 0) {
         ssize_t w = write(fd, p, n);
         if (w < 0 && errno == EINTR)
             continue;
         if (w <= 0)
-            return;
+            return -1;
         p += w;
         n -= (size_t)w;
     }
+    return 0;
+}
+
+/* Reports the start-up outcome to the daemon and closes the descriptor. */
+static void report(int *status_fd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void report(int *status_fd, const char *fmt, ...) {
+    char line[LOCAL_STATUS_MAX];
+    va_list ap;
+    if (*status_fd < 0)
+        return;
+    va_start(ap, fmt);
+    int n = vsnprintf(line, sizeof line - 1, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        n = 0;
+    if ((size_t)n > sizeof line - 2)
+        n = (int)sizeof line - 2;
+    line[n++] = '\n';
+    write_all(*status_fd, line, (size_t)n);
+    close(*status_fd);
+    *status_fd = -1;
+}
+
+/* ---- cgroup v2 (optional) ---- */
+
+/* Finds where the cgroup2 hierarchy is mounted and our place in it; creates
+ * a child cgroup for the job in out[n]. 0, or -1 when there is none we can
+ * use (no cgroup2, not writable): the job then runs without one. */
+static int cgroup_create(char *out, size_t n) {
+    char line[4096], mnt[RUNNER_CGROUP_MAX] = "", self[RUNNER_CGROUP_MAX] = "";
+    FILE *f = fopen("/proc/self/mountinfo", "re");
+    if (!f)
+        return -1;
+    while (fgets(line, sizeof line, f)) {
+        char root[RUNNER_CGROUP_MAX], point[RUNNER_CGROUP_MAX];
+        const char *sep = strstr(line, " - ");
+        if (!sep || strncmp(sep, " - cgroup2 ", 11))
+            continue;
+        if (sscanf(line, "%*s %*s %*s %1023s %1023s", root, point) == 2 && !strcmp(root, "/")) {
+            snprintf(mnt, sizeof mnt, "%s", point);
+            break;
+        }
+    }
+    fclose(f);
+    if (!mnt[0] || !(f = fopen("/proc/self/cgroup", "re")))
+        return -1;
+    while (fgets(line, sizeof line, f))
+        if (!strncmp(line, "0::", 3)) {
+            line[strcspn(line, "\n")] = 0;
+            snprintf(self, sizeof self, "%s", line + 3);
+        }
+    fclose(f);
+    if (!self[0])
+        return -1;
+    /* pid and start time: unique on this host (a cgroup is never shared). */
+    if ((size_t)snprintf(out, n, "%s%s/hpo-job-%d-%llu", mnt, strcmp(self, "/") ? self : "",
+                         (int)getpid(),
+                         (unsigned long long)util_proc_starttime((int)getpid())) >= n)
+        return -1;
+    if (mkdir(out, 0755))
+        return -1;
+    char procs[RUNNER_CGROUP_MAX + 32];
+    snprintf(procs, sizeof procs, "%s/cgroup.procs", out);
+    if (access(procs, W_OK)) {
+        rmdir(out);
+        return -1;
+    }
+    return 0;
+}
+
+/* Writes `s` to DIR/FILE. 0 or -1. */
+static int write_cg(const char *dir, const char *file, const char *s) {
+    char p[RUNNER_CGROUP_MAX + 32];
+    snprintf(p, sizeof p, "%s/%s", dir, file);
+    int fd = open(p, O_WRONLY | O_CLOEXEC), rc = -1;
+    if (fd < 0)
+        return -1;
+    if (write_all(fd, s, strlen(s)) == 0)
+        rc = 0;
+    if (close(fd))
+        rc = -1;
+    return rc;
+}
+
+/* Kills everything in the cgroup (cgroup.kill, or each listed process on
+ * kernels before 5.14). */
+static void cgroup_kill(const char *dir) {
+    if (write_cg(dir, "cgroup.kill", "1") == 0)
+        return;
+    char p[RUNNER_CGROUP_MAX + 32];
+    snprintf(p, sizeof p, "%s/cgroup.procs", dir);
+    for (int round = 0; round < 10; round++) {
+        FILE *f = fopen(p, "re");
+        int pid, any = 0;
+        if (!f)
+            return;
+        while (fscanf(f, "%d", &pid) == 1) {
+            kill(pid, SIGKILL);
+            any = 1;
+        }
+        fclose(f);
+        if (!any)
+            return;
+    }
+}
+
+/* Forks the program's process: straight into the cgroup (clone3 with
+ * CLONE_INTO_CGROUP, Linux 5.7+: no migration afterwards, which is slow
+ * under load) when cgfd >= 0, else a plain fork(). *in_cg says where the
+ * child started. The runner is single-threaded, so a raw clone3 is safe. */
+static pid_t spawn(int cgfd, int *in_cg) {
+    *in_cg = 0;
+#ifdef SYS_clone3
+    if (cgfd >= 0) {
+        struct {
+            uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls,
+                set_tid, set_tid_size, cgroup;
+        } ca = {.flags = 0x200000000ULL /* CLONE_INTO_CGROUP */,
+                .exit_signal = SIGCHLD,
+                .cgroup = (uint64_t)cgfd};
+        long r = syscall(SYS_clone3, &ca, sizeof ca);
+        if (r >= 0) {
+            *in_cg = 1;
+            return (pid_t)r;
+        }
+    }
+#endif
+    return fork();
+}
+
+/* ---- the kill sweep ---- */
+
+/* Parent pid of `pid` (/proc/PID/stat field 4), or -1. */
+static int parent_of(int pid) {
+    char p[64], buf[1024];
+    snprintf(p, sizeof p, "/proc/%d/stat", pid);
+    int fd = open(p, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    ssize_t r = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (r <= 0)
+        return -1;
+    buf[r] = 0;
+    char *q = strrchr(buf, ')');
+    int ppid = -1;
+    if (!q || sscanf(q + 1, " %*c %d", &ppid) != 1)
+        return -1;
+    return ppid;
+}
+
+/* SIGKILLs every child of ours (orphans reparent to us: we are a
+ * subreaper); returns how many were found. Reaps whatever has ended. */
+static int kill_children(void) {
+    int found = 0, me = (int)getpid();
+    DIR *d = opendir("/proc");
+    if (d) {
+        struct dirent *de;
+        while ((de = readdir(d))) {
+            int pid = atoi(de->d_name);
+            if (pid > 0 && parent_of(pid) == me) {
+                kill(pid, SIGKILL);
+                found++;
+            }
+        }
+        closedir(d);
+    }
+    while (waitpid(-1, NULL, WNOHANG) > 0)
+        ;
+    return found;
+}
+
+/* Kills what is left of the job: its cgroup, then every descendant, until
+ * none is left (each round, the children of the killed reparent to us).
+ * Removes the cgroup and clears cg[] once it is gone. */
+static void sweep(char *cg) {
+    if (cg[0])
+        cgroup_kill(cg);
+    for (int round = 0; round < RUNNER_SWEEP_ROUNDS && kill_children() > 0; round++)
+        usleep(10000);
+    if (cg[0]) {
+        int round = 0;
+        while (rmdir(cg) && errno == EBUSY && round++ < RUNNER_SWEEP_ROUNDS)
+            usleep(10000);
+        cg[0] = 0;
+    }
+}
+
+/* ---- exit.json ---- */
+
+/* Appends s as a JSON string (quoted, escaped) to out[*len], within cap. */
+static void json_str(char *out, size_t cap, size_t *len, const char *s) {
+    size_t n = *len;
+    if (n + 2 >= cap)
+        return;
+    out[n++] = '"';
+    for (; *s && n + 8 < cap; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\') {
+            out[n++] = '\\';
+            out[n++] = (char)c;
+        } else if (c < 0x20) {
+            n += (size_t)snprintf(out + n, cap - n, "\\u%04x", c);
+        } else {
+            out[n++] = (char)c;
+        }
+    }
+    out[n++] = '"';
+    out[n] = 0;
+    *len = n;
+}
+
+/* Overwrites the reservation (fd) with `data` padded with spaces to its
+ * size, syncs it and renames it to exit.json. 0 or -1. */
+static int write_exit(int fd, const char *dir, const char *data, size_t len) {
+    char pad[LOCAL_EXIT_RESERVE], tmp[LOCAL_PATH_MAX], dst[LOCAL_PATH_MAX];
+    if (fd < 0)
+        return -1;
+    if (len <= sizeof pad) {
+        memset(pad, ' ', sizeof pad);
+        memcpy(pad, data, len);
+        pad[sizeof pad - 1] = '\n';
+        data = pad;
+        len = sizeof pad;
+    }
+    size_t off = 0;
+    while (off < len) {
+        ssize_t w = pwrite(fd, data + off, len - off, (off_t)off);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return -1;
+        off += (size_t)w;
+    }
+    if (fdatasync(fd))
+        return -1;
+    snprintf(tmp, sizeof tmp, "%s/%s", dir, LOCAL_EXIT_TMP_FILE);
+    snprintf(dst, sizeof dst, "%s/%s", dir, LOCAL_EXIT_FILE);
+    return rename(tmp, dst);
+}
+
+/* exit.json could not be written: leave the marker. Needs no new blocks
+ * when the reservation exists (a rename). */
+static void mark_unwritable(const char *dir) {
+    char tmp[LOCAL_PATH_MAX], dst[LOCAL_PATH_MAX];
+    snprintf(tmp, sizeof tmp, "%s/%s", dir, LOCAL_EXIT_TMP_FILE);
+    snprintf(dst, sizeof dst, "%s/%s", dir, LOCAL_UNWRITABLE_FILE);
+    if (rename(tmp, dst)) {
+        int fd = open(dst, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+        if (fd >= 0)
+            close(fd);
+    }
+}
+
+/* Creates the reservation for exit.json. Returns its descriptor or -1. */
+static int reserve_exit(const char *dir) {
+    char p[LOCAL_PATH_MAX], buf[LOCAL_EXIT_RESERVE];
+    snprintf(p, sizeof p, "%s/%s", dir, LOCAL_EXIT_TMP_FILE);
+    int fd = open(p, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return -1;
+    memset(buf, ' ', sizeof buf);
+    memcpy(buf, "{\"reserved\": true}", 18);
+    buf[sizeof buf - 1] = '\n';
+    if (pwrite(fd, buf, sizeof buf, 0) != (ssize_t)sizeof buf) {
+        int saved = errno ? errno : ENOSPC;
+        close(fd);
+        unlink(p);
+        errno = saved;
+        return -1;
+    }
+    return fd;
 }
 
 int main(int argc, char **argv) {
-    const char *dir = NULL;
-    int lockfd = -1, i;
+    const char *dir = NULL, *job_name = NULL, *output_path = NULL;
+    int lockfd = -1, status_fd = -1, i;
     long max_runtime = 0, grace = 120;
     long long log_cap = 64LL << 20;
     for (i = 1; i < argc; i++) {
@@ -57,12 +359,18 @@ int main(int argc, char **argv) {
             dir = argv[++i];
         else if (!strcmp(argv[i], "--lock-fd"))
             lockfd = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--status-fd"))
+            status_fd = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--max-runtime"))
             max_runtime = atol(argv[++i]);
         else if (!strcmp(argv[i], "--grace"))
             grace = atol(argv[++i]);
         else if (!strcmp(argv[i], "--log-cap"))
             log_cap = atoll(argv[++i]);
+        else if (!strcmp(argv[i], "--job-name"))
+            job_name = argv[++i];
+        else if (!strcmp(argv[i], "--output-path"))
+            output_path = argv[++i];
         else
             usage();
     }
@@ -71,6 +379,8 @@ int main(int argc, char **argv) {
     char **prog = argv + i + 1;
     if (lockfd >= 0)
         fcntl(lockfd, F_SETFD, FD_CLOEXEC);
+    if (status_fd >= 0 && fcntl(status_fd, F_SETFD, FD_CLOEXEC))
+        status_fd = -1;
 
     sigset_t mask;
     sigemptyset(&mask);
@@ -80,23 +390,41 @@ int main(int argc, char **argv) {
     sigaddset(&mask, SIGHUP);
     sigprocmask(SIG_BLOCK, &mask, NULL);
     int sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
-    int p[2];
-    if (sfd < 0 || pipe2(p, O_CLOEXEC)) {
-        perror("hpo-runner: setup");
+    int p[2] = {-1, -1}, ep[2] = {-1, -1};
+    if (sfd < 0 || pipe2(p, O_CLOEXEC) || pipe2(ep, O_CLOEXEC)) {
+        report(&status_fd, "error hpo-runner: setup: %s", strerror(errno));
         return 1;
     }
-    char path[4200];
-    snprintf(path, sizeof path, "%s/output.log", dir);
+    prctl(PR_SET_CHILD_SUBREAPER, 1);
+    char path[LOCAL_PATH_MAX];
+    snprintf(path, sizeof path, "%s/%s", dir, LOCAL_LOG_FILE);
     int logfd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
     if (logfd < 0) {
-        perror("hpo-runner: output.log");
+        report(&status_fd, "error hpo-runner: cannot open %s: %s", path, strerror(errno));
         return 1;
+    }
+    int exitfd = reserve_exit(dir);
+    if (exitfd < 0) {
+        report(&status_fd, "error hpo-runner: cannot reserve %s/%s: %s", dir, LOCAL_EXIT_TMP_FILE,
+               strerror(errno));
+        return 1;
+    }
+    char cg[RUNNER_CGROUP_MAX] = "";
+    if (cgroup_create(cg, sizeof cg) == 0) {
+        snprintf(path, sizeof path, "%s/%s", dir, LOCAL_CGROUP_FILE);
+        if (util_write_file(path, cg, strlen(cg), UTIL_WRITE_PLAIN)) {
+            rmdir(cg);
+            cg[0] = 0;
+        }
+    } else {
+        cg[0] = 0;
     }
     double started = util_now();
     pid_t runner = getpid();
-    pid_t child = fork();
+    int cgfd = cg[0] ? open(cg, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1, in_cg = 0;
+    pid_t child = spawn(cgfd, &in_cg);
     if (child < 0) {
-        perror("hpo-runner: fork");
+        report(&status_fd, "error hpo-runner: fork: %s", strerror(errno));
         return 1;
     }
     if (child == 0) {
@@ -111,26 +439,51 @@ int main(int argc, char **argv) {
         prctl(PR_SET_PDEATHSIG, SIGKILL);
         if (getppid() != runner)
             _exit(137);
+        if (cg[0] && !in_cg)
+            write_cg(cg, "cgroup.procs", "0"); /* best effort: the job's own cgroup */
         int devnull = open("/dev/null", O_RDONLY);
         if (devnull >= 0)
             dup2(devnull, 0);
         dup2(p[1], 1);
         dup2(p[1], 2);
+        int err = 0;
         if (chdir(dir))
-            _exit(126);
-        execvp(prog[0], prog);
-        dprintf(2, "hpo-runner: cannot execute %s: %s\n", prog[0], strerror(errno));
+            err = errno;
+        else
+            execvp(prog[0], prog);
+        if (!err)
+            err = errno;
+        /* ep[1] is close-on-exec: the runner reads EOF when exec succeeded. */
+        while (write(ep[1], &err, sizeof err) < 0 && errno == EINTR)
+            ;
         _exit(127);
     }
     setpgid(child, child); /* also from here: no race with the first kill */
+    if (cgfd >= 0)
+        close(cgfd);
     close(p[1]);
+    close(ep[1]);
+    int exec_err = 0;
+    ssize_t got;
+    while ((got = read(ep[0], &exec_err, sizeof exec_err)) < 0 && errno == EINTR)
+        ;
+    close(ep[0]);
+    if (got == (ssize_t)sizeof exec_err) {
+        waitpid(child, NULL, 0);
+        sweep(cg);
+        snprintf(path, sizeof path, "%s/%s", dir, LOCAL_EXIT_TMP_FILE);
+        unlink(path);
+        report(&status_fd, "error cannot execute %s: %s", prog[0], strerror(exec_err));
+        return 127;
+    }
+    unsigned long long child_start = (unsigned long long)util_proc_starttime((int)child);
     {
         char buf[64];
-        snprintf(path, sizeof path, "%s/child.pid", dir);
-        int n = snprintf(buf, sizeof buf, "%d %llu\n", (int)child,
-                         (unsigned long long)util_proc_starttime((int)child));
+        snprintf(path, sizeof path, "%s/%s", dir, LOCAL_CHILD_PID_FILE);
+        int n = snprintf(buf, sizeof buf, "%d %llu\n", (int)child, child_start);
         util_write_file(path, buf, (size_t)n, UTIL_WRITE_PLAIN);
     }
+    report(&status_fd, "ok %d %llu", (int)child, child_start);
     fcntl(p[0], F_SETFL, O_NONBLOCK);
 
     int status = 0, exited = 0, timed_out = 0, stopped = 0, pipe_open = 1;
@@ -167,11 +520,16 @@ int main(int argc, char **argv) {
             while (read(sfd, &si, sizeof si) == sizeof si) {
                 if (si.ssi_signo == SIGCHLD) {
                     int st;
-                    if (!exited && waitpid(child, &st, WNOHANG) == child) {
-                        status = st;
-                        exited = 1;
-                        drain_until = util_mono_ms() + 2000;
-                        kill(-child, SIGKILL); /* leftovers of the job's group */
+                    pid_t w;
+                    /* Orphans are ours too (subreaper): reap them all. */
+                    while ((w = waitpid(-1, &st, WNOHANG)) > 0) {
+                        if (w == child && !exited) {
+                            status = st;
+                            exited = 1;
+                            drain_until = util_mono_ms() + RUNNER_DRAIN_MS;
+                            kill(-child, SIGKILL); /* leftovers of the job's group */
+                            sweep(cg);             /* and everything else it started */
+                        }
                     }
                 } else if (!exited && !stopped && !timed_out) {
                     stopped = 1;
@@ -207,21 +565,46 @@ int main(int argc, char **argv) {
         kill(-child, SIGKILL);
         waitpid(child, &status, 0);
     }
+    sweep(cg); /* nothing of the job outlives it */
     close(logfd);
 
-    char out[512];
-    int n;
+    int code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    char model_uri[1100] = "", model_error[300] = "";
+    if (code == 0 && !stopped && !timed_out && output_path && job_name) {
+        err_t pe = {0};
+        if (pack_model(dir, job_name, output_path, model_uri, sizeof model_uri, &pe))
+            snprintf(model_error, sizeof model_error, "%s", pe.msg);
+    }
+    char out[LOCAL_EXIT_RESERVE];
+    size_t n;
     if (WIFEXITED(status))
-        n = snprintf(out, sizeof out, "{\"exited\": true, \"code\": %d", WEXITSTATUS(status));
+        n = (size_t)snprintf(out, sizeof out, "{\"exited\": true, \"code\": %d", code);
     else
-        n = snprintf(out, sizeof out, "{\"exited\": false, \"signal\": %d", WTERMSIG(status));
-    n += snprintf(out + n, sizeof out - (size_t)n,
-                  ", \"timed_out\": %s, \"stopped\": %s, \"started\": %.3f, \"ended\": %.3f}\n",
-                  timed_out ? "true" : "false", stopped ? "true" : "false", started, util_now());
-    snprintf(path, sizeof path, "%s/exit.json", dir);
-    if (util_write_file(path, out, (size_t)n, UTIL_WRITE_DURABLE)) {
-        perror("hpo-runner: exit.json");
+        n = (size_t)snprintf(out, sizeof out, "{\"exited\": false, \"signal\": %d",
+                             WTERMSIG(status));
+    n += (size_t)snprintf(out + n, sizeof out - n,
+                          ", \"timed_out\": %s, \"stopped\": %s, \"started\": %.3f, "
+                          "\"ended\": %.3f",
+                          timed_out ? "true" : "false", stopped ? "true" : "false", started,
+                          util_now());
+    if (model_uri[0]) {
+        n += (size_t)snprintf(out + n, sizeof out - n, ", \"model_uri\": ");
+        json_str(out, sizeof out, &n, model_uri);
+    }
+    if (model_error[0]) {
+        n += (size_t)snprintf(out + n, sizeof out - n, ", \"model_error\": ");
+        json_str(out, sizeof out, &n, model_error);
+    }
+    n += (size_t)snprintf(out + n, sizeof out - n, "}\n");
+    if (n >= sizeof out)
+        n = sizeof out - 1;
+    if (write_exit(exitfd, dir, out, n)) {
+        fprintf(stderr, "hpo-runner: cannot write %s/%s: %s\n", dir, LOCAL_EXIT_FILE,
+                strerror(errno));
+        mark_unwritable(dir);
+        close(exitfd);
         return 1;
     }
+    close(exitfd);
     return 0;
 }

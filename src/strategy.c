@@ -43,7 +43,6 @@ const strategy_ops *strategy_at(size_t i) {
 strategy *strategy_new(const char *name, const space *sp, uint64_t seed, const strategy_obs *prior,
                        size_t nprior, err_t *e) {
     const strategy_ops *ops = strategy_find(name);
-    strategy *s;
     if (!ops) {
         char names[STRATEGY_NAMES_MAX] = "";
         size_t len = 0;
@@ -57,6 +56,12 @@ strategy *strategy_new(const char *name, const space *sp, uint64_t seed, const s
         err_set(e, ERR_VALIDATION, "Strategy '%s' is not one of %s", name ? name : "", names);
         return NULL;
     }
+    return strategy_from_ops(ops, sp, seed, prior, nprior, e);
+}
+
+strategy *strategy_from_ops(const strategy_ops *ops, const space *sp, uint64_t seed,
+                            const strategy_obs *prior, size_t nprior, err_t *e) {
+    strategy *s;
     if (!(s = calloc(1, sizeof *s))) {
         err_set(e, ERR_INTERNAL, "out of memory");
         return NULL;

@@ -98,6 +98,10 @@ const strategy_ops *strategy_at(size_t i);
  * strategy_free(). */
 strategy *strategy_new(const char *name, const space *sp, uint64_t seed, const strategy_obs *prior,
                        size_t nprior, err_t *e);
+/* The same with `ops` given directly, outside the registry (tests: a fake
+ * strategy defined in the test). */
+strategy *strategy_from_ops(const strategy_ops *ops, const space *sp, uint64_t seed,
+                            const strategy_obs *prior, size_t nprior, err_t *e);
 void strategy_free(strategy *s);
 const char *strategy_name(const strategy *s);
 

@@ -1,0 +1,129 @@
+/* backend — the wrappers every caller uses and the registry of backends.
+ *
+ * backend_new() looks the name up in BACKEND_REGISTRY (backend_impl.h) and
+ * keeps the backend's ops and state in an opaque struct; every other wrapper
+ * checks its arguments and dispatches. Nothing here knows any backend. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backend_impl.h"
+
+/* The registry: one X(NAME) per backend, defined in src/backends/NAME.c as
+ * backend_NAME_ops. Adding a backend is that file plus one line here. */
+#define BACKEND_REGISTRY X(local)
+
+#define X(name) extern const backend_ops backend_##name##_ops;
+BACKEND_REGISTRY
+#undef X
+
+struct backend {
+    const backend_ops *ops;
+    void *self;
+};
+
+/* Read-only after start-up: the ops of every registered backend. */
+static const backend_ops *const registry[] = {
+#define X(name) &backend_##name##_ops,
+    BACKEND_REGISTRY
+#undef X
+};
+
+backend *backend_new(const char *name, const backend_env *env, err_t *e) {
+    const backend_ops *ops = NULL;
+    backend *b = NULL;
+    for (size_t i = 0; name && i < sizeof registry / sizeof *registry; i++)
+        if (!strcmp(registry[i]->name, name))
+            ops = registry[i];
+    if (!ops) {
+        err_set(e, ERR_VALIDATION, "unknown backend '%s'", name ? name : "");
+        return NULL;
+    }
+    if (!env) {
+        err_set(e, ERR_INTERNAL, "backend '%s': no environment", name);
+        return NULL;
+    }
+    if (!(b = calloc(1, sizeof *b))) {
+        err_set(e, ERR_INTERNAL, "out of memory");
+        return NULL;
+    }
+    b->ops = ops;
+    if (!(b->self = ops->create(env, e))) {
+        free(b);
+        return NULL;
+    }
+    return b;
+}
+
+backend *backend_from_ops(const backend_ops *ops, void *self) {
+    backend *b = ops ? calloc(1, sizeof *b) : NULL;
+    if (b) {
+        b->ops = ops;
+        b->self = self;
+    }
+    return b;
+}
+
+void backend_free(backend *b) {
+    if (!b)
+        return;
+    b->ops->destroy(b->self);
+    free(b);
+}
+
+const char *backend_name(const backend *b) {
+    return b ? b->ops->name : "";
+}
+
+unsigned backend_caps(const backend *b) {
+    return b ? b->ops->caps : 0;
+}
+
+int backend_start(backend *b, const backend_launch *l, char handle[BACKEND_HANDLE_MAX], err_t *e) {
+    if (!b || !l || !l->job_dir || !l->argv || !l->argv[0] || !l->envp || !handle)
+        return err_set(e, ERR_INTERNAL, "backend_start: missing argument");
+    handle[0] = 0;
+    return b->ops->start(b->self, l, handle, e);
+}
+
+backend_state backend_watch_job(backend *b, const char *job_dir, const char *handle,
+                                void (*on_exit)(void *ud), void *ud, backend_watch **w) {
+    if (w)
+        *w = NULL;
+    if (!b || !job_dir || !on_exit || !w)
+        return BACKEND_RUNNING; /* nothing can be watched: ask again later */
+    return b->ops->watch(b->self, job_dir, handle ? handle : "", on_exit, ud, w);
+}
+
+void backend_unwatch(backend *b, backend_watch *w) {
+    if (b && w)
+        b->ops->unwatch(b->self, w);
+}
+
+int backend_stop(backend *b, const char *job_dir, const char *handle) {
+    if (!b || !job_dir)
+        return ERR_INTERNAL;
+    return b->ops->stop(b->self, job_dir, handle ? handle : "");
+}
+
+backend_state backend_result_of(backend *b, const char *job_dir, const char *handle,
+                                backend_result *r) {
+    backend_result scratch;
+    if (!r)
+        r = &scratch;
+    memset(r, 0, sizeof *r);
+    if (!b || !job_dir)
+        return BACKEND_RUNNING;
+    return b->ops->result(b->self, job_dir, handle ? handle : "", r);
+}
+
+ssize_t backend_read_log(backend *b, const char *job_dir, const char *handle, int64_t offset,
+                         char *buf, size_t n) {
+    if (!b || !job_dir || !buf || offset < 0) {
+        errno = EINVAL;
+        return -1;
+    }
+    if (n == 0)
+        return 0;
+    return b->ops->read_log(b->self, job_dir, handle ? handle : "", offset, buf, n);
+}

@@ -1,0 +1,77 @@
+/* image — TrainingImage -> backend name + argv (see image.h). */
+#include "image.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+void image_clear(image_spec *s) {
+    if (!s)
+        return;
+    for (size_t i = 0; s->argv && i < s->argc; i++)
+        free(s->argv[i]);
+    free(s->argv);
+    s->argv = NULL;
+    s->argc = 0;
+}
+
+/* Copies a program string or a non-empty array of strings into s->argv. */
+static int take_command(image_spec *s, const json_t *cmd) {
+    size_t n = json_is_string(cmd) ? 1 : json_is_array(cmd) ? json_array_size(cmd) : 0;
+    if (n == 0 || n > IMAGE_ARGV_MAX)
+        return -1;
+    if (!(s->argv = calloc(n + 1, sizeof *s->argv)))
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        const json_t *a = json_is_string(cmd) ? cmd : json_array_get(cmd, i);
+        if (!json_is_string(a) || (i == 0 && !json_string_length(a)))
+            return -1;
+        if (!(s->argv[i] = strdup(json_string_value(a))))
+            return -1;
+        s->argc = i + 1;
+    }
+    return 0;
+}
+
+int image_resolve(const json_t *catalog, const char *uri, const char *field, image_spec *out,
+                  err_t *e) {
+    memset(out, 0, sizeof *out);
+    snprintf(out->backend, sizeof out->backend, "%s", IMAGE_DEFAULT_BACKEND);
+    const json_t *entry = catalog && uri ? json_object_get(catalog, uri) : NULL;
+    if (entry) {
+        const json_t *cmd = entry;
+        if (json_is_object(entry)) {
+            const json_t *b = json_object_get(entry, "backend");
+            cmd = json_object_get(entry, "command");
+            if (b && (!json_is_string(b) || !json_string_length(b) ||
+                      json_string_length(b) >= sizeof out->backend))
+                cmd = NULL;
+            else if (b)
+                snprintf(out->backend, sizeof out->backend, "%s", json_string_value(b));
+        }
+        if (take_command(out, cmd) == 0)
+            return 0;
+        image_clear(out);
+        return err_set(e, ERR_VALIDATION,
+                       "%s: catalog entry for '%s' is not a program, an argument list or "
+                       "{\"backend\": NAME, \"command\": [...]}",
+                       field, uri);
+    }
+    const char *path = uri && !strncmp(uri, "file://", 7) ? uri + 7 : uri;
+    struct stat st;
+    if (path && path[0] == '/' && stat(path, &st) == 0 && S_ISREG(st.st_mode) &&
+        access(path, X_OK) == 0) {
+        json_t *p = json_string(path);
+        int rc = p ? take_command(out, p) : -1;
+        json_decref(p);
+        if (rc == 0)
+            return 0;
+        image_clear(out);
+        return err_set(e, ERR_INTERNAL, "out of memory");
+    }
+    return err_set(e, ERR_VALIDATION,
+                   "%s: '%s' is neither in the image catalog nor an absolute path (or file:// "
+                   "URI) of an executable file",
+                   field, uri ? uri : "");
+}

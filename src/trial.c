@@ -1,0 +1,454 @@
+/* trial — one training job's lifecycle (see trial.h). */
+#include "trial.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "contract.h"
+#include "ingest.h"
+#include "util.h"
+
+struct trial {
+    trial_env env;
+    trial_job job;
+    int64_t id;
+    char name[STORE_NAME_MAX];
+    int retried;
+    char job_dir[1024];
+    char handle[BACKEND_HANDLE_MAX];
+    double *cfg;
+    size_t n;
+    trial_phase phase;
+    training_status status;
+    backend_watch *w;
+    int exited;    /* on_exit came */
+    int recorded;  /* the handle is in the store */
+    int adopted;   /* found at start: the backend is asked about it first */
+    int stop_why;  /* TRIAL_STOP_*, 0 = none */
+    int stop_sent; /* the backend has been asked to stop it */
+    ingest *in;
+    double checked;  /* when the backend was last asked whether it ended */
+    double ended_at; /* when ENDED began waiting for the backend's result */
+    int warned;      /* the wait for the result was logged */
+    int has_obj;
+    double obj;
+};
+
+static double now_of(const trial *t) {
+    return t->env.now ? t->env.now(t->env.now_ud) : util_now();
+}
+
+int64_t trial_id(const trial *t) {
+    return t->id;
+}
+const char *trial_name(const trial *t) {
+    return t->name;
+}
+trial_phase trial_phase_of(const trial *t) {
+    return t->phase;
+}
+int trial_stop_requested(const trial *t) {
+    return t->stop_why;
+}
+const double *trial_cfg(const trial *t) {
+    return t->cfg;
+}
+training_status trial_status(const trial *t) {
+    return t->status;
+}
+int trial_outcome(const trial *t, double *v) {
+    if (t->has_obj)
+        *v = t->obj;
+    return t->has_obj;
+}
+size_t trial_curve(const trial *t, const int64_t **step, const double **y) {
+    return ingest_curve(t->in, step, y);
+}
+
+trial *trial_new(const trial_env *env, const trial_job *job, const store_training *row,
+                 const double *cfg, size_t sp_n, int64_t count0, int fresh) {
+    trial *t = calloc(1, sizeof *t);
+    if (!t)
+        return NULL;
+    t->env = *env;
+    t->job = *job;
+    t->id = row->id;
+    snprintf(t->name, sizeof t->name, "%s", row->name);
+    t->retried = row->retried;
+    snprintf(t->job_dir, sizeof t->job_dir, "%s", row->job_dir);
+    snprintf(t->handle, sizeof t->handle, "%s", row->handle);
+    if (training_status_parse(row->status, &t->status))
+        t->status = TRAINING_IN_PROGRESS;
+    t->stop_why = row->stop_requested;
+    t->stop_sent = 0;
+    t->n = sp_n;
+    t->checked = now_of(t);
+    t->cfg = calloc(sp_n ? sp_n : 1, sizeof *t->cfg);
+    t->in = ingest_new(job->ms, job->objective, row->log_offset, count0);
+    if (!t->cfg || !t->in) {
+        trial_free(t);
+        return NULL;
+    }
+    if (cfg && sp_n)
+        memcpy(t->cfg, cfg, sp_n * sizeof *cfg);
+    /* A row that had a handle, or ran before (log_offset), or is Stopping,
+     * may have a job out there: the backend is asked first. A fresh row with
+     * nothing recorded is NEW; the backend is still asked, as its runner may
+     * have started before the daemon died (its pid file finds it). */
+    t->recorded = row->handle[0] != 0;
+    t->phase = fresh ? TRIAL_NEW : TRIAL_RUNNING;
+    return t;
+}
+
+void trial_free(trial *t) {
+    if (!t)
+        return;
+    if (t->w)
+        backend_unwatch(t->job.be, t->w);
+    ingest_free(t->in);
+    free(t->cfg);
+    free(t);
+}
+
+int trial_move(trial *t, training_status to, const char *secondary) {
+    if (!training_status_can_move(t->status, to)) {
+        log_error("BUG: training job %s: %s -> %s is not a legal move", t->name,
+                  training_status_text(t->status), training_status_text(to));
+        return -1;
+    }
+    int rc = store_training_status(t->env.st, t->id, training_status_text(to), secondary);
+    if (!rc)
+        t->status = to;
+    return rc;
+}
+
+static void on_exit_cb(void *ud) {
+    trial *t = ud;
+    t->exited = 1;
+    loop_kick(t->env.l); /* finalise (and refill the slot) on this iteration */
+}
+
+/* Finishes the job with `to` and records its end. */
+static int finish(trial *t, training_status to, const char *secondary, const char *reason,
+                  int has_obj, double obj, double ended) {
+    if (!training_status_can_move(t->status, to)) {
+        log_error("BUG: training job %s: %s -> %s is not a legal move", t->name,
+                  training_status_text(t->status), training_status_text(to));
+        return -1;
+    }
+    int rc = store_training_finish(t->env.st, t->id, training_status_text(to), secondary,
+                                   reason && reason[0] ? reason : NULL, has_obj, obj, ended);
+    if (!rc)
+        rc = store_add_transition(
+            t->env.st, t->id, secondary, ended,
+            to == TRAINING_COMPLETED ? "Training job completed"
+            : to == TRAINING_FAILED  ? "Training job failed"
+            : !strcmp(secondary, "MaxRuntimeExceeded")
+                ? "Training job stopped because it exceeded MaxRuntimeInSeconds"
+                : "Training job stopped");
+    if (rc)
+        return rc;
+    t->status = to;
+    t->phase = TRIAL_FINAL;
+    t->has_obj = has_obj;
+    t->obj = obj;
+    log_debug("training job %s: %s %s", t->name, training_status_text(to), reason ? reason : "");
+    return 0;
+}
+
+/* Builds the hyperparameters object (string -> string) from the stored row. */
+static json_t *load_hp(trial *t, err_t *e) {
+    store_training row = {0};
+    json_t *hp = NULL;
+    int rc = store_get_training_by_id(t->env.st, t->id, &row);
+    if (rc) {
+        err_set(e, rc, "cannot read the training job back");
+        return NULL;
+    }
+    if (!(hp = json_loads(row.hyperparameters ? row.hyperparameters : "{}", 0, NULL)))
+        err_set(e, ERR_INTERNAL, "cannot read hyperparameters");
+    store_training_clear(&row);
+    return hp;
+}
+
+/* NEW -> RUNNING: prepare, make durable, start, record. 0 when it runs (or
+ * when it could not start and is now final); TRIAL_FAULT-worthy store
+ * codes otherwise. */
+static int launch(trial *t) {
+    err_t e = {0};
+    json_t *hp = NULL;
+    char **env = NULL, **argv = NULL;
+    int rc = 0, store_rc = 0;
+    const req_training_def *def = &t->job.r->defs[0];
+    if (t->stop_why) { /* stopped before it ever ran */
+        return finish(t, TRAINING_STOPPED, "Stopped", NULL, 0, 0, now_of(t));
+    }
+    util_rm_rf(t->job_dir); /* a relaunch starts from a clean directory */
+    if (!(hp = load_hp(t, &e))) {
+        rc = e.code;
+        if (rc == ERR_UNAVAILABLE || rc == ERR_INTERNAL) {
+            store_rc = rc;
+            goto out;
+        }
+        goto fail;
+    }
+    contract_job cj = {
+        .job_name = t->name, .job_dir = t->job_dir, .hyperparameters = hp, .def = def};
+    if ((rc = contract_prepare(&cj, &e)))
+        goto fail;
+    if (!(env = contract_env(&cj, t->job_dir))) {
+        rc = err_set(&e, ERR_INTERNAL, "out of memory");
+        goto fail;
+    }
+    size_t n = t->job.img->argc;
+    if (!(argv = calloc(n + 2, sizeof *argv))) {
+        rc = err_set(&e, ERR_INTERNAL, "out of memory");
+        goto fail;
+    }
+    for (size_t i = 0; i < n; i++)
+        argv[i] = t->job.img->argv[i];
+    argv[n] = "train";
+    backend_launch bl = {.name = t->name,
+                         .job_dir = t->job_dir,
+                         .argv = argv,
+                         .envp = env,
+                         .max_runtime = def->max_runtime,
+                         .grace = t->env.grace,
+                         .output_path = def->output_path,
+                         .image = def->image,
+                         .instance_type = def->instance_type,
+                         .instance_count = def->instance_count};
+    /* Write-ahead: the training job's row is durable before it can run. */
+    if ((store_rc = store_sync(t->env.st)))
+        goto out;
+    t->handle[0] = 0;
+    if ((rc = backend_start(t->job.be, &bl, t->handle, &e)))
+        goto fail;
+    t->phase = TRIAL_RUNNING;
+    t->recorded = 0;
+    t->exited = 0;
+    t->stop_sent = 0;
+    double now = now_of(t);
+    /* A failure to record is retried each tick; it never fails the job. */
+    if (store_training_launched(t->env.st, t->id, t->handle, now) == 0 &&
+        store_add_transition(t->env.st, t->id, "Training", now,
+                             "Training image download completed. Training in progress.") == 0)
+        t->recorded = 1;
+    if (backend_watch_job(t->job.be, t->job_dir, t->handle, on_exit_cb, t, &t->w) !=
+        BACKEND_RUNNING)
+        t->exited = 1;
+    log_debug("launched %s (%s)", t->name, t->handle);
+    goto out;
+fail:
+    log_warn("training job %s failed to start: %s", t->name, e.msg);
+    store_rc = finish(t, TRAINING_FAILED, "Failed", e.msg, 0, 0, now_of(t));
+    if (store_rc < 0)
+        store_rc = 0;
+out:
+    json_decref(hp);
+    contract_env_free(env);
+    free(argv);
+    return store_rc;
+}
+
+/* Reads the end of the log for a failure reason. */
+static size_t log_tail(trial *t, char *buf, size_t n) {
+    int64_t end = ingest_offset(t->in);
+    int64_t off = end > (int64_t)n ? end - (int64_t)n : 0;
+    ssize_t r = backend_read_log(t->job.be, t->job_dir, t->handle, off, buf, n);
+    return r > 0 ? (size_t)r : 0;
+}
+
+/* ENDED and the log consumed: decide and record the outcome. Returns 0
+ * (final, or relaunched), 1 when the backend has no result yet, or a
+ * store err_code. */
+static int decide(trial *t) {
+    backend_result r;
+    memset(&r, 0, sizeof r);
+    char reason[STORE_REASON_MAX] = "";
+    backend_state bs = backend_result_of(t->job.be, t->job_dir, t->handle, &r);
+    double ended = (bs == BACKEND_EXITED && r.ended > 0) ? r.ended : now_of(t);
+    double v = 0;
+    int has = ingest_objective(t->in, &v);
+    const char *objname =
+        t->job.ms && t->job.objective >= 0 ? metrics_name(t->job.ms, (size_t)t->job.objective) : "";
+    if (bs == BACKEND_RUNNING)
+        return 1;
+    if (!has && t->job.ms && t->job.objective >= 0) {
+        /* Read before a restart: the store has the last value. */
+        int rc = store_final_metric(t->env.st, t->id, objname, &v);
+        if (rc == 0)
+            has = 1;
+        else if (rc != ERR_NOT_FOUND)
+            return rc;
+    }
+    if (bs == BACKEND_LOST) {
+        if (!t->stop_why && t->retried < TRIAL_MAX_RETRIES) {
+            log_warn("training job %s was lost; relaunching it (attempt %d)", t->name,
+                     t->retried + 2);
+            int rc = store_training_retry(t->env.st, t->id);
+            if (rc)
+                return rc;
+            t->retried++;
+            ingest_reset(t->in);
+            if (t->w)
+                backend_unwatch(t->job.be, t->w);
+            t->w = NULL;
+            t->handle[0] = 0;
+            t->phase = TRIAL_NEW;
+            return launch(t);
+        }
+        if (t->stop_why)
+            return finish(t, TRAINING_STOPPED, "Stopped", NULL,
+                          t->stop_why == TRIAL_STOP_EARLY && has, v, ended);
+        snprintf(reason, sizeof reason,
+                 "InternalServerError: the training job's process was lost %d times",
+                 t->retried + 1);
+        return finish(t, TRAINING_FAILED, "Failed", reason, 0, 0, ended);
+    }
+    if (r.result_unwritable) {
+        snprintf(reason, sizeof reason,
+                 "InternalServerError: the training job ended but its result could not be "
+                 "recorded%s%s (is the data dir's disk full?)",
+                 r.error[0] ? ": " : "", r.error);
+        return finish(t, TRAINING_FAILED, "Failed", reason, 0, 0, ended);
+    }
+    if (r.timed_out) {
+        snprintf(reason, sizeof reason,
+                 "Training job exceeded MaxRuntimeInSeconds (%ld s) and was stopped",
+                 t->job.r->defs[0].max_runtime);
+        return finish(t, TRAINING_STOPPED, "MaxRuntimeExceeded", reason, 0, 0, ended);
+    }
+    if (r.stopped || (t->stop_why && !(r.exited && r.code == 0)))
+        return finish(t, TRAINING_STOPPED, "Stopped", NULL, t->stop_why == TRIAL_STOP_EARLY && has,
+                      v, ended);
+    if (r.exited && r.code == 0) {
+        if (r.model_error[0]) {
+            snprintf(reason, sizeof reason, "ClientError: %s", r.model_error);
+            return finish(t, TRAINING_FAILED, "Failed", reason, 0, 0, ended);
+        }
+        if (r.model_uri[0]) {
+            int rc = store_training_artifacts(t->env.st, t->id, r.model_uri);
+            if (rc)
+                return rc;
+        }
+        if (!has && !t->job.solo)
+            snprintf(reason, sizeof reason,
+                     "No value of the objective metric '%s' was found in the training job's "
+                     "output",
+                     objname);
+        return finish(t, TRAINING_COMPLETED, "Completed", reason, has, v, ended);
+    }
+    char failure[CONTRACT_FAILURE_MAX + 1] = "", tail[CONTRACT_TAIL_MAX];
+    if (backend_caps(t->job.be) & BACKEND_CAP_HOST_DIR)
+        contract_read_failure(t->job_dir, failure, sizeof failure);
+    size_t tl = log_tail(t, tail, sizeof tail);
+    contract_failure_reason(failure, tail, tl, &r, reason, sizeof reason);
+    return finish(t, TRAINING_FAILED, "Failed", reason, 0, 0, ended);
+}
+
+/* Delivers a stop asked for, once the store has it. */
+static int deliver_stop(trial *t) {
+    if (!t->stop_why || t->stop_sent || t->phase != TRIAL_RUNNING)
+        return 0;
+    int rc = store_sync(t->env.st); /* Stopping is durable before the signal */
+    if (rc)
+        return rc;
+    if (backend_stop(t->job.be, t->job_dir, t->handle) == 0)
+        t->stop_sent = 1;
+    return 0;
+}
+
+int trial_stop(trial *t, int why) {
+    if (t->stop_why || t->phase == TRIAL_FINAL)
+        return 0;
+    if (!training_status_can_move(t->status, TRAINING_STOPPING)) {
+        log_error("BUG: training job %s: %s -> Stopping is not a legal move", t->name,
+                  training_status_text(t->status));
+        return 0;
+    }
+    double now = now_of(t);
+    int rc = store_training_stop_requested(t->env.st, t->id, why);
+    if (!rc)
+        rc = store_add_transition(t->env.st, t->id, "Stopping", now, "Stopping the training job");
+    if (rc)
+        return rc;
+    t->status = TRAINING_STOPPING;
+    t->stop_why = why;
+    return deliver_stop(t);
+}
+
+trial_step trial_tick(trial *t) {
+    int rc = 0, at_end = 0;
+    if (t->phase == TRIAL_FINAL)
+        return TRIAL_DONE;
+    if (t->phase == TRIAL_NEW) {
+        if ((rc = launch(t)))
+            return TRIAL_FAULT;
+        if (t->phase == TRIAL_FINAL)
+            return TRIAL_DONE;
+    }
+    if (t->phase == TRIAL_RUNNING) {
+        if (!t->recorded) {
+            /* The launch's record failed (or was lost with its tick): retry. */
+            double now = now_of(t);
+            if (t->handle[0] && store_training_launched(t->env.st, t->id, t->handle, now) == 0)
+                t->recorded = 1;
+        }
+        if (!t->w && !t->exited) {
+            backend_state s =
+                backend_watch_job(t->job.be, t->job_dir, t->handle, on_exit_cb, t, &t->w);
+            if (s != BACKEND_RUNNING)
+                t->exited = 1;
+        }
+        double now = now_of(t);
+        if (t->w && !t->exited && now - t->checked >= TRIAL_RECHECK_SECONDS) {
+            /* A safety net under on_exit: ask the backend now and then. */
+            backend_result r;
+            t->checked = now;
+            if (backend_result_of(t->job.be, t->job_dir, t->handle, &r) != BACKEND_RUNNING) {
+                log_warn("training job %s ended without its exit being reported; finishing it",
+                         t->name);
+                t->exited = 1;
+            }
+        }
+        if (t->exited)
+            t->phase = TRIAL_ENDED;
+        else if ((rc = deliver_stop(t)))
+            return TRIAL_FAULT;
+    }
+    rc = ingest_slice(t->in, t->job.be, t->job_dir, t->handle, t->env.st, t->id, now_of(t),
+                      t->phase == TRIAL_ENDED, &at_end);
+    if (rc == INGEST_UNREADABLE) {
+        /* An unreadable log: a running job is read again next tick; an ended
+         * one is decided without the rest of it. */
+        at_end = t->phase == TRIAL_ENDED;
+        rc = 0;
+    }
+    if (rc)
+        return TRIAL_FAULT;
+    if (t->phase == TRIAL_ENDED && at_end) {
+        rc = decide(t);
+        if (rc == 1) { /* ended, but the backend has no result yet */
+            double now = now_of(t);
+            if (!t->ended_at)
+                t->ended_at = now;
+            else if (!t->warned && now - t->ended_at >= TRIAL_RESULT_WAIT_WARN) {
+                log_warn("training job %s: ended %.0f s ago, the backend still reports it "
+                         "running",
+                         t->name, now - t->ended_at);
+                t->warned = 1;
+            }
+            return TRIAL_ACTIVE;
+        }
+        if (rc < 0)
+            return TRIAL_ACTIVE;
+        if (rc)
+            return TRIAL_FAULT;
+        if (t->phase == TRIAL_FINAL)
+            return TRIAL_DONE;
+    }
+    return TRIAL_ACTIVE;
+}

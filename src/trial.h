@@ -1,0 +1,116 @@
+/* trial — one training job's lifecycle, inside a tuning job.
+ *
+ *   NEW ──launch──▶ RUNNING ──on_exit──▶ ENDED ──log consumed──▶ FINAL
+ *    ▲                 │                   │
+ *    └──── lost: relaunch (RetriedAttempt + 1, at most TRIAL_MAX_RETRIES) ◀┘
+ *
+ * NEW: its row is in the store (status InProgress, no handle); trial_tick
+ * prepares the job directory (contract.c), makes the row durable
+ * (store_sync) and starts it (backend_start). RUNNING: the handle is known;
+ * the handle's record (store_training_launched) is retried on every tick
+ * until it is stored — a failure there never fails the running job;
+ * the backend is asked to watch it until it can; its log is ingested a
+ * slice per tick; a stop asked for (at any time, before the launch
+ * included) is delivered as soon as there is something to stop. ENDED: the
+ * log is read to its end, a slice per tick, then the outcome is decided
+ * (the backend's result and contract.c's failure-reason rule) and stored:
+ * FINAL. Every status change goes through trial_move(), which refuses what
+ * status.h's table does not allow (a logged bug, nothing stored).
+ *
+ * Store results: any store failure makes trial_tick return TRIAL_FAULT; the
+ * engine then drops its in-memory state and re-adopts from the store (the
+ * store is the truth). A trial never acts outside the daemon (launch,
+ * signal) on a decision that is not durable. */
+#ifndef OPENHPO_TRIAL_H
+#define OPENHPO_TRIAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "backend.h"
+#include "image.h"
+#include "loop.h"
+#include "metrics.h"
+#include "request.h"
+#include "status.h"
+#include "store.h"
+
+#define TRIAL_MAX_RETRIES 2       /* relaunches of a training job whose runner was lost */
+#define TRIAL_RECHECK_SECONDS 10  /* a watched job's end is also asked for this often */
+#define TRIAL_RESULT_WAIT_WARN 30 /* seconds an ended job may lack a result before a warning */
+
+/* Why a stop was asked (stored as training_jobs.stop_requested). */
+#define TRIAL_STOP_USER 1  /* StopTuningJob / StopTrainingJob */
+#define TRIAL_STOP_CLOCK 2 /* the tuning job's clock limit */
+#define TRIAL_STOP_EARLY 3 /* the strategy stopped it (its last objective counts) */
+
+/* What every trial shares (borrowed; outlives the trials). */
+typedef struct {
+    store *st;
+    loop *l;
+    double (*now)(void *ud);
+    void *now_ud;
+    long grace;
+} trial_env;
+
+/* The tuning job's settings a trial runs with (borrowed; outlive it). */
+typedef struct {
+    const req_tuning *r;     /* definition 0 is run */
+    const image_spec *img;   /* program, resolved */
+    backend *be;             /* the backend that runs it */
+    const metrics_set *ms;   /* metric definitions (may be NULL) */
+    int objective;           /* index of the objective in ms, or -1 */
+    int solo;                /* a training job created on its own */
+    const char *tuning_name; /* for log lines */
+} trial_job;
+
+typedef enum { TRIAL_NEW, TRIAL_RUNNING, TRIAL_ENDED, TRIAL_FINAL } trial_phase;
+
+typedef enum {
+    TRIAL_ACTIVE, /* still running (or waiting for its log to be consumed) */
+    TRIAL_DONE,   /* final now: see trial_outcome */
+    TRIAL_FAULT   /* a store write failed: reload from the store */
+} trial_step;
+
+typedef struct trial trial;
+
+/* A trial for a row of the store (borrowed for the call): a row just
+ * inserted (`fresh`: NEW, launched on its first tick) or one found at
+ * start (re-adopted: its handle, or "" when none was recorded, is given to
+ * the backend on the first tick; a job the backend cannot find is lost and
+ * relaunched). `cfg` (sp_n values) is the config it runs. `count0`:
+ * objective values already stored (see ingest_new). NULL on allocation
+ * failure. Caller frees with trial_free(),
+ * which leaves the job running (the next daemon adopts it). */
+trial *trial_new(const trial_env *env, const trial_job *job, const store_training *row,
+                 const double *cfg, size_t sp_n, int64_t count0, int fresh);
+void trial_free(trial *t);
+
+/* Advances the trial by one tick (see above). */
+trial_step trial_tick(trial *t);
+
+/* Asks the trial to stop (why: TRIAL_STOP_*). The request is stored
+ * (Stopping) and the signal sent once the store has it; a trial not yet
+ * launched is then never launched. 0, or the store's err_code (the stop is
+ * then not recorded: retry). A trial already stopping or final: 0. */
+int trial_stop(trial *t, int why);
+
+/* Moves the trial's status, if status.h allows it: writes it (with its
+ * secondary status) to the store. Returns 0, -1 for an illegal move (logged,
+ * nothing stored), or the store's err_code. */
+int trial_move(trial *t, training_status to, const char *secondary);
+
+int64_t trial_id(const trial *t);
+const char *trial_name(const trial *t);
+trial_phase trial_phase_of(const trial *t);
+int trial_stop_requested(const trial *t);
+const double *trial_cfg(const trial *t);
+/* The objective's curve so far, for the strategy (values as printed). */
+size_t trial_curve(const trial *t, const int64_t **step, const double **y);
+
+/* A final trial's outcome: its status, and its objective (1 and *v set when
+ * it has one that counts for the strategy). */
+training_status trial_status(const trial *t);
+int trial_outcome(const trial *t, double *v);
+
+#endif

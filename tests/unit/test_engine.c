@@ -1,0 +1,968 @@
+/* engine: scheduling and every fault of issue 9, with a fake backend (a
+ * backend_ops defined here, made with backend_from_ops), an injected clock,
+ * suggestions computed inline (no worker) and a real store in a temp dir.
+ * Deterministic; nothing sleeps. Store faults are injected through SQLite
+ * itself: sqlite3_auto_extension hands the test the store's connection, on
+ * which a commit hook fails COMMITs and an authorizer refuses one statement;
+ * a second connection holding the write lock makes the store busy. */
+#include <math.h>
+#include <setjmp.h>
+#include <sqlite3.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "backend_impl.h"
+#include "contract.h"
+#include "engine.h"
+#include "image.h"
+#include "rng.h"
+#include "status.h"
+#include "store.h"
+#include "strategy.h"
+#include "util.h"
+
+#define ACCOUNT "123456789012"
+
+/* ---------- the fake backend ---------- */
+
+#define FAKE_JOBS 256
+typedef struct {
+    char job_dir[1024];
+    char name[64];
+    char handle[32];
+    int running, exited_ok, lost;
+    int code, stopped_flag, timed_out;
+    int stops; /* backend_stop calls */
+    void (*on_exit)(void *);
+    void *ud;
+    int watched;
+    char *log;
+    size_t loglen;
+} fake_job;
+
+typedef struct {
+    fake_job jobs[FAKE_JOBS];
+    int n;
+    int starts;
+} fake;
+
+static fake F;
+
+static fake_job *by_dir(const char *job_dir, const char *handle) {
+    for (int i = F.n - 1; i >= 0; i--) /* the latest attempt */
+        if ((handle && handle[0] && !strcmp(F.jobs[i].handle, handle)) ||
+            ((!handle || !handle[0]) && !strcmp(F.jobs[i].job_dir, job_dir)))
+            return &F.jobs[i];
+    return NULL;
+}
+
+static int starts_of(const char *name) {
+    int n = 0;
+    for (int i = 0; i < F.n; i++)
+        n += !strcmp(F.jobs[i].name, name);
+    return n;
+}
+
+static void *f_create(const backend_env *env, err_t *e) {
+    return &F;
+}
+static void f_destroy(void *self) {}
+static int f_start(void *self, const backend_launch *l, char handle[BACKEND_HANDLE_MAX], err_t *e) {
+    assert_true(F.n < FAKE_JOBS);
+    fake_job *j = &F.jobs[F.n];
+    memset(j, 0, sizeof *j);
+    snprintf(j->job_dir, sizeof j->job_dir, "%s", l->job_dir);
+    snprintf(j->name, sizeof j->name, "%s", l->name);
+    snprintf(j->handle, sizeof j->handle, "fake:%d", F.n);
+    j->running = 1;
+    snprintf(handle, BACKEND_HANDLE_MAX, "%s", j->handle);
+    F.n++;
+    F.starts++;
+    return 0;
+}
+static backend_state f_watch(void *self, const char *job_dir, const char *handle,
+                             void (*on_exit)(void *ud), void *ud, backend_watch **w) {
+    fake_job *j = by_dir(job_dir, handle);
+    if (!j)
+        return BACKEND_LOST;
+    if (!j->running)
+        return j->lost ? BACKEND_LOST : BACKEND_EXITED;
+    j->on_exit = on_exit;
+    j->ud = ud;
+    j->watched = 1;
+    *w = (backend_watch *)j;
+    return BACKEND_RUNNING;
+}
+static void f_unwatch(void *self, backend_watch *w) {
+    fake_job *j = (fake_job *)w;
+    j->watched = 0;
+    j->on_exit = NULL;
+}
+static int f_stop(void *self, const char *job_dir, const char *handle) {
+    fake_job *j = by_dir(job_dir, handle);
+    if (j)
+        j->stops++;
+    return 0;
+}
+static backend_state f_result(void *self, const char *job_dir, const char *handle,
+                              backend_result *r) {
+    fake_job *j = by_dir(job_dir, handle);
+    if (!j || j->lost)
+        return BACKEND_LOST;
+    if (j->running)
+        return BACKEND_RUNNING;
+    memset(r, 0, sizeof *r);
+    r->exited = 1;
+    r->code = j->code;
+    r->stopped = j->stopped_flag;
+    r->timed_out = j->timed_out;
+    return BACKEND_EXITED;
+}
+static ssize_t f_read_log(void *self, const char *job_dir, const char *handle, int64_t offset,
+                          char *buf, size_t n) {
+    fake_job *j = by_dir(job_dir, handle);
+    if (!j || offset >= (int64_t)j->loglen)
+        return 0;
+    size_t m = j->loglen - (size_t)offset < n ? j->loglen - (size_t)offset : n;
+    memcpy(buf, j->log + offset, m);
+    return (ssize_t)m;
+}
+static const backend_ops fake_ops = {.name = "local",
+                                     .caps = BACKEND_CAP_HOST_DIR,
+                                     .create = f_create,
+                                     .destroy = f_destroy,
+                                     .start = f_start,
+                                     .watch = f_watch,
+                                     .unwatch = f_unwatch,
+                                     .stop = f_stop,
+                                     .result = f_result,
+                                     .read_log = f_read_log};
+
+static void fake_print(fake_job *j, const char *s) {
+    size_t n = strlen(s);
+    j->log = realloc(j->log, j->loglen + n);
+    assert_non_null(j->log);
+    memcpy(j->log + j->loglen, s, n);
+    j->loglen += n;
+}
+
+/* Ends a job: exit code, the stop flag; on_exit as a backend calls it. */
+static void fake_end(fake_job *j, int code, int stopped) {
+    j->running = 0;
+    j->code = code;
+    j->stopped_flag = stopped;
+    if (j->watched && j->on_exit) {
+        void (*cb)(void *) = j->on_exit;
+        j->on_exit = NULL;
+        cb(j->ud);
+    }
+}
+
+static void fake_reset(void) {
+    for (int i = 0; i < F.n; i++)
+        free(F.jobs[i].log);
+    memset(&F, 0, sizeof F);
+}
+
+/* ---------- the fixture ---------- */
+
+static double clock_now = 1000.0;
+static double fake_now(void *ud) {
+    return clock_now;
+}
+
+static sqlite3 *store_db; /* the store's connection (auto extension) */
+static int fail_commits;  /* commits to fail from now on */
+static int skip_commits;  /* commits to let through before failing */
+static int deny_handle;   /* refuse statements writing training_jobs.handle */
+static int commit_hook(void *ud) {
+    if (skip_commits > 0) {
+        skip_commits--;
+        return 0;
+    }
+    if (fail_commits > 0) {
+        fail_commits--;
+        return 1; /* the COMMIT becomes a ROLLBACK */
+    }
+    return 0;
+}
+static int authorizer(void *ud, int op, const char *a, const char *b, const char *c,
+                      const char *d) {
+    if (deny_handle && op == SQLITE_UPDATE && a && b && !strcmp(a, "training_jobs") &&
+        !strcmp(b, "handle"))
+        return SQLITE_DENY;
+    return SQLITE_OK;
+}
+static int grab_db(sqlite3 *db, const char **err, const void *api) {
+    store_db = db;
+    sqlite3_commit_hook(db, commit_hook, NULL);
+    sqlite3_set_authorizer(db, authorizer, NULL);
+    return SQLITE_OK;
+}
+
+typedef struct {
+    char dir[64];
+    loop *l;
+    store *st;
+    backend *be;
+    backend *bes[1];
+    engine *en;
+    const strategy_ops *strat;
+    int max_running;
+} fx;
+
+static fx X;
+
+static void engine_up(void) {
+    err_t e = {0};
+    engine_config c = {.l = X.l,
+                       .st = X.st,
+                       .backends = X.bes,
+                       .nbackends = 1,
+                       .wk = NULL,
+                       .data_dir = X.dir,
+                       .images = NULL,
+                       .grace = 1,
+                       .max_running = X.max_running,
+                       .now = fake_now,
+                       .strategy = X.strat};
+    X.en = engine_new(&c, &e);
+    assert_non_null(X.en);
+    assert_int_equal(engine_start(X.en, &e), 0);
+}
+
+static int setup(void **state) {
+    fake_reset();
+    memset(&X, 0, sizeof X);
+    fail_commits = skip_commits = deny_handle = 0;
+    clock_now = 1000.0;
+    snprintf(X.dir, sizeof X.dir, "/tmp/test_engine.XXXXXX");
+    assert_non_null(mkdtemp(X.dir));
+    err_t e = {0};
+    X.l = loop_new();
+    assert_non_null(X.l);
+    sqlite3_auto_extension((void (*)(void))grab_db);
+    X.st = store_open(X.dir, &e);
+    assert_non_null(X.st);
+    sqlite3_cancel_auto_extension((void (*)(void))grab_db);
+    X.be = backend_from_ops(&fake_ops, &F);
+    X.bes[0] = X.be;
+    return 0;
+}
+
+static int teardown(void **state) {
+    engine_free(X.en);
+    backend_free(X.be);
+    store_close(X.st);
+    loop_free(X.l);
+    util_rm_rf(X.dir);
+    fake_reset();
+    return 0;
+}
+
+/* A tuning job as the current API stores it (the request text). */
+static int64_t add_tuning(const char *name, int max_jobs, int max_parallel, int64_t max_seconds) {
+    char req[4096];
+    snprintf(req, sizeof req,
+             "{\"HyperParameterTuningJobName\": \"%s\","
+             " \"HyperParameterTuningJobConfig\": {\"Strategy\": \"Random\","
+             "  \"ResourceLimits\": {\"MaxNumberOfTrainingJobs\": %d, "
+             "\"MaxParallelTrainingJobs\": %d},"
+             "  \"HyperParameterTuningJobObjective\": {\"Type\": \"Maximize\", \"MetricName\": "
+             "\"acc\"},"
+             "  \"ParameterRanges\": {\"ContinuousParameterRanges\": [{\"Name\": \"x\", "
+             "\"MinValue\": \"0\", \"MaxValue\": \"1\"}]}},"
+             " \"TrainingJobDefinition\": {\"AlgorithmSpecification\": {\"TrainingImage\": "
+             "\"/bin/true\", \"TrainingInputMode\": \"File\", \"MetricDefinitions\": "
+             "[{\"Name\": \"acc\", \"Regex\": \"acc=([0-9.]+)\"}]},"
+             "  \"RoleArn\": \"arn:aws:iam::123456789012:role/r\","
+             "  \"OutputDataConfig\": {\"S3OutputPath\": \"file:///nonexistent\"},"
+             "  \"ResourceConfig\": {\"InstanceType\": \"ml.m5.large\", \"InstanceCount\": 1, "
+             "\"VolumeSizeInGB\": 1},"
+             "  \"StoppingCondition\": {\"MaxRuntimeInSeconds\": 3600}},"
+             " \"Tags\": [{\"Key\": \"team\", \"Value\": \"blue\"}]}",
+             name, max_jobs, max_parallel);
+    store_tuning t = {0};
+    err_t e = {0};
+    snprintf(t.account, sizeof t.account, ACCOUNT);
+    snprintf(t.name, sizeof t.name, "%s", name);
+    snprintf(t.arn, sizeof t.arn, "arn:aws:sagemaker:us-east-1:%s:hyper-parameter-tuning-job/%s",
+             ACCOUNT, name);
+    snprintf(t.kind, sizeof t.kind, "tuning");
+    snprintf(t.status, sizeof t.status, "Created");
+    t.api = API_CURRENT;
+    snprintf(t.strategy, sizeof t.strategy, "Random");
+    t.seed = 42;
+    snprintf(t.objective_metric, sizeof t.objective_metric, "acc");
+    snprintf(t.objective_type, sizeof t.objective_type, "Maximize");
+    t.max_jobs = max_jobs;
+    t.max_parallel = max_parallel;
+    t.max_seconds = max_seconds;
+    t.created = clock_now;
+    t.request = req;
+    assert_int_equal(store_create_tuning(X.st, &t, &e), 0);
+    assert_int_equal(store_tags_add(X.st, ACCOUNT, t.arn, "team", "blue"), 0);
+    if (X.en)
+        assert_int_equal(engine_add_tuning(X.en, t.id, &e), 0);
+    return t.id;
+}
+
+static tuning_status tuning_status_of(int64_t id) {
+    store_tuning t = {0};
+    tuning_status s = TUNING__COUNT;
+    assert_int_equal(store_get_tuning_by_id(X.st, id, &t), 0);
+    assert_int_equal(tuning_status_parse(t.status, &s), 0);
+    store_tuning_clear(&t);
+    return s;
+}
+
+static store_training training_of(const char *name) {
+    store_training t = {0};
+    assert_int_equal(store_get_training(X.st, ACCOUNT, name, &t), 0);
+    return t;
+}
+
+static training_status training_status_of(const char *name) {
+    store_training t = training_of(name);
+    training_status s = TRAINING__COUNT;
+    assert_int_equal(training_status_parse(t.status, &s), 0);
+    store_training_clear(&t);
+    return s;
+}
+
+static void tick(int n) {
+    for (int i = 0; i < n; i++)
+        engine_tick(X.en);
+}
+
+/* Ends every running fake job with "acc=V" printed and exit 0. */
+static void end_all_ok(double v) {
+    char line[64];
+    snprintf(line, sizeof line, "acc=%g\n", v);
+    for (int i = 0; i < F.n; i++)
+        if (F.jobs[i].running) {
+            fake_print(&F.jobs[i], line);
+            fake_end(&F.jobs[i], 0, 0);
+        }
+}
+
+static int running_fakes(void) {
+    int n = 0;
+    for (int i = 0; i < F.n; i++)
+        n += F.jobs[i].running;
+    return n;
+}
+
+/* ---------- the tests ---------- */
+
+static void test_parallel_and_total_limits(void **unused) {
+    engine_up();
+    int64_t id = add_tuning("lim", 5, 2, 0);
+    tick(3);
+    assert_int_equal(F.starts, 2); /* MaxParallel */
+    assert_int_equal(engine_running(X.en), 2);
+    assert_int_equal(tuning_status_of(id), TUNING_RUNNING);
+    for (int round = 0; round < 5 && running_fakes(); round++) {
+        end_all_ok(0.5 + round);
+        tick(2);
+        assert_true(running_fakes() <= 2);
+    }
+    assert_int_equal(F.starts, 5); /* MaxNumber */
+    assert_int_equal(tuning_status_of(id), TUNING_COMPLETED);
+    assert_int_equal(engine_tunings(X.en), 0);
+    /* Every child got the tuning job's tags; each ran once. */
+    for (int i = 0; i < F.n; i++) {
+        char arn[256];
+        int n = 0;
+        assert_int_equal(starts_of(F.jobs[i].name), 1);
+        snprintf(arn, sizeof arn, "arn:aws:sagemaker:us-east-1:%s:training-job/%s", ACCOUNT,
+                 F.jobs[i].name);
+        assert_int_equal(store_tags_count(X.st, arn, &n), 0);
+        assert_int_equal(n, 1);
+        assert_int_equal(training_status_of(F.jobs[i].name), TRAINING_COMPLETED);
+    }
+}
+
+static void test_machine_cap(void **unused) {
+    X.max_running = 3;
+    engine_up();
+    int64_t a = add_tuning("capa", 4, 2, 0), b = add_tuning("capb", 4, 2, 0);
+    tick(3);
+    assert_int_equal(running_fakes(), 3);
+    assert_int_equal(engine_running(X.en), 3);
+    for (int round = 0; round < 10 && running_fakes(); round++) {
+        end_all_ok(1);
+        tick(2);
+        assert_true(running_fakes() <= 3);
+    }
+    assert_int_equal(F.starts, 8);
+    assert_int_equal(tuning_status_of(a), TUNING_COMPLETED);
+    assert_int_equal(tuning_status_of(b), TUNING_COMPLETED);
+}
+
+static void test_clock_limit(void **unused) {
+    engine_up();
+    int64_t id = add_tuning("clk", 10, 2, 100);
+    tick(2);
+    assert_int_equal(F.starts, 2);
+    fake_print(&F.jobs[0], "acc=0.25\n");
+    clock_now += 99;
+    tick(1);
+    assert_int_equal(F.jobs[0].stops + F.jobs[1].stops, 0);
+    clock_now += 2; /* past 100 s */
+    tick(1);
+    assert_int_equal(F.jobs[0].stops, 1);
+    assert_int_equal(F.jobs[1].stops, 1);
+    assert_int_equal(training_status_of(F.jobs[0].name), TRAINING_STOPPING);
+    fake_end(&F.jobs[0], 0, 0); /* exited 0 after the signal: Completed, its value counts */
+    fake_end(&F.jobs[1], 143, 1);
+    tick(2);
+    assert_int_equal(F.starts, 2); /* nothing launched after the limit */
+    assert_int_equal(training_status_of(F.jobs[0].name), TRAINING_COMPLETED);
+    assert_int_equal(training_status_of(F.jobs[1].name), TRAINING_STOPPED);
+    assert_int_equal(tuning_status_of(id), TUNING_COMPLETED);
+}
+
+static void test_stop_tuning(void **unused) {
+    err_t e = {0};
+    engine_up();
+    int64_t id = add_tuning("stp", 10, 3, 0);
+    tick(1);
+    assert_int_equal(F.starts, 3);
+    assert_int_equal(engine_stop_tuning(X.en, id, &e), 0);
+    assert_int_equal(tuning_status_of(id), TUNING_STOPPING);
+    tick(1);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(F.jobs[i].stops, 1);
+        assert_int_equal(training_status_of(F.jobs[i].name), TRAINING_STOPPING);
+    }
+    tick(1);
+    assert_int_equal(tuning_status_of(id), TUNING_STOPPING); /* until they end */
+    for (int i = 0; i < 3; i++)
+        fake_end(&F.jobs[i], 143, 1);
+    tick(2);
+    assert_int_equal(F.starts, 3);
+    assert_int_equal(tuning_status_of(id), TUNING_STOPPED);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(training_status_of(F.jobs[i].name), TRAINING_STOPPED);
+    /* A stop of a final job is a no-op. */
+    assert_int_equal(engine_stop_tuning(X.en, id, &e), 0);
+    assert_int_equal(tuning_status_of(id), TUNING_STOPPED);
+}
+
+/* A stop that arrives before the trial ever launched is not lost: the
+ * trial never runs. */
+static void test_stop_before_launch(void **unused) {
+    err_t e = {0};
+    engine_up();
+    int64_t id = add_tuning("early", 3, 1, 0);
+    assert_int_equal(engine_stop_tuning(X.en, id, &e), 0);
+    tick(2);
+    assert_int_equal(F.starts, 0);
+    assert_int_equal(tuning_status_of(id), TUNING_STOPPED);
+}
+
+/* acc=1 ... acc=20000 printed at once: the objective is the last value. */
+static void test_objective_is_last_of_20000(void **unused) {
+    engine_up();
+    add_tuning("fast", 1, 1, 0);
+    tick(1);
+    assert_int_equal(F.starts, 1);
+    char line[32];
+    for (int i = 1; i <= 20000; i++) {
+        snprintf(line, sizeof line, "acc=%d\n", i);
+        fake_print(&F.jobs[0], line);
+    }
+    fake_end(&F.jobs[0], 0, 0);
+    tick(4);
+    store_training t = training_of(F.jobs[0].name);
+    assert_string_equal(t.status, "Completed");
+    assert_true(t.has_objective);
+    assert_true(t.objective == 20000);
+    assert_int_equal(t.log_offset, (int64_t)F.jobs[0].loglen);
+    double v = 0;
+    assert_int_equal(store_final_metric(X.st, t.id, "acc", &v), 0);
+    assert_true(v == 20000);
+    store_training_clear(&t);
+}
+
+/* A long log is read a bounded slice per tick: the job is final only once
+ * all of it is consumed. */
+static void test_log_read_in_slices(void **unused) {
+    engine_up();
+    add_tuning("slices", 1, 1, 0);
+    tick(1);
+    char pad[1025];
+    memset(pad, 'x', 1023);
+    pad[1023] = '\n';
+    pad[1024] = 0;
+    for (int i = 0; i < 2048; i++) /* 2 MiB */
+        fake_print(&F.jobs[0], pad);
+    fake_print(&F.jobs[0], "acc=7\n");
+    fake_end(&F.jobs[0], 0, 0);
+    int ticks = 0;
+    while (training_status_of(F.jobs[0].name) == TRAINING_IN_PROGRESS && ticks < 100) {
+        tick(1);
+        ticks++;
+    }
+    assert_true(ticks >= 8); /* 2 MiB / 256 KiB */
+    store_training t = training_of(F.jobs[0].name);
+    assert_true(t.has_objective && t.objective == 7);
+    store_training_clear(&t);
+}
+
+/* The name a child would take: <tuning>-<NNN>-<8 hex of the ARN and index>. */
+static void child_name(const char *tuning, int idx, char *out, size_t n) {
+    char arn[256];
+    snprintf(arn, sizeof arn, "arn:aws:sagemaker:us-east-1:%s:hyper-parameter-tuning-job/%s",
+             ACCOUNT, tuning);
+    uint64_t h = 1469598103934665603ULL;
+    for (const char *p = arn; *p; p++)
+        h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+    h = rng_mix64(h ^ (uint64_t)idx);
+    snprintf(out, n, "%s-%03d-%08x", tuning, idx + 1, (unsigned)(h & 0xffffffffu));
+}
+
+static void take_name(const char *name) {
+    store_training t = {0};
+    err_t e = {0};
+    snprintf(t.account, sizeof t.account, ACCOUNT);
+    snprintf(t.name, sizeof t.name, "%s", name);
+    snprintf(t.status, sizeof t.status, "Completed");
+    t.hyperparameters = "{}";
+    t.tuned = "{}";
+    assert_int_equal(store_insert_training(X.st, &t, &e), 0);
+}
+
+static void test_taken_child_name(void **unused) {
+    char taken[128], want[160];
+    child_name("named", 0, taken, sizeof taken);
+    take_name(taken);
+    engine_up();
+    int64_t id = add_tuning("named", 2, 1, 0);
+    tick(2);
+    assert_int_equal(F.starts, 1);
+    snprintf(want, sizeof want, "%s-2", taken);
+    assert_string_equal(F.jobs[0].name, want);
+    end_all_ok(3);
+    tick(3);
+    end_all_ok(4);
+    tick(3);
+    assert_int_equal(F.starts, 2);
+    assert_int_equal(tuning_status_of(id), TUNING_COMPLETED);
+}
+
+/* Every name a slot may take is taken: the tuning job fails with a reason,
+ * nothing retries forever. */
+static void test_all_child_names_taken(void **unused) {
+    char base[128], v[160];
+    child_name("wedge", 0, base, sizeof base);
+    take_name(base);
+    for (int k = 2; k <= ENGINE_NAME_TRIES; k++) {
+        snprintf(v, sizeof v, "%s-%d", base, k);
+        take_name(v);
+    }
+    engine_up();
+    int64_t id = add_tuning("wedge", 3, 1, 0);
+    tick(3);
+    assert_int_equal(F.starts, 0);
+    assert_int_equal(tuning_status_of(id), TUNING_FAILED);
+    store_tuning t = {0};
+    assert_int_equal(store_get_tuning_by_id(X.st, id, &t), 0);
+    assert_non_null(strstr(t.failure_reason, "are taken"));
+    store_tuning_clear(&t);
+    assert_int_equal(engine_tunings(X.en), 0);
+}
+
+/* COMMITs fail for a while: memory is rebuilt from the store, nothing runs
+ * twice, and everything ends once the fault clears. */
+static void test_failed_commits(void **unused) {
+    engine_up();
+    int64_t id = add_tuning("disk", 6, 2, 0);
+    tick(1);
+    assert_int_equal(F.starts, 2);
+    end_all_ok(1); /* both end while commits fail */
+    fail_commits = 3;
+    tick(3);
+    assert_int_equal(fail_commits, 0);
+    for (int round = 0; round < 20 && tuning_status_of(id) != TUNING_COMPLETED; round++) {
+        tick(2);
+        end_all_ok(2);
+        if (round % 3 == 1)
+            fail_commits = 1;
+    }
+    fail_commits = 0;
+    tick(4);
+    assert_int_equal(tuning_status_of(id), TUNING_COMPLETED);
+    assert_int_equal(F.starts, 6);
+    for (int i = 0; i < F.n; i++) {
+        assert_int_equal(starts_of(F.jobs[i].name), 1);
+        assert_int_equal(training_status_of(F.jobs[i].name), TRAINING_COMPLETED);
+    }
+}
+
+/* store_training_launched fails after a successful launch: the job keeps
+ * running, the record is retried (or the job re-adopted from its job
+ * directory), it is never marked Failed nor launched again. */
+static void test_launch_record_fails(void **unused) {
+    engine_up();
+    int64_t id = add_tuning("rec", 1, 1, 0);
+    deny_handle = 1;
+    tick(3);
+    assert_int_equal(F.starts, 1);
+    assert_int_equal(training_status_of(F.jobs[0].name), TRAINING_IN_PROGRESS);
+    deny_handle = 0;
+    tick(2);
+    store_training t = training_of(F.jobs[0].name);
+    assert_string_equal(t.handle, F.jobs[0].handle);
+    store_training_clear(&t);
+    end_all_ok(5);
+    tick(3);
+    assert_int_equal(F.starts, 1);
+    assert_int_equal(training_status_of(F.jobs[0].name), TRAINING_COMPLETED);
+    assert_int_equal(tuning_status_of(id), TUNING_COMPLETED);
+}
+
+/* The tick that launched a job loses its commit (the row was made durable
+ * before the launch, the handle's record after it is lost): the job is
+ * re-adopted through its job directory, not launched again. */
+static void test_launch_tick_lost(void **unused) {
+    engine_up();
+    int64_t id = add_tuning("relost", 1, 1, 0);
+    skip_commits = 1; /* store_sync before the launch goes through */
+    fail_commits = 1; /* the tick's final commit does not */
+    tick(1);
+    assert_int_equal(F.starts, 1);
+    assert_int_equal(fail_commits, 0);
+    tick(3);
+    assert_int_equal(F.starts, 1);
+    assert_true(F.jobs[0].watched);
+    assert_int_equal(training_status_of(F.jobs[0].name), TRAINING_IN_PROGRESS);
+    end_all_ok(2);
+    tick(3);
+    assert_int_equal(F.starts, 1);
+    assert_int_equal(training_status_of(F.jobs[0].name), TRAINING_COMPLETED);
+    assert_int_equal(tuning_status_of(id), TUNING_COMPLETED);
+}
+
+/* Another connection holds the write lock: ticks do nothing (and return at
+ * once); once it lets go, the work is done. */
+static void test_busy_store(void **unused) {
+    char path[128];
+    sqlite3 *other = NULL;
+    engine_up();
+    snprintf(path, sizeof path, "%s/openhpo.db", X.dir);
+    assert_int_equal(sqlite3_open(path, &other), SQLITE_OK);
+    int64_t id = add_tuning("busy", 2, 2, 0);
+    assert_int_equal(sqlite3_exec(other, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+    int64_t t0 = util_mono_ms();
+    tick(5);
+    assert_true(util_mono_ms() - t0 < 1000);
+    assert_int_equal(F.starts, 0);
+    assert_int_equal(sqlite3_exec(other, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(other);
+    tick(2);
+    assert_int_equal(F.starts, 2);
+    end_all_ok(1);
+    tick(3);
+    assert_int_equal(tuning_status_of(id), TUNING_COMPLETED);
+    for (int i = 0; i < F.n; i++)
+        assert_int_equal(starts_of(F.jobs[i].name), 1);
+}
+
+/* A new engine (a restarted daemon) adopts what the last one left: a job
+ * still running is watched (not relaunched), one that ended is finalised,
+ * one that was lost is relaunched with RetriedAttempt 1. */
+static void test_restart_adoption(void **unused) {
+    engine_up();
+    int64_t id = add_tuning("adopt", 3, 3, 0);
+    tick(1);
+    assert_int_equal(F.starts, 3);
+    engine_free(X.en);
+    X.en = NULL;
+    fake_print(&F.jobs[1], "acc=0.75\n");
+    fake_end(&F.jobs[1], 0, 0); /* ended while no daemon ran */
+    F.jobs[2].running = 0;
+    F.jobs[2].lost = 1; /* its runner vanished */
+    char lost_name[64];
+    snprintf(lost_name, sizeof lost_name, "%s", F.jobs[2].name);
+    engine_up();
+    tick(3);
+    assert_int_equal(starts_of(F.jobs[0].name), 1);
+    assert_true(F.jobs[0].watched);
+    assert_int_equal(training_status_of(F.jobs[1].name), TRAINING_COMPLETED);
+    assert_int_equal(starts_of(lost_name), 2);
+    store_training t = training_of(lost_name);
+    assert_int_equal(t.retried, 1);
+    assert_string_equal(t.status, "InProgress");
+    store_training_clear(&t);
+    assert_int_equal(F.starts, 4);
+    end_all_ok(0.5);
+    tick(3);
+    assert_int_equal(tuning_status_of(id), TUNING_COMPLETED);
+    assert_int_equal(F.starts, 4);
+}
+
+/* A job whose end is never reported (on_exit lost) is still finished: the
+ * engine asks the backend every TRIAL_RECHECK_SECONDS. */
+static void test_missed_exit_is_caught(void **unused) {
+    engine_up();
+    int64_t id = add_tuning("missed", 1, 1, 0);
+    tick(1);
+    fake_print(&F.jobs[0], "acc=9\n");
+    F.jobs[0].running = 0; /* ended, and nobody calls on_exit */
+    tick(3);
+    assert_int_equal(training_status_of(F.jobs[0].name), TRAINING_IN_PROGRESS);
+    clock_now += 10; /* TRIAL_RECHECK_SECONDS */
+    tick(3);
+    assert_int_equal(training_status_of(F.jobs[0].name), TRAINING_COMPLETED);
+    assert_int_equal(tuning_status_of(id), TUNING_COMPLETED);
+    assert_int_equal(F.starts, 1);
+}
+
+/* Lost more than TRIAL_MAX_RETRIES times: Failed with the count. */
+static void test_lost_too_often(void **unused) {
+    engine_up();
+    add_tuning("lost", 1, 1, 0);
+    tick(1);
+    for (int k = 0; k < 3; k++) {
+        fake_job *j = &F.jobs[F.n - 1];
+        j->lost = 1;
+        fake_end(j, 0, 0);
+        tick(2);
+    }
+    assert_int_equal(F.starts, 3);
+    store_training t = training_of(F.jobs[0].name);
+    assert_string_equal(t.status, "Failed");
+    assert_non_null(strstr(t.failure_reason, "lost 3 times"));
+    store_training_clear(&t);
+}
+
+/* A failing program: the failure reason quotes the last log line. */
+static void test_failure_reason(void **unused) {
+    engine_up();
+    add_tuning("fail", 1, 1, 0);
+    tick(1);
+    fake_print(&F.jobs[0], "starting\nTraceback: boom\n");
+    fake_end(&F.jobs[0], 3, 0);
+    tick(2);
+    store_training t = training_of(F.jobs[0].name);
+    assert_string_equal(t.status, "Failed");
+    assert_string_equal(t.failure_reason,
+                        "AlgorithmError: training program exited with code 3: Traceback: boom");
+    store_training_clear(&t);
+}
+
+/* ---- a fake strategy: stops a trial once its curve has 3 values, and is
+ * exhausted after 2 proposals ---- */
+static int fs_stops;
+static void *fs_create(const space *sp, uint64_t seed, const strategy_obs *prior, size_t nprior,
+                       err_t *e) {
+    static int st;
+    return &st;
+}
+static int fs_suggest(void *state, uint64_t index, const strategy_obs *done, size_t ndone,
+                      const double *const *pending, size_t npending, double *out, err_t *e) {
+    out[0] = 0.1 * (double)(index + 1);
+    return 0;
+}
+static int fs_should_stop(void *state, const strategy_curve *trial, const strategy_curve *all,
+                          size_t nall) {
+    assert_true(nall >= 1);
+    int me = 0;
+    for (size_t i = 0; i < nall; i++)
+        me += &all[i] == trial;
+    assert_int_equal(me, 1); /* the trial is among `all` */
+    if (trial->n >= 3) {
+        /* Minimised: the program printed 1, 2, 3 (Maximize), so -1, -2, -3. */
+        assert_true(trial->y[trial->n - 1] == -(double)trial->n);
+        assert_int_equal(trial->step[trial->n - 1], (int64_t)trial->n);
+        fs_stops++;
+        return 1;
+    }
+    return 0;
+}
+static int fs_exhausted(void *state, uint64_t index) {
+    return index >= 2;
+}
+static void fs_destroy(void *state) {}
+static const strategy_ops fake_strategy = {.name = "Fake",
+                                           .create = fs_create,
+                                           .suggest = fs_suggest,
+                                           .should_stop = fs_should_stop,
+                                           .exhausted = fs_exhausted,
+                                           .destroy = fs_destroy};
+
+static void test_strategy_stops_and_exhausts(void **unused) {
+    X.strat = &fake_strategy;
+    fs_stops = 0;
+    engine_up();
+    int64_t id = add_tuning("hb", 10, 4, 0);
+    tick(2);
+    assert_int_equal(F.starts, 2); /* exhausted after 2, though 4 may run */
+    fake_print(&F.jobs[0], "acc=1\nacc=2\n");
+    tick(1);
+    assert_int_equal(F.jobs[0].stops, 0);
+    fake_print(&F.jobs[0], "acc=3\n");
+    tick(1);
+    assert_int_equal(fs_stops, 1);
+    assert_int_equal(F.jobs[0].stops, 1);
+    assert_int_equal(training_status_of(F.jobs[0].name), TRAINING_STOPPING);
+    fake_end(&F.jobs[0], 143, 1);
+    fake_print(&F.jobs[1], "acc=0.5\n");
+    fake_end(&F.jobs[1], 0, 0);
+    tick(3);
+    assert_int_equal(F.starts, 2);
+    store_training t = training_of(F.jobs[0].name);
+    assert_string_equal(t.status, "Stopped");
+    assert_true(t.has_objective && t.objective == 3); /* its last objective counts */
+    store_training_clear(&t);
+    assert_int_equal(tuning_status_of(id), TUNING_COMPLETED);
+}
+
+/* The catalog's forms, paths, and messages naming the caller's field. */
+static void test_image_resolve(void **unused) {
+    err_t e = {0};
+    image_spec s;
+    json_t *cat =
+        json_loads("{\"a\": \"/bin/prog\", \"b\": [\"/bin/sh\", \"t.sh\"],"
+                   " \"c\": {\"backend\": \"slurm\", \"command\": [\"run\", \"x\"]},"
+                   " \"d\": {\"command\": \"solo\"}, \"e\": {\"backend\": \"x\"},"
+                   " \"f\": [], \"g\": [\"\"], \"h\": {\"backend\": 3, \"command\": \"p\"}}",
+                   0, NULL);
+    assert_non_null(cat);
+    assert_int_equal(image_resolve(cat, "a", "F", &s, &e), 0);
+    assert_string_equal(s.backend, "local");
+    assert_int_equal(s.argc, 1);
+    assert_string_equal(s.argv[0], "/bin/prog");
+    assert_null(s.argv[1]);
+    image_clear(&s);
+    assert_int_equal(image_resolve(cat, "b", "F", &s, &e), 0);
+    assert_int_equal(s.argc, 2);
+    assert_string_equal(s.argv[1], "t.sh");
+    image_clear(&s);
+    assert_int_equal(image_resolve(cat, "c", "F", &s, &e), 0);
+    assert_string_equal(s.backend, "slurm");
+    assert_string_equal(s.argv[0], "run");
+    image_clear(&s);
+    assert_int_equal(image_resolve(cat, "d", "F", &s, &e), 0);
+    assert_string_equal(s.backend, "local");
+    assert_string_equal(s.argv[0], "solo");
+    image_clear(&s);
+    const char *bad[] = {"e", "f", "g", "h"};
+    for (size_t i = 0; i < 4; i++) {
+        assert_int_equal(image_resolve(cat, bad[i], "X.TrainingImage", &s, &e), ERR_VALIDATION);
+        assert_non_null(strstr(e.msg, "X.TrainingImage: catalog entry"));
+        assert_null(s.argv);
+    }
+    /* Paths: an absolute executable (or file://), not a relative one. */
+    assert_int_equal(image_resolve(NULL, "/bin/true", "F", &s, &e), 0);
+    assert_string_equal(s.argv[0], "/bin/true");
+    image_clear(&s);
+    assert_int_equal(image_resolve(cat, "file:///bin/true", "F", &s, &e), 0);
+    assert_string_equal(s.argv[0], "/bin/true");
+    image_clear(&s);
+    assert_int_equal(image_resolve(cat, "bin/true", "AlgorithmSpecification.TrainingImage", &s, &e),
+                     ERR_VALIDATION);
+    assert_string_equal(e.msg, "AlgorithmSpecification.TrainingImage: 'bin/true' is neither in "
+                               "the image catalog nor an absolute path (or file:// URI) of an "
+                               "executable file");
+    assert_int_equal(image_resolve(cat, "/etc/passwd", "F", &s, &e), ERR_VALIDATION);
+    json_decref(cat);
+}
+
+/* The FailureReason rule: the program's own text, else the backend's
+ * error, else the exit code or signal with the log's last line. */
+static void test_failure_reason_rule(void **unused) {
+    backend_result r;
+    char out[STORE_REASON_MAX];
+    memset(&r, 0, sizeof r);
+    r.exited = 1;
+    r.code = 2;
+    const char *tail = "a\nlast words\n\n";
+    contract_failure_reason("ValueError: lr", tail, strlen(tail), &r, out, sizeof out);
+    assert_string_equal(out, "ValueError: lr");
+    contract_failure_reason("", tail, strlen(tail), &r, out, sizeof out);
+    assert_string_equal(out, "AlgorithmError: training program exited with code 2: last words");
+    contract_failure_reason(NULL, NULL, 0, &r, out, sizeof out);
+    assert_string_equal(out, "AlgorithmError: training program exited with code 2");
+    r.exited = 0;
+    r.signal = 9;
+    contract_failure_reason(NULL, "only", 4, &r, out, sizeof out);
+    assert_string_equal(out, "AlgorithmError: training program was killed by signal 9: only");
+    snprintf(r.error, sizeof r.error, "cannot execute /x: No such file or directory");
+    contract_failure_reason(NULL, tail, strlen(tail), &r, out, sizeof out);
+    assert_string_equal(out, "AlgorithmError: cannot execute /x: No such file or directory");
+}
+
+/* engine_check_tuning: an image whose backend this daemon lacks is refused,
+ * naming TrainingImage in the caller's path. */
+static void test_check_unknown_backend(void **unused) {
+    err_t e = {0};
+    req_tuning *r = NULL;
+    json_t *cat =
+        json_loads("{\"img\": {\"backend\": \"slurm\", \"command\": \"/bin/true\"}}", 0, NULL);
+    const char *body =
+        "{\"TrainingJobName\": \"t\", \"AlgorithmSpecification\": {\"TrainingImage\": "
+        "\"img\", \"TrainingInputMode\": \"File\"}, \"RoleArn\": "
+        "\"arn:aws:iam::123456789012:role/r\", \"OutputDataConfig\": {\"S3OutputPath\": "
+        "\"file:///tmp/o\"}, \"ResourceConfig\": {\"InstanceType\": \"ml.m5.large\", "
+        "\"InstanceCount\": 1, \"VolumeSizeInGB\": 1}, \"StoppingCondition\": "
+        "{\"MaxRuntimeInSeconds\": 60}}";
+    assert_int_equal(request_parse_text(API_CURRENT, "CreateTrainingJob", body, ACCOUNT, &r, &e),
+                     0);
+    engine_config c = {.l = X.l,
+                       .st = X.st,
+                       .backends = X.bes,
+                       .nbackends = 1,
+                       .data_dir = X.dir,
+                       .images = cat,
+                       .now = fake_now};
+    X.en = engine_new(&c, &e);
+    assert_int_equal(engine_check_tuning(X.en, r, &e), ERR_VALIDATION);
+    assert_string_equal(e.msg, "AlgorithmSpecification.TrainingImage: backend 'slurm' is not "
+                               "configured in this daemon");
+    json_decref(cat);
+    cat = json_loads("{\"img\": {\"command\": \"/bin/true\"}}", 0, NULL);
+    engine_free(X.en);
+    c.images = cat;
+    X.en = engine_new(&c, &e);
+    assert_int_equal(engine_check_tuning(X.en, r, &e), 0);
+    request_free(r);
+    engine_free(X.en);
+    X.en = NULL;
+    json_decref(cat);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_image_resolve),
+        cmocka_unit_test(test_failure_reason_rule),
+        cmocka_unit_test_setup_teardown(test_check_unknown_backend, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_parallel_and_total_limits, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_machine_cap, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_clock_limit, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stop_tuning, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stop_before_launch, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_objective_is_last_of_20000, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_log_read_in_slices, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_taken_child_name, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_all_child_names_taken, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_failed_commits, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_launch_record_fails, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_launch_tick_lost, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_busy_store, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_restart_adoption, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_missed_exit_is_caught, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_lost_too_often, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_failure_reason, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_strategy_stops_and_exhausts, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
