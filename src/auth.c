@@ -102,18 +102,3 @@ out:
     return rc;
 }
 
-int auth_check_2017_account(const auth_config *cfg, const auth_identity *id,
-                            const http_request *req, err_t *e) {
-    int rc = 0;
-    json_t *body = NULL;
-    if (!cfg->creds || req->body_too_large)
-        goto out;
-    body = json_loadb(req->body, req->body_len, 0, NULL);
-    const char *acct = json_string_value(json_object_get(body, "AwsAccountId"));
-    if (acct && strcmp(acct, id->account))
-        rc = err_set(e, ERR_FORBIDDEN, "AwsAccountId %.16s is not the account of access key %s",
-                     acct, id->access_key_id);
-out:
-    json_decref(body);
-    return rc;
-}

@@ -64,13 +64,4 @@ size_t auth_required_signed(int has_target, size_t body_len,
 int auth_check(const auth_config *cfg, const http_request *req, double now, auth_identity *id,
                err_t *e);
 
-/* The 2017 API names the account in the body (AwsAccountId): with
- * credentials configured it must be the signer's account, else ERR_FORBIDDEN
- * (AccessForbidden 403). A body that is not a JSON object or has no string
- * AwsAccountId passes here and is refused by the request validation that
- * follows. Without credentials this always passes. Returns 0 or ERR_FORBIDDEN
- * with e set. */
-int auth_check_2017_account(const auth_config *cfg, const auth_identity *id,
-                            const http_request *req, err_t *e);
-
 #endif
