@@ -1,6 +1,5 @@
 #include "auth.h"
 
-#include <jansson.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
