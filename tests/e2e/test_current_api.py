@@ -15,7 +15,7 @@ import botocore.config
 import botocore.credentials
 import pytest
 
-from conftest import ACCOUNT, Hpod, job_request
+from conftest import ACCOUNT, Hpod, job_request, private_dir
 
 REGION = "us-east-1"
 KEY_A, SECRET_A = "AKIAOPENHPOTESTKEYAA", "secret/A+openhpo-test-key-0001"
@@ -101,8 +101,8 @@ def tuning_request(name="tune1", max_jobs=6, parallel=2, static=None, strategy="
                                       {"Name": "loss", "Regex": "loss: ([-+0-9.eE]+)"}]},
             "RoleArn": "arn:aws:iam::%s:role/openhpo" % ACCOUNT,
             "InputDataConfig": [{"ChannelName": "train", "DataSource": {"S3DataSource": {
-                "S3DataType": "S3Prefix", "S3Uri": "file:///tmp"}}}],
-            "OutputDataConfig": {"S3OutputPath": "file:///tmp/openhpo-out"},
+                "S3DataType": "S3Prefix", "S3Uri": "file://" + private_dir("input")}}}],
+            "OutputDataConfig": {"S3OutputPath": "file://" + private_dir("output")},
             "ResourceConfig": {"InstanceCount": 1, "InstanceType": "ml.m5.large",
                                "VolumeSizeInGB": 1},
             "StaticHyperParameters": static if static is not None else {"mode": "normal"},
@@ -122,7 +122,7 @@ def training_request(name="train1", hp=None, max_runtime=600):
             "TrainingImage": "trainer:latest", "TrainingInputMode": "File",
             "MetricDefinitions": [{"Name": "accuracy", "Regex": "accuracy=([-+0-9.eE]+)"}]},
         "RoleArn": "arn:aws:iam::%s:role/openhpo" % ACCOUNT,
-        "OutputDataConfig": {"S3OutputPath": "file:///tmp/openhpo-out"},
+        "OutputDataConfig": {"S3OutputPath": "file://" + private_dir("output")},
         "ResourceConfig": {"InstanceCount": 1, "InstanceType": "ml.m5.large",
                            "VolumeSizeInGB": 1},
         "StoppingCondition": {"MaxRuntimeInSeconds": max_runtime},
