@@ -989,8 +989,18 @@ int engine_add_tuning(engine *en, int64_t tuning_id, err_t *e) {
     /* A training job created on its own exists when CreateTrainingJob
      * answers (DescribeTrainingJob and ListTags find it at once): its row is
      * made now, not on a later tick the next request may overtake. */
-    if (!rc && solo)
-        engine_tick(en);
+    tuning *tj = solo && !rc ? find_tuning(en, tuning_id) : NULL;
+    if (tj) {
+        int trc = store_begin(en->cfg.st);
+        if (!trc)
+            trc = tick_tuning(en, tj);
+        int crc = store_commit(en->cfg.st);
+        if (trc || crc) {
+            /* As a failed tick: the store is the truth; the next tick reloads. */
+            drop_all(en);
+            en->reload = 1;
+        }
+    }
     if (rc) {
         /* Stored but not started: the next reload starts it. */
         en->reload = 1;
