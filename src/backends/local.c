@@ -39,6 +39,7 @@
 #include <sys/syscall.h>
 #include <sys/timerfd.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "backend_impl.h"
@@ -266,8 +267,10 @@ static void remove_cgroup(local *lb, const char *cg) {
     lb->cgs = c;
 }
 
-/* Kills the job's cgroup, when the runner made one (JOB_DIR/cgroup). */
-static void kill_cgroup(local *lb, const char *job_dir) {
+/* Kills the job's cgroup, when the runner made one (JOB_DIR/cgroup), and
+ * returns its path (caller frees), else NULL. Touches no loop state: safe
+ * on any thread. */
+static char *kill_cgroup_of(const char *job_dir) {
     char p[LOCAL_PATH_MAX];
     path_in(p, sizeof p, job_dir, LOCAL_CGROUP_FILE);
     char *cg = util_read_file(p, 1024, NULL);
@@ -279,8 +282,17 @@ static void kill_cgroup(local *lb, const char *job_dir) {
                 log_debug("cannot kill cgroup %s: %s", cg, strerror(errno));
             close(fd);
         }
-        remove_cgroup(lb, cg);
+        return cg;
     }
+    free(cg);
+    return NULL;
+}
+
+/* Kills the job's cgroup and removes it (later, on the loop, while busy). */
+static void kill_cgroup(local *lb, const char *job_dir) {
+    char *cg = kill_cgroup_of(job_dir);
+    if (cg)
+        remove_cgroup(lb, cg);
     free(cg);
 }
 
@@ -446,7 +458,15 @@ static int local_start(void *self, const backend_launch *l, char handle[BACKEND_
      * with it; its cgroup, if made, is killed) and reap it. */
     kill(-pid, SIGKILL);
     waitpid(pid, NULL, 0);
-    kill_cgroup(lb, l->job_dir);
+    /* start may run on the engine's worker thread: no loop state here (the
+     * runner sweeps its own cgroup; this one is removed once it has
+     * emptied, a bounded number of tries, else left empty). */
+    char *cg = kill_cgroup_of(l->job_dir);
+    for (int i = 0; cg && i < LOCAL_RMDIR_TRIES && rmdir(cg) && errno == EBUSY; i++) {
+        struct timespec ts = {0, 2 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    free(cg);
 out:
     if (lockfd >= 0)
         close(lockfd);
