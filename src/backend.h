@@ -99,7 +99,11 @@ const char *backend_name(const backend *b);
 unsigned backend_caps(const backend *b);
 
 /* Starts a job; writes its handle (NUL-terminated) to handle[]. 0 or an
- * err_code with e set (exec failure included). */
+ * err_code with e set (exec failure included). It may block for a while
+ * (the local backend waits for the runner's start-up report), so the
+ * engine calls it on its worker thread: a backend's start must not touch
+ * the loop nor any state its other operations (all on the loop thread)
+ * change. */
 int backend_start(backend *b, const backend_launch *l, char handle[BACKEND_HANDLE_MAX], err_t *e);
 
 /* Watches a job (just launched, or found after a restart). Returns

@@ -19,6 +19,18 @@
 
 typedef struct tuning tuning;
 
+/* What a tuning job's trials borrow for their launches (the request, the
+ * resolved image): shared with the launches on the worker, which may
+ * outlive the tuning job and the engine (trial.h, trial_job.ref). Counted
+ * and freed on the loop thread only. */
+typedef struct tuning_def {
+    struct tuning_def *next; /* the engine's list (while en is set) */
+    engine *en;              /* NULL once the engine is gone */
+    int refs;                /* the tuning job's own, plus one per launch in flight */
+    req_tuning *r;
+    image_spec img;
+} tuning_def;
+
 /* A finished trial, for the strategy. */
 typedef struct {
     double *cfg; /* sp->n values */
@@ -55,13 +67,13 @@ struct tuning {
     char name[STORE_NAME_MAX];
     char arn[256];
     tuning_status status;
-    req_tuning *r;
+    tuning_def *def; /* owns r and img (shared with launches in flight) */
+    req_tuning *r;   /* = def->r */
     space *sp;
     strategy *strat; /* NULL for a training job created on its own */
     metrics_set *ms;
     int objective;
     int maximize;
-    image_spec img;
     backend *be;
     int solo;
     uint64_t seed; /* the stored seed (the request may not give one) */
@@ -85,7 +97,10 @@ struct engine {
     trial_env tenv;
     tuning *tunings;
     suggest_job *jobs;
-    int reload; /* memory was dropped: re-adopt from the store on the next tick */
+    tuning_def *defs; /* every tuning_def alive */
+    int launching;    /* launches on the worker (orphaned ones included) */
+    int reload;       /* memory was dropped: re-adopt from the store on the next tick (once no
+                         launch of the dropped trials is in flight) */
 };
 
 static double now_of(const engine *en) {
@@ -199,6 +214,42 @@ static int suggest_start(engine *en, tuning *tj) {
 
 /* ---------- tuning jobs in memory ---------- */
 
+static tuning_def *def_new(engine *en) {
+    tuning_def *d = calloc(1, sizeof *d);
+    if (!d)
+        return NULL;
+    d->en = en;
+    d->refs = 1;
+    d->next = en->defs;
+    en->defs = d;
+    return d;
+}
+
+static void def_release(tuning_def *d) {
+    if (!d || --d->refs > 0)
+        return;
+    for (tuning_def **pp = d->en ? &d->en->defs : NULL; pp && *pp; pp = &(*pp)->next)
+        if (*pp == d) {
+            *pp = d->next;
+            break;
+        }
+    image_clear(&d->img);
+    request_free(d->r);
+    free(d);
+}
+
+/* trial_job.ref: a launch of one of the def's trials went to the worker
+ * (+1) or came back (-1). */
+static void def_ref(void *ud, int delta) {
+    tuning_def *d = ud;
+    if (d->en)
+        d->en->launching += delta;
+    if (delta > 0)
+        d->refs += delta;
+    else
+        def_release(d);
+}
+
 static void hist_clear(hist_entry *h) {
     free(h->cfg);
     free(h->step);
@@ -226,8 +277,7 @@ static void tuning_free(tuning *tj) {
         space_free(tj->sp);
     }
     metrics_free(tj->ms);
-    image_clear(&tj->img);
-    request_free(tj->r);
+    def_release(tj->def); /* and with it r and img, once no launch holds them */
     free(tj);
 }
 
@@ -349,12 +399,14 @@ static void trials_remove(tuning *tj, size_t i) {
 
 static trial_job job_of(tuning *tj) {
     trial_job j = {.r = tj->r,
-                   .img = &tj->img,
+                   .img = &tj->def->img,
                    .be = tj->be,
                    .ms = tj->ms,
                    .objective = tj->objective,
                    .solo = tj->solo,
-                   .tuning_name = tj->name};
+                   .tuning_name = tj->name,
+                   .ref = def_ref,
+                   .ref_ud = tj->def};
     return j;
 }
 
@@ -804,9 +856,14 @@ static int load_tuning(engine *en, const store_tuning *row) {
     tj->max_seconds = row->max_seconds;
     tj->seed = row->seed;
     tj->started = row->started > 0 ? row->started : now_of(en);
+    if (!(tj->def = def_new(en))) {
+        tuning_free(tj);
+        return ERR_INTERNAL;
+    }
     if ((rc = request_parse_text((api_flavor)row->api, create_op(row->api, tj->solo), row->request,
-                                 row->account, &tj->r, &e)))
+                                 row->account, &tj->def->r, &e)))
         goto fail;
+    tj->r = tj->def->r;
     const req_training_def *def = &tj->r->defs[0];
     tj->max_jobs = tj->solo ? 1 : tj->r->max_jobs;
     tj->max_parallel = tj->solo ? 1 : tj->r->max_parallel;
@@ -834,11 +891,11 @@ static int load_tuning(engine *en, const store_tuning *row) {
         if (!strcmp(metrics_name(tj->ms, i), obj))
             tj->objective = (int)i;
     request_def_path(tj->r, 0, "AlgorithmSpecification.TrainingImage", field, sizeof field);
-    if (image_resolve(en->cfg.images, def->image, field, &tj->img, &e))
+    if (image_resolve(en->cfg.images, def->image, field, &tj->def->img, &e))
         goto fail;
-    if (!(tj->be = find_backend(en, tj->img.backend))) {
+    if (!(tj->be = find_backend(en, tj->def->img.backend))) {
         err_set(&e, ERR_VALIDATION, "%s: backend '%s' is not configured in this daemon", field,
-                tj->img.backend);
+                tj->def->img.backend);
         goto fail;
     }
     load_ctx c = {tj, 0};
@@ -909,7 +966,10 @@ void engine_tick(engine *en) {
         check(store_commit(st), "commit of a group that did not begin");
         return;
     }
-    if (en->reload) {
+    if (en->reload && en->launching == 0) {
+        /* (While a dropped trial's launch is on the worker, its job
+         * directory is the worker's: re-adopting it now could launch it
+         * twice.) */
         drop_all(en);
         if ((rc = load_all(en)) == 0) {
             en->reload = 0;
@@ -1081,8 +1141,12 @@ engine *engine_new(const engine_config *cfg, err_t *e) {
         return NULL;
     }
     en->cfg = *cfg;
-    en->tenv = (trial_env){
-        .st = cfg->st, .l = cfg->l, .now = cfg->now, .now_ud = cfg->now_ud, .grace = cfg->grace};
+    en->tenv = (trial_env){.st = cfg->st,
+                           .l = cfg->l,
+                           .now = cfg->now,
+                           .now_ud = cfg->now_ud,
+                           .grace = cfg->grace,
+                           .wk = cfg->wk};
     return en;
 }
 
@@ -1092,5 +1156,7 @@ void engine_free(engine *en) {
     drop_all(en);
     for (suggest_job *j = en->jobs; j; j = j->next)
         j->en = NULL; /* the worker's done() frees them */
+    for (tuning_def *d = en->defs; d; d = d->next)
+        d->en = NULL; /* held by launches on the worker: their done() frees them */
     free(en);
 }

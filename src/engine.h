@@ -23,7 +23,11 @@
  * finds every job: running ones are watched again, lost ones relaunched
  * (RetriedAttempt + 1), ended ones finalised once their log is consumed
  * (a bounded slice per tick). engine_free() leaves training jobs running;
- * the next start adopts them. */
+ * the next start adopts them. A launch still on the worker at
+ * engine_free() finishes there and is dropped when the worker answers: a
+ * job it started is adopted by the next start through its job directory
+ * (its row is InProgress, without a handle), one it never started is
+ * relaunched. */
 #ifndef OPENHPO_ENGINE_H
 #define OPENHPO_ENGINE_H
 
@@ -49,7 +53,9 @@ typedef struct {
     store *st;                /* borrowed */
     backend *const *backends; /* borrowed; the image catalog names one per image */
     size_t nbackends;         /* ("local" for paths and the catalog's short forms) */
-    worker *wk;               /* suggestions run on it; NULL = inline (tests) */
+    worker *wk;               /* suggestions and launches (job directory, backend_start) run
+                                 on it; NULL = inline (tests). Borrowed: free the engine
+                                 first, then the worker (which ends what is in flight) */
     const char *data_dir;     /* training job directories go under DATA_DIR/jobs */
     const json_t *images;     /* image catalog (see image.h); borrowed, may be NULL */
     long grace;               /* seconds between SIGTERM and SIGKILL when stopping */

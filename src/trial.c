@@ -10,6 +10,26 @@
 #include "ingest.h"
 #include "util.h"
 
+typedef struct launch_job launch_job;
+
+/* A launch's slow part, for the worker: everything it reads is its own or
+ * held for it (job.ref), so it may outlive the trial. */
+struct launch_job {
+    trial *t; /* NULL once the trial is gone (its answer is dropped) */
+    void (*ref)(void *ud, int delta);
+    void *ref_ud;
+    backend *be;
+    const req_training_def *def;
+    char name[STORE_NAME_MAX];
+    char job_dir[1024];
+    json_t *hp;
+    char **env, **argv;
+    backend_launch bl;
+    char handle[BACKEND_HANDLE_MAX];
+    int rc; /* 0: started; else the err_code of e */
+    err_t e;
+};
+
 struct trial {
     trial_env env;
     trial_job job;
@@ -34,6 +54,11 @@ struct trial {
     int warned;      /* the wait for the result was logged */
     int has_obj;
     double obj;
+    int noted;         /* the Training transition is in the store */
+    double started_at; /* when the backend started it */
+    launch_job *lj;    /* the launch on the worker (STARTING), or NULL */
+    int start_failed;  /* the worker's start failed: finish with start_error */
+    char start_error[ERR_MSG_MAX];
 };
 
 static double now_of(const trial *t) {
@@ -98,6 +123,7 @@ trial *trial_new(const trial_env *env, const trial_job *job, const store_trainin
      * nothing recorded is NEW; the backend is still asked, as its runner may
      * have started before the daemon died (its pid file finds it). */
     t->recorded = row->handle[0] != 0;
+    t->noted = 1; /* a fresh launch adds its Training transition */
     t->phase = fresh ? TRIAL_NEW : TRIAL_RUNNING;
     return t;
 }
@@ -105,6 +131,8 @@ trial *trial_new(const trial_env *env, const trial_job *job, const store_trainin
 void trial_free(trial *t) {
     if (!t)
         return;
+    if (t->lj)
+        t->lj->t = NULL; /* on the worker: its answer will be dropped */
     if (t->w)
         backend_unwatch(t->job.be, t->w);
     ingest_free(t->in);
@@ -123,6 +151,8 @@ int trial_move(trial *t, training_status to, const char *secondary) {
         t->status = to;
     return rc;
 }
+
+static int deliver_stop(trial *t);
 
 static void on_exit_cb(void *ud) {
     trial *t = ud;
@@ -173,20 +203,110 @@ static json_t *load_hp(trial *t, err_t *e) {
     return hp;
 }
 
-/* NEW -> RUNNING: prepare, make durable, start, record. 0 when it runs (or
- * when it could not start and is now final); TRIAL_FAULT-worthy store
- * codes otherwise. */
+static void launch_job_free(launch_job *lj) {
+    if (!lj)
+        return;
+    json_decref(lj->hp);
+    contract_env_free(lj->env);
+    free(lj->argv);
+    free(lj);
+}
+
+/* On the worker (or inline): lays out the job directory, starts the job.
+ * Touches only lj's own data, the filesystem and the backend's start. */
+static void launch_run(void *arg) {
+    launch_job *lj = arg;
+    contract_job cj = {
+        .job_name = lj->name, .job_dir = lj->job_dir, .hyperparameters = lj->hp, .def = lj->def};
+    util_rm_rf(lj->job_dir); /* a relaunch starts from a clean directory */
+    lj->handle[0] = 0;
+    if ((lj->rc = contract_prepare(&cj, &lj->e)))
+        return;
+    lj->rc = backend_start(lj->be, &lj->bl, lj->handle, &lj->e);
+}
+
+/* The handle's record: store_training_launched, then the Training
+ * transition; each retried (every tick) until it is stored. */
+static void record(trial *t) {
+    if (!t->recorded && t->handle[0] &&
+        store_training_launched(t->env.st, t->id, t->handle, t->started_at) == 0)
+        t->recorded = 1;
+    if (!t->noted && store_add_transition(t->env.st, t->id, "Training", t->started_at,
+                                          "Training image download completed. Training in "
+                                          "progress.") == 0)
+        t->noted = 1;
+}
+
+/* Applies a launch's answer (on the loop): RUNNING and watched, or the
+ * start's failure kept for finish(). */
+static void launch_apply(trial *t, launch_job *lj) {
+    if (lj->rc) {
+        log_warn("training job %s failed to start: %s", t->name, lj->e.msg);
+        snprintf(t->start_error, sizeof t->start_error, "%s", lj->e.msg);
+        t->start_failed = 1;
+        return;
+    }
+    snprintf(t->handle, sizeof t->handle, "%s", lj->handle);
+    t->phase = TRIAL_RUNNING;
+    t->recorded = 0;
+    t->noted = 0;
+    t->exited = 0;
+    t->stop_sent = 0;
+    t->started_at = now_of(t);
+    t->checked = t->started_at;
+    if (backend_watch_job(t->job.be, t->job_dir, t->handle, on_exit_cb, t, &t->w) !=
+        BACKEND_RUNNING)
+        t->exited = 1;
+    log_debug("launched %s (%s)", t->name, t->handle);
+}
+
+/* The worker's answer, on the loop thread. */
+static void launch_done(void *arg, int cancelled) {
+    launch_job *lj = arg;
+    trial *t = lj->t;
+    if (t) {
+        t->lj = NULL;
+        if (cancelled) {
+            t->phase = TRIAL_NEW; /* never ran: launched again on a later tick */
+        } else {
+            launch_apply(t, lj);
+            /* A stop that came while it started: the Stopping it recorded
+             * is durable (its tick, or its request, has ended), and the
+             * handle is known now. A failure here is retried each tick. */
+            if (t->phase == TRIAL_RUNNING && deliver_stop(t))
+                log_warn("training job %s: the stop will be sent on the next tick", t->name);
+        }
+        loop_kick(t->env.l);
+    }
+    void (*ref)(void *, int) = lj->ref;
+    void *ref_ud = lj->ref_ud;
+    launch_job_free(lj);
+    if (ref)
+        ref(ref_ud, -1); /* last: it may free what lj borrowed */
+}
+
+/* NEW -> STARTING (on the worker) or, inline, RUNNING: builds the launch,
+ * makes the row durable, starts it. 0 when it is starting or runs (or when
+ * it could not start and is now final); TRIAL_FAULT-worthy store codes
+ * otherwise. */
 static int launch(trial *t) {
     err_t e = {0};
-    json_t *hp = NULL;
-    char **env = NULL, **argv = NULL;
     int rc = 0, store_rc = 0;
     const req_training_def *def = &t->job.r->defs[0];
-    if (t->stop_why) { /* stopped before it ever ran */
+    launch_job *lj = NULL;
+    if (t->stop_why) /* stopped before it ever ran */
         return finish(t, TRAINING_STOPPED, "Stopped", NULL, 0, 0, now_of(t));
+    if (!(lj = calloc(1, sizeof *lj))) {
+        rc = err_set(&e, ERR_INTERNAL, "out of memory");
+        goto fail;
     }
-    util_rm_rf(t->job_dir); /* a relaunch starts from a clean directory */
-    if (!(hp = load_hp(t, &e))) {
+    lj->be = t->job.be;
+    lj->def = def;
+    lj->ref = t->job.ref;
+    lj->ref_ud = t->job.ref_ud;
+    snprintf(lj->name, sizeof lj->name, "%s", t->name);
+    snprintf(lj->job_dir, sizeof lj->job_dir, "%s", t->job_dir);
+    if (!(lj->hp = load_hp(t, &e))) {
         rc = e.code;
         if (rc == ERR_UNAVAILABLE || rc == ERR_INTERNAL) {
             store_rc = rc;
@@ -195,61 +315,65 @@ static int launch(trial *t) {
         goto fail;
     }
     contract_job cj = {
-        .job_name = t->name, .job_dir = t->job_dir, .hyperparameters = hp, .def = def};
-    if ((rc = contract_prepare(&cj, &e)))
-        goto fail;
-    if (!(env = contract_env(&cj, t->job_dir))) {
+        .job_name = lj->name, .job_dir = lj->job_dir, .hyperparameters = lj->hp, .def = def};
+    if (!(lj->env = contract_env(&cj, lj->job_dir))) {
         rc = err_set(&e, ERR_INTERNAL, "out of memory");
         goto fail;
     }
     size_t n = t->job.img->argc;
-    if (!(argv = calloc(n + 2, sizeof *argv))) {
+    if (!(lj->argv = calloc(n + 2, sizeof *lj->argv))) {
         rc = err_set(&e, ERR_INTERNAL, "out of memory");
         goto fail;
     }
     for (size_t i = 0; i < n; i++)
-        argv[i] = t->job.img->argv[i];
-    argv[n] = "train";
-    backend_launch bl = {.name = t->name,
-                         .job_dir = t->job_dir,
-                         .argv = argv,
-                         .envp = env,
-                         .max_runtime = def->max_runtime,
-                         .grace = t->env.grace,
-                         .output_path = def->output_path,
-                         .image = def->image,
-                         .instance_type = def->instance_type,
-                         .instance_count = def->instance_count};
+        lj->argv[i] = t->job.img->argv[i];
+    lj->argv[n] = "train";
+    lj->bl = (backend_launch){.name = lj->name,
+                              .job_dir = lj->job_dir,
+                              .argv = lj->argv,
+                              .envp = lj->env,
+                              .max_runtime = def->max_runtime,
+                              .grace = t->env.grace,
+                              .output_path = def->output_path,
+                              .image = def->image,
+                              .instance_type = def->instance_type,
+                              .instance_count = def->instance_count};
     /* Write-ahead: the training job's row is durable before it can run. */
     if ((store_rc = store_sync(t->env.st)))
         goto out;
     t->handle[0] = 0;
-    if ((rc = backend_start(t->job.be, &bl, t->handle, &e)))
-        goto fail;
-    t->phase = TRIAL_RUNNING;
-    t->recorded = 0;
-    t->exited = 0;
-    t->stop_sent = 0;
-    double now = now_of(t);
-    /* A failure to record is retried each tick; it never fails the job. */
-    if (store_training_launched(t->env.st, t->id, t->handle, now) == 0 &&
-        store_add_transition(t->env.st, t->id, "Training", now,
-                             "Training image download completed. Training in progress.") == 0)
-        t->recorded = 1;
-    if (backend_watch_job(t->job.be, t->job_dir, t->handle, on_exit_cb, t, &t->w) !=
-        BACKEND_RUNNING)
-        t->exited = 1;
-    log_debug("launched %s (%s)", t->name, t->handle);
+    t->start_failed = 0;
+    if (t->env.wk) {
+        lj->t = t;
+        t->lj = lj;
+        t->phase = TRIAL_STARTING;
+        if (lj->ref)
+            lj->ref(lj->ref_ud, +1);
+        if (worker_submit(t->env.wk, launch_run, launch_done, lj) == 0)
+            return 0; /* lj is the worker's now */
+        if (lj->ref)
+            lj->ref(lj->ref_ud, -1);
+        t->lj = NULL;
+        lj->t = NULL;
+        t->phase = TRIAL_NEW;
+        log_debug("training job %s: the worker is full; launching inline", t->name);
+    }
+    launch_run(lj);
+    launch_apply(t, lj);
+    if (t->start_failed)
+        goto failed;
+    record(t);
     goto out;
 fail:
     log_warn("training job %s failed to start: %s", t->name, e.msg);
-    store_rc = finish(t, TRAINING_FAILED, "Failed", e.msg, 0, 0, now_of(t));
+    snprintf(t->start_error, sizeof t->start_error, "%s", e.msg);
+failed:
+    t->start_failed = 0;
+    store_rc = finish(t, TRAINING_FAILED, "Failed", t->start_error, 0, 0, now_of(t));
     if (store_rc < 0)
         store_rc = 0;
 out:
-    json_decref(hp);
-    contract_env_free(env);
-    free(argv);
+    launch_job_free(lj);
     return store_rc;
 }
 
@@ -390,13 +514,20 @@ trial_step trial_tick(trial *t) {
         if (t->phase == TRIAL_FINAL)
             return TRIAL_DONE;
     }
+    if (t->phase == TRIAL_STARTING) {
+        if (!t->start_failed)
+            return TRIAL_ACTIVE; /* on the worker */
+        t->start_failed = 0;
+        rc = finish(t, TRAINING_FAILED, "Failed", t->start_error, 0, 0, now_of(t));
+        if (rc > 0)
+            return TRIAL_FAULT;
+        return t->phase == TRIAL_FINAL ? TRIAL_DONE : TRIAL_ACTIVE;
+    }
     if (t->phase == TRIAL_RUNNING) {
-        if (!t->recorded) {
-            /* The launch's record failed (or was lost with its tick): retry. */
-            double now = now_of(t);
-            if (t->handle[0] && store_training_launched(t->env.st, t->id, t->handle, now) == 0)
-                t->recorded = 1;
-        }
+        /* The launch's record (written here after a launch on the worker;
+         * retried when it failed, or was lost with its tick). */
+        if (!t->recorded || !t->noted)
+            record(t);
         if (!t->w && !t->exited) {
             backend_state s =
                 backend_watch_job(t->job.be, t->job_dir, t->handle, on_exit_cb, t, &t->w);

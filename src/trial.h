@@ -1,21 +1,31 @@
 /* trial — one training job's lifecycle, inside a tuning job.
  *
- *   NEW ──launch──▶ RUNNING ──on_exit──▶ ENDED ──log consumed──▶ FINAL
- *    ▲                 │                   │
+ *   NEW ──launch──▶ STARTING ──started──▶ RUNNING ──on_exit──▶ ENDED ──log consumed──▶ FINAL
+ *    ▲                                                          │
  *    └──── lost: relaunch (RetriedAttempt + 1, at most TRIAL_MAX_RETRIES) ◀┘
  *
- * NEW: its row is in the store (status InProgress, no handle); trial_tick
- * prepares the job directory (contract.c), makes the row durable
- * (store_sync) and starts it (backend_start). RUNNING: the handle is known;
- * the handle's record (store_training_launched) is retried on every tick
- * until it is stored — a failure there never fails the running job;
- * the backend is asked to watch it until it can; its log is ingested a
- * slice per tick; a stop asked for (at any time, before the launch
- * included) is delivered as soon as there is something to stop. ENDED: the
- * log is read to its end, a slice per tick, then the outcome is decided
- * (the backend's result and contract.c's failure-reason rule) and stored:
- * FINAL. Every status change goes through trial_move(), which refuses what
- * status.h's table does not allow (a logged bug, nothing stored).
+ * NEW: its row is in the store (status InProgress, no handle). trial_tick
+ * makes the row durable (store_sync: write-ahead) and hands the slow part
+ * of the launch — the job directory's preparation (contract.c) and
+ * backend_start — to the worker (trial_env.wk), which touches neither the
+ * store nor the loop: STARTING. The trial counts as running meanwhile
+ * (slots, the machine's cap) and does nothing else. The worker's answer is
+ * applied on the loop: the handle is kept, the backend asked to watch the
+ * job, a stop asked for meanwhile delivered at once (RUNNING); a start that
+ * failed (exec failure included) finishes the job Failed with the reason on
+ * the next tick; a launch the worker cancelled (it was freed first) is NEW
+ * again. Without a worker (wk NULL: the deterministic tests) the launch
+ * runs inline, in the tick. RUNNING: the handle's record
+ * (store_training_launched and the Training transition) is written in the
+ * next tick's store group and retried on every tick until it is stored —
+ * a failure there never fails the running job; the backend is asked to
+ * watch it until it can; its log is ingested a slice per tick; a stop
+ * asked for (at any time, before the launch included) is delivered as soon
+ * as there is something to stop. ENDED: the log is read to its end, a
+ * slice per tick, then the outcome is decided (the backend's result and
+ * contract.c's failure-reason rule) and stored: FINAL. Every status change
+ * goes through trial_move(), which refuses what status.h's table does not
+ * allow (a logged bug, nothing stored).
  *
  * Store results: any store failure makes trial_tick return TRIAL_FAULT; the
  * engine then drops its in-memory state and re-adopts from the store (the
@@ -34,6 +44,7 @@
 #include "request.h"
 #include "status.h"
 #include "store.h"
+#include "worker.h"
 
 #define TRIAL_MAX_RETRIES 2       /* relaunches of a training job whose runner was lost */
 #define TRIAL_RECHECK_SECONDS 10  /* a watched job's end is also asked for this often */
@@ -51,9 +62,15 @@ typedef struct {
     double (*now)(void *ud);
     void *now_ud;
     long grace;
+    worker *wk; /* launches run on it; NULL = inline (in the tick) */
 } trial_env;
 
-/* The tuning job's settings a trial runs with (borrowed; outlive it). */
+/* The tuning job's settings a trial runs with (borrowed; outlive it, and
+ * any launch of it still on the worker: `ref` (may be NULL when they
+ * outlive every launch anyway) is called with +1 when a launch is handed to
+ * the worker and with -1 when its answer has been applied or dropped, on
+ * the loop thread, so the owner can keep r, img and be alive for a launch
+ * that outlives trial_free()). */
 typedef struct {
     const req_tuning *r;     /* definition 0 is run */
     const image_spec *img;   /* program, resolved */
@@ -62,9 +79,11 @@ typedef struct {
     int objective;           /* index of the objective in ms, or -1 */
     int solo;                /* a training job created on its own */
     const char *tuning_name; /* for log lines */
+    void (*ref)(void *ud, int delta);
+    void *ref_ud;
 } trial_job;
 
-typedef enum { TRIAL_NEW, TRIAL_RUNNING, TRIAL_ENDED, TRIAL_FINAL } trial_phase;
+typedef enum { TRIAL_NEW, TRIAL_STARTING, TRIAL_RUNNING, TRIAL_ENDED, TRIAL_FINAL } trial_phase;
 
 typedef enum {
     TRIAL_ACTIVE, /* still running (or waiting for its log to be consumed) */
@@ -81,7 +100,11 @@ typedef struct trial trial;
  * relaunched). `cfg` (sp_n values) is the config it runs. `count0`:
  * objective values already stored (see ingest_new). NULL on allocation
  * failure. Caller frees with trial_free(),
- * which leaves the job running (the next daemon adopts it). */
+ * which leaves the job running (the next daemon adopts it). A launch still
+ * on the worker is left to finish there: its answer is then dropped (and
+ * `job.ref` released); a job it started runs on with no handle recorded,
+ * its row InProgress, and is adopted through its job directory by the next
+ * engine to load the row (or relaunched as lost when it never started). */
 trial *trial_new(const trial_env *env, const trial_job *job, const store_training *row,
                  const double *cfg, size_t sp_n, int64_t count0, int fresh);
 void trial_free(trial *t);
@@ -91,7 +114,8 @@ trial_step trial_tick(trial *t);
 
 /* Asks the trial to stop (why: TRIAL_STOP_*). The request is stored
  * (Stopping) and the signal sent once the store has it; a trial not yet
- * launched is then never launched. 0, or the store's err_code (the stop is
+ * launched is then never launched; one STARTING is signalled as soon as its
+ * handle is known. 0, or the store's err_code (the stop is
  * then not recorded: retry). A trial already stopping or final: 0. */
 int trial_stop(trial *t, int why);
 

@@ -39,6 +39,7 @@
 #include <sys/syscall.h>
 #include <sys/timerfd.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "backend_impl.h"
@@ -266,8 +267,10 @@ static void remove_cgroup(local *lb, const char *cg) {
     lb->cgs = c;
 }
 
-/* Kills the job's cgroup, when the runner made one (JOB_DIR/cgroup). */
-static void kill_cgroup(local *lb, const char *job_dir) {
+/* Kills the job's cgroup, when the runner made one (JOB_DIR/cgroup), and
+ * returns its path (caller frees), else NULL. Touches no loop state: safe
+ * on any thread. */
+static char *kill_cgroup_of(const char *job_dir) {
     char p[LOCAL_PATH_MAX];
     path_in(p, sizeof p, job_dir, LOCAL_CGROUP_FILE);
     char *cg = util_read_file(p, 1024, NULL);
@@ -279,8 +282,17 @@ static void kill_cgroup(local *lb, const char *job_dir) {
                 log_debug("cannot kill cgroup %s: %s", cg, strerror(errno));
             close(fd);
         }
-        remove_cgroup(lb, cg);
+        return cg;
     }
+    free(cg);
+    return NULL;
+}
+
+/* Kills the job's cgroup and removes it (later, on the loop, while busy). */
+static void kill_cgroup(local *lb, const char *job_dir) {
+    char *cg = kill_cgroup_of(job_dir);
+    if (cg)
+        remove_cgroup(lb, cg);
     free(cg);
 }
 
@@ -337,6 +349,78 @@ static ssize_t read_report(int fd, char *buf, size_t n) {
     return (ssize_t)got;
 }
 
+/* The calling process's start time (/proc/self/stat field 22), read with
+ * plain system calls: for the vforked child, which must not use stdio or
+ * malloc. 0 when unreadable. */
+static unsigned long long own_starttime(void) {
+    char buf[1024];
+    int fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    ssize_t r = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (r <= 0)
+        return 0;
+    buf[r] = 0;
+    char *p = strrchr(buf, ')');
+    for (int field = 2; field < 22 && p; field++) {
+        p = strchr(p + 1, ' ');
+    }
+    return p ? strtoull(p + 1, NULL, 10) : 0;
+}
+
+/* What the runner's child needs (all borrowed). */
+typedef struct {
+    int lockfd, statusfd;
+    const char *logp, *pidp;
+    char *const *argv, *const *envp;
+    long grace;
+} spawn_args;
+
+/* Starts the runner: vfork, so no copy of the daemon's page tables and no
+ * copy-on-write faults for its other threads afterwards (a fork of a
+ * large, multi-threaded daemon stalls the loop thread for milliseconds).
+ * The child shares our memory until it execs: it only makes system calls
+ * and formats into its own stack (no malloc, no stdio). A function of its
+ * own, so vfork clobbers none of the caller's variables. Returns the
+ * child's pid, or -1 (errno set). */
+static pid_t __attribute__((noinline)) spawn_runner(const spawn_args *a) {
+    pid_t pid = vfork();
+    if (pid != 0)
+        return pid;
+    /* Child: become the runner. */
+    setsid();
+    signal(SIGPIPE, SIG_DFL);
+    signal(SIGTERM, SIG_DFL); /* the daemon's handlers are not the runner's */
+    signal(SIGINT, SIG_DFL);
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    int lk = fcntl(a->lockfd, F_DUPFD_CLOEXEC, 10), st = fcntl(a->statusfd, F_DUPFD_CLOEXEC, 10);
+    if (lk < 0 || st < 0)
+        _exit(127); /* the daemon reads EOF: "ended while starting" */
+    int devnull = open("/dev/null", O_RDONLY);
+    int logfd = open(a->logp, O_WRONLY | O_CREAT | O_APPEND, 0644);
+    if (devnull >= 0)
+        dup2(devnull, 0);
+    if (logfd >= 0) {
+        dup2(logfd, 1);
+        dup2(logfd, 2);
+    }
+    dup2(lk, LOCAL_LOCK_FD); /* dup2 clears FD_CLOEXEC on the copies */
+    dup2(st, LOCAL_STATUS_FD);
+    syscall(SYS_close_range, (unsigned)LOCAL_STATUS_FD + 1, ~0U, 0U);
+    char buf[LOCAL_STATUS_MAX];
+    int n = snprintf(buf, sizeof buf, "%d %llu %ld\n", (int)getpid(), own_starttime(), a->grace);
+    util_write_file(a->pidp, buf, (size_t)n, UTIL_WRITE_ATOMIC);
+    execve(a->argv[0], a->argv, a->envp);
+    n = snprintf(buf, sizeof buf, "error cannot execute %s: %s\n", a->argv[0], strerror(errno));
+    if (n > 0 &&
+        write(LOCAL_STATUS_FD, buf, (size_t)n < sizeof buf ? (size_t)n : sizeof buf - 1) < 0)
+        _exit(127);
+    _exit(127);
+}
+
 static int local_start(void *self, const backend_launch *l, char handle[BACKEND_HANDLE_MAX],
                        err_t *e) {
     local *lb = self;
@@ -386,39 +470,16 @@ static int local_start(void *self, const backend_launch *l, char handle[BACKEND_
         argv[i] = (char *)head[i];
     for (size_t i = 0; i < argc; i++)
         argv[nhead + i] = l->argv[i];
-    char pidbuf[96];
-    pid = fork();
+    pid = spawn_runner(&(const spawn_args){.lockfd = lockfd,
+                                           .statusfd = sp[1],
+                                           .logp = logp,
+                                           .pidp = pidp,
+                                           .argv = argv,
+                                           .envp = l->envp,
+                                           .grace = l->grace});
     if (pid < 0) {
-        err_set(e, ERR_INTERNAL, "fork: %s", strerror(errno));
+        err_set(e, ERR_INTERNAL, "vfork: %s", strerror(errno));
         goto out;
-    }
-    if (pid == 0) {
-        /* Child: become the runner. Only async-signal-safe-ish work here. */
-        setsid();
-        sigset_t none;
-        sigemptyset(&none);
-        sigprocmask(SIG_SETMASK, &none, NULL);
-        signal(SIGPIPE, SIG_DFL);
-        int lk = fcntl(lockfd, F_DUPFD_CLOEXEC, 10), st = fcntl(sp[1], F_DUPFD_CLOEXEC, 10);
-        if (lk < 0 || st < 0)
-            _exit(127); /* the daemon reads EOF: "ended while starting" */
-        int devnull = open("/dev/null", O_RDONLY);
-        int logfd = open(logp, O_WRONLY | O_CREAT | O_APPEND, 0644);
-        if (devnull >= 0)
-            dup2(devnull, 0);
-        if (logfd >= 0) {
-            dup2(logfd, 1);
-            dup2(logfd, 2);
-        }
-        dup2(lk, LOCAL_LOCK_FD); /* dup2 clears FD_CLOEXEC on the copies */
-        dup2(st, LOCAL_STATUS_FD);
-        syscall(SYS_close_range, (unsigned)LOCAL_STATUS_FD + 1, ~0U, 0U);
-        int n = snprintf(pidbuf, sizeof pidbuf, "%d %llu %ld\n", (int)getpid(),
-                         (unsigned long long)util_proc_starttime((int)getpid()), l->grace);
-        util_write_file(pidp, pidbuf, (size_t)n, UTIL_WRITE_ATOMIC);
-        execve(argv[0], argv, l->envp);
-        dprintf(LOCAL_STATUS_FD, "error cannot execute %s: %s\n", argv[0], strerror(errno));
-        _exit(127);
     }
     unsigned long long start = (unsigned long long)util_proc_starttime((int)pid);
     close(sp[1]);
@@ -446,7 +507,15 @@ static int local_start(void *self, const backend_launch *l, char handle[BACKEND_
      * with it; its cgroup, if made, is killed) and reap it. */
     kill(-pid, SIGKILL);
     waitpid(pid, NULL, 0);
-    kill_cgroup(lb, l->job_dir);
+    /* start may run on the engine's worker thread: no loop state here (the
+     * runner sweeps its own cgroup; this one is removed once it has
+     * emptied, a bounded number of tries, else left empty). */
+    char *cg = kill_cgroup_of(l->job_dir);
+    for (int i = 0; cg && i < LOCAL_RMDIR_TRIES && rmdir(cg) && errno == EBUSY; i++) {
+        struct timespec ts = {0, 2 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    free(cg);
 out:
     if (lockfd >= 0)
         close(lockfd);

@@ -1,11 +1,15 @@
 /* engine: scheduling and every fault of issue 9, with a fake backend (a
  * backend_ops defined here, made with backend_from_ops), an injected clock,
- * suggestions computed inline (no worker) and a real store in a temp dir.
- * Deterministic; nothing sleeps. Store faults are injected through SQLite
+ * suggestions and launches computed inline (no worker) and a real store in
+ * a temp dir. Deterministic; nothing sleeps. The last tests run a real
+ * worker (launches in flight): the fake start then waits at a gate that
+ * the test opens (or the worker's stop does), and the loop runs until what
+ * is awaited has happened. Store faults are injected through SQLite
  * itself: sqlite3_auto_extension hands the test the store's connection, on
  * which a commit hook fails COMMITs and an authorizer refuses one statement;
  * a second connection holding the write lock makes the store busy. */
 #include <math.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <sqlite3.h>
 #include <stdarg.h>
@@ -14,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -26,6 +31,7 @@
 #include "store.h"
 #include "strategy.h"
 #include "util.h"
+#include "worker.h"
 
 #define ACCOUNT "123456789012"
 
@@ -54,12 +60,34 @@ typedef struct {
 
 static fake F;
 
+/* The fake's start may run on a worker thread: F's jobs are appended under
+ * F_mu, and a start waits while gate_closed is set (unless gate_wk is
+ * stopping), counted in gate_waiting. All three guarded by F_mu. */
+static pthread_mutex_t F_mu = PTHREAD_MUTEX_INITIALIZER;
+static int gate_closed, gate_waiting;
+static worker *gate_wk;
+
+static void gate_set(int closed) {
+    pthread_mutex_lock(&F_mu);
+    gate_closed = closed;
+    pthread_mutex_unlock(&F_mu);
+}
+static int gate_waiters(void) {
+    pthread_mutex_lock(&F_mu);
+    int n = gate_waiting;
+    pthread_mutex_unlock(&F_mu);
+    return n;
+}
+
 static fake_job *by_dir(const char *job_dir, const char *handle) {
-    for (int i = F.n - 1; i >= 0; i--) /* the latest attempt */
+    fake_job *j = NULL;
+    pthread_mutex_lock(&F_mu);
+    for (int i = F.n - 1; i >= 0 && !j; i--) /* the latest attempt */
         if ((handle && handle[0] && !strcmp(F.jobs[i].handle, handle)) ||
             ((!handle || !handle[0]) && !strcmp(F.jobs[i].job_dir, job_dir)))
-            return &F.jobs[i];
-    return NULL;
+            j = &F.jobs[i];
+    pthread_mutex_unlock(&F_mu);
+    return j;
 }
 
 static int starts_of(const char *name) {
@@ -74,7 +102,19 @@ static void *f_create(const backend_env *env, err_t *e) {
 }
 static void f_destroy(void *self) {}
 static int f_start(void *self, const backend_launch *l, char handle[BACKEND_HANDLE_MAX], err_t *e) {
-    assert_true(F.n < FAKE_JOBS);
+    pthread_mutex_lock(&F_mu);
+    gate_waiting++;
+    while (gate_closed && !(gate_wk && worker_stopping(gate_wk))) {
+        struct timespec ms = {0, 1000000L};
+        pthread_mutex_unlock(&F_mu);
+        nanosleep(&ms, NULL);
+        pthread_mutex_lock(&F_mu);
+    }
+    gate_waiting--;
+    if (F.n >= FAKE_JOBS) {
+        pthread_mutex_unlock(&F_mu);
+        return err_set(e, ERR_INTERNAL, "too many fake jobs");
+    }
     fake_job *j = &F.jobs[F.n];
     memset(j, 0, sizeof *j);
     snprintf(j->job_dir, sizeof j->job_dir, "%s", l->job_dir);
@@ -84,6 +124,7 @@ static int f_start(void *self, const backend_launch *l, char handle[BACKEND_HAND
     snprintf(handle, BACKEND_HANDLE_MAX, "%s", j->handle);
     F.n++;
     F.starts++;
+    pthread_mutex_unlock(&F_mu);
     return 0;
 }
 static backend_state f_watch(void *self, const char *job_dir, const char *handle,
@@ -213,6 +254,7 @@ typedef struct {
     backend *be;
     backend *bes[1];
     engine *en;
+    worker *wk; /* NULL: inline */
     const strategy_ops *strat;
     int max_running;
 } fx;
@@ -225,7 +267,7 @@ static void engine_up(void) {
                        .st = X.st,
                        .backends = X.bes,
                        .nbackends = 1,
-                       .wk = NULL,
+                       .wk = X.wk,
                        .data_dir = X.dir,
                        .images = NULL,
                        .grace = 1,
@@ -241,6 +283,8 @@ static int setup(void **state) {
     fake_reset();
     memset(&X, 0, sizeof X);
     fail_commits = skip_commits = deny_handle = 0;
+    gate_closed = gate_waiting = 0;
+    gate_wk = NULL;
     clock_now = 1000.0;
     snprintf(X.dir, sizeof X.dir, "/tmp/test_engine.XXXXXX");
     assert_non_null(mkdtemp(X.dir));
@@ -258,6 +302,9 @@ static int setup(void **state) {
 
 static int teardown(void **state) {
     engine_free(X.en);
+    gate_set(0);
+    worker_free(X.wk); /* after the engine, as hpod does */
+    gate_wk = NULL;
     backend_free(X.be);
     store_close(X.st);
     loop_free(X.l);
@@ -940,6 +987,178 @@ static void test_check_unknown_backend(void **unused) {
     json_decref(cat);
 }
 
+/* ---------- with a real worker ---------- */
+
+/* A training job created on its own (kind "training"): no strategy, so its
+ * launch goes to the worker with no suggestion before it. */
+static int64_t add_training(const char *name) {
+    char req[2048];
+    snprintf(req, sizeof req,
+             "{\"TrainingJobName\": \"%s\", \"AlgorithmSpecification\": {\"TrainingImage\": "
+             "\"/bin/true\", \"TrainingInputMode\": \"File\"}, \"RoleArn\": "
+             "\"arn:aws:iam::123456789012:role/r\", \"OutputDataConfig\": {\"S3OutputPath\": "
+             "\"file:///nonexistent\"}, \"ResourceConfig\": {\"InstanceType\": \"ml.m5.large\", "
+             "\"InstanceCount\": 1, \"VolumeSizeInGB\": 1}, \"StoppingCondition\": "
+             "{\"MaxRuntimeInSeconds\": 60}}",
+             name);
+    store_tuning t = {0};
+    err_t e = {0};
+    snprintf(t.account, sizeof t.account, ACCOUNT);
+    snprintf(t.name, sizeof t.name, "%s", name);
+    snprintf(t.arn, sizeof t.arn, "arn:aws:sagemaker:us-east-1:%s:training-job/%s", ACCOUNT, name);
+    snprintf(t.kind, sizeof t.kind, "training");
+    snprintf(t.status, sizeof t.status, "Created");
+    t.api = API_CURRENT;
+    t.max_jobs = t.max_parallel = 1;
+    t.created = clock_now;
+    t.request = req;
+    assert_int_equal(store_create_tuning(X.st, &t, &e), 0);
+    if (X.en)
+        assert_int_equal(engine_add_tuning(X.en, t.id, &e), 0);
+    return t.id;
+}
+
+/* Runs the loop (the engine ticking every ms, the worker's answers
+ * applied) until cond() holds, for at most 10 s. Returns cond(). */
+typedef struct {
+    int (*cond)(void);
+    int64_t deadline;
+} run_ctx;
+static void run_tick(loop *l, void *ud) {
+    run_ctx *c = ud;
+    engine_tick(X.en);
+    if (c->cond() || util_mono_ms() > c->deadline)
+        loop_stop(l);
+}
+static int run_until(int (*cond)(void)) {
+    run_ctx c = {cond, util_mono_ms() + 10000};
+    if (cond())
+        return 1;
+    loop_set_tick(X.l, 1, run_tick, &c);
+    loop_run(X.l);
+    loop_set_tick(X.l, 1000, NULL, NULL);
+    return cond();
+}
+/* Waits (without the loop) until a start waits at the gate. */
+static void wait_gate(int n) {
+    for (int64_t end = util_mono_ms() + 10000; gate_waiters() < n && util_mono_ms() < end;) {
+        struct timespec ms = {0, 1000000L};
+        nanosleep(&ms, NULL);
+    }
+    assert_int_equal(gate_waiters(), n);
+}
+
+static int64_t W_id;
+static int one_waiting(void) {
+    return gate_waiters() == 1;
+}
+static int stop_sent(void) {
+    pthread_mutex_lock(&F_mu);
+    int n = F.n;
+    pthread_mutex_unlock(&F_mu);
+    return n == 1 && F.jobs[0].stops == 1;
+}
+static int w_stopped(void) {
+    return tuning_status_of(W_id) == TUNING_STOPPED;
+}
+
+/* A stop that arrives while the launch is on the worker (the runner not
+ * started yet) is not lost: it is recorded at once and delivered as soon
+ * as the handle is known; the trial counted as running meanwhile. */
+static void test_worker_stop_while_starting(void **unused) {
+    err_t e = {0};
+    X.wk = worker_new(X.l, &e);
+    assert_non_null(X.wk);
+    gate_wk = X.wk;
+    engine_up();
+    gate_set(1);
+    W_id = add_tuning("wstop", 3, 1, 0);
+    assert_true(run_until(one_waiting)); /* its suggestion came back; its start waits */
+    assert_int_equal(engine_running(X.en), 1);
+    assert_int_equal(F.starts, 0);
+    assert_int_equal(engine_stop_tuning(X.en, W_id, &e), 0);
+    tick(2);
+    assert_int_equal(tuning_status_of(W_id), TUNING_STOPPING);
+    assert_int_equal(engine_running(X.en), 1); /* still starting: counted */
+    gate_set(0);
+    assert_true(run_until(stop_sent));
+    assert_int_equal(training_status_of(F.jobs[0].name), TRAINING_STOPPING);
+    fake_end(&F.jobs[0], 143, 1);
+    assert_true(run_until(w_stopped));
+    assert_int_equal(training_status_of(F.jobs[0].name), TRAINING_STOPPED);
+    assert_int_equal(F.starts, 1); /* nothing launched after the stop */
+}
+
+/* The daemon shuts down (engine_free, then worker_free, as hpod does) with
+ * one launch running on the worker and one queued: nothing leaks or is
+ * freed twice; the one that started is adopted by the next engine through
+ * its job directory (not launched again), the cancelled one is relaunched. */
+static void test_worker_free_with_launch_queued(void **unused) {
+    err_t e = {0};
+    X.wk = worker_new(X.l, &e);
+    assert_non_null(X.wk);
+    gate_wk = X.wk;
+    engine_up();
+    gate_set(1);
+    int64_t a = add_training("solo-a"), b = add_training("solo-b");
+    tick(1); /* both launches go to the worker */
+    wait_gate(1);
+    assert_int_equal(worker_pending(X.wk), 2);
+    assert_int_equal(engine_running(X.en), 2);
+    engine_free(X.en);
+    X.en = NULL;
+    worker_free(X.wk); /* its stop opens the gate: one start completes, one is cancelled */
+    X.wk = NULL;
+    gate_wk = NULL;
+    gate_set(0);
+    assert_int_equal(F.starts, 1);
+    char started[64], other[64];
+    snprintf(started, sizeof started, "%s", F.jobs[0].name);
+    snprintf(other, sizeof other, "%s", strcmp(started, "solo-a") ? "solo-a" : "solo-b");
+    assert_int_equal(training_status_of(started), TRAINING_IN_PROGRESS);
+    assert_int_equal(training_status_of(other), TRAINING_IN_PROGRESS);
+    engine_up(); /* the next daemon, inline */
+    tick(3);
+    assert_int_equal(starts_of(started), 1); /* adopted through its job dir */
+    assert_true(F.jobs[0].watched);
+    assert_int_equal(starts_of(other), 1); /* never ran: launched now */
+    end_all_ok(1);
+    tick(3);
+    assert_int_equal(training_status_of("solo-a"), TRAINING_COMPLETED);
+    assert_int_equal(training_status_of("solo-b"), TRAINING_COMPLETED);
+    assert_int_equal(tuning_status_of(a), TUNING_COMPLETED);
+    assert_int_equal(tuning_status_of(b), TUNING_COMPLETED);
+}
+
+/* worker_free while the engine still runs: the answer of the launch that
+ * ran is applied (the job is watched), the cancelled one is NEW again. */
+static void test_worker_free_before_engine(void **unused) {
+    err_t e = {0};
+    X.wk = worker_new(X.l, &e);
+    assert_non_null(X.wk);
+    gate_wk = X.wk;
+    engine_up();
+    gate_set(1);
+    add_training("solo-c");
+    add_training("solo-d");
+    tick(1);
+    wait_gate(1);
+    worker_free(X.wk);
+    X.wk = NULL;
+    gate_wk = NULL;
+    gate_set(0);
+    assert_int_equal(F.starts, 1);
+    assert_true(F.jobs[0].watched); /* done(arg, 0) applied on this thread */
+    assert_int_equal(engine_running(X.en), 2);
+    engine_free(X.en); /* before any tick: the worker is gone */
+    X.en = NULL;
+    engine_up();
+    tick(3);
+    assert_int_equal(F.starts, 2);
+    assert_int_equal(starts_of("solo-c"), 1);
+    assert_int_equal(starts_of("solo-d"), 1);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_image_resolve),
@@ -963,6 +1182,9 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_lost_too_often, setup, teardown),
         cmocka_unit_test_setup_teardown(test_failure_reason, setup, teardown),
         cmocka_unit_test_setup_teardown(test_strategy_stops_and_exhausts, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_worker_stop_while_starting, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_worker_free_with_launch_queued, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_worker_free_before_engine, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
