@@ -358,8 +358,14 @@ static void test_killed_runner_is_lost(void **state) {
     int rpid = 0, cpid = 0;
     assert_int_equal(start_sh(f, "exec sleep 100", 5, NULL, &e), 0);
     assert_int_equal(sscanf(f->handle, "%d:%*u:%d", &rpid, &cpid), 2);
+    /* Watched first: a runner killed before the watch is (rightly) reported
+     * lost at once by the watch itself. */
+    assert_int_equal(backend_watch_job(f->b, f->dir, f->handle, on_end, f, &f->w), BACKEND_RUNNING);
+    assert_non_null(f->w);
     kill(rpid, SIGKILL);
-    run_until_end(f, 10);
+    f->deadline = util_mono_ms() + 10 * 1000;
+    loop_run(f->l);
+    assert_true(f->ended);
     backend_result r;
     assert_int_equal(backend_result_of(f->b, f->dir, f->handle, &r), BACKEND_LOST);
     for (int i = 0; i < 100 && alive(cpid); i++)
