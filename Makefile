@@ -58,7 +58,7 @@ PACK_LIBS := $(shell pkg-config --libs libarchive 2>/dev/null || echo -larchive)
 $(BUILD)/hpo-pack: $(BUILD)/obj/pack_main.o $(BUILD)/obj/pack.o $(BUILD)/obj/util.o $(BUILD)/obj/err.o
 	$(CC) $(LDFLAGS) -o $@ $^ $(PACK_LIBS)
 
-$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libopenhpo.a $(wildcard src/*.h src/backends/*.h)
+$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libopenhpo.a $(wildcard src/*.h src/backends/*.h tests/unit/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libopenhpo.a $(LDLIBS) -lcmocka
 

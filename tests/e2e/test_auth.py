@@ -31,11 +31,13 @@ def nothing_stored(d):
         assert st == 404, js
 
 
-CREATE_CURRENT = ("CreateTrainingJob", training_request("auth1"))
+def create_current():
+    """A CreateTrainingJob call (made inside the test: its paths are the test's own)."""
+    return "CreateTrainingJob", training_request("auth1")
 
 
 def refused_current(d, expect_status, expect_type, **kw):
-    op, body = CREATE_CURRENT
+    op, body = create_current()
     st, js = current_call(d, op, body, **kw)
     assert (st, js["__type"]) == (expect_status, expect_type), js
     return js
@@ -49,7 +51,7 @@ def refused_2017(d, **kw):
 
 def test_auth_unsigned_refused(hpod_auth):
     d = hpod_auth
-    op, body = CREATE_CURRENT
+    op, body = create_current()
     st, _, raw = d.raw("/", json.dumps(body).encode(), headers={
         "Content-Type": "application/x-amz-json-1.1", "X-Amz-Target": "SageMaker." + op})
     js = json.loads(raw)
@@ -83,7 +85,7 @@ def test_auth_expired_date_refused(hpod_auth):
 
 
 def test_auth_tampered_body_refused(hpod_auth):
-    op, body = CREATE_CURRENT
+    op, body = create_current()
     evil = json.dumps(dict(body, TrainingJobName="evil")).encode()
     st, js = current_call(hpod_auth, op, body, tamper=evil)
     assert (st, js["__type"]) == (400, "InvalidSignatureException"), js
