@@ -16,8 +16,8 @@
  *
  * Signals: the worker thread blocks every signal (the creating thread blocks
  * them all around pthread_create and restores its mask after), so a signal
- * the loop's signalfd waits for is never delivered to the worker. Create the
- * worker only after hpod has blocked its signals. */
+ * hpod handles (through its handlers' self-pipe) is never delivered to the
+ * worker. Create the worker after hpod has set up its signals. */
 #ifndef OPENHPO_WORKER_H
 #define OPENHPO_WORKER_H
 
