@@ -29,6 +29,10 @@ static const backend_ops *const registry[] = {
 #undef X
 };
 
+const char *backend_registered(size_t i) {
+    return i < sizeof registry / sizeof *registry ? registry[i]->name : NULL;
+}
+
 backend *backend_new(const char *name, const backend_env *env, err_t *e) {
     const backend_ops *ops = NULL;
     backend *b = NULL;

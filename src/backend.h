@@ -94,6 +94,9 @@ typedef struct {
 /* Creates backend `name` ("local"). Caller frees with backend_free().
  * NULL with e set (ERR_VALIDATION for an unknown name). */
 backend *backend_new(const char *name, const backend_env *env, err_t *e);
+/* Name of the i-th registered backend (static), or NULL past the last: the
+ * daemon creates every registered backend at start. */
+const char *backend_registered(size_t i);
 void backend_free(backend *b);
 const char *backend_name(const backend *b);
 unsigned backend_caps(const backend *b);

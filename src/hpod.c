@@ -37,6 +37,7 @@
 
 #define HPOD_TICK_MS 100
 #define HPOD_LOG_CAP (64LL << 20)
+#define HPOD_MAX_BACKENDS 8 /* backends one daemon runs at once */
 
 typedef struct {
     const char *listen, *data_dir, *port_file, *region, *images, *runner, *credentials;
@@ -239,7 +240,8 @@ int main(int argc, char **argv) {
     char host[256], runner[PATH_MAX], datadir[PATH_MAX];
     loop *l = NULL;
     store *st = NULL;
-    backend *be = NULL;
+    backend *backends[HPOD_MAX_BACKENDS] = {0};
+    size_t nbackends = 0;
     engine *en = NULL;
     worker *wk = NULL;
     api *ap = NULL;
@@ -347,10 +349,20 @@ int main(int argc, char **argv) {
             rc = 2;
         goto out;
     }
+    /* Every registered backend; one that cannot start here (its engine is
+     * absent, say) is left out, and jobs naming it fail with a reason. The
+     * local backend must start. */
     backend_env benv = {.l = l, .runner_path = runner, .log_cap = HPOD_LOG_CAP};
-    if (!(be = backend_new("local", &benv, &e))) {
-        fprintf(stderr, "hpod: %s\n", e.msg);
-        goto out;
+    for (size_t i = 0; backend_registered(i) && nbackends < HPOD_MAX_BACKENDS; i++) {
+        const char *name = backend_registered(i);
+        if ((backends[nbackends] = backend_new(name, &benv, &e))) {
+            nbackends++;
+        } else if (!strcmp(name, "local")) {
+            fprintf(stderr, "hpod: %s\n", e.msg);
+            goto out;
+        } else {
+            log_warn("backend %s is not available: %s", name, e.msg);
+        }
     }
     /* After the signals are blocked: the worker's thread inherits no
      * deliverable SIGTERM/SIGINT. */
@@ -358,11 +370,10 @@ int main(int argc, char **argv) {
         fprintf(stderr, "hpod: %s\n", e.msg);
         goto out;
     }
-    backend *const backends[] = {be};
     engine_config ec = {.l = l,
                         .st = st,
                         .backends = backends,
-                        .nbackends = 1,
+                        .nbackends = nbackends,
                         .wk = wk,
                         .data_dir = datadir,
                         .images = images,
@@ -407,7 +418,8 @@ out:
     api_free(ap);
     engine_free(en);
     worker_free(wk); /* after the engine: the jobs it still holds free themselves */
-    backend_free(be);
+    for (size_t i = 0; i < nbackends; i++)
+        backend_free(backends[i]);
     store_close(st);
     loop_free(l);
     json_decref(images);
