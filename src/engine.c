@@ -108,12 +108,6 @@ static double now_of(const engine *en) {
 }
 
 /* Store results the engine cannot act on (a log line, then on). */
-static int check(int rc, const char *what) {
-    if (rc)
-        log_warn("store: %s failed (%d)", what, rc);
-    return rc;
-}
-
 /* ---------- suggestions ---------- */
 
 static void job_free(suggest_job *j) {
