@@ -816,8 +816,16 @@ static void load_training(void *ud, const store_training *row) {
     if (cfg && tuned && tj->sp && tj->sp->n && space_parse(tj->sp, tuned, cfg))
         log_warn("training job %s: cannot read back its hyperparameters", row->name);
     json_decref(tuned);
+    /* The objective's curve goes on from the steps already stored. */
+    int64_t count0 = 0;
+    if (tj->ms && tj->objective >= 0 &&
+        (c->rc = store_metric_count(en->cfg.st, row->id,
+                                    metrics_name(tj->ms, (size_t)tj->objective), &count0))) {
+        free(cfg);
+        return;
+    }
     trial_job job = job_of(tj);
-    trial *t = cfg ? trial_new(&en->tenv, &job, row, cfg, tj->sp ? tj->sp->n : 0, 0, 0) : NULL;
+    trial *t = cfg ? trial_new(&en->tenv, &job, row, cfg, tj->sp ? tj->sp->n : 0, count0, 0) : NULL;
     free(cfg);
     if (!t || trials_add(tj, t)) {
         trial_free(t);

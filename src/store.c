@@ -1226,6 +1226,23 @@ int store_final_metric(store *s, int64_t training_id, const char *name, double *
     return rc;
 }
 
+int store_metric_count(store *s, int64_t training_id, const char *name, int64_t *count) {
+    sqlite3_stmt *st = prep(s, "SELECT count FROM final_metrics WHERE training_id=? AND name=?");
+    int rc = 0;
+    *count = 0;
+    if (!st)
+        return ERR_INTERNAL;
+    sqlite3_bind_int64(st, 1, training_id);
+    sqlite3_bind_text(st, 2, name, -1, SQLITE_TRANSIENT);
+    int r = step(s, st);
+    if (r == SQLITE_ROW)
+        *count = sqlite3_column_int64(st, 0);
+    else if (r != SQLITE_DONE)
+        rc = done_rc(r);
+    sqlite3_finalize(st);
+    return rc;
+}
+
 int store_each_final_metric(store *s, int64_t training_id,
                             void (*cb)(void *ud, const char *name, double value, double ts),
                             void *ud) {

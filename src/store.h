@@ -268,6 +268,10 @@ STORE_MUST_CHECK int store_add_points(store *s, int64_t training_id, const store
  * none. */
 STORE_MUST_CHECK int store_final_metric(store *s, int64_t training_id, const char *name,
                                         double *value);
+/* How many values of metric `name` a training job has reported (0 when
+ * none): the step of its last value, for resuming a learning curve. */
+STORE_MUST_CHECK int store_metric_count(store *s, int64_t training_id, const char *name,
+                                        int64_t *count);
 /* Calls cb for each metric of a job with its final value and time. */
 STORE_MUST_CHECK int
 store_each_final_metric(store *s, int64_t training_id,

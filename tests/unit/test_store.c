@@ -116,6 +116,11 @@ static void test_training_and_metrics(void **unused) {
         double v;
         assert_int_equal(store_final_metric(s, r.id, "acc", &v), 0);
         assert_true(v == 0.1 * i);
+        int64_t count = -1;
+        assert_int_equal(store_metric_count(s, r.id, "acc", &count), 0);
+        assert_int_equal(count, 2);
+        assert_int_equal(store_metric_count(s, r.id, "none", &count), 0);
+        assert_int_equal(count, 0);
         assert_int_equal(store_training_finish(s, r.id, "Completed", "Completed", NULL, 1, v, 3),
                          0);
     }
