@@ -5,8 +5,11 @@
  * API's name, whether the state is final, and whether a job in it can be
  * stopped. The legal transitions are a second table, checked in one place
  * (status_*_can_move), so a typo cannot compile and an illegal transition
- * cannot be stored: the store refuses a status change the table does not
- * allow (see store.h).
+ * is not stored: every state change goes through one function per kind
+ * (tuning_move in engine.c, the trial's move in trial.c), which checks the
+ * table first and logs a refused move as a bug. The store itself does not
+ * check moves (its writers are those two functions and the api layer's
+ * Stopping of a job not in memory, which checks the table too).
  *
  * Tuning job (the current API shows Created and Running as InProgress):
  *
