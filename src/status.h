@@ -8,7 +8,7 @@
  * is not stored: every state change goes through one function per kind
  * (tuning_move in engine.c, the trial's move in trial.c), which checks the
  * table first and logs a refused move as a bug. The store itself does not
- * check moves (its writers are those two functions and the api layer's
+ * check moves (its writers are those two functions and engine_stop_tuning's
  * Stopping of a job not in memory, which checks the table too).
  *
  * Tuning job (the current API shows Created and Running as InProgress):
