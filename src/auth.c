@@ -100,4 +100,3 @@ int auth_check(const auth_config *cfg, const http_request *req, double now, auth
 out:
     return rc;
 }
-
