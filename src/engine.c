@@ -298,19 +298,30 @@ static int tuning_move(engine *en, tuning *tj, tuning_status to, const char *rea
     return rc;
 }
 
-static int hist_add(tuning *tj, trial *t) {
+/* The next history entry, zeroed, with room for its config (not yet
+ * counted: the caller bumps nhist when it is filled). NULL when out of
+ * memory. */
+static hist_entry *hist_slot(tuning *tj) {
     size_t d = tj->sp->n;
     if (tj->nhist == tj->caphist) {
         size_t cap = tj->caphist ? tj->caphist * 2 : 32;
         hist_entry *h = realloc(tj->hist, cap * sizeof *h);
         if (!h)
-            return -1;
+            return NULL;
         tj->hist = h;
         tj->caphist = cap;
     }
     hist_entry *h = &tj->hist[tj->nhist];
     memset(h, 0, sizeof *h);
     if (!(h->cfg = calloc(d ? d : 1, sizeof *h->cfg)))
+        return NULL;
+    return h;
+}
+
+static int hist_add(tuning *tj, trial *t) {
+    size_t d = tj->sp->n;
+    hist_entry *h = hist_slot(tj);
+    if (!h)
         return -1;
     memcpy(h->cfg, trial_cfg(t), d * sizeof *h->cfg);
     double v;
@@ -337,18 +348,8 @@ static int hist_add(tuning *tj, trial *t) {
 
 /* A finished row found at load, for the strategy's history. */
 static int hist_add_row(tuning *tj, const store_training *row) {
-    size_t d = tj->sp->n;
-    if (tj->nhist == tj->caphist) {
-        size_t cap = tj->caphist ? tj->caphist * 2 : 32;
-        hist_entry *h = realloc(tj->hist, cap * sizeof *h);
-        if (!h)
-            return -1;
-        tj->hist = h;
-        tj->caphist = cap;
-    }
-    hist_entry *h = &tj->hist[tj->nhist];
-    memset(h, 0, sizeof *h);
-    if (!(h->cfg = calloc(d ? d : 1, sizeof *h->cfg)))
+    hist_entry *h = hist_slot(tj);
+    if (!h)
         return -1;
     json_t *tuned = json_loads(row->tuned ? row->tuned : "{}", 0, NULL);
     int ok = tuned && space_parse(tj->sp, tuned, h->cfg) == 0;
