@@ -5,12 +5,9 @@
 #include "api_ops.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 /* Copies path segment `i` (0-based, after the prefix) into out[cap].
  * Returns 0, or -1 when absent, empty or too long. */
@@ -44,9 +41,9 @@ int api_logs_get(const api_call *c, http_response *resp, err_t *e) {
     const char *caller_account = c->authenticated ? c->account : NULL;
     store *st = c->env->st;
     store_training t = {0};
-    char account[16], job[STORE_NAME_MAX], off_s[24], path[1200], num[32];
+    char account[16], job[STORE_NAME_MAX], off_s[24], num[32];
     char *buf = NULL;
-    int fd = -1, rc = 0;
+    int rc = 0;
     size_t plen = strlen(API_LOGS_PREFIX);
     const char *rest = req->path + plen;
     if (strcmp(req->method, "GET")) {
@@ -80,31 +77,21 @@ int api_logs_get(const api_call *c, http_response *resp, err_t *e) {
         err_set(e, rc, "cannot read the training job");
         goto out;
     }
-    long long size = 0;
     ssize_t got = 0;
-    snprintf(path, sizeof path, "%s/output.log", t.job_dir);
-    if (t.job_dir[0] && (fd = open(path, O_RDONLY | O_CLOEXEC)) >= 0) {
-        struct stat sb;
-        if (fstat(fd, &sb) == 0)
-            size = (long long)sb.st_size;
-        if (offset > size)
-            offset = size;
-        long long want = size - offset;
-        if (want > API_LOGS_CHUNK_MAX)
-            want = API_LOGS_CHUNK_MAX;
-        if (!(buf = malloc((size_t)want + 1))) {
-            rc = err_set(e, ERR_INTERNAL, "out of memory");
-            goto out;
-        }
-        got = want > 0 ? pread(fd, buf, (size_t)want, (off_t)offset) : 0;
-        if (got < 0) {
-            rc = err_set(e, ERR_INTERNAL, "cannot read the log of %s", job);
-            goto out;
-        }
-        buf[got] = 0;
-    } else {
-        offset = 0; /* not started yet: no log */
+    if (!(buf = malloc(API_LOGS_CHUNK_MAX + 1))) {
+        rc = err_set(e, ERR_INTERNAL, "out of memory");
+        goto out;
     }
+    /* Through the backend that runs the job: it owns the log stream. */
+    got = engine_read_log(c->env->en, &t, (int64_t)offset, buf, API_LOGS_CHUNK_MAX);
+    if (got < 0) {
+        rc = err_set(e, ERR_INTERNAL, "cannot read the log of %s", job);
+        goto out;
+    }
+    buf[got] = 0;
+    /* What is known of the log's size: all of it up to the end of this read
+     * (the whole log once a read returns less than it asked for). */
+    long long size = offset + (long long)got;
     resp->status = 200;
     resp->content_type = "text/plain; charset=utf-8";
     resp->body = buf;
@@ -116,8 +103,6 @@ int api_logs_get(const api_call *c, http_response *resp, err_t *e) {
     http_response_header(resp, "X-Openhpo-Log-Size", num);
     http_response_header(resp, "X-Openhpo-Job-Status", t.status);
 out:
-    if (fd >= 0)
-        close(fd);
     free(buf);
     store_training_clear(&t);
     return rc;

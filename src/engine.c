@@ -1127,6 +1127,40 @@ int engine_stop_training(engine *en, int64_t training_id, err_t *e) {
     return err_set(e, ERR_VALIDATION, "The training job is not running");
 }
 
+/* The backend a stored tuning job's image names (NULL when it cannot be
+ * told: the request no longer parses or the image no longer resolves). */
+static backend *stored_backend(engine *en, int64_t tuning_id) {
+    store_tuning row = {0};
+    req_tuning *r = NULL;
+    image_spec img = {0};
+    backend *be = NULL;
+    err_t e = {0};
+    if (store_get_tuning_by_id(en->cfg.st, tuning_id, &row))
+        goto out;
+    if (request_parse_text((api_flavor)row.api, create_op(row.api, !strcmp(row.kind, "training")),
+                           row.request, row.account, &r, &e) ||
+        !r->ndefs)
+        goto out;
+    if (image_resolve(en->cfg.images, r->defs[0].image, "TrainingImage", &img, &e) == 0)
+        be = find_backend(en, img.backend);
+out:
+    image_clear(&img);
+    request_free(r);
+    store_tuning_clear(&row);
+    return be;
+}
+
+ssize_t engine_read_log(engine *en, const store_training *row, int64_t offset, char *buf,
+                        size_t n) {
+    tuning *tj = find_tuning(en, row->tuning_id);
+    backend *be = tj && tj->be ? tj->be : stored_backend(en, row->tuning_id);
+    if (!be)
+        be = find_backend(en, IMAGE_DEFAULT_BACKEND);
+    if (!be || !row->job_dir[0])
+        return be ? 0 : -1;
+    return backend_read_log(be, row->job_dir, row->handle, offset, buf, n);
+}
+
 int engine_running(const engine *en) {
     int n = 0;
     for (const tuning *tj = en->tunings; tj; tj = tj->next)

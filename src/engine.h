@@ -34,6 +34,7 @@
 #include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "backend.h"
 #include "err.h"
@@ -107,6 +108,14 @@ int engine_stop_training(engine *en, int64_t training_id, err_t *e);
 
 /* Number of training jobs running now (for /health and tests). */
 int engine_running(const engine *en);
+
+/* Reads training job `row`'s log (borrowed) from byte `offset` through the
+ * backend that runs it (the backend owns the log stream): at most n bytes
+ * into buf. The backend is that of the job's tuning job in memory, else the
+ * one its stored request's TrainingImage names, else the local backend.
+ * Returns the bytes read (0 at the end, or before the job has a log), or -1
+ * when it cannot be read. */
+ssize_t engine_read_log(engine *en, const store_training *row, int64_t offset, char *buf, size_t n);
 
 /* Number of tuning jobs in memory (not final), for tests. */
 int engine_tunings(const engine *en);

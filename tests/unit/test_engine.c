@@ -539,6 +539,31 @@ static void test_objective_is_last_of_20000(void **unused) {
     store_training_clear(&t);
 }
 
+/* The logs endpoint's reader goes through the job's backend (the fake keeps
+ * its log in memory: there is no output.log on disk), while the tuning job
+ * runs and after it has ended and left memory. */
+static void test_read_log_through_backend(void **unused) {
+    engine_up();
+    add_tuning("logs", 1, 1, 0);
+    tick(1);
+    assert_int_equal(F.starts, 1);
+    fake_print(&F.jobs[0], "hello acc=1\n");
+    store_training t = training_of(F.jobs[0].name);
+    char buf[64];
+    ssize_t n = engine_read_log(X.en, &t, 0, buf, sizeof buf);
+    assert_int_equal(n, 12);
+    assert_memory_equal(buf, "hello acc=1\n", 12);
+    assert_int_equal(engine_read_log(X.en, &t, 6, buf, sizeof buf), 6);
+    assert_int_equal(engine_read_log(X.en, &t, 100, buf, sizeof buf), 0);
+    store_training_clear(&t);
+    fake_end(&F.jobs[0], 0, 0);
+    tick(4);
+    t = training_of(F.jobs[0].name);
+    assert_string_equal(t.status, "Completed");
+    assert_int_equal(engine_read_log(X.en, &t, 0, buf, sizeof buf), 12);
+    store_training_clear(&t);
+}
+
 /* A long log is read a bounded slice per tick: the job is final only once
  * all of it is consumed. */
 static void test_log_read_in_slices(void **unused) {
@@ -1170,6 +1195,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_stop_tuning, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stop_before_launch, setup, teardown),
         cmocka_unit_test_setup_teardown(test_objective_is_last_of_20000, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_read_log_through_backend, setup, teardown),
         cmocka_unit_test_setup_teardown(test_log_read_in_slices, setup, teardown),
         cmocka_unit_test_setup_teardown(test_taken_child_name, setup, teardown),
         cmocka_unit_test_setup_teardown(test_all_child_names_taken, setup, teardown),
