@@ -68,20 +68,6 @@ def script(tmp_path, name, body, mode=0o755):
     return str(p)
 
 
-def runners_in(data_dir):
-    found = []
-    for pid in os.listdir("/proc"):
-        if not pid.isdigit():
-            continue
-        try:
-            argv = open("/proc/%s/cmdline" % pid, "rb").read().split(b"\0")
-        except OSError:
-            continue
-        if argv and argv[0].endswith(b"hpo-runner") and data_dir.encode() in b" ".join(argv):
-            found.append(int(pid))
-    return found
-
-
 def running(pid):
     """True when pid is a live (not zombie) process."""
     try:
@@ -190,7 +176,7 @@ def test_setsid_grandchildren_are_killed_when_the_job_ends(tmp_path):
         while time.time() < deadline and any(running(p) for p in found):
             time.sleep(0.05)
         assert [p for p in found if running(p)] == [], "left running after the job ended"
-        assert runners_in(d.data) == []
+        assert d.runner_pids() == []
     finally:
         for p in found:
             cleanup(p)
@@ -207,10 +193,10 @@ def test_sigstopped_runner_does_not_block_stop(tmp_path):
         current(d, "CreateTrainingJob", training_request(
             "solo", str(tmp_path / "out"), hp={"mode": "sleep"}))
         deadline = time.time() + 30
-        while time.time() < deadline and len(runners_in(d.data)) < 3:
+        while time.time() < deadline and len(d.runner_pids()) < 3:
             time.sleep(0.05)
         time.sleep(0.5)  # the programs are running
-        stopped = runners_in(d.data)
+        stopped = d.runner_pids()
         assert len(stopped) == 3
         for pid in stopped:
             os.kill(pid, signal.SIGSTOP)
@@ -227,7 +213,7 @@ def test_sigstopped_runner_does_not_block_stop(tmp_path):
         assert len(jobs) == 2 and all(j["TrainingJobStatus"] == "Stopped" for j in jobs), jobs
         assert t["TrainingJobStatus"] == "Stopped", t
         assert [p for p in stopped if running(p)] == []
-        assert runners_in(d.data) == []
+        assert d.runner_pids() == []
     finally:
         for pid in stopped:
             if running(pid):
@@ -264,7 +250,7 @@ def test_kill_9_of_a_runner_relaunches_and_kills_what_the_job_started(tmp_path):
                 open("/proc/%d/comm" % leftover).read().strip() == "sleep"):
             time.sleep(0.02)
         assert session_of(leftover) == leftover
-        [runner] = runners_in(d.data)
+        [runner] = d.runner_pids()
         os.kill(runner, signal.SIGKILL)
         st = d.wait_status("job1", ["Completed", "Failed"], timeout=60)
         assert st["TuningJobStatus"] == "Completed", st

@@ -77,20 +77,6 @@ print("accuracy=%.6f" % -((float(hp["x"]) - 2.5) ** 2), flush=True)
 '''
 
 
-def runner_pids(data_dir):
-    found = []
-    for pid in os.listdir("/proc"):
-        if not pid.isdigit():
-            continue
-        try:
-            argv = open("/proc/%s/cmdline" % pid, "rb").read().split(b"\0")
-        except OSError:
-            continue
-        if argv and argv[0].endswith(b"hpo-runner") and data_dir.encode() in b" ".join(argv):
-            found.append(int(pid))
-    return found
-
-
 def test_random_kill_9_of_hpod_and_runners_lose_and_repeat_nothing(tmp_path):
     """30 kill -9 of hpod at random instants (fixed seed) plus a few kill -9
     of runners during one tuning job. Each trainer appends its name and
@@ -113,7 +99,7 @@ def test_random_kill_9_of_hpod_and_runners_lose_and_repeat_nothing(tmp_path):
         for i in range(30):
             time.sleep(rnd.uniform(0.02, 0.35))
             if i % 3 == 1:
-                pids = runner_pids(d.data)
+                pids = d.runner_pids()
                 if pids:
                     os.kill(rnd.choice(pids), signal.SIGKILL)
                     runner_kills += 1
@@ -152,4 +138,4 @@ def test_random_kill_9_of_hpod_and_runners_lose_and_repeat_nothing(tmp_path):
         assert st["TuningJobStatus"] == "Completed", st
     finally:
         d.stop()
-    assert runner_pids(d.data) == []
+    assert d.runner_pids() == []
