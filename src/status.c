@@ -78,28 +78,24 @@ int training_status_stoppable(training_status s) {
     return training_row(s) && training_row(s)->stoppable;
 }
 
-int tuning_status_can_move(tuning_status from, tuning_status to) {
-    if (!tuning_row(from) || !tuning_row(to))
-        return 0;
-    if (from == to)
-        return 1;
-#define X(f, t)                                                                                    \
+/* One legal-move lookup for both tables: MOVES(X) expands to its pairs. */
+#define STATUS_CAN_MOVE(MOVES, row, from, to)                                                      \
+    do {                                                                                           \
+        if (!row(from) || !row(to))                                                                \
+            return 0;                                                                              \
+        if (from == to)                                                                            \
+            return 1;                                                                              \
+        MOVES(STATUS_MOVE_IS)                                                                      \
+        return 0;                                                                                  \
+    } while (0)
+#define STATUS_MOVE_IS(f, t)                                                                       \
     if (from == f && to == t)                                                                      \
         return 1;
-    TUNING_MOVES(X)
-#undef X
-    return 0;
+
+int tuning_status_can_move(tuning_status from, tuning_status to) {
+    STATUS_CAN_MOVE(TUNING_MOVES, tuning_row, from, to);
 }
 
 int training_status_can_move(training_status from, training_status to) {
-    if (!training_row(from) || !training_row(to))
-        return 0;
-    if (from == to)
-        return 1;
-#define X(f, t)                                                                                    \
-    if (from == f && to == t)                                                                      \
-        return 1;
-    TRAINING_MOVES(X)
-#undef X
-    return 0;
+    STATUS_CAN_MOVE(TRAINING_MOVES, training_row, from, to);
 }
