@@ -82,6 +82,9 @@ typedef struct {
                                         recorded (e.g. disk full): not a lost job */
     char model_uri[BACKEND_URI_MAX]; /* where model.tar.gz was written, or "" */
     char model_error[256];           /* packing failed: why (the job is then Failed) */
+    int never_started;               /* BACKEND_LOST only: nothing of the job ever ran (the
+                                        daemon died before the start), so relaunching it
+                                        spends no retry */
 } backend_result;
 
 /* What a backend may need to start (all borrowed; must outlive it). */

@@ -36,6 +36,7 @@ struct trial {
     int64_t id;
     char name[STORE_NAME_MAX];
     int retried;
+    int unstarted; /* relaunches of a job that never started, by this daemon */
     char job_dir[1024];
     char handle[BACKEND_HANDLE_MAX];
     double *cfg;
@@ -377,6 +378,17 @@ out:
     return store_rc;
 }
 
+/* A lost trial starts again from NEW (its log re-read from the start). */
+static int relaunch(trial *t) {
+    ingest_reset(t->in);
+    if (t->w)
+        backend_unwatch(t->job.be, t->w);
+    t->w = NULL;
+    t->handle[0] = 0;
+    t->phase = TRIAL_NEW;
+    return launch(t);
+}
+
 /* Reads the end of the log for a failure reason. */
 static size_t log_tail(trial *t, char *buf, size_t n) {
     int64_t end = ingest_offset(t->in);
@@ -408,6 +420,13 @@ static int decide(trial *t) {
         else if (rc != ERR_NOT_FOUND)
             return rc;
     }
+    if (bs == BACKEND_LOST && r.never_started && !t->stop_why &&
+        t->unstarted < TRIAL_MAX_UNSTARTED) {
+        /* The daemon died before the start: nothing ran, no retry is spent. */
+        log_info("training job %s never started; launching it", t->name);
+        t->unstarted++;
+        return relaunch(t);
+    }
     if (bs == BACKEND_LOST) {
         if (!t->stop_why && t->retried < TRIAL_MAX_RETRIES) {
             log_warn("training job %s was lost; relaunching it (attempt %d)", t->name,
@@ -416,13 +435,7 @@ static int decide(trial *t) {
             if (rc)
                 return rc;
             t->retried++;
-            ingest_reset(t->in);
-            if (t->w)
-                backend_unwatch(t->job.be, t->w);
-            t->w = NULL;
-            t->handle[0] = 0;
-            t->phase = TRIAL_NEW;
-            return launch(t);
+            return relaunch(t);
         }
         if (t->stop_why)
             return finish(t, TRAINING_STOPPED, "Stopped", NULL,

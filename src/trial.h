@@ -3,6 +3,7 @@
  *   NEW ──launch──▶ STARTING ──started──▶ RUNNING ──on_exit──▶ ENDED ──log consumed──▶ FINAL
  *    ▲                                                          │
  *    └──── lost: relaunch (RetriedAttempt + 1, at most TRIAL_MAX_RETRIES) ◀┘
+ *          (never started — the daemon died before the start: relaunch, no retry spent)
  *
  * NEW: its row is in the store (status InProgress, no handle). trial_tick
  * makes the row durable (store_sync: write-ahead) and hands the slow part
@@ -47,6 +48,7 @@
 #include "worker.h"
 
 #define TRIAL_MAX_RETRIES 2       /* relaunches of a training job whose runner was lost */
+#define TRIAL_MAX_UNSTARTED 10    /* relaunches, by one daemon, of a job that never started */
 #define TRIAL_RECHECK_SECONDS 10  /* a watched job's end is also asked for this often */
 #define TRIAL_RESULT_WAIT_WARN 30 /* seconds an ended job may lack a result before a warning */
 

@@ -11,7 +11,9 @@
  *   lock free + exit.unwritable    -> the job ended, its result could not be
  *                                     written (disk full): result_unwritable;
  *   lock free, neither             -> the runner never started or died: lost
- *                                     (what remains of the job is killed).
+ *                                     (what remains of the job is killed);
+ *                                     never started when runner.pid is absent
+ *                                     too (the fork that writes it never ran).
  *
  * Launch waits (at most LOCAL_START_WAIT_MS) for the runner's start-up
  * report on a pipe: the runner's own exec failure (reported by the forked
@@ -696,6 +698,8 @@ static backend_state local_result(void *self, const char *job_dir, const char *h
                      job_dir, LOCAL_EXIT_FILE);
             return BACKEND_EXITED;
         }
+        path_in(p, sizeof p, job_dir, LOCAL_RUNNER_PID_FILE);
+        r->never_started = access(p, F_OK) != 0 && errno == ENOENT;
         return BACKEND_LOST;
     }
     r->exited = json_is_true(json_object_get(j, "exited"));

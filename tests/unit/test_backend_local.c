@@ -367,10 +367,22 @@ static void test_killed_runner_is_lost(void **state) {
     loop_run(f->l);
     assert_true(f->ended);
     backend_result r;
+    memset(&r, 0, sizeof r);
     assert_int_equal(backend_result_of(f->b, f->dir, f->handle, &r), BACKEND_LOST);
+    assert_false(r.never_started); /* it ran: relaunching it spends a retry */
     for (int i = 0; i < 100 && alive(cpid); i++)
         usleep(10000);
     assert_false(alive(cpid));
+}
+
+/* A job directory the daemon prepared but never started a runner in (it
+ * died first) is lost and never started: no retry is spent on it. */
+static void test_never_started_job(void **state) {
+    fixture *f = *state;
+    backend_result r;
+    memset(&r, 0, sizeof r);
+    assert_int_equal(backend_result_of(f->b, f->dir, "", &r), BACKEND_LOST);
+    assert_true(r.never_started);
 }
 
 static void test_adopted_after_a_restart(void **state) {
@@ -433,6 +445,7 @@ int main(void) {
                                         teardown),
         cmocka_unit_test_setup_teardown(test_unwritable_result_is_not_lost, setup, teardown),
         cmocka_unit_test_setup_teardown(test_killed_runner_is_lost, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_never_started_job, setup, teardown),
         cmocka_unit_test_setup_teardown(test_adopted_after_a_restart, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

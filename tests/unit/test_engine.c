@@ -42,7 +42,7 @@ typedef struct {
     char job_dir[1024];
     char name[64];
     char handle[32];
-    int running, exited_ok, lost;
+    int running, exited_ok, lost, never_started;
     int code, stopped_flag, timed_out;
     int stops; /* backend_stop calls */
     void (*on_exit)(void *);
@@ -154,8 +154,10 @@ static int f_stop(void *self, const char *job_dir, const char *handle) {
 static backend_state f_result(void *self, const char *job_dir, const char *handle,
                               backend_result *r) {
     fake_job *j = by_dir(job_dir, handle);
-    if (!j || j->lost)
+    if (!j || j->lost) {
+        r->never_started = j && j->never_started;
         return BACKEND_LOST;
+    }
     if (j->running)
         return BACKEND_RUNNING;
     memset(r, 0, sizeof *r);
@@ -781,6 +783,29 @@ static void test_restart_adoption(void **unused) {
     assert_int_equal(F.starts, 4);
 }
 
+/* A job the last daemon never started (it died between the row and the
+ * start) is launched again without spending a retry. */
+static void test_never_started_spends_no_retry(void **unused) {
+    engine_up();
+    add_tuning("unstarted", 1, 1, 0);
+    tick(1);
+    assert_int_equal(F.starts, 1);
+    engine_free(X.en);
+    X.en = NULL;
+    F.jobs[0].running = 0;
+    F.jobs[0].lost = 1;
+    F.jobs[0].never_started = 1;
+    char name[64];
+    snprintf(name, sizeof name, "%s", F.jobs[0].name);
+    engine_up();
+    tick(3);
+    assert_int_equal(starts_of(name), 2);
+    store_training t = training_of(name);
+    assert_int_equal(t.retried, 0);
+    assert_string_equal(t.status, "InProgress");
+    store_training_clear(&t);
+}
+
 /* A job whose end is never reported (on_exit lost) is still finished: the
  * engine asks the backend every TRIAL_RECHECK_SECONDS. */
 static void test_missed_exit_is_caught(void **unused) {
@@ -1204,6 +1229,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_launch_tick_lost, setup, teardown),
         cmocka_unit_test_setup_teardown(test_busy_store, setup, teardown),
         cmocka_unit_test_setup_teardown(test_restart_adoption, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_never_started_spends_no_retry, setup, teardown),
         cmocka_unit_test_setup_teardown(test_missed_exit_is_caught, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lost_too_often, setup, teardown),
         cmocka_unit_test_setup_teardown(test_failure_reason, setup, teardown),
