@@ -62,6 +62,15 @@ typedef struct {
     const char *image;         /* TrainingImage as requested (container backends) */
     const char *instance_type; /* ResourceConfig.InstanceType, or NULL */
     int instance_count;
+    const char *account;       /* the owning account (labels, logs), or NULL */
+    /* As whom the program runs (tenant.h decides). run_as 0: as the daemon's
+     * own user (one-user mode). run_as 1: the backend drops to uid/gid
+     * (setgroups to gid alone, setgid, setuid, no_new_privs) before the
+     * program, and everything done for the job that touches the caller's
+     * files (packing model.tar.gz into its output path) runs as that user. */
+    int run_as;
+    uid_t uid;
+    gid_t gid;
 } backend_launch;
 
 typedef enum {

@@ -14,6 +14,7 @@
 
 #include <jansson.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 #include "backend.h"
 #include "err.h"
@@ -29,6 +30,14 @@ typedef struct {
     const char *job_dir;           /* where to create the layout, on this host */
     const json_t *hyperparameters; /* object string -> string (borrowed) */
     const req_training_def *def;   /* channels, input mode, environment (borrowed) */
+    /* The job's user (backend_launch.run_as/uid/gid): when run_as is 1, the
+     * parts of the layout the program writes are that user's (mode 0700)
+     * and nothing of the daemon's is. `home` is its home directory (HOME),
+     * or NULL for the job directory. */
+    int run_as;
+    uid_t uid;
+    gid_t gid;
+    const char *home;
 } contract_job;
 
 /* The environment variable a hyperparameter `name` becomes: SM_HP_ and the
