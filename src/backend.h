@@ -31,6 +31,7 @@
 #define OPENHPO_BACKEND_H
 
 #include <stddef.h>
+#include <jansson.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -62,7 +63,7 @@ typedef struct {
     const char *image;         /* TrainingImage as requested (container backends) */
     const char *instance_type; /* ResourceConfig.InstanceType, or NULL */
     int instance_count;
-    const char *account;       /* the owning account (labels, logs), or NULL */
+    const char *account; /* the owning account (labels, logs), or NULL */
     /* As whom the program runs (tenant.h decides). run_as 0: as the daemon's
      * own user (one-user mode). run_as 1: the backend drops to uid/gid
      * (setgroups to gid alone, setgid, setuid, no_new_privs) before the
@@ -96,11 +97,15 @@ typedef struct {
                                         spends no retry */
 } backend_result;
 
-/* What a backend may need to start (all borrowed; must outlive it). */
+/* What a backend may need to start: read by backend_new(); what it points
+ * to is borrowed and outlives the backend. */
 typedef struct {
     loop *l;
     const char *runner_path; /* hpo-runner, for the local backend */
     long long log_cap;       /* bytes of a job's log kept */
+    const char *data_dir;    /* the daemon's data dir (absolute) */
+    const json_t *conf;      /* this backend's settings: member NAME of the
+                                hpod --backend-config file, or NULL */
 } backend_env;
 
 /* Creates backend `name` ("local"). Caller frees with backend_free().

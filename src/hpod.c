@@ -1,8 +1,7 @@
 /* hpod — the openhpo daemon.
  *
- *   hpod --listen HOST:PORT --data-dir DIR [--port-file F] [--region R]
- *        [--images FILE] [--runner PATH] [--grace SECONDS] [--verbose]
- *        [--credentials FILE] [--insecure] [--throttle-rate R --throttle-burst B]
+ *   hpod --listen HOST:PORT --data-dir DIR [options]   (the table OPTIONS below;
+ *                                                      hpod --help prints it)
  *
  * Serves the tuning APIs over HTTP, keeps state in DIR/openhpo.db, runs
  * training jobs under DIR/jobs. SIGTERM/SIGINT shut it down cleanly; running
@@ -16,6 +15,7 @@
 #include <limits.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,13 +39,23 @@
 #define HPOD_LOG_CAP (64LL << 20)
 #define HPOD_MAX_BACKENDS 8 /* backends one daemon runs at once */
 
+#define HPOD_LIST_MAX 64 /* values of one repeatable option */
+
+/* A repeatable option's values, in order (borrowed from argv). */
+typedef struct {
+    const char *v[HPOD_LIST_MAX];
+    size_t n;
+} opt_list;
+
 typedef struct {
     const char *listen, *data_dir, *port_file, *region, *images, *runner, *credentials;
+    const char *backend_config; /* JSON object: backend name -> its settings */
     long grace;
     int hour_seconds;
     int max_running; /* 0 = the engine default */
     int insecure;
     double throttle_rate, throttle_burst; /* 0 = no throttling */
+    opt_list file_roots;                  /* --file-root DIR (tenancy: row to come) */
 } options;
 
 typedef struct {
@@ -54,79 +64,128 @@ typedef struct {
     http_server *http;
 } daemon_ctx;
 
+/* The option table: one row per option; parse_args and usage read it. To add
+ * an option, add a field to `options` and a row here. */
+typedef enum { OPT_FLAG, OPT_STR, OPT_LONG, OPT_INT, OPT_DOUBLE, OPT_LIST } opt_kind;
+typedef struct {
+    const char *name;
+    opt_kind kind;
+    size_t off; /* of the field in `options` */
+    const char *arg, *help;
+} opt_def;
+
+#define OPT(name, kind, field, arg, help)                                                          \
+    { name, kind, offsetof(options, field), arg, help }
+static const opt_def OPTIONS[] = {
+    OPT("--listen", OPT_STR, listen, "HOST:PORT", "address to serve on; port 0 picks a free port"),
+    OPT("--data-dir", OPT_STR, data_dir, "DIR",
+        "where the database, logs and job directories live"),
+    OPT("--port-file", OPT_STR, port_file, "FILE", "write the bound port here once ready"),
+    OPT("--region", OPT_STR, region, "REGION", "region in ARNs (default us-east-1)"),
+    OPT("--images", OPT_STR, images, "FILE",
+        "image catalog: JSON object, image URI -> program or argv"),
+    OPT("--runner", OPT_STR, runner, "PATH", "hpo-runner binary (default: next to hpod)"),
+    OPT("--backend-config", OPT_STR, backend_config, "FILE",
+        "backends' settings: JSON object, backend name -> its settings (docs/BACKENDS.md)"),
+    OPT("--grace", OPT_LONG, grace, "SECONDS",
+        "seconds between SIGTERM and SIGKILL when stopping (default 120)"),
+    OPT("--hour-seconds", OPT_INT, hour_seconds, "N",
+        "length of an hour for MaxClockTimeInHours (default 3600; for tests)"),
+    OPT("--max-running", OPT_INT, max_running, "N",
+        "training jobs running at once on this machine, across all tuning jobs (default 64)"),
+    OPT("--credentials", OPT_STR, credentials, "FILE",
+        "access keys (JSON, mode 0600): every request must be signed with SigV4 by one of "
+        "them and acts for its account"),
+    OPT("--insecure", OPT_FLAG, insecure, NULL,
+        "allow a non-loopback --listen without --credentials (unauthenticated callers act as "
+        "account " AUTH_DEFAULT_ACCOUNT ")"),
+    OPT("--throttle-rate", OPT_DOUBLE, throttle_rate, "R",
+        "requests/second per access key (default: no throttling)"),
+    OPT("--throttle-burst", OPT_DOUBLE, throttle_burst, "B",
+        "bucket size per access key (default: max(1, 2 x rate))"),
+};
+#undef OPT
+#define NOPTIONS (sizeof OPTIONS / sizeof *OPTIONS)
+
 static void usage(FILE *f) {
-    fprintf(f, "usage: hpod --listen HOST:PORT --data-dir DIR [--port-file FILE]\n"
-               "            [--region REGION] [--images FILE] [--runner PATH]\n"
-               "            [--grace SECONDS] [--verbose] [--credentials FILE] [--insecure]\n"
-               "            [--throttle-rate R [--throttle-burst B]]\n"
-               "  --listen     address to serve on; port 0 picks a free port\n"
-               "  --data-dir   where the database, logs and job directories live\n"
-               "  --port-file  write the bound port here once ready\n"
-               "  --region     region in ARNs (default us-east-1)\n"
-               "  --images     image catalog: JSON object, image URI -> program or argv\n"
-               "  --runner     hpo-runner binary (default: next to hpod)\n"
-               "  --grace      seconds between SIGTERM and SIGKILL when stopping (default 120)\n"
-               "  --hour-seconds N  length of an hour for MaxClockTimeInHours (default 3600;\n"
-               "               for tests)\n"
-               "  --max-running N  training jobs running at once on this machine, across\n"
-               "               all tuning jobs (default 64)\n"
-               "  --credentials  access keys (JSON, mode 0600): every request must be signed\n"
-               "               with SigV4 by one of them and acts for its account\n"
-               "  --insecure   allow a non-loopback --listen without --credentials\n"
-               "               (unauthenticated callers act as account " AUTH_DEFAULT_ACCOUNT ")\n"
-               "  --throttle-rate R   requests/second per access key (default: no throttling)\n"
-               "  --throttle-burst B  bucket size per access key (default: max(1, 2 x rate))\n");
+    fprintf(f, "usage: hpod --listen HOST:PORT --data-dir DIR [options]\n");
+    for (size_t i = 0; i < NOPTIONS; i++) {
+        char head[64];
+        snprintf(head, sizeof head, "%s%s%s", OPTIONS[i].name, OPTIONS[i].arg ? " " : "",
+                 OPTIONS[i].arg ? OPTIONS[i].arg : "");
+        fprintf(f, "  %-26s %s%s\n", head, OPTIONS[i].help,
+                OPTIONS[i].kind == OPT_LIST ? " (repeatable)" : "");
+    }
+    fprintf(f, "  --verbose                  debug logging\n");
+}
+
+/* Stores `v` into the field of `d`; 0, or -1 with a message on stderr. */
+static int opt_set(options *o, const opt_def *d, const char *v) {
+    char *p = (char *)o + d->off, *end = NULL;
+    errno = 0;
+    switch (d->kind) {
+    case OPT_FLAG:
+        *(int *)p = 1;
+        return 0;
+    case OPT_STR:
+        *(const char **)p = v;
+        return 0;
+    case OPT_LONG:
+        *(long *)p = strtol(v, &end, 10);
+        break;
+    case OPT_INT: {
+        long x = strtol(v, &end, 10);
+        if (x < INT_MIN || x > INT_MAX)
+            errno = ERANGE;
+        *(int *)p = (int)x;
+        break;
+    }
+    case OPT_DOUBLE:
+        *(double *)p = strtod(v, &end);
+        break;
+    case OPT_LIST: {
+        opt_list *l = (opt_list *)p;
+        if (l->n >= HPOD_LIST_MAX) {
+            fprintf(stderr, "hpod: %s given more than %d times\n", d->name, HPOD_LIST_MAX);
+            return -1;
+        }
+        l->v[l->n++] = v;
+        return 0;
+    }
+    }
+    if (errno || !end || end == v || *end) {
+        fprintf(stderr, "hpod: %s needs a number, not '%s'\n", d->name, v);
+        return -1;
+    }
+    return 0;
 }
 
 static int parse_args(int argc, char **argv, options *o) {
     *o = (options){.region = "us-east-1", .grace = 120, .hour_seconds = 3600};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
+        const opt_def *d = NULL;
         if (!strcmp(a, "--verbose")) {
             log_verbose = 1;
-            continue;
-        }
-        if (!strcmp(a, "--insecure")) {
-            o->insecure = 1;
             continue;
         }
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
             usage(stdout);
             exit(0);
         }
-        if (i + 1 >= argc) {
-            fprintf(stderr, "hpod: %s needs a value\n", a);
-            return -1;
-        }
-        const char *v = argv[++i];
-        if (!strcmp(a, "--listen"))
-            o->listen = v;
-        else if (!strcmp(a, "--data-dir"))
-            o->data_dir = v;
-        else if (!strcmp(a, "--port-file"))
-            o->port_file = v;
-        else if (!strcmp(a, "--region"))
-            o->region = v;
-        else if (!strcmp(a, "--images"))
-            o->images = v;
-        else if (!strcmp(a, "--runner"))
-            o->runner = v;
-        else if (!strcmp(a, "--grace"))
-            o->grace = atol(v);
-        else if (!strcmp(a, "--hour-seconds"))
-            o->hour_seconds = atoi(v);
-        else if (!strcmp(a, "--max-running"))
-            o->max_running = atoi(v);
-        else if (!strcmp(a, "--credentials"))
-            o->credentials = v;
-        else if (!strcmp(a, "--throttle-rate"))
-            o->throttle_rate = atof(v);
-        else if (!strcmp(a, "--throttle-burst"))
-            o->throttle_burst = atof(v);
-        else {
+        for (size_t k = 0; k < NOPTIONS && !d; k++)
+            if (!strcmp(a, OPTIONS[k].name))
+                d = &OPTIONS[k];
+        if (!d) {
             fprintf(stderr, "hpod: unknown option %s\n", a);
             return -1;
         }
+        if (d->kind != OPT_FLAG && i + 1 >= argc) {
+            fprintf(stderr, "hpod: %s needs a value\n", a);
+            return -1;
+        }
+        if (opt_set(o, d, d->kind == OPT_FLAG ? NULL : argv[++i]))
+            return -1;
     }
     if (!o->listen || !o->data_dir) {
         usage(stderr);
@@ -248,6 +307,7 @@ int main(int argc, char **argv) {
     http_server *http = NULL;
     json_t *images = NULL;
     credentials *creds = NULL;
+    json_t *bconf = NULL; /* --backend-config: outlives the backends */
     throttle *th = NULL;
 
     if (parse_args(argc, argv, &o))
@@ -352,9 +412,34 @@ int main(int argc, char **argv) {
     /* Every registered backend; one that cannot start here (its engine is
      * absent, say) is left out, and jobs naming it fail with a reason. The
      * local backend must start. */
-    backend_env benv = {.l = l, .runner_path = runner, .log_cap = HPOD_LOG_CAP};
+    if (o.backend_config) {
+        json_error_t je;
+        bconf = json_load_file(o.backend_config, JSON_REJECT_DUPLICATES, &je);
+        if (!json_is_object(bconf)) {
+            fprintf(stderr, "hpod: --backend-config %s: %s\n", o.backend_config,
+                    bconf ? "not a JSON object" : je.text);
+            goto out;
+        }
+        const char *bname;
+        json_t *bval;
+        json_object_foreach(bconf, bname, bval) {
+            int known = 0;
+            for (size_t i = 0; backend_registered(i); i++)
+                known |= !strcmp(bname, backend_registered(i));
+            if (!known || !json_is_object(bval)) {
+                fprintf(stderr, "hpod: --backend-config %s: \"%s\" %s\n", o.backend_config, bname,
+                        known ? "must be an object" : "is not a backend");
+                goto out;
+            }
+        }
+    }
     for (size_t i = 0; backend_registered(i) && nbackends < HPOD_MAX_BACKENDS; i++) {
         const char *name = backend_registered(i);
+        backend_env benv = {.l = l,
+                            .runner_path = runner,
+                            .log_cap = HPOD_LOG_CAP,
+                            .data_dir = datadir,
+                            .conf = json_object_get(bconf, name)};
         if ((backends[nbackends] = backend_new(name, &benv, &e))) {
             nbackends++;
         } else if (!strcmp(name, "local")) {
@@ -420,6 +505,7 @@ out:
     worker_free(wk); /* after the engine: the jobs it still holds free themselves */
     for (size_t i = 0; i < nbackends; i++)
         backend_free(backends[i]);
+    json_decref(bconf);
     store_close(st);
     loop_free(l);
     json_decref(images);
