@@ -26,7 +26,20 @@
  * end by grace + LOCAL_STOP_MARGIN_S (SIGSTOPped, wedged), a timer on the
  * loop kills the job outright: every descendant of the runner, the
  * program's process group, the runner's session, the job's cgroup, and the
- * runner (SIGCONT + SIGKILL). Nothing blocks. */
+ * runner (SIGCONT + SIGKILL). Nothing blocks.
+ *
+ * As whom (backend_launch.run_as): with run_as 1 the runner gets --uid and
+ * --gid and drops to them in the child it forks, just before it execs the
+ * program (and hpo-pack); a drop that fails is a start failure, "cannot run
+ * as uid N: reason" (runner.c). The runner itself, and so every signal,
+ * cgroup kill and result file of the protocol above, stays the daemon's.
+ * The job directory must then be contract.h's run_as layout: the daemon's,
+ * mode 0711, holding the control files (local.h; all 0600 and the
+ * daemon's) beside the user's input/ model/ output/ checkpoints/ (0700).
+ * The job's user can neither replace nor add a top-level entry: a forged
+ * runner.pid would make a restarted daemon signal whatever pid it names, a
+ * forged exit.json would be taken as the job's result. The runner refuses
+ * a job directory that anyone but its own user may write. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -38,6 +51,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/timerfd.h>
 #include <sys/wait.h>
@@ -402,7 +416,7 @@ static pid_t __attribute__((noinline)) spawn_runner(const spawn_args *a) {
     if (lk < 0 || st < 0)
         _exit(127); /* the daemon reads EOF: "ended while starting" */
     int devnull = open("/dev/null", O_RDONLY);
-    int logfd = open(a->logp, O_WRONLY | O_CREAT | O_APPEND, 0644);
+    int logfd = open(a->logp, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW, 0600);
     if (devnull >= 0)
         dup2(devnull, 0);
     if (logfd >= 0) {
@@ -414,7 +428,8 @@ static pid_t __attribute__((noinline)) spawn_runner(const spawn_args *a) {
     syscall(SYS_close_range, (unsigned)LOCAL_STATUS_FD + 1, ~0U, 0U);
     char buf[LOCAL_STATUS_MAX];
     int n = snprintf(buf, sizeof buf, "%d %llu %ld\n", (int)getpid(), own_starttime(), a->grace);
-    util_write_file(a->pidp, buf, (size_t)n, UTIL_WRITE_ATOMIC);
+    if (util_write_file(a->pidp, buf, (size_t)n, UTIL_WRITE_ATOMIC) == 0)
+        chmod(a->pidp, 0600);
     execve(a->argv[0], a->argv, a->envp);
     n = snprintf(buf, sizeof buf, "error cannot execute %s: %s\n", a->argv[0], strerror(errno));
     if (n > 0 &&
@@ -451,7 +466,8 @@ static int local_start(void *self, const backend_launch *l, char handle[BACKEND_
     snprintf(cap, sizeof cap, "%lld", lb->log_cap);
     snprintf(lockfds, sizeof lockfds, "%d", LOCAL_LOCK_FD);
     snprintf(statusfds, sizeof statusfds, "%d", LOCAL_STATUS_FD);
-    const char *head[18] = {lb->runner, "--dir",       l->job_dir, "--lock-fd",
+    char uid[16], gid[16];
+    const char *head[22] = {lb->runner, "--dir",       l->job_dir, "--lock-fd",
                             lockfds,    "--status-fd", statusfds,  "--max-runtime",
                             maxrt,      "--grace",     grace,      "--log-cap",
                             cap};
@@ -461,6 +477,14 @@ static int local_start(void *self, const backend_launch *l, char handle[BACKEND_
         head[nhead++] = l->name;
         head[nhead++] = "--output-path";
         head[nhead++] = l->output_path;
+    }
+    if (l->run_as) {
+        snprintf(uid, sizeof uid, "%u", (unsigned)l->uid);
+        snprintf(gid, sizeof gid, "%u", (unsigned)l->gid);
+        head[nhead++] = "--uid";
+        head[nhead++] = uid;
+        head[nhead++] = "--gid";
+        head[nhead++] = gid;
     }
     head[nhead++] = "--";
     argv = calloc(nhead + argc + 1, sizeof *argv);
