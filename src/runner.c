@@ -2,7 +2,7 @@
  *
  *   hpo-runner --dir JOB_DIR --lock-fd N --status-fd S --max-runtime S
  *              --grace G --log-cap BYTES [--job-name NAME --output-path URI]
- *              [--uid UID --gid GID] -- PROGRAM [ARGS...]
+ *              [--env-fd E] [--uid UID --gid GID] -- PROGRAM [ARGS...]
  *
  * Runs PROGRAM (in its own process group, cwd JOB_DIR, dying with the
  * runner) with stdout+stderr captured into JOB_DIR/output.log, up to
@@ -32,6 +32,10 @@
  * reports; then it writes exit.json into the reserved space and renames it
  * into place. Should that still fail, it renames the reservation to
  * exit.unwritable: the job ended, its result could not be recorded.
+ *
+ * The program's environment is the one read from descriptor E (local.h),
+ * else the runner's own; the runner's own never reaches the program when
+ * E is given (the local backend always gives it).
  *
  * As whom the job runs: with --uid/--gid (the launch's run_as), the
  * program and hpo-pack run as UID:GID. The runner itself stays the
@@ -87,7 +91,7 @@
 static void usage(void) {
     fprintf(stderr, "usage: hpo-runner --dir DIR --lock-fd N --status-fd S --max-runtime S "
                     "--grace G --log-cap BYTES [--job-name NAME --output-path URI] "
-                    "[--uid UID --gid GID] -- PROGRAM [ARGS...]\n");
+                    "[--env-fd E] [--uid UID --gid GID] -- PROGRAM [ARGS...]\n");
     exit(2);
 }
 
@@ -194,6 +198,59 @@ static int check_job_dir(const char *dir, char *why, size_t n) {
         return -1;
     }
     return 0;
+}
+
+/* Reads the job's environment from fd (local.h: NUL-terminated KEY=VALUE
+ * strings, at most LOCAL_ENV_MAX bytes) and closes it. A NULL-terminated
+ * array (never freed: it lives as long as the runner), or NULL with errno. */
+static char **read_env(int fd) {
+    size_t len = 0, cap = 65536, n = 0;
+    char *buf = malloc(cap);
+    char **env = NULL;
+    for (;;) {
+        if (!buf)
+            goto fail;
+        if (len == cap) {
+            if (cap >= LOCAL_ENV_MAX) {
+                errno = E2BIG;
+                goto fail;
+            }
+            char *nb = realloc(buf, cap * 2);
+            if (!nb)
+                goto fail;
+            buf = nb;
+            cap *= 2;
+        }
+        ssize_t r = read(fd, buf + len, cap - len);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0)
+            goto fail;
+        if (r == 0)
+            break;
+        len += (size_t)r;
+    }
+    close(fd);
+    fd = -1;
+    if (len && buf[len - 1]) {
+        errno = EINVAL; /* not NUL-terminated: a cut environment */
+        goto fail;
+    }
+    for (size_t i = 0; i < len; i++)
+        n += buf[i] == 0;
+    if (!(env = calloc(n + 1, sizeof *env)))
+        goto fail;
+    for (size_t i = 0, k = 0; i < len; i += strlen(buf + i) + 1)
+        env[k++] = buf + i;
+    return env;
+fail:
+    if (fd >= 0) {
+        int saved = errno;
+        close(fd);
+        errno = saved;
+    }
+    free(buf);
+    return NULL;
 }
 
 /* Parses a uid/gid argument: a 32-bit decimal. 0 or -1. (id_t)-1 passes
@@ -402,8 +459,8 @@ static int pack_path(char *out, size_t n) {
  * than PACK_TIMEOUT_S (hpo-pack is killed then); reads at most
  * PACK_REPORT_MAX bytes of its output. */
 static void run_pack(const char *prog, const char *dir, const char *job_name,
-                     const char *output_path, const job_user *ju, char *uri, size_t nu, char *error,
-                     size_t ne) {
+                     const char *output_path, const job_user *ju, char **job_env, char *uri,
+                     size_t nu, char *error, size_t ne) {
     char rep[PACK_REPORT_MAX + 1];
     size_t got = 0;
     int p[2] = {-1, -1}, st = 0, timed_out = 0;
@@ -433,7 +490,7 @@ static void run_pack(const char *prog, const char *dir, const char *job_name,
         char *const argv[] = {(char *)prog,     "--dir",         (char *)dir,         "--job-name",
                               (char *)job_name, "--output-path", (char *)output_path, NULL};
         if (!ju->run_as) {
-            execv(prog, argv);
+            execve(prog, argv, job_env);
             dprintf(1, "error cannot execute %s: %s\n", prog, strerror(errno));
             _exit(127);
         }
@@ -454,7 +511,7 @@ static void run_pack(const char *prog, const char *dir, const char *job_name,
         prctl(PR_SET_PDEATHSIG, SIGKILL); /* cleared by the credential change */
         if (getppid() != runner)
             _exit(137);
-        syscall(SYS_execveat, fd, "", argv, environ, AT_EMPTY_PATH);
+        syscall(SYS_execveat, fd, "", argv, job_env, AT_EMPTY_PATH);
         dprintf(1, "error cannot execute %s: %s\n", prog, strerror(errno));
         _exit(127);
     }
@@ -594,7 +651,7 @@ static int reserve_exit(const char *dir) {
 
 int main(int argc, char **argv) {
     const char *dir = NULL, *job_name = NULL, *output_path = NULL;
-    int lockfd = -1, status_fd = -1, i, has_uid = 0, has_gid = 0;
+    int lockfd = -1, status_fd = -1, env_fd = -1, i, has_uid = 0, has_gid = 0;
     unsigned uid_arg = 0, gid_arg = 0;
     long max_runtime = 0, grace = 120;
     long long log_cap = 64LL << 20;
@@ -619,6 +676,8 @@ int main(int argc, char **argv) {
             job_name = argv[++i];
         else if (!strcmp(argv[i], "--output-path"))
             output_path = argv[++i];
+        else if (!strcmp(argv[i], "--env-fd"))
+            env_fd = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--uid") && !parse_id(argv[i + 1], &uid_arg))
             i++, has_uid = 1;
         else if (!strcmp(argv[i], "--gid") && !parse_id(argv[i + 1], &gid_arg))
@@ -646,6 +705,13 @@ int main(int argc, char **argv) {
     int p[2] = {-1, -1}, ep[2] = {-1, -1};
     if (sfd < 0 || pipe2(p, O_CLOEXEC) || pipe2(ep, O_CLOEXEC)) {
         report(&status_fd, "error hpo-runner: setup: %s", strerror(errno));
+        return 1;
+    }
+    /* The job's environment is for the program and hpo-pack only. */
+    char **job_env = environ;
+    if (env_fd >= 0 && !(job_env = read_env(env_fd))) {
+        report(&status_fd, "error hpo-runner: cannot read the job's environment: %s",
+               strerror(errno));
         return 1;
     }
     char why[256];
@@ -725,6 +791,7 @@ int main(int argc, char **argv) {
                 if (getppid() != runner)
                     _exit(137);
             }
+            environ = job_env; /* execvp searches the job's PATH */
             execvp(prog[0], prog);
             snprintf(msg, sizeof msg, "cannot execute %s: %s", prog[0], strerror(errno));
         }
@@ -849,8 +916,8 @@ int main(int argc, char **argv) {
     int code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
     char model_uri[RUNNER_URI_MAX] = "", model_error[RUNNER_MODEL_ERROR_MAX] = "";
     if (code == 0 && !stopped && !timed_out && packs) {
-        run_pack(packer, dir, job_name, output_path, &ju, model_uri, sizeof model_uri, model_error,
-                 sizeof model_error);
+        run_pack(packer, dir, job_name, output_path, &ju, job_env, model_uri, sizeof model_uri,
+                 model_error, sizeof model_error);
         sweep(cg); /* hpo-pack starts nothing; should it have, nothing outlives it */
     }
     char out[LOCAL_EXIT_RESERVE];

@@ -22,6 +22,7 @@
 #include <cmocka.h>
 
 #include "backend.h"
+#include "backends/local.h"
 #include "contract.h"
 #include "loop.h"
 #include "util.h"
@@ -420,6 +421,38 @@ static void test_adopted_after_a_restart(void **state) {
     assert_int_equal(backend_stop(f->b, f->dir, f->handle), 0);
 }
 
+/* The job's environment is the program's alone: the runner (root, in
+ * production) runs with a fixed one of its own. */
+static void test_job_env_never_reaches_the_runner(void **state) {
+    fixture *f = *state;
+    err_t e = {0};
+    int rpid = 0, cpid = 0;
+    char *argv[] = {"/bin/sh", "-c", "exec sleep 100", "sh", "train", NULL};
+    char *jenv[] = {"PATH=/usr/bin:/bin", "LD_PRELOAD=/nonexistent/hpo-test.so",
+                    "OPENHPO_JOB_SECRET=s3cr3t", NULL};
+    backend_launch bl = {.name = "job1", .job_dir = f->dir, .argv = argv, .envp = jenv, .grace = 1};
+    assert_int_equal(backend_start(f->b, &bl, f->handle, &e), 0);
+    assert_int_equal(sscanf(f->handle, "%d:%*u:%d", &rpid, &cpid), 2);
+    char p[64];
+    size_t n = 0;
+    snprintf(p, sizeof p, "/proc/%d/environ", rpid);
+    char *renv = util_read_file(p, 65536, &n);
+    assert_non_null(renv);
+    assert_int_equal(n, strlen(LOCAL_RUNNER_PATH) + 1);
+    assert_string_equal(renv, LOCAL_RUNNER_PATH);
+    free(renv);
+    snprintf(p, sizeof p, "/proc/%d/environ", cpid);
+    char *cenv = util_read_file(p, 65536, &n);
+    assert_non_null(cenv);
+    int found = 0;
+    for (size_t i = 0; i < n; i += strlen(cenv + i) + 1)
+        found |= !strcmp(cenv + i, "OPENHPO_JOB_SECRET=s3cr3t");
+    free(cenv);
+    assert_true(found);
+    assert_int_equal(backend_stop(f->b, f->dir, f->handle), 0);
+    run_until_end(f, 10);
+}
+
 /* ---- jobs run as another user (run_as) ---- */
 
 static int skip_unless_test_user(void) {
@@ -748,6 +781,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_killed_runner_is_lost, setup, teardown),
         cmocka_unit_test_setup_teardown(test_never_started_job, setup, teardown),
         cmocka_unit_test_setup_teardown(test_adopted_after_a_restart, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_job_env_never_reaches_the_runner, setup, teardown),
         cmocka_unit_test_setup_teardown(test_run_as_confines_the_program, setup, teardown),
         cmocka_unit_test_setup_teardown(test_run_as_packs_with_the_users_rights, setup, teardown),
         cmocka_unit_test_setup_teardown(test_run_as_stops_times_out_and_reaps, setup, teardown),
