@@ -200,9 +200,14 @@ static int check_job_dir(const char *dir, char *why, size_t n) {
     return 0;
 }
 
+/* The job's environment (read_env, else the runner's own): set once in
+ * main() before any fork, only read after; kept for the runner's life. */
+static char **job_env;
+
 /* Reads the job's environment from fd (local.h: NUL-terminated KEY=VALUE
  * strings, at most LOCAL_ENV_MAX bytes) and closes it. A NULL-terminated
- * array (never freed: it lives as long as the runner), or NULL with errno. */
+ * array (never freed: it lives as long as the runner, in job_env), or NULL
+ * with errno. */
 static char **read_env(int fd) {
     size_t len = 0, cap = 65536, n = 0;
     char *buf = malloc(cap);
@@ -459,8 +464,8 @@ static int pack_path(char *out, size_t n) {
  * than PACK_TIMEOUT_S (hpo-pack is killed then); reads at most
  * PACK_REPORT_MAX bytes of its output. */
 static void run_pack(const char *prog, const char *dir, const char *job_name,
-                     const char *output_path, const job_user *ju, char **job_env, char *uri,
-                     size_t nu, char *error, size_t ne) {
+                     const char *output_path, const job_user *ju, char *uri, size_t nu, char *error,
+                     size_t ne) {
     char rep[PACK_REPORT_MAX + 1];
     size_t got = 0;
     int p[2] = {-1, -1}, st = 0, timed_out = 0;
@@ -708,7 +713,7 @@ int main(int argc, char **argv) {
         return 1;
     }
     /* The job's environment is for the program and hpo-pack only. */
-    char **job_env = environ;
+    job_env = environ;
     if (env_fd >= 0 && !(job_env = read_env(env_fd))) {
         report(&status_fd, "error hpo-runner: cannot read the job's environment: %s",
                strerror(errno));
@@ -916,8 +921,8 @@ int main(int argc, char **argv) {
     int code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
     char model_uri[RUNNER_URI_MAX] = "", model_error[RUNNER_MODEL_ERROR_MAX] = "";
     if (code == 0 && !stopped && !timed_out && packs) {
-        run_pack(packer, dir, job_name, output_path, &ju, job_env, model_uri, sizeof model_uri,
-                 model_error, sizeof model_error);
+        run_pack(packer, dir, job_name, output_path, &ju, model_uri, sizeof model_uri, model_error,
+                 sizeof model_error);
         sweep(cg); /* hpo-pack starts nothing; should it have, nothing outlives it */
     }
     char out[LOCAL_EXIT_RESERVE];
