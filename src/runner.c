@@ -458,9 +458,9 @@ static int pack_path(char *out, size_t n) {
     return 0;
 }
 
-/* Runs hpo-pack (at `prog`) on the job, as the job's user, and takes its
- * report: the model's
- * URI to uri[nu], or why packing failed to error[ne]. Never blocks longer
+/* Runs hpo-pack (at `prog`) on the job, as the job's user when it has one,
+ * and takes its report: the model's URI to uri[nu], or why packing failed
+ * to error[ne]. Never blocks longer
  * than PACK_TIMEOUT_S (hpo-pack is killed then); reads at most
  * PACK_REPORT_MAX bytes of its output. */
 static void run_pack(const char *prog, const char *dir, const char *job_name,
