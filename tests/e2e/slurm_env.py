@@ -104,7 +104,7 @@ SchedulerParameters=batch_sched_delay=0,sched_min_interval=0
 SelectType=select/cons_tres
 SelectTypeParameters=CR_CPU_Memory
 SlurmdParameters=config_overrides
-ReturnToService=2
+ReturnToService=1
 MpiDefault=none
 KillWait=5
 MinJobAge=600

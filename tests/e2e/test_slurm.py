@@ -282,3 +282,22 @@ def test_slurm_node_failure_is_retried(tmp_path, cluster3):
     assert [j[2] for j in sj] == ["NODE_FAIL", "COMPLETED"], sj
     ran_on = open(mark).read().split()
     assert ran_on[0] == node and ran_on[1] != node, ran_on
+    # Back in service, the node's slurmd is told to kill what is left of the
+    # failed job: nothing of it keeps running.
+    deadline = time.time() + 30
+    while time.time() < deadline and programs_running(str(prog)):
+        time.sleep(0.2)
+    assert not programs_running(str(prog))
+
+
+def programs_running(path):
+    found = []
+    for pid in os.listdir("/proc"):
+        if pid.isdigit():
+            try:
+                argv = open("/proc/%s/cmdline" % pid, "rb").read().split(b"\0")
+            except OSError:
+                continue
+            if path.encode() in argv:
+                found.append(int(pid))
+    return found
