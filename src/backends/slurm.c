@@ -590,9 +590,12 @@ static void scancel(slurm *sb, long long id, const char *a1, const char *a2) {
 }
 
 static void send_stop(slurm *sb, sjob *j) {
-    scancel(sb, j->id, "--full", "--signal=TERM");
     if (!j->kill_at)
         j->kill_at = util_mono_ms() + ((j->grace > 0 ? j->grace : 0) + SLURM_STOP_MARGIN_S) * 1000;
+    if (j->known && !strcmp(j->state, "PENDING"))
+        scancel(sb, j->id, NULL, NULL); /* nothing runs yet: cancel it outright */
+    else
+        scancel(sb, j->id, "--full", "--signal=TERM");
 }
 
 static void fire_ended(slurm *sb) {
