@@ -301,3 +301,71 @@ def programs_running(path):
             if path.encode() in argv:
                 found.append(int(pid))
     return found
+
+
+SLOW_SBATCH = r'''#!/bin/sh
+# sbatch that submits (held, so the job is still PENDING) and then does not
+# answer for a minute: the daemon dies before it has a handle.
+echo $$ >> "%(log)s"
+/usr/bin/sbatch --hold "$@" > "%(log)s.out.$$" 2>&1
+sleep 60
+cat "%(log)s.out.$$"
+'''
+
+
+def test_slurm_restart_before_the_handle_finds_the_job_by_name(tmp_path, cluster3):
+    """kill -9 while sbatch has submitted but not answered: neither the
+    handle nor slurm.jobid exists; the restarted daemon finds the Slurm job
+    by its name and does not submit it again."""
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    for prog in ("squeue", "scancel", "sacct", "sinfo", "srun"):
+        os.symlink("/usr/bin/" + prog, str(bindir / prog))
+    log = str(tmp_path / "sbatch-calls")
+    (bindir / "sbatch").write_text(SLOW_SBATCH % {"log": log})
+    (bindir / "sbatch").chmod(0o755)
+    cat = {"trainer:latest": {"backend": "slurm", "command": [sys.executable, TRAINER]}}
+    (tmp_path / "images.json").write_text(json.dumps(cat))
+    conf = cluster3.backend_config(str(tmp_path / "backends.json"), bin_dir=str(bindir))
+    d = Hpod(str(tmp_path), ["--backend-config", conf, "--grace", "2"]).start()
+    # One job: the engine's one worker waits in this sbatch.
+    req = job_request(name="slname", max_jobs=1, parallel=1, static={"mode": "normal"})
+    d.ok("CreateTuningJob", req)
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        if os.path.exists(log) and len(open(log).read().split()) == 1 and \
+                len(slurm_jobs_of(cluster3, "slname-")) == 1:
+            break
+        time.sleep(0.05)
+    else:
+        raise AssertionError("no submissions: %s" % d.read_log())
+    d.stop(sig=signal.SIGKILL)
+    for pid in open(log).read().split():
+        try:
+            os.killpg(int(pid), signal.SIGKILL)
+        except OSError:
+            try:
+                os.kill(int(pid), signal.SIGKILL)
+            except OSError:
+                pass
+    jobs_dir = os.path.join(d.data, "jobs")
+    for root, _, files in os.walk(jobs_dir):
+        assert "slurm.jobid" not in files, root  # nothing recorded the id
+    d.start()
+    hlog = os.path.join(str(tmp_path), "hpod.log")
+    deadline = time.time() + 20
+    while time.time() < deadline and "found job" not in open(hlog, errors="replace").read():
+        time.sleep(0.05)
+    (held,) = slurm_jobs_of(cluster3, "slname-")
+    assert held[2] == "PENDING", held
+    cluster3.run("/usr/bin/scontrol", "release", held[0])
+    st = d.wait_status("slname", ["Completed", "Failed"], timeout=60)
+    assert st["TuningJobStatus"] == "Completed", (st, d.read_log())
+    for j in d.training_jobs("slname"):
+        assert j["TrainingJobStatus"] == "Completed", j
+        assert j["RetriedAttempt"] == 0, j
+    assert len(open(log).read().split()) == 1  # no second submission
+    sj = slurm_jobs_of(cluster3, "slname-")
+    assert len(sj) == 1 and {j[2] for j in sj} == {"COMPLETED"}, sj
+    with open(os.path.join(str(tmp_path), "hpod.log"), errors="replace") as f:
+        assert "found job hpo-%s-" % sj[0][1][len("hpo-"):].rsplit("-", 1)[0] in f.read()
