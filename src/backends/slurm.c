@@ -178,9 +178,10 @@ struct sjob {
     int watchers;
     long grace;
     int64_t added_ms, used_ms;
-    int64_t kill_at;  /* stop escalation due (monotonic ms), 0: none */
-    int stop_pending; /* a stop asked before its id was known */
-    unsigned gen;     /* the query that last answered for it */
+    int64_t kill_at;     /* stop escalation due (monotonic ms), 0: none */
+    int stop_pending;    /* a stop asked before its id was known */
+    unsigned gen;        /* the query that last answered for it */
+    double submitted_at; /* id 0: when slurm.submit was written (wall clock) */
 };
 
 struct backend_watch {
@@ -200,6 +201,7 @@ typedef struct {
     char *buf;
     size_t len;
     long long *ids; /* what was asked (Q_IDS, Q_SACCT) */
+    int eof;        /* the answer has been read; waiting for the exit status */
     size_t nids;
     int64_t started_ms;
 } query;
@@ -365,6 +367,18 @@ static int run_cmd(char *const *argv, char *const *env, char *out, size_t cap, i
         return -1;
     }
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* The job id of `sbatch --parsable`'s answer: the line "ID" or
+ * "ID;CLUSTER" (warnings may come before it). 0 when there is none. */
+static long long parsable_id(const char *out) {
+    for (const char *line = out; line && *line;
+         line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
+        size_t d = strspn(line, "0123456789");
+        if (d > 0 && d < 19 && strchr(";\r\n", line[d]))
+            return strtoll(line, NULL, 10);
+    }
+    return 0;
 }
 
 /* Last non-empty line of s, in place (s is modified). */
@@ -620,12 +634,13 @@ static void query_end(slurm *sb) {
     children_reap(sb);
 }
 
-/* Applies a finished query's answer. */
-static void query_apply(slurm *sb) {
+/* Applies a finished query's answer; `ok`: the command succeeded (exit 0,
+ * or squeue's "Invalid job id": none of them is known), so what it did not
+ * name is not known to Slurm. */
+static void query_apply(slurm *sb, int ok) {
     query *q = &sb->q;
     size_t parsed = 0;
     sb->gen++;
-    int invalid = q->buf && strstr(q->buf, "Invalid job id") != NULL;
     for (char *line = q->buf, *next; line && *line; line = next) {
         next = strchr(line, '\n');
         if (next)
@@ -659,11 +674,11 @@ static void query_apply(slurm *sb) {
     if (q->kind == Q_NAMES) {
         /* Names squeue does not know: never submitted (after the settle time). */
         for (sjob *j = sb->jobs; j; j = j->next)
-            if (!j->id && (parsed || invalid)) {
-                j->known = 1; /* result() decides with the settle time */
+            if (!j->id && ok && util_now() - j->submitted_at >= SLURM_SETTLE_S) {
+                j->known = 1; /* result() says never started */
                 j->kind = SLURM_K_UNKNOWN;
             }
-    } else if (parsed || invalid) {
+    } else if (ok) {
         /* Asked for and not answered: Slurm has forgotten them. */
         for (size_t i = 0; i < q->nids; i++) {
             sjob *j = job_find(sb, q->ids[i], "");
@@ -680,10 +695,26 @@ static void query_apply(slurm *sb) {
                 snprintf(j->state, sizeof j->state, "%s", "UNKNOWN");
             }
         }
-    } else if (q->buf && q->len) {
-        log_debug("slurm: query failed: %s", last_line(q->buf));
+    } else {
+        log_debug("slurm: status query failed: %s", q->buf ? last_line(q->buf) : "");
     }
     fire_ended(sb);
+}
+
+/* The query's answer is read: applies it once its exit status is known
+ * (now, or on a later timer tick: never waiting here). */
+static void query_finish(slurm *sb) {
+    query *q = &sb->q;
+    int st = 0;
+    pid_t r = waitpid(q->pid, &st, WNOHANG);
+    if (r == 0)
+        return;
+    int ok = r == q->pid && WIFEXITED(st) && WEXITSTATUS(st) == 0;
+    if (!ok && q->buf && strstr(q->buf, "Invalid job id"))
+        ok = 1;
+    q->pid = 0; /* reaped */
+    query_apply(sb, ok);
+    query_end(sb);
 }
 
 static void on_query(loop *l, int fd, uint32_t events, void *ud) {
@@ -705,14 +736,17 @@ static void on_query(loop *l, int fd, uint32_t events, void *ud) {
         q->len += (size_t)k;
     }
     q->buf[q->len] = 0;
-    query_apply(sb);
-    query_end(sb);
+    loop_del(sb->l, fd);
+    close(fd);
+    q->fd = -1;
+    q->eof = 1;
+    query_finish(sb);
 }
 
 /* Starts the one status query of this tick, when one is needed. */
 static void query_start(slurm *sb) {
     if (sb->q.pid > 0)
-        return;
+        return; /* one at a time */
     size_t nid = 0, nname = 0, nsacct = 0;
     for (sjob *j = sb->jobs; j; j = j->next) {
         if (!j->id)
@@ -814,6 +848,8 @@ static void on_timer(loop *l, int fd, uint32_t events, void *ud) {
         log_debug("slurm timer: %s", strerror(errno));
     int64_t now = util_mono_ms();
     children_reap(sb);
+    if (sb->q.pid > 0 && sb->q.eof)
+        query_finish(sb);
     if (sb->q.pid > 0 && now - sb->q.started_ms > SLURM_QUERY_WAIT_MS) {
         log_warn("slurm: a status query took over %d ms; killed", SLURM_QUERY_WAIT_MS);
         kill(sb->q.pid, SIGKILL);
@@ -1052,15 +1088,15 @@ static int slurm_start(void *self, const backend_launch *l, char handle[BACKEND_
         goto out;
     }
     int st = run_cmd(sargv, env, out, SLURM_SUBMIT_OUT_MAX, SLURM_SUBMIT_WAIT_MS);
-    long long id = st == 0 ? strtoll(out, NULL, 10) : 0;
+    long long id = st == 0 ? parsable_id(out) : 0;
     if (id <= 0) {
         const char *why = last_line(out);
         rc = err_set(e, st > 0 ? ERR_VALIDATION : ERR_INTERNAL, "sbatch refused the job: %s",
                      why[0] ? why : "no answer");
-        if (st < 0) /* it may have been submitted: the name finds it on a restart */
+        if (st > 0)
+            unlink(p); /* refused (exit 1): nothing was submitted */
+        else           /* it may have been submitted: a restart finds it by name */
             log_warn("slurm: sbatch for %s: %s", name, why);
-        else
-            unlink(p); /* refused: nothing was submitted */
         goto out;
     }
     char ids[32];
@@ -1089,6 +1125,8 @@ static backend_state slurm_watch(void *self, const char *job_dir, const char *ha
     if (r < 0)
         return BACKEND_LOST; /* never submitted */
     sjob *j = job_get(sb, id, name, grace);
+    if (j && !j->id)
+        j->submitted_at = util_now() - age;
     backend_watch *w = j ? calloc(1, sizeof *w) : NULL;
     if (!w)
         return BACKEND_RUNNING;
@@ -1130,6 +1168,8 @@ static int slurm_stop(void *self, const char *job_dir, const char *handle) {
     sjob *j = job_get(sb, id, name, grace);
     if (!j)
         return ERR_INTERNAL;
+    if (!j->id)
+        j->submitted_at = util_now() - age;
     if (j->known && j->kind != SLURM_K_ACTIVE)
         return 0;
     if (!j->id) {
@@ -1186,6 +1226,8 @@ static backend_state slurm_result(void *self, const char *job_dir, const char *h
         return BACKEND_LOST;
     }
     sjob *j = job_get(sb, id, name, grace);
+    if (j && !j->id)
+        j->submitted_at = util_now() - age;
     if (!j || !j->known || j->kind == SLURM_K_ACTIVE)
         return BACKEND_RUNNING;
     if (!j->id) {
