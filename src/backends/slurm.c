@@ -1247,6 +1247,11 @@ static backend_state slurm_result(void *self, const char *job_dir, const char *h
         memset(r, 0, sizeof *r);
         return BACKEND_LOST;
     }
+    if (have && j->kind == SLURM_K_CANCEL && !ok && !asked) {
+        /* The runner saw the cancel's TERM as a stop; openhpo did not ask. */
+        memset(r, 0, sizeof *r);
+        have = 0;
+    }
     if (have) {
         if (j->kind == SLURM_K_TIMEOUT && !ok)
             r->timed_out = 1;

@@ -165,6 +165,20 @@ PartitionName=debug Nodes=ALL Default=YES MaxTime=INFINITE State=UP
                     st, self.log_tail("slurmctld.log", "log")))
             time.sleep(0.1)
 
+    def restart_controller(self, clear=True):
+        """Restarts slurmctld; with clear, it forgets every job (-c), as one
+        whose records were purged."""
+        self._kill("slurmctld")
+        argv = [SBIN + "/slurmctld", "-D", "-i", "-f", self.conf] + (["-c"] if clear else [])
+        self._spawn("slurmctld", argv)
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            st = self.node_states()
+            if st and all(s.startswith("idle") for s in st.values()):
+                return
+            time.sleep(0.1)
+        raise RuntimeError("slurmctld did not come back: " + self.log_tail("slurmctld.log"))
+
     def start_node(self, n):
         self._spawn("slurmd-" + n, [SBIN + "/slurmd", "-D", "-N", n, "-f", self.conf])
 

@@ -13,7 +13,10 @@ view (squeue sampled); a MaxRuntimeInSeconds timeout and StopTuningJob end
 the Slurm jobs; InstanceCount 2 runs on two nodes with per-host
 resourceconfig.json / SM_CURRENT_HOST / SM_HOSTS; kill -9 of hpod mid-run and
 a restart complete the tuning job with no Slurm job lost or submitted twice;
-a training job whose node goes down is retried (RetriedAttempt 1)."""
+a training job whose node goes down is retried (RetriedAttempt 1); a restart
+before the handle was stored finds the job by its name; jobs Slurm has
+forgotten are decided by their files; failures carry their reason (a crash,
+a missing program at launch, a cancel outside openhpo)."""
 import json
 import os
 import signal
@@ -369,3 +372,67 @@ def test_slurm_restart_before_the_handle_finds_the_job_by_name(tmp_path, cluster
     assert len(sj) == 1 and {j[2] for j in sj} == {"COMPLETED"}, sj
     with open(os.path.join(str(tmp_path), "hpod.log"), errors="replace") as f:
         assert "found job hpo-%s-" % sj[0][1][len("hpo-"):].rsplit("-", 1)[0] in f.read()
+
+
+def test_slurm_failures_are_reported_with_their_reason(tmp_path, cluster):
+    """A program that exits 3 is Failed with its last line; one that is not
+    there fails at launch (not as a lost job); a job cancelled outside
+    openhpo is Failed saying so."""
+    d = slurm_hpod(tmp_path, cluster, images={
+        "missing:latest": {"backend": "slurm", "command": ["/nonexistent/train"]}}).start()
+    d.ok("CreateTuningJob", job_request(name="slcrash", max_jobs=1, parallel=1,
+                                        static={"mode": "crash"}))
+    d.ok("CreateTuningJob", job_request(name="slmiss", max_jobs=1, parallel=1,
+                                        image="missing:latest"))
+    d.ok("CreateTuningJob", job_request(name="slext", max_jobs=1, parallel=1,
+                                        static={"mode": "sleep", "sleep": "60"}))
+    for name, want in (("slcrash", "exited with code 3: about to crash"),
+                       ("slmiss", "cannot execute /nonexistent/train")):
+        d.wait_status(name, ["Completed", "Failed"], timeout=60)
+        (j,) = d.training_jobs(name)
+        t = current(d, "DescribeTrainingJob", {"TrainingJobName": j["TrainingJobName"]})
+        assert t["TrainingJobStatus"] == "Failed" and want in t["FailureReason"], t
+    assert not slurm_jobs_of(cluster, "slmiss-")  # never submitted
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        run = [j for j in slurm_jobs_of(cluster, "slext-") if j[2] == "RUNNING"]
+        if run:
+            break
+        time.sleep(0.1)
+    cluster.run("/usr/bin/scancel", run[0][0])
+    d.wait_status("slext", ["Completed", "Failed"], timeout=60)
+    (j,) = d.training_jobs("slext")
+    t = current(d, "DescribeTrainingJob", {"TrainingJobName": j["TrainingJobName"]})
+    assert t["TrainingJobStatus"] == "Failed", t
+    assert "cancelled outside openhpo" in t["FailureReason"], t
+
+
+def test_slurm_jobs_slurm_has_forgotten_are_decided_by_their_files(tmp_path):
+    """hpod dies; its jobs end; slurmctld forgets them (restarted with -c,
+    as after MinJobAge): the restarted hpod finishes them from exit.json."""
+    c = cluster_or_skip(tmp_path / "own", nodes=1)
+    try:
+        d = slurm_hpod(tmp_path, c).start()
+        d.ok("CreateTuningJob", job_request(name="slgone", max_jobs=2, parallel=2,
+                                            static={"mode": "normal", "sleep": "1"}))
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            if len([j for j in slurm_jobs_of(c, "slgone-") if j[2] == "RUNNING"]) == 2:
+                break
+            time.sleep(0.05)
+        d.stop(sig=signal.SIGKILL)
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            if [j[2] for j in slurm_jobs_of(c, "slgone-")] == ["COMPLETED"] * 2:
+                break
+            time.sleep(0.1)
+        c.restart_controller(clear=True)
+        assert not slurm_jobs_of(c, "slgone-")
+        d.start()
+        st = d.wait_status("slgone", ["Completed", "Failed"], timeout=60)
+        assert st["TuningJobStatus"] == "Completed", (st, d.read_log())
+        for j in d.training_jobs("slgone"):
+            assert j["TrainingJobStatus"] == "Completed" and j["RetriedAttempt"] == 0, j
+        assert not slurm_jobs_of(c, "slgone-")  # nothing was submitted again
+    finally:
+        c.stop()
