@@ -992,6 +992,12 @@ static int slurm_start(void *self, const backend_launch *l, char handle[BACKEND_
     if (hosts > SLURM_HOSTS_MAX)
         return err_set(e, ERR_VALIDATION, "InstanceCount %d: the Slurm backend runs at most %d",
                        hosts, SLURM_HOSTS_MAX);
+    /* sbatch submits as its caller; Slurm 22.05's sbatch has no --uid. */
+    if (l->run_as && l->uid != geteuid())
+        return err_set(e, ERR_VALIDATION,
+                       "the slurm backend runs training jobs as the daemon's own user only: it "
+                       "cannot run this job as uid %u",
+                       (unsigned)l->uid);
     while (l->argv[argc])
         argc++;
     if (!(argv = calloc(argc + sb->ncontainer + 1, sizeof *argv))) {
