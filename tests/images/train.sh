@@ -8,7 +8,8 @@
 # Every mode but fail writes /opt/ml/model/x (the value of x, and the host).
 # mode fail writes /opt/ml/output/failure and exits 3. mode hosts prints
 # resourceconfig.json and resolves and pings every other host by name,
-# retrying while peers come up, then writes model/host-<current host>.
+# retrying while peers come up (60 s), stays up `linger` seconds (default 10)
+# for peers still looking for it, then writes model/host-<current host>.
 ML=/opt/ml
 CFG=$ML/input/config
 hp() {
@@ -38,13 +39,19 @@ hosts)
     echo "SM_HOSTS=$SM_HOSTS"
     for h in $(grep -o '"algo-[0-9]*"' "$CFG/resourceconfig.json" | tr -d '"' | sort -u); do
         [ "$h" = "$host" ] && continue
-        ok=0; i=0
-        while [ $i -lt 50 ]; do
-            if addr=$(nslookup "$h" 2>/dev/null | sed -n 's/^Address[^:]*: *\([0-9.]*\)$/\1/p' | tail -n 1) && [ -n "$addr" ] && ping -c 1 -W 1 "$h" >/dev/null 2>&1; then ok=1; break; fi
-            i=$((i + 1)); sleep 0.2
+        ok=0; until=$(($(date +%s) + 60))
+        while [ "$(date +%s)" -lt "$until" ]; do
+            addr=$(timeout 3 nslookup "$h" 2>/dev/null |
+                sed -n 's/^Address[^:]*: *\([0-9.]*\)$/\1/p' | tail -n 1)
+            if [ -n "$addr" ] && timeout 3 ping -c 1 -W 1 "$h" >/dev/null 2>&1; then
+                ok=1; break
+            fi
+            echo "waiting for $h (${addr:-unresolved})"; sleep 0.2
         done
         if [ $ok = 1 ]; then echo "resolved $h -> $addr and pinged it"; else echo "cannot reach $h" >&2; exit 4; fi
     done
+    # Stay up a while: a peer still looking for this host finds it.
+    linger=$(hp linger); sleep "${linger:-10}"
     echo "$host" > "$ML/model/host-$host" ;;
 esac
 e=1
