@@ -2,16 +2,17 @@
 # Builds the tiny training image of the Docker tests and the container
 # example from Debian packages only, and imports it into a Docker engine:
 #
-#   tests/images/build.sh SOCKET [NAME:TAG]     (default openhpo-test:1)
+#   tests/images/build.sh SOCKET [NAME:TAG [PROGRAM]]
 #
-# The root filesystem is busybox-static (its applets as symlinks) plus
-# /usr/local/bin/train (tests/images/train.sh), imported with `docker import`
+# (default openhpo-test:1 and tests/images/train.sh). The root filesystem is
+# busybox-static (its applets as symlinks) plus /usr/local/bin/train (PROGRAM), imported with `docker import`
 # so no registry is needed. `train` is found on the image's PATH: the
 # container runs as SageMaker runs it, `docker run IMAGE train`.
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 sock=$1
 tag=${2:-openhpo-test:1}
+prog=${3:-$here/train.sh}
 bb=/bin/busybox
 if ! dpkg-query -W -f='${Status}' busybox-static 2>/dev/null | grep -q "install ok installed" ||
     ! "$bb" --list >/dev/null 2>&1; then
@@ -26,7 +27,7 @@ cp "$bb" "$root/bin/busybox"
 for a in $("$bb" --list); do
     [ "$a" = busybox ] || ln -sf busybox "$root/bin/$a"
 done
-install -m 0755 "$here/train.sh" "$root/usr/local/bin/train"
+install -m 0755 "$prog" "$root/usr/local/bin/train"
 echo "root:x:0:0:root:/root:/bin/sh" > "$root/etc/passwd"
 echo "root:x:0:" > "$root/etc/group"
 tar -C "$root" -cf "$work/rootfs.tar" .
