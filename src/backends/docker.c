@@ -231,7 +231,8 @@ typedef struct {
     char path[DOCKER_FILE_MAX];
     int fd;
     long long logged;
-    int abandon; /* (d->mu) cut the stream */
+    int abandon;         /* (d->mu) cut the stream */
+    pthread_cond_t *end; /* signalled when the stream ends: the job's thread looks now */
     pthread_t th;
     int running;
 } follower;
@@ -282,6 +283,9 @@ static void *follow_main(void *arg) {
     if (f->fd >= 0)
         close(f->fd);
     f->fd = -1;
+    pthread_mutex_lock(&f->d->mu);
+    pthread_cond_signal(f->end);
+    pthread_mutex_unlock(&f->d->mu);
     return NULL;
 }
 
@@ -607,6 +611,7 @@ static void *job_main(void *arg) {
         follower *f = &hs[k].log;
         f->d = d;
         f->fd = -1;
+        f->end = &j->cv;
         snprintf(f->id, sizeof f->id, "%s", hs[k].id);
         if (hs[k].host == 1)
             path_in(f->path, sizeof f->path, j->job_dir, DOCKER_LOG_FILE);
