@@ -274,3 +274,55 @@ def test_docker_unavailable_refuses_create_with_the_reason(tmp_path):
         assert st == 200, js
     finally:
         d.stop()
+
+
+def test_docker_job_that_ended_while_hpod_was_down_is_finished(dhpod):
+    req = docker_request(max_jobs=1, parallel=1, static={"mode": "normal", "sleep": "1",
+                                                         "epochs": "2"})
+    dhpod.ok("CreateTuningJob", req)
+    (c,) = wait_containers(dhpod, 1)
+    dhpod.stop(sig=signal.SIGKILL)
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        st = dhpod.engine.api("GET", "/containers/%s/json" % c["Id"])[1]["State"]["Status"]
+        if st == "exited":
+            break
+        time.sleep(0.1)
+    assert st == "exited"
+    dhpod.start()
+    d = dhpod.wait_status("job1", ["Completed", "Failed"], timeout=60)
+    assert d["TuningJobStatus"] == "Completed", (d, dhpod.read_log())
+    (j,) = dhpod.training_jobs("job1")
+    x = float(j["HyperParameters"]["x"])
+    assert abs(j["FinalTuningJobObjectiveMetric"]["Value"] + (x - 3) ** 2 + 0.5) < 1e-4
+    tgz = os.path.join(output_dir(req), j["TrainingJobName"], "output", "model.tar.gz")
+    assert os.path.exists(tgz)
+    wait_no_containers(dhpod)
+
+
+def test_docker_catalog_entry_and_exec_failure(tmp_path, docker_engine):
+    (tmp_path / "images.json").write_text(json.dumps({
+        "mine:1": {"backend": "docker", "image": IMAGE},
+        "broken:1": {"backend": "docker", "image": IMAGE, "command": ["/no/such/program"]}}))
+    d = Hpod(str(tmp_path), ["--docker-socket", docker_engine.sock]).start()
+    d.engine = docker_engine
+    try:
+        req = docker_request(name="ok1", max_jobs=1, parallel=1)
+        req["TrainingJobDefinition"]["AlgorithmSpecification"]["TrainingImage"] = "mine:1"
+        d.ok("CreateTuningJob", req)
+        req = docker_request(name="bad1", max_jobs=1, parallel=1)
+        req["TrainingJobDefinition"]["AlgorithmSpecification"]["TrainingImage"] = "broken:1"
+        d.ok("CreateTuningJob", req)
+        assert d.wait_status("ok1", ["Completed", "Failed"], timeout=60)[
+            "TuningJobStatus"] == "Completed"
+        d.wait_status("bad1", ["Completed", "Failed"], timeout=60)
+        (j,) = d.training_jobs("bad1")
+        assert j["TrainingJobStatus"] == "Failed"
+        t = current(d, "DescribeTrainingJob", {"TrainingJobName": j["TrainingJobName"]})
+        assert "cannot execute" in t["FailureReason"] and "/no/such/program" in \
+            t["FailureReason"], t
+        wait_no_containers(d)
+    finally:
+        d.stop()
+        for c in docker_engine.containers(d.data):
+            docker_engine.api("DELETE", "/containers/%s?force=1" % c["Id"])
