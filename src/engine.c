@@ -779,6 +779,15 @@ static backend *find_backend(const engine *en, const char *name) {
     return NULL;
 }
 
+/* The backend that runs container images (BACKEND_CAP_CONTAINER), or NULL:
+ * image_resolve_for runs TrainingImages that are image references on it. */
+static const char *container_backend(const engine *en) {
+    for (size_t i = 0; i < en->cfg.nbackends; i++)
+        if (backend_caps(en->cfg.backends[i]) & BACKEND_CAP_CONTAINER)
+            return backend_name(en->cfg.backends[i]);
+    return NULL;
+}
+
 static metrics_set *compile_metrics(const req_training_def *def, err_t *e) {
     const char *names[REQ_MAX_METRICS], *regexes[REQ_MAX_METRICS];
     size_t n = def->nmetrics < REQ_MAX_METRICS ? def->nmetrics : REQ_MAX_METRICS;
@@ -894,7 +903,8 @@ static int load_tuning(engine *en, const store_tuning *row) {
         if (!strcmp(metrics_name(tj->ms, i), obj))
             tj->objective = (int)i;
     request_def_path(tj->r, 0, "AlgorithmSpecification.TrainingImage", field, sizeof field);
-    if (image_resolve(en->cfg.images, def->image, field, &tj->def->img, &e))
+    if (image_resolve_for(en->cfg.images, container_backend(en), def->image, field, &tj->def->img,
+                          &e))
         goto fail;
     if (!(tj->be = find_backend(en, tj->def->img.backend))) {
         err_set(&e, ERR_VALIDATION, "%s: backend '%s' is not configured in this daemon", field,
@@ -1026,7 +1036,8 @@ int engine_check_tuning(const engine *en, const req_tuning *r, err_t *e) {
         goto out;
     }
     request_def_path(r, 0, "AlgorithmSpecification.TrainingImage", field, sizeof field);
-    if ((rc = image_resolve(en->cfg.images, r->defs[0].image, field, &img, e)))
+    if ((rc = image_resolve_for(en->cfg.images, container_backend(en), r->defs[0].image, field,
+                                &img, e)))
         goto out;
     if (!find_backend(en, img.backend))
         rc = err_set(e, ERR_VALIDATION, "%s: backend '%s' is not configured in this daemon", field,
@@ -1141,7 +1152,8 @@ static backend *stored_backend(engine *en, int64_t tuning_id) {
                            row.request, row.account, &r, &e) ||
         !r->ndefs)
         goto out;
-    if (image_resolve(en->cfg.images, r->defs[0].image, "TrainingImage", &img, &e) == 0)
+    if (image_resolve_for(en->cfg.images, container_backend(en), r->defs[0].image, "TrainingImage",
+                          &img, &e) == 0)
         be = find_backend(en, img.backend);
 out:
     image_clear(&img);

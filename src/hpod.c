@@ -50,6 +50,7 @@ typedef struct {
 typedef struct {
     const char *listen, *data_dir, *port_file, *region, *images, *runner, *credentials;
     const char *backend_config; /* JSON object: backend name -> its settings */
+    const char *docker_socket;  /* the docker backend's "socket" setting */
     long grace;
     int hour_seconds;
     int max_running; /* 0 = the engine default */
@@ -87,6 +88,8 @@ static const opt_def OPTIONS[] = {
     OPT("--runner", OPT_STR, runner, "PATH", "hpo-runner binary (default: next to hpod)"),
     OPT("--backend-config", OPT_STR, backend_config, "FILE",
         "backends' settings: JSON object, backend name -> its settings (docs/BACKENDS.md)"),
+    OPT("--docker-socket", OPT_STR, docker_socket, "PATH",
+        "Docker engine socket (default /var/run/docker.sock when it exists)"),
     OPT("--grace", OPT_LONG, grace, "SECONDS",
         "seconds between SIGTERM and SIGKILL when stopping (default 120)"),
     OPT("--hour-seconds", OPT_INT, hour_seconds, "N",
@@ -431,6 +434,15 @@ int main(int argc, char **argv) {
                         known ? "must be an object" : "is not a backend");
                 goto out;
             }
+        }
+    }
+    if (o.docker_socket) { /* --docker-socket is the docker settings' "socket" */
+        json_t *dc = json_object_get(bconf, "docker");
+        if ((!bconf && !(bconf = json_object())) ||
+            (!dc && json_object_set_new(bconf, "docker", dc = json_object())) || !dc ||
+            json_object_set_new(dc, "socket", json_string(o.docker_socket))) {
+            fprintf(stderr, "hpod: out of memory\n");
+            goto out;
         }
     }
     for (size_t i = 0; backend_registered(i) && nbackends < HPOD_MAX_BACKENDS; i++) {

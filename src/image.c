@@ -34,8 +34,46 @@ static int take_command(image_spec *s, const json_t *cmd) {
     return 0;
 }
 
+/* A Docker image reference: [registry[:port]/]path[:tag][@digest], lower
+ * case path components (loosely: what the engine would accept). */
+static int is_image_ref(const char *s) {
+    if (!s || !s[0] || strlen(s) > 255 || !strncmp(s, "file://", 7) || s[0] == '/' ||
+        strstr(s, "//") || strstr(s, ".."))
+        return 0;
+    if (!((s[0] >= 'a' && s[0] <= 'z') || (s[0] >= '0' && s[0] <= '9')))
+        return 0;
+    for (const char *p = s; *p; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+              strchr("._-/:@", *p)))
+            return 0;
+    return 1;
+}
+
+/* argv = [image, command...] of a catalog entry naming an image. */
+static int take_image(image_spec *s, const json_t *img, const json_t *cmd) {
+    json_t *all = json_array();
+    int rc = -1;
+    if (!all || json_array_append(all, (json_t *)img))
+        goto out;
+    if (json_is_string(cmd) && json_array_append(all, (json_t *)cmd))
+        goto out;
+    if (json_is_array(cmd) && json_array_extend(all, (json_t *)cmd))
+        goto out;
+    if (cmd && !json_is_string(cmd) && !json_is_array(cmd))
+        goto out;
+    rc = take_command(s, all);
+out:
+    json_decref(all);
+    return rc;
+}
+
 int image_resolve(const json_t *catalog, const char *uri, const char *field, image_spec *out,
                   err_t *e) {
+    return image_resolve_for(catalog, NULL, uri, field, out, e);
+}
+
+int image_resolve_for(const json_t *catalog, const char *container_backend, const char *uri,
+                      const char *field, image_spec *out, err_t *e) {
     memset(out, 0, sizeof *out);
     snprintf(out->backend, sizeof out->backend, "%s", IMAGE_DEFAULT_BACKEND);
     const json_t *entry = catalog && uri ? json_object_get(catalog, uri) : NULL;
@@ -44,18 +82,25 @@ int image_resolve(const json_t *catalog, const char *uri, const char *field, ima
         if (json_is_object(entry)) {
             const json_t *b = json_object_get(entry, "backend");
             cmd = json_object_get(entry, "command");
+            const json_t *img = json_object_get(entry, "image");
             if (b && (!json_is_string(b) || !json_string_length(b) ||
                       json_string_length(b) >= sizeof out->backend))
                 cmd = NULL;
             else if (b)
                 snprintf(out->backend, sizeof out->backend, "%s", json_string_value(b));
+            if (img && json_is_string(img) && is_image_ref(json_string_value(img)) && b &&
+                take_image(out, img, cmd) == 0)
+                return 0;
+            if (img)
+                cmd = NULL;
         }
         if (take_command(out, cmd) == 0)
             return 0;
         image_clear(out);
         return err_set(e, ERR_VALIDATION,
-                       "%s: catalog entry for '%s' is not a program, an argument list or "
-                       "{\"backend\": NAME, \"command\": [...]}",
+                       "%s: catalog entry for '%s' is not a program, an argument list, "
+                       "{\"backend\": NAME, \"command\": [...]} or {\"backend\": NAME, "
+                       "\"image\": \"name:tag\"}",
                        field, uri);
     }
     const char *path = uri && !strncmp(uri, "file://", 7) ? uri + 7 : uri;
@@ -70,6 +115,23 @@ int image_resolve(const json_t *catalog, const char *uri, const char *field, ima
         image_clear(out);
         return err_set(e, ERR_INTERNAL, "out of memory");
     }
+    if (container_backend && is_image_ref(uri)) {
+        json_t *img = json_string(uri);
+        int rc = img ? take_command(out, img) : -1;
+        json_decref(img);
+        snprintf(out->backend, sizeof out->backend, "%s", container_backend);
+        if (rc == 0)
+            return 0;
+        image_clear(out);
+        return err_set(e, ERR_INTERNAL, "out of memory");
+    }
+    /* name:tag or a registry's host: a container image for sure. */
+    if (is_image_ref(uri) && (strchr(uri, ':') || strchr(uri, '.')))
+        return err_set(e, ERR_VALIDATION,
+                       "%s: '%s' is not in the image catalog; as a container image it needs "
+                       "Docker, which is not configured or not reachable in this daemon (hpod "
+                       "--docker-socket PATH, or a Docker engine at /var/run/docker.sock)",
+                       field, uri);
     return err_set(e, ERR_VALIDATION,
                    "%s: '%s' is neither in the image catalog nor an absolute path (or file:// "
                    "URI) of an executable file",

@@ -8,10 +8,20 @@
  *   {"backend": "NAME", "command": [...]}    program (or argument list) run by
  *                                            backend NAME ("local" when absent;
  *                                            "command" may also be a string)
+ *   {"backend": "docker", "image": "name:tag"[, "command": [...]]}
+ *                                            a container image, run by a
+ *                                            container backend; "command",
+ *                                            when given, replaces the image's
+ *                                            ENTRYPOINT ("train" stays its
+ *                                            argument)
  * A TrainingImage that is not in the catalog may be the absolute path (or
- * file:// URI) of an executable file, run by the local backend.
+ * file:// URI) of an executable file, run by the local backend; with a
+ * container backend (image_resolve_for), any other Docker image reference
+ * ("x:tag", "123.dkr.ecr.us-east-1.amazonaws.com/x:1") runs as a container.
  *
- * The engine appends "train" to the argument list when it launches. */
+ * For a container image, argv is the image reference followed by the
+ * entrypoint's words (none: the image's own); the engine appends "train" to
+ * the argument list when it launches. */
 #ifndef OPENHPO_IMAGE_H
 #define OPENHPO_IMAGE_H
 
@@ -36,6 +46,12 @@ typedef struct {
  * naming `field`. */
 int image_resolve(const json_t *catalog, const char *uri, const char *field, image_spec *out,
                   err_t *e);
+/* As image_resolve, for a daemon whose container backend is named
+ * `container_backend` (NULL: it has none, and a Docker image reference is
+ * refused with a ValidationError saying that Docker is not configured or
+ * not reachable). */
+int image_resolve_for(const json_t *catalog, const char *container_backend, const char *uri,
+                      const char *field, image_spec *out, err_t *e);
 void image_clear(image_spec *s);
 
 #endif
