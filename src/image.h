@@ -5,11 +5,19 @@
  * URI to one of:
  *   "prog"                                   program, run by the local backend
  *   ["prog", "arg", ...]                     program and arguments, local backend
- *   {"backend": "NAME", "command": [...]}    program (or argument list) run by
- *                                            backend NAME ("local" when absent;
- *                                            "command" may also be a string)
+ *   {"backend": "NAME", "command": [...],    program (or argument list) run by
+ *    "accounts": ["123456789012", ...]}      backend NAME ("local" when absent;
+ *                                            "command" may also be a string);
+ *                                            "accounts", when present, lists
+ *                                            the only accounts that may use it
  * A TrainingImage that is not in the catalog may be the absolute path (or
- * file:// URI) of an executable file, run by the local backend.
+ * file:// URI) of an executable file, run by the local backend: a host
+ * program, when the policy allows them (tenant.h decides). For a caller
+ * whose account an entry does not list, the entry does not exist: the
+ * answer is the same as for an unknown image.
+ *
+ * Resolution order (image_resolve): the catalog; then a host program;
+ * nothing else yet (a container backend would take the remaining URIs).
  *
  * The engine appends "train" to the argument list when it launches. */
 #ifndef OPENHPO_IMAGE_H
@@ -30,12 +38,20 @@ typedef struct {
     size_t argc;
 } image_spec;
 
-/* Resolves `uri` against `catalog` (borrowed; may be NULL). `field` names
- * the TrainingImage in the caller's API (request_def_path), for messages.
+/* What a caller may resolve. */
+typedef struct {
+    int no_host_programs; /* 1: absolute paths and file:// URIs are refused */
+    const char *account;  /* the caller's account, for entries with "accounts";
+                             NULL: every entry is usable */
+} image_policy;
+
+/* Resolves `uri` against `catalog` (borrowed; may be NULL) under `pol`
+ * (NULL: everything allowed, every entry usable). `field` names the
+ * TrainingImage in the caller's API (request_def_path), for messages.
  * 0 with *out filled (caller frees with image_clear()), or ERR_VALIDATION
- * naming `field`. */
-int image_resolve(const json_t *catalog, const char *uri, const char *field, image_spec *out,
-                  err_t *e);
+ * naming `field` (a refused host program: naming --allow-host-programs). */
+int image_resolve(const json_t *catalog, const char *uri, const image_policy *pol,
+                  const char *field, image_spec *out, err_t *e);
 void image_clear(image_spec *s);
 
 #endif

@@ -8,6 +8,7 @@
 
 #include "contract.h"
 #include "ingest.h"
+#include "tenant.h"
 #include "util.h"
 
 typedef struct launch_job launch_job;
@@ -25,6 +26,7 @@ struct launch_job {
     json_t *hp;
     char **env, **argv;
     backend_launch bl;
+    tenant_identity id; /* as whom it runs (tenant.h) */
     char handle[BACKEND_HANDLE_MAX];
     int rc; /* 0: started; else the err_code of e */
     err_t e;
@@ -213,12 +215,23 @@ static void launch_job_free(launch_job *lj) {
     free(lj);
 }
 
+/* The contract's view of a launch, with its user. */
+static contract_job contract_job_of(const launch_job *lj) {
+    return (contract_job){.job_name = lj->name,
+                          .job_dir = lj->job_dir,
+                          .hyperparameters = lj->hp,
+                          .def = lj->def,
+                          .run_as = lj->id.run_as,
+                          .uid = lj->id.uid,
+                          .gid = lj->id.gid,
+                          .home = lj->id.home[0] ? lj->id.home : NULL};
+}
+
 /* On the worker (or inline): lays out the job directory, starts the job.
  * Touches only lj's own data, the filesystem and the backend's start. */
 static void launch_run(void *arg) {
     launch_job *lj = arg;
-    contract_job cj = {
-        .job_name = lj->name, .job_dir = lj->job_dir, .hyperparameters = lj->hp, .def = lj->def};
+    contract_job cj = contract_job_of(lj);
     util_rm_rf(lj->job_dir); /* a relaunch starts from a clean directory */
     lj->handle[0] = 0;
     if ((lj->rc = contract_prepare(&cj, &lj->e)))
@@ -315,8 +328,13 @@ static int launch(trial *t) {
         }
         goto fail;
     }
-    contract_job cj = {
-        .job_name = lj->name, .job_dir = lj->job_dir, .hyperparameters = lj->hp, .def = def};
+    /* The policy and the user of now, not of when the job was created: a
+     * daemon restarted with other settings must not run it as someone else
+     * (nor as itself), nor with URIs it no longer grants. */
+    if ((rc = tenant_check_request(t->env.tenant, t->job.r, &e)) ||
+        (rc = tenant_identity_of(t->env.tenant, t->job.r->account, &lj->id, &e)))
+        goto fail;
+    contract_job cj = contract_job_of(lj);
     if (!(lj->env = contract_env(&cj, lj->job_dir))) {
         rc = err_set(&e, ERR_INTERNAL, "out of memory");
         goto fail;
@@ -338,7 +356,11 @@ static int launch(trial *t) {
                               .output_path = def->output_path,
                               .image = def->image,
                               .instance_type = def->instance_type,
-                              .instance_count = def->instance_count};
+                              .instance_count = def->instance_count,
+                              .account = t->job.r->account,
+                              .run_as = lj->id.run_as,
+                              .uid = lj->id.uid,
+                              .gid = lj->id.gid};
     /* Write-ahead: the training job's row is durable before it can run. */
     if ((store_rc = store_sync(t->env.st)))
         goto out;

@@ -934,43 +934,45 @@ static void test_image_resolve(void **unused) {
                    " \"f\": [], \"g\": [\"\"], \"h\": {\"backend\": 3, \"command\": \"p\"}}",
                    0, NULL);
     assert_non_null(cat);
-    assert_int_equal(image_resolve(cat, "a", "F", &s, &e), 0);
+    assert_int_equal(image_resolve(cat, "a", NULL, "F", &s, &e), 0);
     assert_string_equal(s.backend, "local");
     assert_int_equal(s.argc, 1);
     assert_string_equal(s.argv[0], "/bin/prog");
     assert_null(s.argv[1]);
     image_clear(&s);
-    assert_int_equal(image_resolve(cat, "b", "F", &s, &e), 0);
+    assert_int_equal(image_resolve(cat, "b", NULL, "F", &s, &e), 0);
     assert_int_equal(s.argc, 2);
     assert_string_equal(s.argv[1], "t.sh");
     image_clear(&s);
-    assert_int_equal(image_resolve(cat, "c", "F", &s, &e), 0);
+    assert_int_equal(image_resolve(cat, "c", NULL, "F", &s, &e), 0);
     assert_string_equal(s.backend, "slurm");
     assert_string_equal(s.argv[0], "run");
     image_clear(&s);
-    assert_int_equal(image_resolve(cat, "d", "F", &s, &e), 0);
+    assert_int_equal(image_resolve(cat, "d", NULL, "F", &s, &e), 0);
     assert_string_equal(s.backend, "local");
     assert_string_equal(s.argv[0], "solo");
     image_clear(&s);
     const char *bad[] = {"e", "f", "g", "h"};
     for (size_t i = 0; i < 4; i++) {
-        assert_int_equal(image_resolve(cat, bad[i], "X.TrainingImage", &s, &e), ERR_VALIDATION);
+        assert_int_equal(image_resolve(cat, bad[i], NULL, "X.TrainingImage", &s, &e),
+                         ERR_VALIDATION);
         assert_non_null(strstr(e.msg, "X.TrainingImage: catalog entry"));
         assert_null(s.argv);
     }
     /* Paths: an absolute executable (or file://), not a relative one. */
-    assert_int_equal(image_resolve(NULL, "/bin/true", "F", &s, &e), 0);
+    assert_int_equal(image_resolve(NULL, "/bin/true", NULL, "F", &s, &e), 0);
     assert_string_equal(s.argv[0], "/bin/true");
     image_clear(&s);
-    assert_int_equal(image_resolve(cat, "file:///bin/true", "F", &s, &e), 0);
+    assert_int_equal(image_resolve(cat, "file:///bin/true", NULL, "F", &s, &e), 0);
     assert_string_equal(s.argv[0], "/bin/true");
     image_clear(&s);
-    assert_int_equal(image_resolve(cat, "bin/true", "AlgorithmSpecification.TrainingImage", &s, &e),
-                     ERR_VALIDATION);
+    assert_int_equal(
+        image_resolve(cat, "bin/true", NULL, "AlgorithmSpecification.TrainingImage", &s, &e),
+        ERR_VALIDATION);
     assert_string_equal(e.msg, "AlgorithmSpecification.TrainingImage: 'bin/true' is neither in "
                                "the image catalog nor an absolute path (or file:// URI) of an "
                                "executable file");
-    assert_int_equal(image_resolve(cat, "/etc/passwd", "F", &s, &e), ERR_VALIDATION);
+    assert_int_equal(image_resolve(cat, "/etc/passwd", NULL, "F", &s, &e), ERR_VALIDATION);
     json_decref(cat);
 }
 
