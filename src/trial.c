@@ -1,10 +1,12 @@
 /* trial — one training job's lifecycle (see trial.h). */
 #include "trial.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "contract.h"
 #include "ingest.h"
@@ -227,6 +229,21 @@ static contract_job contract_job_of(const launch_job *lj) {
                           .home = lj->id.home[0] ? lj->id.home : NULL};
 }
 
+/* The job directory's parent (DATA/jobs/<account>) is made mode 0711: the
+ * job's user must search every directory above its job directory, and may
+ * list none (hpod makes DATA and DATA/jobs 0711 too; its umask is 077). */
+static int reachable_parent(const char *job_dir, err_t *e) {
+    char parent[1024];
+    snprintf(parent, sizeof parent, "%s", job_dir);
+    char *slash = strrchr(parent, '/');
+    if (!slash || slash == parent)
+        return 0;
+    *slash = 0;
+    if (util_mkdir_p(parent, 0) || chmod(parent, 0711))
+        return err_set(e, ERR_INTERNAL, "cannot make %s searchable: %s", parent, strerror(errno));
+    return 0;
+}
+
 /* On the worker (or inline): lays out the job directory, starts the job.
  * Touches only lj's own data, the filesystem and the backend's start. */
 static void launch_run(void *arg) {
@@ -234,6 +251,8 @@ static void launch_run(void *arg) {
     contract_job cj = contract_job_of(lj);
     util_rm_rf(lj->job_dir); /* a relaunch starts from a clean directory */
     lj->handle[0] = 0;
+    if (lj->id.run_as && (lj->rc = reachable_parent(lj->job_dir, &lj->e)))
+        return;
     if ((lj->rc = contract_prepare(&cj, &lj->e)))
         return;
     lj->rc = backend_start(lj->be, &lj->bl, lj->handle, &lj->e);
