@@ -548,6 +548,10 @@ int main(int argc, char **argv) {
         log_info("authentication: none (no --credentials): %s, every caller acts as account %s",
                  is_loopback(host) ? "serving loopback only" : "INSECURE, --insecure given",
                  AUTH_DEFAULT_ACCOUNT);
+    if ((creds || o.run_as) && geteuid() != 0)
+        log_warn("jobs run as other Unix users (run_as, --run-as): hpod runs as uid %d, not "
+                 "root, so it can start only jobs of its own user",
+                 (int)geteuid());
     if (creds && o.allow_host_programs)
         log_warn("--allow-host-programs: every caller may run any host program as its jobs' user");
     rc = loop_run(l) ? 1 : 0;
