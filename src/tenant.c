@@ -70,7 +70,9 @@ static int lookup_user(const char *user, int literal_root, const char *who, tena
                      who, user);
         goto out;
     }
-    out->run_as = 1;
+    /* A daemon that is not root cannot change user: its own user is then
+     * run as itself, which is what was asked. */
+    out->run_as = !(geteuid() != 0 && pw.pw_uid == geteuid() && pw.pw_gid == getegid());
     out->uid = pw.pw_uid;
     out->gid = pw.pw_gid;
     snprintf(out->user, sizeof out->user, "%s", pw.pw_name);

@@ -33,6 +33,8 @@
  *     (never as the daemon's user). A user resolving to uid 0 is accepted
  *     only when the operator literally said --run-as root (credentials.c
  *     refuses "run_as": "root"; another name with uid 0 is refused here).
+ *     A daemon that is not root and is told to run jobs as its own user
+ *     runs them as itself (run_as 0: there is nothing to drop to).
  *     The identity is resolved when a job is created and again at each
  *     launch (users may have changed across a restart): a launch that
  *     cannot resolve it fails the training job with the reason.
