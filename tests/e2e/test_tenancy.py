@@ -358,16 +358,6 @@ echo accuracy=1
 """
 
 
-def needs_confine():
-    """Whether this tree's runner drops privileges (branch tenant-confine)."""
-    runner = os.environ.get("HPO_RUNNER_BIN", os.path.join(HERE, "..", "..", "build",
-                                                            "hpo-runner"))
-    try:
-        return b"--uid" not in open(runner, "rb").read()
-    except OSError:
-        return True
-
-
 @pytest.fixture(scope="module")
 def two_users():
     """Runs B's trainer job, then A's spy job, each account as its own Unix user
@@ -461,7 +451,6 @@ def test_tenancy_two_users_jobs_complete(two_users):
         two_users["log"]
 
 
-@pytest.mark.xfail(needs_confine(), reason="needs tenant-confine", strict=True)
 def test_tenancy_two_users_read_isolation(two_users):
     """A's program runs as A's user and can read nothing of B's job, B's root, the
     data dir, the database or the credentials file."""
