@@ -30,6 +30,7 @@
 #include "engine.h"
 #include "http.h"
 #include "loop.h"
+#include "s3.h"
 #include "store.h"
 #include "throttle.h"
 #include "util.h"
@@ -50,6 +51,7 @@ typedef struct {
 typedef struct {
     const char *listen, *data_dir, *port_file, *region, *images, *runner, *credentials;
     const char *backend_config; /* JSON object: backend name -> its settings */
+    const char *s3_endpoint;    /* --s3-endpoint: becomes AWS_ENDPOINT_URL_S3 (s3.h) */
     long grace;
     int hour_seconds;
     int max_running; /* 0 = the engine default */
@@ -87,6 +89,9 @@ static const opt_def OPTIONS[] = {
     OPT("--runner", OPT_STR, runner, "PATH", "hpo-runner binary (default: next to hpod)"),
     OPT("--backend-config", OPT_STR, backend_config, "FILE",
         "backends' settings: JSON object, backend name -> its settings (docs/BACKENDS.md)"),
+    OPT("--s3-endpoint", OPT_STR, s3_endpoint, "URL",
+        "S3 endpoint for s3:// channels and artifacts, path-style (default: "
+        "AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL, else AWS; docs/S3.md)"),
     OPT("--grace", OPT_LONG, grace, "SECONDS",
         "seconds between SIGTERM and SIGKILL when stopping (default 120)"),
     OPT("--hour-seconds", OPT_INT, hour_seconds, "N",
@@ -313,6 +318,19 @@ int main(int argc, char **argv) {
     if (parse_args(argc, argv, &o))
         return 2;
     signal(SIGPIPE, SIG_IGN);
+    /* S3 settings are read from the environment where they are used (s3.h):
+     * set before any thread exists, never changed after. */
+    if (o.s3_endpoint && setenv("AWS_ENDPOINT_URL_S3", o.s3_endpoint, 1)) {
+        fprintf(stderr, "hpod: --s3-endpoint: %s\n", strerror(errno));
+        return 2;
+    }
+    {
+        s3_config s3c;
+        if (s3_global_init() || s3_config_from_env(&s3c, &e)) {
+            fprintf(stderr, "hpod: S3 settings: %s\n", e.msg[0] ? e.msg : "libcurl init failed");
+            return 2;
+        }
+    }
     if (signals_init()) {
         fprintf(stderr, "hpod: cannot set up signal handling: %s\n", strerror(errno));
         return 1;

@@ -696,7 +696,7 @@ int main(int argc, char **argv) {
 
     int code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
     char model_uri[RUNNER_URI_MAX] = "", model_error[RUNNER_MODEL_ERROR_MAX] = "";
-    if (code == 0 && !stopped && !timed_out && packs) {
+    if (packs) { /* Completed, Failed or Stopped: artifacts are stored (pack.h) */
         run_pack(packer, dir, job_name, output_path, model_uri, sizeof model_uri, model_error,
                  sizeof model_error);
         sweep(cg); /* hpo-pack starts nothing; should it have, nothing outlives it */

@@ -6,8 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "channels.h"
 #include "contract.h"
 #include "ingest.h"
+#include "pack.h"
 #include "util.h"
 
 typedef struct launch_job launch_job;
@@ -22,6 +24,7 @@ struct launch_job {
     const req_training_def *def;
     char name[STORE_NAME_MAX];
     char job_dir[1024];
+    char scope[STORE_NAME_MAX]; /* the tuning job's name: the channel cache's scope */
     json_t *hp;
     char **env, **argv;
     backend_launch bl;
@@ -213,6 +216,53 @@ static void launch_job_free(launch_job *lj) {
     free(lj);
 }
 
+/* On the worker: the job's s3:// channels (channels.h: cached per tuning
+ * job, so only the first training job of a tuning job downloads; parallel
+ * ranged parts; at most CHANNELS_DEADLINE_S), its checkpoints, and the
+ * settings hpo-pack needs to store its artifacts in S3 (pack.h). 0 or an
+ * err_code with lj->e the FailureReason. */
+static int launch_fetch(launch_job *lj) {
+    const req_training_def *def = lj->def;
+    int s3_out = def->output_path && !strncmp(def->output_path, "s3://", 5);
+    if (!channels_uses_s3(def) && !def->checkpoint_uri && !s3_out)
+        return 0;
+    s3_config cfg;
+    char cache[1100], ckdir[1200];
+    int rc = s3_config_from_env(&cfg, &lj->e);
+    if (rc)
+        return rc;
+    snprintf(cache, sizeof cache, "%s", lj->job_dir);
+    char *slash = strrchr(cache, '/'); /* the account's jobs directory */
+    snprintf(slash ? slash + 1 : cache, sizeof cache - (size_t)(slash ? slash + 1 - cache : 0),
+             "%s", CHANNELS_CACHE_DIR);
+    channels_job cj = {.def = def,
+                       .job_dir = lj->job_dir,
+                       .cache_dir = cache,
+                       .scope = lj->scope,
+                       .s3 = &cfg,
+                       .host = 0,
+                       .nhosts = 1}; /* the local backend runs one host: it gets all */
+    if ((rc = channels_fetch(&cj, &lj->e)))
+        return rc;
+    snprintf(ckdir, sizeof ckdir, "%s/%s", lj->job_dir,
+             def->checkpoint_local ? def->checkpoint_local + 8 : "checkpoints");
+    if (def->checkpoint_uri) {
+        char uri[S3_URI_MAX + 2];
+        size_t n = (size_t)snprintf(uri, sizeof uri, "%s", def->checkpoint_uri);
+        if (n && uri[n - 1] != '/' && n + 1 < sizeof uri)
+            strcat(uri, "/");
+        if ((rc = channels_fetch_prefix(&cfg, uri, ckdir, &lj->e))) {
+            char m[ERR_MSG_MAX];
+            snprintf(m, sizeof m, "ClientError: checkpoints: %s", lj->e.msg);
+            snprintf(lj->e.msg, sizeof lj->e.msg, "%s", m);
+            return rc;
+        }
+    }
+    return pack_write_settings(lj->job_dir, &cfg, def->checkpoint_uri,
+                               def->checkpoint_uri ? ckdir : NULL, lj->bl.run_as, lj->bl.uid,
+                               lj->bl.gid, &lj->e);
+}
+
 /* On the worker (or inline): lays out the job directory, starts the job.
  * Touches only lj's own data, the filesystem and the backend's start. */
 static void launch_run(void *arg) {
@@ -221,7 +271,7 @@ static void launch_run(void *arg) {
         .job_name = lj->name, .job_dir = lj->job_dir, .hyperparameters = lj->hp, .def = lj->def};
     util_rm_rf(lj->job_dir); /* a relaunch starts from a clean directory */
     lj->handle[0] = 0;
-    if ((lj->rc = contract_prepare(&cj, &lj->e)))
+    if ((lj->rc = contract_prepare(&cj, &lj->e)) || (lj->rc = launch_fetch(lj)))
         return;
     lj->rc = backend_start(lj->be, &lj->bl, lj->handle, &lj->e);
 }
@@ -307,6 +357,7 @@ static int launch(trial *t) {
     lj->ref_ud = t->job.ref_ud;
     snprintf(lj->name, sizeof lj->name, "%s", t->name);
     snprintf(lj->job_dir, sizeof lj->job_dir, "%s", t->job_dir);
+    snprintf(lj->scope, sizeof lj->scope, "%s", t->job.r->name ? t->job.r->name : t->name);
     if (!(lj->hp = load_hp(t, &e))) {
         rc = e.code;
         if (rc == ERR_UNAVAILABLE || rc == ERR_INTERNAL) {
@@ -339,6 +390,13 @@ static int launch(trial *t) {
                               .image = def->image,
                               .instance_type = def->instance_type,
                               .instance_count = def->instance_count};
+    /* The Downloading secondary status, while the launch fetches s3://
+     * channels (Training follows once it has started). */
+    if (channels_uses_s3(def) &&
+        ((store_rc = store_training_status(t->env.st, t->id, "InProgress", "Downloading")) ||
+         (store_rc = store_add_transition(t->env.st, t->id, "Downloading", now_of(t),
+                                          "Downloading input data"))))
+        goto out;
     /* Write-ahead: the training job's row is durable before it can run. */
     if ((store_rc = store_sync(t->env.st)))
         goto out;
