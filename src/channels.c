@@ -143,6 +143,8 @@ typedef struct {
     int rc;      /* first failure; guarded by mu */
     err_t e;     /* its message; guarded by mu */
     int64_t deadline_ms;
+    int (*cancelled)(void *ud);
+    void *cancel_ud;
     pthread_mutex_t mu;
 } pool;
 
@@ -156,6 +158,12 @@ static void *pool_thread(void *arg) {
         if (!c && !p->rc) {
             p->rc = e.code;
             p->e = e;
+        }
+        if (!stop && p->cancelled && p->cancelled(p->cancel_ud)) {
+            p->rc = err_set(&p->e, ERR_UNAVAILABLE,
+                            "the download was cancelled (hpod is "
+                            "shutting down)");
+            stop = 1;
         }
         if (!stop && util_mono_ms() > p->deadline_ms) {
             p->rc = err_set(&p->e, ERR_UNAVAILABLE, "the download took longer than %d s",
@@ -183,8 +191,14 @@ static void *pool_thread(void *arg) {
 }
 
 /* Runs the tasks on CHANNELS_THREADS threads (fewer for few tasks). */
-static int run_pool(const s3_config *s3, const char *bucket, task *t, size_t nt, err_t *e) {
-    pool p = {.s3 = s3, .bucket = bucket, .t = t, .nt = nt};
+static int run_pool(const s3_config *s3, const char *bucket, task *t, size_t nt,
+                    int (*cancelled)(void *), void *cancel_ud, err_t *e) {
+    pool p = {.s3 = s3,
+              .bucket = bucket,
+              .t = t,
+              .nt = nt,
+              .cancelled = cancelled,
+              .cancel_ud = cancel_ud};
     pthread_t th[CHANNELS_THREADS];
     int started = 0;
     p.deadline_ms = util_mono_ms() + CHANNELS_DEADLINE_S * 1000LL;
@@ -233,7 +247,7 @@ static int mkdir_parent(const char *path) {
 
 /* Downloads items into dir/<rel> (files created O_EXCL|O_NOFOLLOW). */
 static int download(const s3_config *s3, const char *bucket, item *v, size_t nv, const char *dir,
-                    err_t *e) {
+                    int (*cancelled)(void *), void *cancel_ud, err_t *e) {
     task *t = NULL;
     size_t nt = 0, cap = 0;
     int *fds = calloc(nv ? nv : 1, sizeof *fds), rc = 0;
@@ -279,7 +293,7 @@ static int download(const s3_config *s3, const char *bucket, item *v, size_t nv,
                                               : v[i].size};
         }
     }
-    rc = run_pool(s3, bucket, t, nt, e);
+    rc = run_pool(s3, bucket, t, nt, cancelled, cancel_ud, e);
 out:
     for (size_t i = 0; i < nv; i++)
         if (fds[i] >= 0)
@@ -508,7 +522,7 @@ static int fill_entry(const channels_job *j, const req_channel *ch, const char *
     }
     int manifest = ch->data_type && !strcmp(ch->data_type, "ManifestFile");
     if ((rc = plan(j->s3, ch->uri, manifest, bucket, &v, &nv, e)) ||
-        (rc = download(j->s3, bucket, v, nv, data, e)))
+        (rc = download(j->s3, bucket, v, nv, data, j->cancelled, j->cancel_ud, e)))
         goto out;
     snprintf(idx, sizeof idx, "%s/index", tmp);
     if (write_index(idx, v, nv) || rename(tmp, entry)) {
@@ -535,7 +549,7 @@ int channels_fetch(const channels_job *j, err_t *e) {
         snprintf(dest, sizeof dest, "%s/input/data/%s", j->job_dir, ch->name);
         int sharded = ch->distribution && !strcmp(ch->distribution, "ShardedByS3Key");
         int rc = fill_entry(j, ch, entry, e);
-        if (!rc)
+        if (!rc && !j->cache_only)
             rc = channels_link_entry(entry, dest, sharded, j->host, j->nhosts, e);
         if (rc) {
             char m[ERR_MSG_MAX];
@@ -547,7 +561,8 @@ int channels_fetch(const channels_job *j, err_t *e) {
     return 0;
 }
 
-int channels_fetch_prefix(const s3_config *s3, const char *uri, const char *dest, err_t *e) {
+int channels_fetch_prefix(const s3_config *s3, const char *uri, const char *dest,
+                          int (*cancelled)(void *ud), void *cancel_ud, err_t *e) {
     char bucket[S3_BUCKET_MAX + 1];
     item *v = NULL;
     size_t nv = 0;
@@ -557,7 +572,7 @@ int channels_fetch_prefix(const s3_config *s3, const char *uri, const char *dest
     if (!rc && util_mkdir_p(dest, 0))
         rc = err_set(e, ERR_INTERNAL, "cannot create %s: %s", dest, strerror(errno));
     if (!rc)
-        rc = download(s3, bucket, v, nv, dest, e);
+        rc = download(s3, bucket, v, nv, dest, cancelled, cancel_ud, e);
     items_free(v, nv);
     return rc;
 }

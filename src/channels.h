@@ -27,6 +27,13 @@
  * across filesystems): a program that rewrites its input in place would
  * change the cache; SageMaker's inputs are read-only by convention.
  *
+ * Where it runs: hpod gives the engine a download worker of its own
+ * (trial_env.dl): a launch whose definition has s3:// channels or
+ * checkpoints first fills the cache there (cache_only), then goes to the
+ * engine's worker, where the job directory is laid out and the files are
+ * linked (fast), so a long download never holds up suggestions or other
+ * launches. Without that worker the download runs inside the launch.
+ *
  * Downloads run on CHANNELS_THREADS threads, each with its own connection;
  * objects over CHANNELS_RANGE_PART bytes are fetched as ranged parts in
  * parallel. The whole fetch of one job stops with an error after
@@ -85,6 +92,11 @@ typedef struct {
     const char *scope;           /* cache scope: the tuning job's name */
     const s3_config *s3;
     int host, nhosts; /* this host's index and the number of hosts (0, 1 for one) */
+    int cache_only;   /* fill the cache entries only (job_dir unused) */
+    /* Polled between parts (may be NULL): non-zero stops the fetch with an
+     * error ("cancelled"). Called from the download threads. */
+    int (*cancelled)(void *ud);
+    void *cancel_ud;
 } channels_job;
 
 /* Fetches (or takes from the cache) every s3:// channel of the job and
@@ -100,6 +112,7 @@ int channels_link_entry(const char *entry, const char *dest, int sharded, int ho
 
 /* Downloads every object under s3 URI `uri` (S3Prefix) into `dest`
  * (relative paths kept; no cache): checkpoints. 0 or an err_code. */
-int channels_fetch_prefix(const s3_config *s3, const char *uri, const char *dest, err_t *e);
+int channels_fetch_prefix(const s3_config *s3, const char *uri, const char *dest,
+                          int (*cancelled)(void *ud), void *cancel_ud, err_t *e);
 
 #endif

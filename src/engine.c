@@ -1187,7 +1187,8 @@ engine *engine_new(const engine_config *cfg, err_t *e) {
                            .now = cfg->now,
                            .now_ud = cfg->now_ud,
                            .grace = cfg->grace,
-                           .wk = cfg->wk};
+                           .wk = cfg->wk,
+                           .dl = cfg->dl};
     return en;
 }
 

@@ -307,7 +307,7 @@ int main(int argc, char **argv) {
     backend *backends[HPOD_MAX_BACKENDS] = {0};
     size_t nbackends = 0;
     engine *en = NULL;
-    worker *wk = NULL;
+    worker *wk = NULL, *dl = NULL; /* dl: s3:// downloads (channels.h) */
     api *ap = NULL;
     http_server *http = NULL;
     json_t *images = NULL;
@@ -469,7 +469,7 @@ int main(int argc, char **argv) {
     }
     /* After the signals are blocked: the worker's thread inherits no
      * deliverable SIGTERM/SIGINT. */
-    if (!(wk = worker_new(l, &e))) {
+    if (!(wk = worker_new(l, &e)) || !(dl = worker_new(l, &e))) {
         fprintf(stderr, "hpod: %s\n", e.msg);
         goto out;
     }
@@ -478,6 +478,7 @@ int main(int argc, char **argv) {
                         .backends = backends,
                         .nbackends = nbackends,
                         .wk = wk,
+                        .dl = dl,
                         .data_dir = datadir,
                         .images = images,
                         .grace = o.grace,
@@ -520,6 +521,7 @@ out:
     http_stop(http);
     api_free(ap);
     engine_free(en);
+    worker_free(dl); /* after the engine: its fetches stop at the next part (worker_stopping) */
     worker_free(wk); /* after the engine: the jobs it still holds free themselves */
     for (size_t i = 0; i < nbackends; i++)
         backend_free(backends[i]);

@@ -65,6 +65,8 @@ typedef struct {
     void *now_ud;
     long grace;
     worker *wk; /* launches run on it; NULL = inline (in the tick) */
+    worker *dl; /* s3:// downloads (channels.h) run on it before the launch goes to wk,
+                   so they never hold up suggestions; NULL = inside the launch, on wk */
 } trial_env;
 
 /* The tuning job's settings a trial runs with (borrowed; outlive it, and
