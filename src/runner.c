@@ -25,10 +25,11 @@
  * cgroup v2 is writable, the program runs in a cgroup of its own) and then
  * every remaining child, repeatedly, until none is left.
  *
- * The end: when the program exited 0 (not stopped, not timed out) and
+ * The end: whatever the end (exit 0, failure, stop, timeout), when
  * --output-path was given, the runner runs hpo-pack (pack_main.c, found
  * next to the runner's own binary; the protocol is in pack.h) to pack
- * JOB_DIR/model into model.tar.gz, and records the URI or the error it
+ * JOB_DIR/model and JOB_DIR/output/data and store them (model.tar.gz,
+ * output.tar.gz; docs/S3.md), and records the URI or the error it
  * reports; then it writes exit.json into the reserved space and renames it
  * into place. Should that still fail, it renames the reservation to
  * exit.unwritable: the job ended, its result could not be recorded.
