@@ -292,8 +292,8 @@ static int launch_fetch(launch_job *lj, int cache_only, worker *w) {
         if (cache_only && util_mkdir_p(staged, 0)) /* no checkpoints yet: an empty one */
             return err_set(&lj->e, ERR_INTERNAL, "cannot create %s: %s", staged, strerror(errno));
     }
-    if (cache_only)
-        return 0;
+    if (cache_only || (!s3_out && !def->checkpoint_uri))
+        return 0; /* hpo-pack needs no S3 settings: no credentials in the job dir */
     return pack_write_settings(lj->job_dir, &cfg, def->checkpoint_uri,
                                def->checkpoint_uri ? ckdir : NULL, lj->bl.run_as, lj->bl.uid,
                                lj->bl.gid, &lj->e);
