@@ -1247,6 +1247,12 @@ json_t *request_definition_json(const req_tuning *r, size_t def) {
     set_str(out, "S3OutputPath", d->output_path);
     set_str(out, "KmsKeyId", d->kms_key);
     json_object_set_new(o, "OutputDataConfig", out);
+    json_t *ck = d->checkpoint_uri ? json_object() : NULL;
+    if (ck) {
+        set_str(ck, "S3Uri", d->checkpoint_uri);
+        set_str(ck, "LocalPath", d->checkpoint_local);
+        json_object_set_new(o, "CheckpointConfig", ck);
+    }
     set_str(res, "InstanceType", d->instance_type);
     json_object_set_new(res, "InstanceCount", json_integer(d->instance_count));
     if (d->volume_gb)

@@ -195,6 +195,7 @@ def test_multipart_artifacts_and_checkpoints(tmp_path, s3rver, s3_proxy):
               static={"model_bytes": str(n)},
               extra={"CheckpointConfig": {"S3Uri": "s3://artbkt/ckpt"}})
     assert j["TrainingJobStatus"] == "Completed", j
+    assert j["CheckpointConfig"] == {"S3Uri": "s3://artbkt/ckpt"}, j
     blob = get(s3, "artbkt", "models/bigmodel/output/model.tar.gz")
     model = tar_members(blob)
     assert model["big.bin"] == random.Random("bigmodel").randbytes(n)
