@@ -1045,13 +1045,6 @@ static int check_channels(const req_tuning *r, err_t *e) {
                                "%s[%zu].DataSource.S3DataSource.S3DataDistributionType: '%s' is "
                                "not FullyReplicated or ShardedByS3Key",
                                path, i, EX(dist, ex));
-            const char *mode =
-                def->channels[i].input_mode ? def->channels[i].input_mode : def->input_mode;
-            if (mode && !strcmp(mode, "Pipe"))
-                return err_set(e, ERR_VALIDATION,
-                               "%s[%zu]: TrainingInputMode Pipe is not supported (File or "
-                               "FastFile)",
-                               path, i);
             if (!strncmp(uri, "s3://", 5)) {
                 if (!uri[5] || uri[5] == '/')
                     return err_set(e, ERR_VALIDATION,
@@ -1114,7 +1107,7 @@ static const struct {
     {"metric definitions are usable", check_metrics},
     {"the objective is a defined metric", check_objective},
     {"parallelism within the job budget", check_limits},
-    {"channels are distinct, file:// or s3://, S3Prefix or ManifestFile, not Pipe", check_channels},
+    {"channels are distinct, file:// or s3://, S3Prefix or ManifestFile", check_channels},
     {"output path is local or S3", check_output},
 };
 

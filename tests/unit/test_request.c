@@ -297,8 +297,6 @@ static void test_current_paths(void **unused) {
     expect_current(op, valid_current,
                    "TrainingJobDefinition.InputDataConfig[0].DataSource.S3DataSource.S3Uri",
                    "\"s3://b/k\"", NULL);
-    expect_current(op, valid_current, "TrainingJobDefinition.InputDataConfig[0].InputMode",
-                   "\"Pipe\"", "TrainingJobDefinition.InputDataConfig[0]: TrainingInputMode Pipe");
     expect_current(op, valid_current, "TrainingJobDefinition.CheckpointConfig",
                    "{\"S3Uri\": \"file:///tmp/c\"}",
                    "TrainingJobDefinition.CheckpointConfig.S3Uri: 'file:///tmp/c' is not an "
