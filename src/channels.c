@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <jansson.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -575,4 +576,28 @@ int channels_fetch_prefix(const s3_config *s3, const char *uri, const char *dest
         rc = download(s3, bucket, v, nv, dest, cancelled, cancel_ud, e);
     items_free(v, nv);
     return rc;
+}
+
+/* nftw has no user pointer: the owner to give, for the one walk at a time
+ * channels_chown_tree makes (guarded by chown_mu). */
+static pthread_mutex_t chown_mu = PTHREAD_MUTEX_INITIALIZER;
+static uid_t chown_uid;
+static gid_t chown_gid;
+
+static int chown_one(const char *path, const struct stat *st, int flag, struct FTW *f) {
+    (void)st;
+    (void)flag;
+    (void)f;
+    return lchown(path, chown_uid, chown_gid) ? -1 : 0;
+}
+
+int channels_chown_tree(const char *dir, uid_t uid, gid_t gid, err_t *e) {
+    pthread_mutex_lock(&chown_mu);
+    chown_uid = uid;
+    chown_gid = gid;
+    int r = nftw(dir, chown_one, 16, FTW_PHYS);
+    pthread_mutex_unlock(&chown_mu);
+    return r ? err_set(e, ERR_INTERNAL, "cannot give %s to uid %d: %s", dir, (int)uid,
+                       strerror(errno))
+             : 0;
 }

@@ -47,6 +47,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "err.h"
 #include "request.h"
@@ -114,5 +115,9 @@ int channels_link_entry(const char *entry, const char *dest, int sharded, int ho
  * (relative paths kept; no cache): checkpoints. 0 or an err_code. */
 int channels_fetch_prefix(const s3_config *s3, const char *uri, const char *dest,
                           int (*cancelled)(void *ud), void *cancel_ud, err_t *e);
+
+/* lchown -R of dir (not following symlinks) to uid:gid: checkpoints the
+ * daemon downloaded for a job that runs as its own user. 0 or ERR_INTERNAL. */
+int channels_chown_tree(const char *dir, uid_t uid, gid_t gid, err_t *e);
 
 #endif

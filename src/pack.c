@@ -180,11 +180,12 @@ static int store_file(const char *src_dir, const char *dest, const char *name, c
     return rc;
 }
 
-/* Packs src_dir into a temp file in job_dir and uploads it as key. */
+/* Packs src_dir into a temp file in JOB_DIR/output (the job's user's: the
+ * top level of a run_as job directory is the daemon's) and uploads it. */
 static int store_s3(s3_client *c, const char *job_dir, const char *src_dir, const char *bucket,
                     const char *key, err_t *e) {
     char tmp[PACK_PATH_MAX];
-    snprintf(tmp, sizeof tmp, "%s/.pack.%d.tar.gz", job_dir, (int)getpid());
+    snprintf(tmp, sizeof tmp, "%s/output/.pack.%d.tar.gz", job_dir, (int)getpid());
     unlink(tmp);
     int fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600), rc = 0;
     if (fd < 0)
@@ -304,7 +305,8 @@ int pack_model(const char *job_dir, const char *job_name, const char *output_pat
         }
     }
 out:
-    unlink(settings); /* the credentials are not left behind */
+    unlink(settings); /* no credentials left behind (hpo-runner removes it too: the top
+                         level of a run_as job directory is the daemon's) */
     s3_client_free(c);
     return rc;
 }

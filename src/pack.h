@@ -24,13 +24,15 @@
  * to a temporary name in that directory (O_CREAT|O_EXCL|O_NOFOLLOW) and
  * renamed into place, so no half file is ever seen and no symlink is
  * written through. s3://bucket/prefix → s3://bucket/prefix/<job>/output/...
- * (packed to a temporary file in JOB_DIR, then PutObject, or a multipart
- * upload above S3_PART_SIZE).
+ * (packed to a temporary file in JOB_DIR/output, then PutObject, or a
+ * multipart upload above S3_PART_SIZE).
  *
  * S3 settings: the daemon writes them (endpoint, region, credentials, the
  * checkpoint URI and directory) to JOB_DIR/PACK_SETTINGS_FILE (mode 0600,
  * the job's user's when it runs as one) at launch, since hpo-pack runs with
- * the job's environment, not the daemon's; hpo-pack reads it and removes it.
+ * the job's environment, not the daemon's; hpo-pack reads it and removes it
+ * (and hpo-runner after it, since a job's user cannot remove a top-level
+ * entry of a run_as job directory).
  * The training program, running as the same user, can read it too, as a
  * SageMaker container can use its role's credentials. */
 #ifndef OPENHPO_PACK_H

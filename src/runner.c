@@ -925,6 +925,9 @@ int main(int argc, char **argv) {
         run_pack(packer, dir, job_name, output_path, &ju, model_uri, sizeof model_uri, model_error,
                  sizeof model_error);
         sweep(cg); /* hpo-pack starts nothing; should it have, nothing outlives it */
+        char settings[LOCAL_PATH_MAX]; /* the S3 credentials hpo-pack read (pack.h) */
+        snprintf(settings, sizeof settings, "%s/%s", dir, PACK_SETTINGS_FILE);
+        unlink(settings); /* ours: the job's user cannot remove a top-level entry */
     }
     char out[LOCAL_EXIT_RESERVE];
     size_t n;

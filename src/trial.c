@@ -276,6 +276,8 @@ static int launch_fetch(launch_job *lj, int cache_only, worker *w) {
         if (util_mkdir_p(ckdir, 0) || util_rm_rf(ckdir) || rename(staged, ckdir))
             return err_set(&lj->e, ERR_INTERNAL, "cannot move %s to %s: %s", staged, ckdir,
                            strerror(errno));
+        if (lj->bl.run_as && (rc = channels_chown_tree(ckdir, lj->bl.uid, lj->bl.gid, &lj->e)))
+            return rc; /* the program writes its checkpoints there */
     } else if (def->checkpoint_uri) {
         char uri[S3_URI_MAX + 2];
         size_t n = (size_t)snprintf(uri, sizeof uri, "%s", def->checkpoint_uri);
@@ -289,6 +291,9 @@ static int launch_fetch(launch_job *lj, int cache_only, worker *w) {
             snprintf(lj->e.msg, sizeof lj->e.msg, "%s", m);
             return rc;
         }
+        if (!cache_only && lj->bl.run_as &&
+            (rc = channels_chown_tree(ckdir, lj->bl.uid, lj->bl.gid, &lj->e)))
+            return rc;
         if (cache_only && util_mkdir_p(staged, 0)) /* no checkpoints yet: an empty one */
             return err_set(&lj->e, ERR_INTERNAL, "cannot create %s: %s", staged, strerror(errno));
     }
