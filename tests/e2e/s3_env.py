@@ -95,10 +95,12 @@ class S3rver:
 
 class CountingProxy:
     """An HTTP proxy to `upstream` (host, port) that counts what it forwards:
-    `requests` is a list of (method, path-with-query, range header)."""
+    `requests` is a list of (method, path-with-query, range header). GETs
+    under a path prefix in `delay` wait that many seconds first."""
 
     def __init__(self, upstream_port):
         self.requests = []
+        self.delay = {}  # path prefix -> seconds each GET under it waits first
         self.lock = threading.Lock()
         outer = self
 
@@ -113,6 +115,10 @@ class CountingProxy:
                 body = self.rfile.read(n) if n else None
                 with outer.lock:
                     outer.requests.append((self.command, self.path, self.headers.get("Range")))
+                    wait = max([d for p, d in outer.delay.items()
+                                if self.command == "GET" and self.path.startswith(p)] or [0])
+                if wait:
+                    time.sleep(wait)
                 c = http.client.HTTPConnection("127.0.0.1", upstream_port, timeout=60)
                 hdrs = {k: v for k, v in self.headers.items() if k.lower() != "connection"}
                 c.request(self.command, self.path, body=body, headers=hdrs)

@@ -297,3 +297,45 @@ def test_requests_s3_rules(tmp_path):
     nb["InputDataConfig"] = [channel("train", "s3:///nobucket")]
     st, js = create(nb, "nb1")
     assert st == 400 and "S3Uri" in js["message"], js
+
+
+def test_slow_download_does_not_hold_up_other_tuning_jobs(tmp_path, s3rver, s3_proxy):
+    """While one tuning job's channel downloads slowly (every object GET
+    waits 4 s at the proxy), another tuning job without S3 input gets its
+    suggestions and runs its training jobs to the end: the download runs on
+    its own worker, not on the engine's."""
+    s3 = s3rver.client()
+    put(s3, "slowbkt", {"d/%d" % i: b"x" for i in range(6)})
+    s3_proxy.delay["/slowbkt/d/"] = 4
+    d = start_hpod(tmp_path, s3_proxy.url)
+    call(d, "CreateHyperParameterTuningJob", {
+        "HyperParameterTuningJobName": "slow",
+        "HyperParameterTuningJobConfig": {
+            "Strategy": "Random",
+            "HyperParameterTuningJobObjective": {"Type": "Maximize", "MetricName": "accuracy"},
+            "ResourceLimits": {"MaxNumberOfTrainingJobs": 1, "MaxParallelTrainingJobs": 1},
+            "ParameterRanges": {"ContinuousParameterRanges": [
+                {"Name": "x", "MinValue": "0", "MaxValue": "1"}]}},
+        "TrainingJobDefinition": definition([channel("train", "s3://slowbkt/d/")],
+                                            "file://" + private_dir("output"))})
+    deadline = time.time() + 20
+    while not s3_proxy.gets_of("slowbkt", "d/0") and time.time() < deadline:
+        time.sleep(0.05)
+    assert s3_proxy.gets_of("slowbkt", "d/0"), "the slow download did not start"
+    inp = tmp_path / "local-in"
+    inp.mkdir()
+    (inp / "f.txt").write_bytes(b"local")
+    t0 = time.time()
+    t, jobs = tune(d, "fast", [{"ChannelName": "train", "DataSource": {"S3DataSource": {
+        "S3DataType": "S3Prefix", "S3Uri": "file://%s" % inp}}}],
+        "file://" + private_dir("output"), max_jobs=3, parallel=3, timeout=60)
+    fast_done = time.time()
+    assert [j["TrainingJobStatus"] for j in jobs] == ["Completed"] * 3, jobs
+    _, slow = call(d, "DescribeHyperParameterTuningJob", {"HyperParameterTuningJobName": "slow"})
+    # 6 objects on 4 connections at 4 s each: at least 8 s of download
+    assert slow["HyperParameterTuningJobStatus"] == "InProgress", slow
+    _, js = call(d, "ListTrainingJobsForHyperParameterTuningJob",
+                 {"HyperParameterTuningJobName": "slow"})
+    name = js["TrainingJobSummaries"][0]["TrainingJobName"]
+    _, j = call(d, "DescribeTrainingJob", {"TrainingJobName": name})
+    assert j["SecondaryStatus"] == "Downloading", (j, fast_done - t0)
