@@ -11,7 +11,7 @@ CC      ?= cc
 SAN     ?=
 PYTHON  ?= /usr/bin/python3
 
-PKGS    := libmicrohttpd jansson sqlite3 libpcre2-8 nlopt libcrypto libarchive libcurl
+PKGS    := libmicrohttpd jansson sqlite3 libpcre2-8 nlopt libcrypto libarchive libcurl libxml-2.0
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter \
            -Isrc $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
@@ -54,8 +54,11 @@ $(BUILD)/hpod: $(BUILD)/obj/hpod.o $(BUILD)/libopenhpo.a
 $(BUILD)/hpo-runner: $(BUILD)/obj/runner.o $(BUILD)/obj/util.o
 	$(CC) $(LDFLAGS) -o $@ $^
 
-PACK_LIBS := $(shell pkg-config --libs libarchive 2>/dev/null || echo -larchive)
-$(BUILD)/hpo-pack: $(BUILD)/obj/pack_main.o $(BUILD)/obj/pack.o $(BUILD)/obj/util.o $(BUILD)/obj/err.o
+# hpo-pack stores artifacts in S3 too (s3.c: libcurl, libxml2; sigv4.c signs).
+PACK_LIBS := $(shell pkg-config --libs libarchive libcurl libxml-2.0 jansson libcrypto 2>/dev/null || \
+               echo -larchive -lcurl -lxml2 -ljansson -lcrypto)
+$(BUILD)/hpo-pack: $(BUILD)/obj/pack_main.o $(BUILD)/obj/pack.o $(BUILD)/obj/s3.o \
+                   $(BUILD)/obj/sigv4.o $(BUILD)/obj/util.o $(BUILD)/obj/err.o
 	$(CC) $(LDFLAGS) -o $@ $^ $(PACK_LIBS)
 
 $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libopenhpo.a $(wildcard src/*.h src/backends/*.h tests/unit/*.h)

@@ -65,7 +65,6 @@ static const unsupported_member unsupported[] = {
     {"ListTrainingJobs", "TrainingPlanArnEquals", NULL},
     /* the training job definition, in both Create operations */
     {NULL, "VpcConfig", NULL},
-    {NULL, "CheckpointConfig", NULL},
     {NULL, "RetryStrategy", NULL},
     {NULL, "EnableManagedSpotTraining", "false"},
     {NULL, "EnableNetworkIsolation", "false"},
@@ -77,7 +76,7 @@ static const unsupported_member unsupported[] = {
     {NULL, "InputDataConfig[].RecordWrapperType", "None"},
     {NULL, "InputDataConfig[].ShuffleConfig", NULL},
     {NULL, "InputDataConfig[].DataSource.FileSystemDataSource", NULL},
-    {NULL, "InputDataConfig[].DataSource.S3DataSource.S3DataType", "S3Prefix"},
+    {NULL, "InputDataConfig[].DataSource.S3DataSource.S3DataType", "S3Prefix|ManifestFile"},
     {NULL, "InputDataConfig[].DataSource.S3DataSource.AttributeNames", NULL},
     {NULL, "InputDataConfig[].DataSource.S3DataSource.InstanceGroupNames", NULL},
     {NULL, "OutputDataConfig.KmsKeyId", NULL},

@@ -4,7 +4,8 @@
  *   input/config/hyperparameters.json  (string -> string)
  *   input/config/resourceconfig.json   (current_host algo-1, hosts)
  *   input/config/inputdataconfig.json  (per channel)
- *   input/data/<channel>/              (file:// sources linked in)
+ *   input/data/<channel>/              (file:// sources linked in; s3:// ones
+ *                                      are filled by channels.h afterwards)
  *   model/  output/  output/data/      (output/failure is the program's)
  *   checkpoints/                       (empty; the program's)
  * and builds the environment of the sagemaker-training-toolkit (SM_*),
@@ -85,8 +86,8 @@ void contract_hp_var(const char *name, char *out, size_t n);
 /* Creates the layout, owned as Ownership above says (run_as 1 must run as
  * root, or as a user that may chown to uid:gid). Channels with a file://
  * S3Uri are symlinked under input/data/<channel> (a directory links as a
- * whole; a file is linked inside an otherwise empty directory). Errors name
- * the channel or the path. */
+ * whole; a file is linked inside an otherwise empty directory); s3:// ones
+ * are left to channels_fetch(). Errors name the channel or the path. */
 int contract_prepare(const contract_job *j, err_t *e);
 
 /* Builds the job's environment (see Environment above) as a NULL-terminated
@@ -97,10 +98,10 @@ int contract_prepare(const contract_job *j, err_t *e);
 char **contract_env(const contract_job *j, const char *root);
 void contract_env_free(char **env);
 
-/* Packs JOB_DIR/model into model.tar.gz under the job's output location, as
- * SageMaker does: for S3OutputPath file:///dir, dir/<job_name>/output/
- * model.tar.gz. Writes its file:// URI to uri[] ("" when the output path is
- * not file://, which is not supported yet). Errors name the path. */
+/* Packs JOB_DIR/model into model.tar.gz (and output/data into
+ * output.tar.gz) under the job's output location, as SageMaker does: for
+ * S3OutputPath file:///dir, dir/<job_name>/output/model.tar.gz; s3:// too
+ * (pack.h). Writes the model's URI to uri[]. Errors name the path. */
 int contract_pack_model(const char *job_dir, const char *job_name, const char *s3_output_path,
                         char *uri, size_t n, err_t *e);
 

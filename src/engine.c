@@ -1208,7 +1208,8 @@ engine *engine_new(const engine_config *cfg, err_t *e) {
                            .now_ud = cfg->now_ud,
                            .grace = cfg->grace,
                            .wk = cfg->wk,
-                           .tenant = cfg->tenant};
+                           .tenant = cfg->tenant,
+                           .dl = cfg->dl};
     return en;
 }
 

@@ -57,6 +57,7 @@ typedef struct {
     worker *wk;                  /* suggestions and launches (job directory, backend_start) run
                                     on it; NULL = inline (tests). Borrowed: free the engine
                                     first, then the worker (which ends what is in flight) */
+    worker *dl;                  /* s3:// channel downloads (trial_env.dl), or NULL */
     const char *data_dir;        /* training job directories go under DATA_DIR/jobs */
     const json_t *images;        /* image catalog (see image.h); borrowed, may be NULL */
     const struct tenant *tenant; /* the tenancy policy (tenant.h): what a request may use,

@@ -31,6 +31,7 @@
 #include "engine.h"
 #include "http.h"
 #include "loop.h"
+#include "s3.h"
 #include "store.h"
 #include "tenant.h"
 #include "throttle.h"
@@ -53,6 +54,7 @@ typedef struct {
     const char *listen, *data_dir, *port_file, *region, *images, *runner, *credentials;
     const char *backend_config; /* JSON object: backend name -> its settings */
     const char *docker_socket;  /* the docker backend's "socket" setting */
+    const char *s3_endpoint;    /* --s3-endpoint: becomes AWS_ENDPOINT_URL_S3 (s3.h) */
     long grace;
     int hour_seconds;
     int max_running; /* 0 = the engine default */
@@ -95,6 +97,9 @@ static const opt_def OPTIONS[] = {
         "backends' settings: JSON object, backend name -> its settings (docs/BACKENDS.md)"),
     OPT("--docker-socket", OPT_STR, docker_socket, "PATH",
         "Docker engine socket (default /var/run/docker.sock when it exists)"),
+    OPT("--s3-endpoint", OPT_STR, s3_endpoint, "URL",
+        "S3 endpoint for s3:// channels and artifacts, path-style (default: "
+        "AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL, else AWS; docs/S3.md)"),
     OPT("--grace", OPT_LONG, grace, "SECONDS",
         "seconds between SIGTERM and SIGKILL when stopping (default 120)"),
     OPT("--hour-seconds", OPT_INT, hour_seconds, "N",
@@ -323,7 +328,7 @@ int main(int argc, char **argv) {
     backend *backends[HPOD_MAX_BACKENDS] = {0};
     size_t nbackends = 0;
     engine *en = NULL;
-    worker *wk = NULL;
+    worker *wk = NULL, *dl = NULL; /* dl: s3:// downloads (channels.h) */
     api *ap = NULL;
     http_server *http = NULL;
     json_t *images = NULL;
@@ -338,6 +343,19 @@ int main(int argc, char **argv) {
     if (parse_args(argc, argv, &o))
         return 2;
     signal(SIGPIPE, SIG_IGN);
+    /* S3 settings are read from the environment where they are used (s3.h):
+     * set before any thread exists, never changed after. */
+    if (o.s3_endpoint && setenv("AWS_ENDPOINT_URL_S3", o.s3_endpoint, 1)) {
+        fprintf(stderr, "hpod: --s3-endpoint: %s\n", strerror(errno));
+        return 2;
+    }
+    {
+        s3_config s3c;
+        if (s3_global_init() || s3_config_from_env(&s3c, &e)) {
+            fprintf(stderr, "hpod: S3 settings: %s\n", e.msg[0] ? e.msg : "libcurl init failed");
+            return 2;
+        }
+    }
     if (signals_init()) {
         fprintf(stderr, "hpod: cannot set up signal handling: %s\n", strerror(errno));
         return 1;
@@ -514,7 +532,7 @@ int main(int argc, char **argv) {
     }
     /* After the signals are blocked: the worker's thread inherits no
      * deliverable SIGTERM/SIGINT. */
-    if (!(wk = worker_new(l, &e))) {
+    if (!(wk = worker_new(l, &e)) || !(dl = worker_new(l, &e))) {
         fprintf(stderr, "hpod: %s\n", e.msg);
         goto out;
     }
@@ -523,6 +541,7 @@ int main(int argc, char **argv) {
                         .backends = backends,
                         .nbackends = nbackends,
                         .wk = wk,
+                        .dl = dl,
                         .data_dir = datadir,
                         .images = images,
                         .tenant = tn,
@@ -572,6 +591,7 @@ out:
     http_stop(http);
     api_free(ap);
     engine_free(en);
+    worker_free(dl); /* after the engine: its fetches stop at the next part (worker_stopping) */
     worker_free(wk); /* after the engine: the jobs it still holds free themselves */
     for (size_t i = 0; i < nbackends; i++)
         backend_free(backends[i]);

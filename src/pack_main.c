@@ -1,4 +1,6 @@
-/* hpo-pack — packs a training job's model into model.tar.gz for hpo-runner.
+/* hpo-pack — packs a training job's model/ and output/data/ into
+ * model.tar.gz and output.tar.gz and stores them (file:// or s3://), for
+ * hpo-runner; uploads its checkpoints.
  *
  *   hpo-pack --dir JOB_DIR --job-name NAME --output-path URI
  *
@@ -13,6 +15,7 @@
 
 #include "err.h"
 #include "pack.h"
+#include "s3.h"
 
 /* Writes the one report line, at most PACK_REPORT_MAX bytes. */
 static void report(const char *kind, const char *text) {
@@ -52,6 +55,10 @@ int main(int argc, char **argv) {
     }
     char uri[PACK_REPORT_MAX];
     err_t e = {0};
+    if (s3_global_init()) {
+        report("error", "cannot initialise libcurl");
+        return 1;
+    }
     if (pack_model(dir, job_name, output_path, uri, sizeof uri, &e)) {
         report("error", e.msg);
         return 1;

@@ -87,6 +87,8 @@ static void def_clear(req_training_def *d) {
     }
     free(d->channels);
     free(d->output_path);
+    free(d->checkpoint_uri);
+    free(d->checkpoint_local);
     free(d->kms_key);
     free(d->role_arn);
     free(d->instance_type);
@@ -418,6 +420,8 @@ static int parse_def(parser *p, const json_t *d, const char *hp_member, req_trai
         }
     def->output_path = dup_at(p, d, "OutputDataConfig.S3OutputPath");
     def->kms_key = dup_at(p, d, "OutputDataConfig.KmsKeyId");
+    def->checkpoint_uri = dup_at(p, d, "CheckpointConfig.S3Uri");
+    def->checkpoint_local = dup_at(p, d, "CheckpointConfig.LocalPath");
     def->role_arn = dup_at(p, d, "RoleArn");
     def->instance_type = dup_at(p, d, "ResourceConfig.InstanceType");
     def->instance_count =
@@ -1030,10 +1034,29 @@ static int check_channels(const req_tuning *r, err_t *e) {
                         e, ERR_VALIDATION,
                         "%s[%zu].ChannelName: channel '%s' is already InputDataConfig[%zu]", path,
                         i, EX(name, ex), j);
-            if (!strncmp(uri, "s3://", 5))
+            const char *dt = def->channels[i].data_type, *dist = def->channels[i].distribution;
+            if (dt && strcmp(dt, "S3Prefix") && strcmp(dt, "ManifestFile"))
                 return err_set(e, ERR_VALIDATION,
-                               "%s[%zu].DataSource.S3DataSource.S3Uri: s3:// channels are not "
-                               "supported yet; use file:// with an absolute path",
+                               "%s[%zu].DataSource.S3DataSource.S3DataType: '%s' is not "
+                               "supported (S3Prefix or ManifestFile)",
+                               path, i, EX(dt, ex));
+            if (dist && strcmp(dist, "FullyReplicated") && strcmp(dist, "ShardedByS3Key"))
+                return err_set(e, ERR_VALIDATION,
+                               "%s[%zu].DataSource.S3DataSource.S3DataDistributionType: '%s' is "
+                               "not FullyReplicated or ShardedByS3Key",
+                               path, i, EX(dist, ex));
+            if (!strncmp(uri, "s3://", 5)) {
+                if (!uri[5] || uri[5] == '/')
+                    return err_set(e, ERR_VALIDATION,
+                                   "%s[%zu].DataSource.S3DataSource.S3Uri: '%s' names no bucket "
+                                   "(s3://bucket/prefix)",
+                                   path, i, EX(uri, ex));
+                continue;
+            }
+            if (dt && !strcmp(dt, "ManifestFile"))
+                return err_set(e, ERR_VALIDATION,
+                               "%s[%zu].DataSource.S3DataSource.S3DataType: ManifestFile needs "
+                               "an s3:// S3Uri",
                                path, i);
             if (strncmp(uri, "file:///", 8))
                 return err_set(e, ERR_VALIDATION,
@@ -1050,6 +1073,19 @@ static int check_output(const req_tuning *r, err_t *e) {
     for (size_t d = 0; d < r->ndefs; d++) {
         const char *uri = r->defs[d].output_path ? r->defs[d].output_path : "";
         char path[160], ex[VALIDATE_EXCERPT_BUF];
+        const char *ck = r->defs[d].checkpoint_uri, *cl = r->defs[d].checkpoint_local;
+        if (ck && (strncmp(ck, "s3://", 5) || !ck[5] || ck[5] == '/'))
+            return err_set(e, ERR_VALIDATION, "%s: '%s' is not an s3://bucket/prefix URI",
+                           request_def_path(r, d, "CheckpointConfig.S3Uri", path, sizeof path),
+                           EX(ck, ex));
+        if (cl && (strncmp(cl, "/opt/ml/", 8) || strstr(cl, "/..") || strstr(cl, "/./") ||
+                   !strncmp(cl, "/opt/ml/input", 13) || !strncmp(cl, "/opt/ml/model", 13) ||
+                   !strncmp(cl, "/opt/ml/output", 14) || !cl[8]))
+            return err_set(e, ERR_VALIDATION,
+                           "%s: '%s' must be a directory under /opt/ml/ outside input/, model/ "
+                           "and output/ (default /opt/ml/checkpoints)",
+                           request_def_path(r, d, "CheckpointConfig.LocalPath", path, sizeof path),
+                           EX(cl, ex));
         if (!strncmp(uri, "file:///", 8) || (!strncmp(uri, "s3://", 5) && uri[5] && uri[5] != '/'))
             continue;
         return err_set(e, ERR_VALIDATION,
@@ -1071,7 +1107,7 @@ static const struct {
     {"metric definitions are usable", check_metrics},
     {"the objective is a defined metric", check_objective},
     {"parallelism within the job budget", check_limits},
-    {"channels are distinct local directories", check_channels},
+    {"channels are distinct, file:// or s3://, S3Prefix or ManifestFile", check_channels},
     {"output path is local or S3", check_output},
 };
 
@@ -1204,6 +1240,12 @@ json_t *request_definition_json(const req_tuning *r, size_t def) {
     set_str(out, "S3OutputPath", d->output_path);
     set_str(out, "KmsKeyId", d->kms_key);
     json_object_set_new(o, "OutputDataConfig", out);
+    json_t *ck = d->checkpoint_uri ? json_object() : NULL;
+    if (ck) {
+        set_str(ck, "S3Uri", d->checkpoint_uri);
+        set_str(ck, "LocalPath", d->checkpoint_local);
+        json_object_set_new(o, "CheckpointConfig", ck);
+    }
     set_str(res, "InstanceType", d->instance_type);
     json_object_set_new(res, "InstanceCount", json_integer(d->instance_count));
     if (d->volume_gb)

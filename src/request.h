@@ -113,9 +113,11 @@ typedef struct {
     size_t nenv;
     req_channel *channels;
     size_t nchannels;
-    char *output_path; /* OutputDataConfig.S3OutputPath */
-    char *kms_key;     /* OutputDataConfig.KmsKeyId, or NULL */
-    char *role_arn;    /* RoleArn */
+    char *output_path;      /* OutputDataConfig.S3OutputPath */
+    char *kms_key;          /* OutputDataConfig.KmsKeyId, or NULL */
+    char *checkpoint_uri;   /* CheckpointConfig.S3Uri (s3://), or NULL */
+    char *checkpoint_local; /* CheckpointConfig.LocalPath (under /opt/ml/), or NULL */
+    char *role_arn;         /* RoleArn */
     char *instance_type;
     int instance_count;
     int volume_gb;

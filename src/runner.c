@@ -25,10 +25,11 @@
  * cgroup v2 is writable, the program runs in a cgroup of its own) and then
  * every remaining child, repeatedly, until none is left.
  *
- * The end: when the program exited 0 (not stopped, not timed out) and
+ * The end: whatever the end (exit 0, failure, stop, timeout), when
  * --output-path was given, the runner runs hpo-pack (pack_main.c, found
  * next to the runner's own binary; the protocol is in pack.h) to pack
- * JOB_DIR/model into model.tar.gz, and records the URI or the error it
+ * JOB_DIR/model and JOB_DIR/output/data and store them (model.tar.gz,
+ * output.tar.gz; docs/S3.md), and records the URI or the error it
  * reports; then it writes exit.json into the reserved space and renames it
  * into place. Should that still fail, it renames the reservation to
  * exit.unwritable: the job ended, its result could not be recorded.
@@ -920,10 +921,13 @@ int main(int argc, char **argv) {
 
     int code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
     char model_uri[RUNNER_URI_MAX] = "", model_error[RUNNER_MODEL_ERROR_MAX] = "";
-    if (code == 0 && !stopped && !timed_out && packs) {
+    if (packs) { /* Completed, Failed or Stopped: artifacts are stored (pack.h) */
         run_pack(packer, dir, job_name, output_path, &ju, model_uri, sizeof model_uri, model_error,
                  sizeof model_error);
         sweep(cg); /* hpo-pack starts nothing; should it have, nothing outlives it */
+        char settings[LOCAL_PATH_MAX]; /* the S3 credentials hpo-pack read (pack.h) */
+        snprintf(settings, sizeof settings, "%s/%s", dir, PACK_SETTINGS_FILE);
+        unlink(settings); /* ours: the job's user cannot remove a top-level entry */
     }
     char out[LOCAL_EXIT_RESERVE];
     size_t n;

@@ -8,9 +8,11 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "channels.h"
 #include "contract.h"
 #include "ingest.h"
 #include "tenant.h"
+#include "pack.h"
 #include "util.h"
 
 typedef struct launch_job launch_job;
@@ -25,6 +27,8 @@ struct launch_job {
     const req_training_def *def;
     char name[STORE_NAME_MAX];
     char job_dir[1024];
+    char scope[STORE_NAME_MAX]; /* the tuning job's name: the channel cache's scope */
+    worker *dl;                 /* the download worker it went to first, or NULL */
     json_t *hp;
     char **env, **argv;
     backend_launch bl;
@@ -244,6 +248,91 @@ static int reachable_parent(const char *job_dir, err_t *e) {
     return 0;
 }
 
+/* s3:// channels or checkpoints to download before the job starts? */
+static int needs_download(const req_training_def *def) {
+    return channels_uses_s3(def) || def->checkpoint_uri;
+}
+
+/* The account's cache directory (next to the job's) and, in it, where a
+ * job's checkpoints are staged by the download worker. */
+static void cache_paths(const launch_job *lj, char *cache, size_t n, char *staged, size_t ns) {
+    snprintf(cache, n, "%s", lj->job_dir);
+    char *slash = strrchr(cache, '/'); /* the account's jobs directory */
+    snprintf(slash ? slash + 1 : cache, n - (size_t)(slash ? slash + 1 - cache : 0), "%s",
+             CHANNELS_CACHE_DIR);
+    snprintf(staged, ns, "%s/%s.checkpoints", cache, lj->name);
+}
+
+static int stopping(void *ud) {
+    return worker_stopping(ud);
+}
+
+/* The job's s3:// channels (channels.h: cached per tuning job, so only the
+ * first training job of a tuning job downloads; parallel ranged parts; at
+ * most CHANNELS_DEADLINE_S) and checkpoints. cache_only (on the download
+ * worker): fill the cache and stage the checkpoints; else (in the launch)
+ * link the channels into the job directory, downloading what is not cached
+ * yet, move or download the checkpoints, and write the settings hpo-pack
+ * needs to store the artifacts in S3 (pack.h). 0 or an err_code with lj->e
+ * the FailureReason. */
+static int launch_fetch(launch_job *lj, int cache_only, worker *w) {
+    const req_training_def *def = lj->def;
+    int s3_out = def->output_path && !strncmp(def->output_path, "s3://", 5);
+    if (!needs_download(def) && !s3_out)
+        return 0;
+    s3_config cfg;
+    char cache[1100], staged[1400], ckdir[1200];
+    struct stat st;
+    int rc = s3_config_from_env(&cfg, &lj->e);
+    if (rc)
+        return rc;
+    cache_paths(lj, cache, sizeof cache, staged, sizeof staged);
+    channels_job cj = {.def = def,
+                       .job_dir = lj->job_dir,
+                       .cache_dir = cache,
+                       .scope = lj->scope,
+                       .s3 = &cfg,
+                       .host = 0,
+                       .nhosts = 1, /* the local backend runs one host: it gets all */
+                       .cache_only = cache_only,
+                       .cancelled = w ? stopping : NULL,
+                       .cancel_ud = w};
+    if ((rc = channels_fetch(&cj, &lj->e)))
+        return rc;
+    snprintf(ckdir, sizeof ckdir, "%s/%s", lj->job_dir,
+             def->checkpoint_local ? def->checkpoint_local + 8 : "checkpoints");
+    if (def->checkpoint_uri && !cache_only && stat(staged, &st) == 0) {
+        if (util_mkdir_p(ckdir, 0) || util_rm_rf(ckdir) || rename(staged, ckdir))
+            return err_set(&lj->e, ERR_INTERNAL, "cannot move %s to %s: %s", staged, ckdir,
+                           strerror(errno));
+        if (lj->bl.run_as && (rc = channels_chown_tree(ckdir, lj->bl.uid, lj->bl.gid, &lj->e)))
+            return rc; /* the program writes its checkpoints there */
+    } else if (def->checkpoint_uri) {
+        char uri[S3_URI_MAX + 2];
+        size_t n = (size_t)snprintf(uri, sizeof uri, "%s", def->checkpoint_uri);
+        if (n && uri[n - 1] != '/' && n + 1 < sizeof uri)
+            strcat(uri, "/");
+        const char *dest = cache_only ? staged : ckdir;
+        util_rm_rf(dest);
+        if ((rc = channels_fetch_prefix(&cfg, uri, dest, cj.cancelled, cj.cancel_ud, &lj->e))) {
+            char m[ERR_MSG_MAX];
+            snprintf(m, sizeof m, "ClientError: checkpoints: %s", lj->e.msg);
+            snprintf(lj->e.msg, sizeof lj->e.msg, "%s", m);
+            return rc;
+        }
+        if (!cache_only && lj->bl.run_as &&
+            (rc = channels_chown_tree(ckdir, lj->bl.uid, lj->bl.gid, &lj->e)))
+            return rc;
+        if (cache_only && util_mkdir_p(staged, 0)) /* no checkpoints yet: an empty one */
+            return err_set(&lj->e, ERR_INTERNAL, "cannot create %s: %s", staged, strerror(errno));
+    }
+    if (cache_only || (!s3_out && !def->checkpoint_uri))
+        return 0; /* hpo-pack needs no S3 settings: no credentials in the job dir */
+    return pack_write_settings(lj->job_dir, &cfg, def->checkpoint_uri,
+                               def->checkpoint_uri ? ckdir : NULL, lj->bl.run_as, lj->bl.uid,
+                               lj->bl.gid, &lj->e);
+}
+
 /* On the worker (or inline): lays out the job directory, starts the job.
  * Touches only lj's own data, the filesystem and the backend's start. */
 static void launch_run(void *arg) {
@@ -253,7 +342,7 @@ static void launch_run(void *arg) {
     lj->handle[0] = 0;
     if (lj->id.run_as && (lj->rc = reachable_parent(lj->job_dir, &lj->e)))
         return;
-    if ((lj->rc = contract_prepare(&cj, &lj->e)))
+    if ((lj->rc = contract_prepare(&cj, &lj->e)) || (lj->rc = launch_fetch(lj, 0, NULL)))
         return;
     lj->rc = backend_start(lj->be, &lj->bl, lj->handle, &lj->e);
 }
@@ -318,6 +407,27 @@ static void launch_done(void *arg, int cancelled) {
         ref(ref_ud, -1); /* last: it may free what lj borrowed */
 }
 
+/* On the download worker (trial_env.dl): fills the channel cache and
+ * stages the checkpoints, so the launch that follows only links them. */
+static void fetch_run(void *arg) {
+    launch_job *lj = arg;
+    lj->rc = launch_fetch(lj, 1, lj->dl);
+}
+
+/* The download's answer, on the loop: the launch goes on to the engine's
+ * worker (inline when it is full); a failure or a cancellation is answered
+ * as the launch's own (launch_done). */
+static void fetch_done(void *arg, int cancelled) {
+    launch_job *lj = arg;
+    trial *t = lj->t;
+    if (t && !cancelled && !lj->rc) {
+        if (worker_submit(t->env.wk, launch_run, launch_done, lj) == 0)
+            return; /* lj is the worker's now */
+        launch_run(lj);
+    }
+    launch_done(lj, cancelled);
+}
+
 /* NEW -> STARTING (on the worker) or, inline, RUNNING: builds the launch,
  * makes the row durable, starts it. 0 when it is starting or runs (or when
  * it could not start and is now final); TRIAL_FAULT-worthy store codes
@@ -339,6 +449,7 @@ static int launch(trial *t) {
     lj->ref_ud = t->job.ref_ud;
     snprintf(lj->name, sizeof lj->name, "%s", t->name);
     snprintf(lj->job_dir, sizeof lj->job_dir, "%s", t->job_dir);
+    snprintf(lj->scope, sizeof lj->scope, "%s", t->job.r->name ? t->job.r->name : t->name);
     if (!(lj->hp = load_hp(t, &e))) {
         rc = e.code;
         if (rc == ERR_UNAVAILABLE || rc == ERR_INTERNAL) {
@@ -380,6 +491,13 @@ static int launch(trial *t) {
                               .run_as = lj->id.run_as,
                               .uid = lj->id.uid,
                               .gid = lj->id.gid};
+    /* The Downloading secondary status, while the launch fetches s3://
+     * channels (Training follows once it has started). */
+    if (needs_download(def) &&
+        ((store_rc = store_training_status(t->env.st, t->id, "InProgress", "Downloading")) ||
+         (store_rc = store_add_transition(t->env.st, t->id, "Downloading", now_of(t),
+                                          "Downloading input data"))))
+        goto out;
     /* Write-ahead: the training job's row is durable before it can run. */
     if ((store_rc = store_sync(t->env.st)))
         goto out;
@@ -391,6 +509,9 @@ static int launch(trial *t) {
         t->phase = TRIAL_STARTING;
         if (lj->ref)
             lj->ref(lj->ref_ud, +1);
+        lj->dl = t->env.dl;
+        if (lj->dl && needs_download(def) && worker_submit(lj->dl, fetch_run, fetch_done, lj) == 0)
+            return 0; /* lj is the download worker's, then the worker's */
         if (worker_submit(t->env.wk, launch_run, launch_done, lj) == 0)
             return 0; /* lj is the worker's now */
         if (lj->ref)

@@ -67,6 +67,9 @@ typedef struct {
     worker *wk;                  /* launches run on it; NULL = inline (in the tick) */
     const struct tenant *tenant; /* the policy (tenant.h), checked again at each launch, and
                                     the job's Unix user; NULL = as the daemon's user */
+    worker *dl;                  /* s3:// downloads (channels.h) run on it before the launch
+                                    goes to wk, so they never hold up suggestions; NULL =
+                                    inside the launch, on wk */
 } trial_env;
 
 /* The tuning job's settings a trial runs with (borrowed; outlive it, and

@@ -382,8 +382,6 @@ def test_current_and_2017_share_jobs_per_account(hpod_auth):
         "SecurityGroupIds": ["sg-1"], "Subnets": ["subnet-1"]}), "TrainingJobDefinition.VpcConfig"),
     (lambda b: b["TrainingJobDefinition"].update(EnableManagedSpotTraining=True),
      "TrainingJobDefinition.EnableManagedSpotTraining"),
-    (lambda b: b["TrainingJobDefinition"].update(CheckpointConfig={"S3Uri": "s3://b/c"}),
-     "TrainingJobDefinition.CheckpointConfig"),
     (lambda b: b["TrainingJobDefinition"]["ResourceConfig"].update(InstanceCount=2),
      "TrainingJobDefinition.ResourceConfig.InstanceCount"),
     (lambda b: b["TrainingJobDefinition"]["AlgorithmSpecification"].update(

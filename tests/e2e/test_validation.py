@@ -502,9 +502,9 @@ SEMANTIC_CASES = [
     # parallelism within the budget
     (LIM + ".MaxParallelTrainingJobs", 11,
      LIM + ".MaxParallelTrainingJobs: 11 must not be greater than MaxNumberOfTrainingJobs 10"),
-    # channels: distinct names; file:// with an absolute path; no s3:// yet
-    (S3DS + ".S3Uri", "s3://bucket/train",
-     S3DS + ".S3Uri: s3:// channels are not supported yet; use file://"),
+    # channels: distinct names; file:// with an absolute path, or s3:// with a bucket
+    (S3DS + ".S3Uri", "s3:///train",
+     S3DS + ".S3Uri: 's3:///train' names no bucket (s3://bucket/prefix)"),
     (S3DS + ".S3Uri", "file://tmp", S3DS + ".S3Uri: 'file://tmp' is not a file:// URI with an "
                                            "absolute path"),
     (S3DS + ".S3Uri", "/tmp", S3DS + ".S3Uri: '/tmp' is not a file:// URI"),

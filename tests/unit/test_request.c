@@ -176,8 +176,9 @@ static const mut_case create_2017_semantic[] = {
      "[0].Name) both map to the environment variable SM_HP_MODE"},
     {"TuningJobConfig.ResourceLimits", DEL, 0, NULL},
     /* channels */
-    {S3U, "\"s3://bucket/train\"", ERR_VALIDATION,
-     S3U ": s3:// channels are not supported yet; use file://"},
+    {S3U, "\"s3://bucket/train\"", 0, NULL},
+    {S3U, "\"s3:///train\"", ERR_VALIDATION,
+     S3U ": 's3:///train' names no bucket (s3://bucket/prefix)"},
     {S3U, "\"file://tmp\"", ERR_VALIDATION,
      S3U ": 'file://tmp' is not a file:// URI with an absolute path"},
     {S3U, "\"/tmp\"", ERR_VALIDATION, S3U ": '/tmp' is not a file:// URI"},
@@ -193,7 +194,12 @@ static const mut_case create_2017_semantic[] = {
     {"TrainingJobDefinition.InputDataConfig[1]",
      "{\"ChannelName\":\"test\",\"DataSource\":{\"S3DataSource\":{\"S3DataType\":\"S3Prefix\","
      "\"S3Uri\":\"s3://b/t\"}}}",
-     ERR_VALIDATION, "InputDataConfig[1].DataSource.S3DataSource.S3Uri: s3:// channels"},
+     0, NULL},
+    {"TrainingJobDefinition.InputDataConfig[1]",
+     "{\"ChannelName\":\"test\",\"DataSource\":{\"S3DataSource\":{\"S3DataType\":"
+     "\"ManifestFile\",\"S3Uri\":\"file:///tmp/m.json\"}}}",
+     ERR_VALIDATION,
+     "InputDataConfig[1].DataSource.S3DataSource.S3DataType: ManifestFile needs an s3:// S3Uri"},
     /* output */
     {"TrainingJobDefinition.OutputDataConfig.S3OutputPath", "\"s3://bucket/out\"", 0, NULL},
     {"TrainingJobDefinition.OutputDataConfig.S3OutputPath", "\"s3://bucket\"", 0, NULL},
@@ -290,9 +296,16 @@ static void test_current_paths(void **unused) {
                    "HyperParameterTuningJobConfig.ParameterRanges: at least one parameter range");
     expect_current(op, valid_current,
                    "TrainingJobDefinition.InputDataConfig[0].DataSource.S3DataSource.S3Uri",
-                   "\"s3://b/k\"",
-                   "TrainingJobDefinition.InputDataConfig[0].DataSource.S3DataSource.S3Uri: s3:// "
-                   "channels are not supported yet");
+                   "\"s3://b/k\"", NULL);
+    expect_current(op, valid_current, "TrainingJobDefinition.CheckpointConfig",
+                   "{\"S3Uri\": \"file:///tmp/c\"}",
+                   "TrainingJobDefinition.CheckpointConfig.S3Uri: 'file:///tmp/c' is not an "
+                   "s3://bucket/prefix URI");
+    expect_current(op, valid_current, "TrainingJobDefinition.CheckpointConfig",
+                   "{\"S3Uri\": \"s3://b/c\", \"LocalPath\": \"/opt/ml/input/c\"}",
+                   "TrainingJobDefinition.CheckpointConfig.LocalPath: '/opt/ml/input/c' must be");
+    expect_current(op, valid_current, "TrainingJobDefinition.CheckpointConfig",
+                   "{\"S3Uri\": \"s3://b/c\", \"LocalPath\": \"/opt/ml/ck\"}", NULL);
     /* CreateTrainingJob: no ranges needed; its own paths */
     op = "CreateTrainingJob";
     expect_current(op, valid_training, "TrainingJobName", "\"t2\"", NULL);
