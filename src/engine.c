@@ -753,6 +753,16 @@ static int tick_tuning(engine *en, tuning *tj) {
 
 /* ---------- loading ---------- */
 
+/* Gives the strategy the request's options (StrategyConfig, early
+ * stopping). 0, or an err_code with e set. */
+static int configure_strategy(strategy *st, const req_tuning *r, err_t *e) {
+    long max = request_hb_max_resource(r, NULL);
+    strategy_opts o = {.min_resource = r->hb_min_resource,
+                       .max_resource = max > 0 ? max : 0,
+                       .early_stopping = r->early_stopping == REQ_EARLY_STOPPING_AUTO};
+    return strategy_configure(st, &o, e);
+}
+
 /* Warm start: the finished trials of r->parents, as configs of `sp`. None
  * are passed yet (the store cannot list a parent's trials by name for this
  * space); this is where they will be gathered. Sets *prior NULL, *n 0. */
@@ -885,7 +895,7 @@ static int load_tuning(engine *en, const store_tuning *row) {
                         : strategy_new(request_strategy_name(tj->r->strategy), tj->sp, tj->seed,
                                        prior, nprior, &e);
         free(prior);
-        if (!tj->strat)
+        if (!tj->strat || configure_strategy(tj->strat, tj->r, &e))
             goto fail;
     }
     if (!(tj->ms = compile_metrics(def, &e)))
@@ -1016,7 +1026,8 @@ int engine_check_tuning(const engine *en, const req_tuning *r, err_t *e) {
         return err_set(e, ERR_VALIDATION, "no training job definition");
     if (r->kind == REQ_KIND_TUNING) {
         if (!(sp = request_space(r, 0, e)) ||
-            !(st = strategy_new(request_strategy_name(r->strategy), sp, 1, NULL, 0, e))) {
+            !(st = strategy_new(request_strategy_name(r->strategy), sp, 1, NULL, 0, e)) ||
+            configure_strategy(st, r, e)) {
             rc = e->code ? e->code : ERR_INTERNAL;
             goto out;
         }

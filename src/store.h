@@ -215,8 +215,9 @@ typedef struct {
 STORE_MUST_CHECK int store_list_trainings(store *s, int64_t tuning_id, const store_list_opts *o,
                                           void (*cb)(void *ud, const store_training *t), void *ud,
                                           int *more);
-/* Best Completed training job with an objective (max or min; the lowest
- * index among ties), by an index on (tuning_id, status, objective, idx).
+/* Best training job with an objective, Completed or Stopped early (only an
+ * early stop keeps the objective of a Stopped job), max or min; the lowest
+ * index among ties; by an index on (tuning_id, status, objective, idx).
  * ERR_NOT_FOUND when there is none. */
 STORE_MUST_CHECK int store_best_training(store *s, int64_t tuning_id, int maximize,
                                          store_training *t);
