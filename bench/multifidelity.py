@@ -5,7 +5,7 @@ The model is scikit-learn's MLPClassifier trained with partial_fit on
 load_digits (Debian's python3-sklearn ships it), one pass over the training
 set per epoch; the objective is the validation error (minimised), printed
 every epoch. Its hyperparameters: learning_rate_init (1e-5..1, log), alpha
-(1e-7..1, log), hidden units (4..128, log), batch_size (8..512, log).
+(1e-7..1, log), hidden units (4..128, log), batch_size (16..512, log).
 
 openhpo runs through the real hpod (current API, X-Amz-Target, no
 credentials): Bayesian, Bayesian + TrainingJobEarlyStoppingType Auto (the
@@ -153,7 +153,7 @@ RANGES = {
          "ScalingType": "Logarithmic"}],
     "IntegerParameterRanges": [
         {"Name": "hidden", "MinValue": "4", "MaxValue": "128", "ScalingType": "Logarithmic"},
-        {"Name": "batch", "MinValue": "8", "MaxValue": "512", "ScalingType": "Logarithmic"}],
+        {"Name": "batch", "MinValue": "16", "MaxValue": "512", "ScalingType": "Logarithmic"}],
 }
 
 
@@ -223,7 +223,7 @@ def run_optuna(seed, pruner_name, budget, epochs):
         hp = {"lr": trial.suggest_float("lr", 1e-5, 1, log=True),
               "alpha": trial.suggest_float("alpha", 1e-7, 1, log=True),
               "hidden": trial.suggest_int("hidden", 4, 128, log=True),
-              "batch": trial.suggest_int("batch", 8, 512, log=True)}
+              "batch": trial.suggest_int("batch", 16, 512, log=True)}
         v = None
         for e, v in enumerate(train(hp, epochs), 1):
             t[0] += 1
@@ -255,11 +255,20 @@ def main():
     ap.add_argument("--parallel", type=int, default=3)
     ap.add_argument("--epoch-seconds", type=float, default=0.1)
     ap.add_argument("--json", help="also write the raw results here")
+    ap.add_argument("--only", help="comma-separated rows to run (default: all): bayes, "
+                    "bayes_median, hyperband, random, optuna_hb, optuna_median")
     a = ap.parse_args()
+
+    def on_term(sig, frame):
+        raise KeyboardInterrupt  # so that hpod is stopped (finally below)
+    signal.signal(signal.SIGTERM, on_term)
+    signal.signal(signal.SIGINT, on_term)
     hpod = os.environ.get("HPOD_BIN", os.path.join(ROOT, "build", "hpod"))
     full = a.jobs * a.epochs
     rows = {k: [] for k in ("bayes", "bayes_median", "hyperband", "random", "optuna_hb",
                             "optuna_median")}
+    if a.only:
+        rows = {k: v for k, v in rows.items() if k in a.only.split(",")}
     with tempfile.TemporaryDirectory() as tmp:
         a.tmp = tmp
         server = Server(os.path.join(tmp, "train.sock"), a.epochs, a.epoch_seconds)
@@ -281,14 +290,18 @@ def main():
                                                 ("bayes_median", "Bayesian", True, a.jobs),
                                                 ("hyperband", "Hyperband", False, a.hb_jobs),
                                                 ("random", "Random", False, a.jobs)):
+                    if key not in rows:
+                        continue
                     lg, best, stopped = run_openhpo(url, server, "%s-%d" % (key.replace("_", ""),
                                                                              seed),
                                                     strat, seed, a, early, jobs)
                     r[key] = {"epochs": len(lg), "best": best, "stopped": stopped,
                               "best_third": best_at(lg, full // 3)[0],
                               "log": [(x[2], x[3]) for x in lg]}
-                hb_epochs = r["hyperband"]["epochs"]
+                hb_epochs = r["hyperband"]["epochs"] if "hyperband" in r else full // 3
                 for key, pr in (("optuna_hb", "hyperband"), ("optuna_median", "median")):
+                    if key not in rows:
+                        continue
                     lg = run_optuna(seed, pr, hb_epochs, a.epochs)
                     r[key] = {"epochs": len(lg), "best": best_at(lg, hb_epochs)[0],
                               "best_third": best_at(lg, full // 3)[0]}
@@ -315,6 +328,8 @@ def main():
             names[k], med([x["epochs"] for x in rows[k]]), med([x["best"] for x in rows[k]]),
             med([x["best_third"] for x in rows[k]]),
             ("%g" % med([x["stopped"] for x in rows[k]])) if "stopped" in rows[k][0] else "-"))
+    if not all(k in rows for k in ("bayes", "hyperband", "optuna_hb", "optuna_median")):
+        return
     hb_vs_bayes = sum(1 for h, b in zip(rows["hyperband"], rows["bayes"])
                       if h["best_third"] <= b["best"])
     hb_vs_opt = sum(1 for h, o in zip(rows["hyperband"], rows["optuna_hb"])

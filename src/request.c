@@ -1116,9 +1116,12 @@ static int check_strategy(const req_tuning *r, err_t *e) {
                            "gives it",
                            path);
         if (max > STRATEGY_HB_MAX_RESOURCE)
-            return err_set(e, ERR_VALIDATION, "%s.MaxResource: %ld is over %d%s%s", path, max,
-                           STRATEGY_HB_MAX_RESOURCE, from ? " (from the static hyperparameter " : "",
-                           from ? from : "");
+            return from ? err_set(e, ERR_VALIDATION,
+                                  "TrainingJobDefinition.StaticHyperParameters.%s: %ld is over "
+                                  "Hyperband's largest MaxResource, %d",
+                                  from, max, STRATEGY_HB_MAX_RESOURCE)
+                        : err_set(e, ERR_VALIDATION, "%s.MaxResource: %ld is over %d", path, max,
+                                  STRATEGY_HB_MAX_RESOURCE);
         if (min > max)
             return err_set(e, ERR_VALIDATION,
                            "%s.MinResource: %ld must not be greater than MaxResource %ld", path,

@@ -31,8 +31,12 @@
  * highest rung it has reached.
  *
  * New configs are quasi-random (Sobol', as strategy_random.c): the same
- * index and seed give the same config. Stopped trials keep their last
- * value (the engine's early stop); prior history is ignored.
+ * index and seed give the same config. Built with -DHB_MODEL_BASED=1 they
+ * are Bayesian's (strategy_bayes.c) over the finished trials, each with
+ * its last value (BOHB-like, one model for every budget): an experiment
+ * for bench/multifidelity.py, not the default (see bench/README.md).
+ * Stopped trials keep their last value (the engine's early stop); prior
+ * history is ignored.
  *
  * Threads (strategy.h): suggest() writes only `u`; should_stop() reads
  * the immutable settings and writes only `judged`, which suggest() never
@@ -44,6 +48,12 @@
 #include "rng.h"
 #include "sobol.h"
 #include "strategy.h"
+
+extern const strategy_ops strategy_bayes_ops; /* HB_MODEL_BASED */
+
+#ifndef HB_MODEL_BASED
+#define HB_MODEL_BASED 0
+#endif
 
 #define HB_RUNGS_MAX 32      /* r0 * 3^32 > STRATEGY_HB_MAX_RESOURCE */
 #define HB_JUDGED_MAX 100000 /* configs remembered; beyond, judged statelessly */
@@ -57,7 +67,8 @@ typedef struct {
     const space *sp;
     uint64_t seed;
     sobol_t sobol;
-    double *u; /* suggest()'s scratch */
+    double *u;   /* suggest()'s scratch */
+    void *model; /* HB_MODEL_BASED: Bayesian's state (suggest() only) */
     /* settings (configure) */
     int64_t r0, rmax;
     int64_t rung[HB_RUNGS_MAX];
@@ -83,6 +94,11 @@ static void *hb_create(const space *sp, uint64_t seed, const strategy_obs *prior
     st->sp = sp;
     st->seed = seed;
     sobol_init(&st->sobol, sp->n, seed, true);
+    if (HB_MODEL_BASED && !(st->model = strategy_bayes_ops.create(sp, seed, NULL, 0, e))) {
+        free(st->u);
+        free(st);
+        return NULL;
+    }
     return st;
 }
 
@@ -123,11 +139,8 @@ static int hb_configure(void *state, const strategy_opts *o, err_t *e) {
 static int hb_suggest(void *state, uint64_t index, const strategy_obs *done, size_t ndone,
                       const double *const *pending, size_t npending, double *out, err_t *e) {
     hb_state *st = state;
-    (void)done;
-    (void)ndone;
-    (void)pending;
-    (void)npending;
-    (void)e;
+    if (st->model)
+        return strategy_bayes_ops.suggest(st->model, index, done, ndone, pending, npending, out, e);
     sobol_point(&st->sobol, index, st->u);
     space_from_unit(st->sp, st->u, out);
     return 0;
@@ -245,6 +258,8 @@ static int hb_should_stop(void *state, const strategy_curve *trial, const strate
 static void hb_destroy(void *state) {
     hb_state *st = state;
     if (st) {
+        if (st->model)
+            strategy_bayes_ops.destroy(st->model);
         free(st->u);
         free(st->judged);
     }
