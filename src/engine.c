@@ -346,7 +346,23 @@ static int hist_add(tuning *tj, trial *t) {
     return 0;
 }
 
-/* A finished row found at load, for the strategy's history. */
+/* Loading a finished row's objective curve (the first values and the last
+ * of at most ENGINE_HIST_CURVE_MAX). */
+typedef struct {
+    hist_entry *h;
+    int maximize;
+} curve_load;
+
+static void curve_point(void *ud, int64_t step, double v) {
+    curve_load *c = ud;
+    size_t k = c->h->n < ENGINE_HIST_CURVE_MAX ? c->h->n++ : c->h->n - 1;
+    c->h->step[k] = step;
+    c->h->cy[k] = c->maximize ? -v : v;
+}
+
+/* A finished row found at load, for the strategy's history; with its
+ * curve when the strategy stops trials from curves (Hyperband, early
+ * stopping Auto), so that its decisions go on across a restart. */
 static int hist_add_row(tuning *tj, const store_training *row) {
     hist_entry *h = hist_slot(tj);
     if (!h)
@@ -364,6 +380,17 @@ static int hist_add_row(tuning *tj, const store_training *row) {
               (s == TRAINING_COMPLETED || s == TRAINING_STOPPED);
     h->y = has ? (tj->maximize ? -row->objective : row->objective) : NAN;
     tj->nhist++;
+    if (tj->ms && tj->objective >= 0 &&
+        (tj->r->strategy == REQ_STRATEGY_HYPERBAND ||
+         tj->r->early_stopping == REQ_EARLY_STOPPING_AUTO)) {
+        curve_load c = {h, tj->maximize};
+        if (!(h->step = malloc(ENGINE_HIST_CURVE_MAX * sizeof *h->step)) ||
+            !(h->cy = malloc(ENGINE_HIST_CURVE_MAX * sizeof *h->cy)))
+            return -1;
+        if (store_each_point(tj->en->cfg.st, row->id, metrics_name(tj->ms, (size_t)tj->objective),
+                             curve_point, &c))
+            return -1;
+    }
     return 0;
 }
 

@@ -1285,6 +1285,22 @@ int store_each_final_metric(store *s, int64_t training_id,
     return done_rc(r);
 }
 
+int store_each_point(store *s, int64_t training_id, const char *name,
+                     void (*cb)(void *ud, int64_t step, double value), void *ud) {
+    sqlite3_stmt *st = prep(s, "SELECT value FROM metric_points WHERE training_id=? AND name=?"
+                               " ORDER BY rowid");
+    int r;
+    int64_t k = 0;
+    if (!st)
+        return ERR_INTERNAL;
+    sqlite3_bind_int64(st, 1, training_id);
+    sqlite3_bind_text(st, 2, name, -1, SQLITE_TRANSIENT);
+    while ((r = step(s, st)) == SQLITE_ROW)
+        cb(ud, ++k, sqlite3_column_double(st, 0));
+    sqlite3_finalize(st);
+    return done_rc(r);
+}
+
 /* ---- status transitions ---- */
 
 int store_add_transition(store *s, int64_t training_id, const char *status, double start,

@@ -273,6 +273,11 @@ STORE_MUST_CHECK int store_final_metric(store *s, int64_t training_id, const cha
  * none): the step of its last value, for resuming a learning curve. */
 STORE_MUST_CHECK int store_metric_count(store *s, int64_t training_id, const char *name,
                                         int64_t *count);
+/* Calls cb for each stored value of metric `name` of a job, in the order
+ * they were reported, with its step (1 for the first; at most
+ * STORE_MAX_POINTS are stored). */
+STORE_MUST_CHECK int store_each_point(store *s, int64_t training_id, const char *name,
+                                      void (*cb)(void *ud, int64_t step, double value), void *ud);
 /* Calls cb for each metric of a job with its final value and time. */
 STORE_MUST_CHECK int
 store_each_final_metric(store *s, int64_t training_id,
