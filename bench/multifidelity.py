@@ -297,7 +297,7 @@ def main():
                                                     strat, seed, a, early, jobs)
                     r[key] = {"epochs": len(lg), "best": best, "stopped": stopped,
                               "best_third": best_at(lg, full // 3)[0],
-                              "log": [(x[2], x[3]) for x in lg]}
+                              "log": [(x[1], x[2], x[3]) for x in lg]}
                 hb_epochs = r["hyperband"]["epochs"] if "hyperband" in r else full // 3
                 for key, pr in (("optuna_hb", "hyperband"), ("optuna_median", "median")):
                     if key not in rows:
@@ -328,6 +328,8 @@ def main():
             names[k], med([x["epochs"] for x in rows[k]]), med([x["best"] for x in rows[k]]),
             med([x["best_third"] for x in rows[k]]),
             ("%g" % med([x["stopped"] for x in rows[k]])) if "stopped" in rows[k][0] else "-"))
+    if a.json:
+        json.dump(rows, open(a.json, "w"))
     if not all(k in rows for k in ("bayes", "hyperband", "optuna_hb", "optuna_median")):
         return
     hb_vs_bayes = sum(1 for h, b in zip(rows["hyperband"], rows["bayes"])
@@ -343,8 +345,6 @@ def main():
           % (hb_vs_opt, a.seeds))
     print("seeds where Hyperband <= Optuna TPE+MedianPruner at equal epochs: %d/%d"
           % (hb_vs_med, a.seeds))
-    if a.json:
-        json.dump(rows, open(a.json, "w"))
 
 
 if __name__ == "__main__":

@@ -1055,7 +1055,9 @@ static int check_limits(const req_tuning *r, err_t *e) {
                    "%s.ResourceLimits.MaxParallelTrainingJobs: %d must not be greater than "
                    "MaxNumberOfTrainingJobs %d%s",
                    cfg_path(r), r->max_parallel, r->max_jobs,
-                   r->max_jobs_given ? "" : " (its default)");
+                   r->max_jobs_given                  ? ""
+                   : r->strategy == REQ_STRATEGY_GRID ? " (the number of Grid combinations)"
+                                                      : " (its default)");
 }
 
 /* The strategy's own rules: Grid runs categorical ranges only, each

@@ -20,8 +20,10 @@
  * Promotion (should_stop, as results arrive; nothing waits for a rung to
  * fill). When a running trial's curve first reaches a rung of its bracket,
  * its value there (the value at that step) is compared with the values
- * every trial of the same bracket had at that rung (running or finished,
- * itself included): it continues only when its value is at most the 1/eta
+ * every trial had at that rung (running or finished, of any bracket,
+ * itself included: a bracket sets only where a trial is first judged, so
+ * that the few trials of the later brackets are not judged among
+ * themselves alone): it continues only when its value is at most the 1/eta
  * quantile of those values (linear interpolation between order
  * statistics; minimised), that is, when it is in the best 1/eta so far.
  * The first trial at a rung always continues. A curve that jumped over
@@ -183,9 +185,8 @@ static int cmp_double(const void *a, const void *b) {
 }
 
 /* 1 when `v` (trial's value at rung r) is outside the best 1/eta of the
- * bracket's values there; 0 when it continues (or nothing is known). */
-static int fails_rung(const hb_state *st, int bracket, int64_t r, double v,
-                      const strategy_curve *all, size_t nall) {
+ * values every trial had there; 0 when it continues (or nothing is known). */
+static int fails_rung(int64_t r, double v, const strategy_curve *all, size_t nall) {
     double *vals = malloc((nall ? nall : 1) * sizeof *vals);
     size_t k = 0;
     int fail = 0;
@@ -193,7 +194,7 @@ static int fails_rung(const hb_state *st, int bracket, int64_t r, double v,
         return 0; /* advisory */
     for (size_t i = 0; i < nall; i++) {
         double x = value_at(&all[i], r);
-        if (isfinite(x) && bracket_of(st, cfg_key(st, all[i].cfg)) == bracket)
+        if (isfinite(x))
             vals[k++] = x;
     }
     if (k > 1) {
@@ -245,7 +246,7 @@ static int hb_should_stop(void *state, const strategy_curve *trial, const strate
         double v = value_at(trial, st->rung[k]);
         if (j)
             j->rung = k;
-        if (isfinite(v) && fails_rung(st, b, st->rung[k], v, all, nall))
+        if (isfinite(v) && fails_rung(st->rung[k], v, all, nall))
             return 1;
     }
     if (j && j->rung < top)

@@ -209,12 +209,12 @@ static void test_hb_promotion(void **unused) {
     space_free(sp);
 }
 
-/* A curve that jumps over a rung between two calls is judged there. With
- * MinResource 1, MaxResource 27: rungs 1, 3, 9. Over many configs, some
- * land in each bracket: those in bracket 0 stop at rung 1 when bad. Count
- * the decisions over 200 configs with a bad value at steps 1..4 against
- * 6 good finished trials: every bracket-0/1 trial (judged at rung 1 or 3)
- * stops, bracket-2 trials (first judged at 9) run on. */
+/* Brackets and rungs skipped between two calls. With MinResource 1,
+ * MaxResource 27: rungs 1, 3, 9, three brackets. 200 configs, each with a
+ * bad value at steps 1..4 (past rungs 1 and 3, judged at the highest one
+ * when first seen), against 6 good finished trials of any bracket: the
+ * trials of brackets 0 and 1 (first judged at rung 1 or 3) stop, those of
+ * bracket 2 (first judged at rung 9) run on. */
 static void test_hb_brackets(void **unused) {
     space *sp = mk(CONT1);
     strategy *s = hb_new(sp, 1, 27);
@@ -239,7 +239,7 @@ static void test_hb_brackets(void **unused) {
         else
             ran++;
     }
-    /* shares eta^(2-s)/(3-s): 3, 1.5, 0.333 of 4.833: ~62%, ~31%, ~7% */
+    /* shares eta^(2-s)/(3-s): 3, 1.5, 0.333 of 4.833: ~62%, ~31%, ~7% (binomial: 200 draws) */
     assert_true(stopped > 150);
     assert_true(ran > 2);
     strategy_free(s);
