@@ -1,8 +1,13 @@
+/* contract — the job directory and environment of the SageMaker training
+ * contract (see contract.h for the layout, its ownership when the job runs
+ * as another user, and the environment). */
 #include "contract.h"
 
 #include <ctype.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <errno.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +18,12 @@
 #include "util.h"
 
 #define CONTRACT_MAX_ENV 512
+#define CONTRACT_PW_BUF 16384  /* getpwuid_r's buffer */
+#define CONTRACT_TREE_DEPTH 16 /* deepest directory handed over to the job's user */
+
+/* The parts of the layout that are the program's: with run_as, the job's
+ * user's (mode 0700); everything else in the job directory is the daemon's. */
+static const char *const user_parts[] = {"input", "model", "output", "checkpoints"};
 
 static int write_json(const char *dir, const char *file, const json_t *j, err_t *e) {
     char p[4200];
@@ -52,11 +63,84 @@ static int link_channel(const char *data_dir, const char *name, const char *uri,
     return 0;
 }
 
+/* Gives NAME (in dirfd) and, when it is a directory, everything in it to
+ * uid:gid, directories mode 0700. Never follows a symlink: a link (a
+ * channel's data) changes owner itself (lchown), its target never. The tree
+ * is the one contract_prepare() has just made as the daemon, which the job's
+ * user cannot reach before this hands it over: nothing can change under it. */
+static int chown_tree(int dirfd, const char *name, uid_t uid, gid_t gid, int depth, err_t *e) {
+    struct stat st;
+    if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW))
+        return err_set(e, ERR_INTERNAL, "cannot stat %s: %s", name, strerror(errno));
+    if (fchownat(dirfd, name, uid, gid, AT_SYMLINK_NOFOLLOW))
+        return err_set(e, ERR_INTERNAL, "cannot give %s to uid %u: %s", name, (unsigned)uid,
+                       strerror(errno));
+    if (!S_ISDIR(st.st_mode))
+        return 0;
+    if (depth >= CONTRACT_TREE_DEPTH)
+        return err_set(e, ERR_INTERNAL, "%s: nested too deep", name);
+    if (fchmodat(dirfd, name, 0700, 0))
+        return err_set(e, ERR_INTERNAL, "cannot chmod %s: %s", name, strerror(errno));
+    int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+    if (!d) {
+        int saved = errno;
+        if (fd >= 0)
+            close(fd);
+        return err_set(e, ERR_INTERNAL, "cannot open %s: %s", name, strerror(saved));
+    }
+    int rc = 0;
+    struct dirent *de;
+    while (!rc && (de = readdir(d)))
+        if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
+            rc = chown_tree(fd, de->d_name, uid, gid, depth + 1, e);
+    closedir(d);
+    return rc;
+}
+
+/* run_as: the job directory is the daemon's, 0711 (the job's user may pass
+ * through it, not list it, nor add or replace an entry), and holds no
+ * part of the layout yet (a relaunch removed the old one): each part is
+ * made fresh, so nothing the user left behind is written through. */
+static int prepare_top(const contract_job *j, err_t *e) {
+    char p[4200];
+    struct stat st;
+    if (util_mkdir_p(j->job_dir, 0))
+        return err_set(e, ERR_INTERNAL, "cannot create %s: %s", j->job_dir, strerror(errno));
+    if (lstat(j->job_dir, &st) || !S_ISDIR(st.st_mode) || st.st_uid != geteuid())
+        return err_set(e, ERR_INTERNAL, "%s is not a directory of uid %u", j->job_dir,
+                       (unsigned)geteuid());
+    if (chmod(j->job_dir, 0711))
+        return err_set(e, ERR_INTERNAL, "cannot chmod %s: %s", j->job_dir, strerror(errno));
+    for (size_t i = 0; i < sizeof user_parts / sizeof *user_parts; i++) {
+        snprintf(p, sizeof p, "%s/%s", j->job_dir, user_parts[i]);
+        if (mkdir(p, 0700))
+            return err_set(e, ERR_INTERNAL, "cannot create %s: %s", p,
+                           errno == EEXIST ? "it exists already (the job directory is not clean)"
+                                           : strerror(errno));
+    }
+    return 0;
+}
+
+/* run_as: hands the program's parts of the layout to the job's user. */
+static int hand_over(const contract_job *j, err_t *e) {
+    int dfd = open(j->job_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC), rc = 0;
+    if (dfd < 0)
+        return err_set(e, ERR_INTERNAL, "cannot open %s: %s", j->job_dir, strerror(errno));
+    for (size_t i = 0; !rc && i < sizeof user_parts / sizeof *user_parts; i++)
+        rc = chown_tree(dfd, user_parts[i], j->uid, j->gid, 0, e);
+    close(dfd);
+    return rc;
+}
+
 int contract_prepare(const contract_job *j, err_t *e) {
     char p[4200];
     int rc = 0;
     json_t *rcfg = NULL, *icfg = NULL;
-    static const char *const dirs[] = {"input/config", "input/data", "model", "output/data"};
+    static const char *const dirs[] = {"input/config", "input/data", "model", "output/data",
+                                       "checkpoints"};
+    if (j->run_as && (rc = prepare_top(j, e)))
+        return rc;
     for (size_t i = 0; i < sizeof dirs / sizeof *dirs; i++) {
         snprintf(p, sizeof p, "%s/%s", j->job_dir, dirs[i]);
         if (util_mkdir_p(p, 0))
@@ -97,7 +181,10 @@ int contract_prepare(const contract_job *j, err_t *e) {
         if ((rc = link_channel(data, name, uri, e)))
             goto out;
     }
-    rc = write_json(p, "inputdataconfig.json", icfg, e);
+    if ((rc = write_json(p, "inputdataconfig.json", icfg, e)))
+        goto out;
+    if (j->run_as)
+        rc = hand_over(j, e);
 out:
     json_decref(rcfg);
     json_decref(icfg);
@@ -110,10 +197,17 @@ typedef struct {
     int oom;
 } envb;
 
+/* Sets k=val: a key set before is replaced (the last setting wins, one
+ * entry per key, whatever a program's getenv does with duplicates). */
 static void env_add(envb *b, const char *k, const char *val) {
-    if (b->oom || b->n + 1 >= CONTRACT_MAX_ENV)
+    if (b->oom)
         return;
-    size_t kn = strlen(k), vn = strlen(val);
+    size_t kn = strlen(k), vn = strlen(val), i;
+    for (i = 0; i < b->n; i++)
+        if (!strncmp(b->v[i], k, kn) && b->v[i][kn] == '=')
+            break;
+    if (i == b->n && b->n + 1 >= CONTRACT_MAX_ENV)
+        return;
     char *s = malloc(kn + vn + 2);
     if (!s) {
         b->oom = 1;
@@ -122,7 +216,11 @@ static void env_add(envb *b, const char *k, const char *val) {
     memcpy(s, k, kn);
     s[kn] = '=';
     memcpy(s + kn + 1, val, vn + 1);
-    b->v[b->n++] = s;
+    if (i < b->n)
+        free(b->v[i]);
+    else
+        b->n++;
+    b->v[i] = s;
 }
 
 static void env_addf(envb *b, const char *k, const char *root, const char *sub) {
@@ -150,13 +248,22 @@ char **contract_env(const contract_job *j, const char *root) {
     char *s = NULL, key[300], nproc[16];
     if (!b.v || !channels || !hosts || !dirs)
         goto fail;
-    static const char *const keep[] = {"PATH", "HOME", "LANG", "LC_ALL", "TZ", "USER"};
-    for (size_t i = 0; i < sizeof keep / sizeof *keep; i++) {
-        const char *v = getenv(keep[i]);
-        if (v)
-            env_add(&b, keep[i], v);
-        else if (!strcmp(keep[i], "PATH"))
-            env_add(&b, "PATH", "/usr/local/bin:/usr/bin:/bin");
+    /* A clean slate: nothing of the daemon's own environment. */
+    env_add(&b, "PATH", CONTRACT_DEFAULT_PATH);
+    env_add(&b, "HOME", j->home && j->home[0] ? j->home : root);
+    env_add(&b, "LANG", CONTRACT_DEFAULT_LANG);
+    env_add(&b, "TZ", CONTRACT_DEFAULT_TZ);
+    {
+        struct passwd pw, *pwp = NULL;
+        char *pwbuf = malloc(CONTRACT_PW_BUF);
+        if (!pwbuf)
+            goto fail;
+        if (getpwuid_r(j->run_as ? j->uid : geteuid(), &pw, pwbuf, CONTRACT_PW_BUF, &pwp) == 0 &&
+            pwp) {
+            env_add(&b, "USER", pw.pw_name);
+            env_add(&b, "LOGNAME", pw.pw_name);
+        }
+        free(pwbuf);
     }
     env_add(&b, "TRAINING_JOB_NAME", j->job_name);
     env_add(&b, "PYTHONUNBUFFERED", "1");
@@ -249,17 +356,34 @@ int contract_pack_model(const char *job_dir, const char *job_name, const char *s
 }
 
 int contract_read_failure(const char *job_dir, char *out, size_t n) {
-    char p[1100];
-    size_t len = 0;
+    char p[1100], buf[CONTRACT_FAILURE_MAX + 1];
+    size_t len = 0, cap = n - 1 < CONTRACT_FAILURE_MAX ? n - 1 : CONTRACT_FAILURE_MAX;
+    struct stat st;
     out[0] = 0;
     snprintf(p, sizeof p, "%s/output/failure", job_dir);
-    char *s = util_read_file(p, n - 1 < CONTRACT_FAILURE_MAX ? n - 1 : CONTRACT_FAILURE_MAX, &len);
-    if (!s)
+    /* The program's file, read by the daemon: never through a symlink, a
+     * hard link (another name of a file the program could not read) or a
+     * FIFO (which would block). */
+    int fd = open(p, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+    if (fd < 0)
         return 0;
-    while (len && (s[len - 1] == '\n' || s[len - 1] == '\r' || s[len - 1] == ' '))
-        s[--len] = 0;
-    snprintf(out, n, "%s", s);
-    free(s);
+    if (fstat(fd, &st) || !S_ISREG(st.st_mode) || st.st_nlink != 1) {
+        close(fd);
+        return 0;
+    }
+    while (len < cap) {
+        ssize_t r = read(fd, buf + len, cap - len);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            break;
+        len += (size_t)r;
+    }
+    close(fd);
+    buf[len] = 0;
+    while (len && (buf[len - 1] == '\n' || buf[len - 1] == '\r' || buf[len - 1] == ' '))
+        buf[--len] = 0;
+    snprintf(out, n, "%s", buf);
     return len > 0;
 }
 

@@ -6,9 +6,40 @@
  *   input/config/inputdataconfig.json  (per channel)
  *   input/data/<channel>/              (file:// sources linked in)
  *   model/  output/  output/data/      (output/failure is the program's)
+ *   checkpoints/                       (empty; the program's)
  * and builds the environment of the sagemaker-training-toolkit (SM_*),
  * plus TRAINING_JOB_NAME. Backends that run the program somewhere else
- * (a container) pass the path the program sees as `root`. */
+ * (a container) pass the path the program sees as `root`.
+ *
+ * Ownership. run_as 0: everything is the daemon's user's, as it creates it
+ * (directories 0755, files 0644 under its umask). run_as 1 (the job runs as
+ * uid:gid): the job directory itself is the daemon's, mode 0711, and so is
+ * every file the backend keeps in it (backends/local.h: runner.lock,
+ * runner.pid, output.log, exit.json, cgroup ..., all 0600); the parts the
+ * program uses — input/, model/, output/, checkpoints/ and everything in
+ * them — are uid:gid's, directories 0700 (files keep 0644). Ownership is
+ * changed without following a link (a channel's link changes owner, its
+ * target never). So the job's user can read and write its parts but can
+ * neither create a new top-level entry in /opt/ml nor replace a control
+ * file: a deliberate deviation from "the job directory is the user's",
+ * because a forged runner.pid would make a restarted daemon signal any pid
+ * it names, and a forged exit.json would be taken as the job's result. A
+ * program that writes to its working directory (the job directory) must
+ * write under model/ or output/ instead. run_as 1 wants a fresh job
+ * directory (the caller removes an old one first: util_rm_rf, which never
+ * follows a link): a part that exists already is an error, so nothing the
+ * user left behind is written through. The job's user must be able to
+ * search (x) every directory above the job directory.
+ *
+ * Environment: a clean slate — nothing of the daemon's environment:
+ *   PATH=CONTRACT_DEFAULT_PATH, HOME=contract_job.home (else the job
+ *   directory as the program sees it, `root`), USER and LOGNAME = the job's
+ *   user's name (the daemon's user's with run_as 0; left out when the uid
+ *   has no passwd entry), LANG=CONTRACT_DEFAULT_LANG, TZ=CONTRACT_DEFAULT_TZ,
+ * then the SM_* variables and TRAINING_JOB_NAME, PYTHONUNBUFFERED=1,
+ * OPENHPO_JOB_DIR, then the request's Environment: a key set twice keeps
+ * its last value (the request's wins). Which Environment keys are allowed
+ * at all is decided before this (tenant policy). */
 #ifndef OPENHPO_CONTRACT_H
 #define OPENHPO_CONTRACT_H
 
@@ -19,6 +50,11 @@
 #include "backend.h"
 #include "err.h"
 #include "request.h"
+
+/* The one PATH a job gets (Debian's default for root's login shells). */
+#define CONTRACT_DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+#define CONTRACT_DEFAULT_LANG "C.UTF-8"
+#define CONTRACT_DEFAULT_TZ "UTC" /* as in SageMaker's containers */
 
 /* Bytes of the end of a job's log that a failure reason quotes from. */
 #define CONTRACT_TAIL_MAX 1024
@@ -32,8 +68,8 @@ typedef struct {
     const req_training_def *def;   /* channels, input mode, environment (borrowed) */
     /* The job's user (backend_launch.run_as/uid/gid): when run_as is 1, the
      * parts of the layout the program writes are that user's (mode 0700)
-     * and nothing of the daemon's is. `home` is its home directory (HOME),
-     * or NULL for the job directory. */
+     * and nothing of the daemon's is (see Ownership above). `home` is its
+     * home directory (HOME), or NULL for the job directory. */
     int run_as;
     uid_t uid;
     gid_t gid;
@@ -46,15 +82,18 @@ typedef struct {
 #define CONTRACT_HP_VAR_MAX 300
 void contract_hp_var(const char *name, char *out, size_t n);
 
-/* Creates the layout. Channels with a file:// S3Uri are symlinked under
- * input/data/<channel> (a directory links as a whole; a file is linked
- * inside an otherwise empty directory). Errors name the channel. */
+/* Creates the layout, owned as Ownership above says (run_as 1 must run as
+ * root, or as a user that may chown to uid:gid). Channels with a file://
+ * S3Uri are symlinked under input/data/<channel> (a directory links as a
+ * whole; a file is linked inside an otherwise empty directory). Errors name
+ * the channel or the path. */
 int contract_prepare(const contract_job *j, err_t *e);
 
-/* Builds the job's environment as a NULL-terminated array: PATH, HOME,
- * LANG, TZ from the daemon's environment, the SM_* variables with paths under
- * `root` (the job directory as the program sees it), and `environment`.
- * Caller frees with contract_env_free(). NULL on allocation failure. */
+/* Builds the job's environment (see Environment above) as a NULL-terminated
+ * array, the SM_* variables with paths under `root` (the job directory as
+ * the program sees it). Reads nothing of the caller's environment.
+ * Thread-safe (getpwuid_r). Caller frees with contract_env_free(). NULL on
+ * allocation failure. */
 char **contract_env(const contract_job *j, const char *root);
 void contract_env_free(char **env);
 
@@ -67,7 +106,9 @@ int contract_pack_model(const char *job_dir, const char *job_name, const char *s
 
 /* Reads JOB_DIR/output/failure (the program's own failure text; at most
  * CONTRACT_FAILURE_MAX bytes, trailing blanks trimmed) into out. 1 when it
- * says something, 0 otherwise (out is then ""). */
+ * says something, 0 otherwise (out is then ""). Only a regular file with a
+ * single link, never through a symlink: the daemon must not read, for the
+ * program, a file the program could not read itself. */
 int contract_read_failure(const char *job_dir, char *out, size_t n);
 
 /* The FailureReason of a training job that ended on its own without

@@ -2,7 +2,7 @@
  *
  *   hpo-runner --dir JOB_DIR --lock-fd N --status-fd S --max-runtime S
  *              --grace G --log-cap BYTES [--job-name NAME --output-path URI]
- *              -- PROGRAM [ARGS...]
+ *              [--env-fd E] [--uid UID --gid GID] -- PROGRAM [ARGS...]
  *
  * Runs PROGRAM (in its own process group, cwd JOB_DIR, dying with the
  * runner) with stdout+stderr captured into JOB_DIR/output.log, up to
@@ -33,6 +33,29 @@
  * into place. Should that still fail, it renames the reservation to
  * exit.unwritable: the job ended, its result could not be recorded.
  *
+ * The program's environment is the one read from descriptor E (local.h),
+ * else the runner's own; the runner's own never reaches the program when
+ * E is given (the local backend always gives it).
+ *
+ * As whom the job runs: with --uid/--gid (the launch's run_as), the
+ * program and hpo-pack run as UID:GID. The runner itself stays the
+ * daemon's user (root), so that it can always kill the job and write its
+ * result; everything that needs that (the cgroup, output.log, exit.json.tmp
+ * it keeps open) is made before the fork. In the forked child, just before
+ * the exec, drop_privileges(): setgroups to GID alone (the user's other
+ * supplementary groups are deliberately NOT given: the job gets the one
+ * group the launch names), setresgid, setresuid, then it checks that all
+ * real/effective/saved ids and the group list are what was asked and that
+ * root cannot be regained (setuid(0) fails), and sets no_new_privs (no
+ * setuid binary or file capability gives anything back after the exec).
+ * PR_SET_PDEATHSIG is set after the drop (a credential change clears it).
+ * Any failure is a start failure reported like an exec failure: "error
+ * cannot run as uid N: REASON"; the program never runs as root instead.
+ * With --uid the runner also refuses a job directory that is not its own
+ * user's or that others may write (contract.h's layout: 0711): the control
+ * files in it (runner.pid, exit.json, ...) are what the daemon trusts.
+ * The runner's own files are created mode 0600.
+ *
  * The runner links util.o only (no libarchive: that is hpo-pack's), so
  * that it starts in about a millisecond: the daemon's loop waits for the
  * start-up report at every launch. When an output path is given, it checks
@@ -47,6 +70,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <grp.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/syscall.h>
@@ -67,7 +91,7 @@
 static void usage(void) {
     fprintf(stderr, "usage: hpo-runner --dir DIR --lock-fd N --status-fd S --max-runtime S "
                     "--grace G --log-cap BYTES [--job-name NAME --output-path URI] "
-                    "-- PROGRAM [ARGS...]\n");
+                    "[--env-fd E] [--uid UID --gid GID] -- PROGRAM [ARGS...]\n");
     exit(2);
 }
 
@@ -102,6 +126,148 @@ static void report(int *status_fd, const char *fmt, ...) {
     write_all(*status_fd, line, (size_t)n);
     close(*status_fd);
     *status_fd = -1;
+}
+
+/* ---- as whom the job runs ---- */
+
+/* Who a job runs as: run_as 0 = as the runner (no --uid). */
+typedef struct {
+    int run_as;
+    uid_t uid;
+    gid_t gid;
+} job_user;
+
+/* Becomes ju's uid:gid for good, in a forked child of the single-threaded
+ * runner (so stdio is safe). 0, or -1 with the reason in why[n]. */
+static int drop_privileges(const job_user *ju, char *why, size_t n) {
+    uid_t r, e, s;
+    gid_t rg, eg, sg, groups[2];
+    if (setgroups(1, &ju->gid)) {
+        snprintf(why, n, "setgroups(%u): %s", (unsigned)ju->gid, strerror(errno));
+        return -1;
+    }
+    if (setresgid(ju->gid, ju->gid, ju->gid)) {
+        snprintf(why, n, "setgid(%u): %s", (unsigned)ju->gid, strerror(errno));
+        return -1;
+    }
+    if (setresuid(ju->uid, ju->uid, ju->uid)) {
+        snprintf(why, n, "setuid(%u): %s", (unsigned)ju->uid, strerror(errno));
+        return -1;
+    }
+    /* Check, not trust: (uid_t)-1, say, is "leave unchanged" to setresuid. */
+    if (getresuid(&r, &e, &s) || getresgid(&rg, &eg, &sg)) {
+        snprintf(why, n, "cannot read the ids back: %s", strerror(errno));
+        return -1;
+    }
+    if (r != ju->uid || e != ju->uid || s != ju->uid || rg != ju->gid || eg != ju->gid ||
+        sg != ju->gid) {
+        snprintf(why, n, "the drop did not take: uid %u/%u/%u gid %u/%u/%u", (unsigned)r,
+                 (unsigned)e, (unsigned)s, (unsigned)rg, (unsigned)eg, (unsigned)sg);
+        return -1;
+    }
+    int ng = getgroups(2, groups);
+    if (ng != 1 || groups[0] != ju->gid) {
+        snprintf(why, n, "supplementary groups remain (%d)", ng);
+        return -1;
+    }
+    if (ju->uid != 0 && (setuid(0) == 0 || seteuid(0) == 0)) {
+        snprintf(why, n, "root could be regained after the drop");
+        return -1;
+    }
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)) {
+        snprintf(why, n, "no_new_privs: %s", strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+/* With --uid: the job directory must be ours and writable by us alone, or
+ * the control files the daemon trusts could be replaced by the job's user.
+ * 0, or -1 with the reason in why[n]. */
+static int check_job_dir(const char *dir, char *why, size_t n) {
+    struct stat st;
+    if (lstat(dir, &st)) {
+        snprintf(why, n, "%s: %s", dir, strerror(errno));
+        return -1;
+    }
+    if (!S_ISDIR(st.st_mode) || st.st_uid != geteuid() || (st.st_mode & 022)) {
+        snprintf(why, n,
+                 "%s must be a directory of uid %u that only it may write (it is "
+                 "uid %u, mode %04o)",
+                 dir, (unsigned)geteuid(), (unsigned)st.st_uid, (unsigned)(st.st_mode & 07777));
+        return -1;
+    }
+    return 0;
+}
+
+/* The job's environment (read_env, else the runner's own): set once in
+ * main() before any fork, only read after; kept for the runner's life. */
+static char **job_env;
+
+/* Reads the job's environment from fd (local.h: NUL-terminated KEY=VALUE
+ * strings, at most LOCAL_ENV_MAX bytes) and closes it. A NULL-terminated
+ * array (never freed: it lives as long as the runner, in job_env), or NULL
+ * with errno. */
+static char **read_env(int fd) {
+    size_t len = 0, cap = 65536, n = 0;
+    char *buf = malloc(cap);
+    char **env = NULL;
+    for (;;) {
+        if (!buf)
+            goto fail;
+        if (len == cap) {
+            if (cap >= LOCAL_ENV_MAX) {
+                errno = E2BIG;
+                goto fail;
+            }
+            char *nb = realloc(buf, cap * 2);
+            if (!nb)
+                goto fail;
+            buf = nb;
+            cap *= 2;
+        }
+        ssize_t r = read(fd, buf + len, cap - len);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0)
+            goto fail;
+        if (r == 0)
+            break;
+        len += (size_t)r;
+    }
+    close(fd);
+    fd = -1;
+    if (len && buf[len - 1]) {
+        errno = EINVAL; /* not NUL-terminated: a cut environment */
+        goto fail;
+    }
+    for (size_t i = 0; i < len; i++)
+        n += buf[i] == 0;
+    if (!(env = calloc(n + 1, sizeof *env)))
+        goto fail;
+    for (size_t i = 0, k = 0; i < len; i += strlen(buf + i) + 1)
+        env[k++] = buf + i;
+    return env;
+fail:
+    if (fd >= 0) {
+        int saved = errno;
+        close(fd);
+        errno = saved;
+    }
+    free(buf);
+    return NULL;
+}
+
+/* Parses a uid/gid argument: a 32-bit decimal. 0 or -1. (id_t)-1 passes
+ * here on purpose: drop_privileges() refuses it by its check. */
+static int parse_id(const char *s, unsigned *out) {
+    char *end;
+    errno = 0;
+    unsigned long v = strtoul(s, &end, 10);
+    if (errno || end == s || *end || s[0] == '-' || v > 0xffffffffUL)
+        return -1;
+    *out = (unsigned)v;
+    return 0;
 }
 
 /* ---- cgroup v2 (optional) ---- */
@@ -292,12 +458,14 @@ static int pack_path(char *out, size_t n) {
     return 0;
 }
 
-/* Runs hpo-pack (at `prog`) on the job and takes its report: the model's
- * URI to uri[nu], or why packing failed to error[ne]. Never blocks longer
+/* Runs hpo-pack (at `prog`) on the job, as the job's user when it has one,
+ * and takes its report: the model's URI to uri[nu], or why packing failed
+ * to error[ne]. Never blocks longer
  * than PACK_TIMEOUT_S (hpo-pack is killed then); reads at most
  * PACK_REPORT_MAX bytes of its output. */
 static void run_pack(const char *prog, const char *dir, const char *job_name,
-                     const char *output_path, char *uri, size_t nu, char *error, size_t ne) {
+                     const char *output_path, const job_user *ju, char *uri, size_t nu, char *error,
+                     size_t ne) {
     char rep[PACK_REPORT_MAX + 1];
     size_t got = 0;
     int p[2] = {-1, -1}, st = 0, timed_out = 0;
@@ -326,7 +494,29 @@ static void run_pack(const char *prog, const char *dir, const char *job_name,
         dup2(p[1], 1); /* stderr stays the runner's (runner.log) */
         char *const argv[] = {(char *)prog,     "--dir",         (char *)dir,         "--job-name",
                               (char *)job_name, "--output-path", (char *)output_path, NULL};
-        execv(prog, argv);
+        if (!ju->run_as) {
+            execve(prog, argv, job_env);
+            dprintf(1, "error cannot execute %s: %s\n", prog, strerror(errno));
+            _exit(127);
+        }
+        /* As the job's user: it writes into the caller's output path, and
+         * reads a model/ the program made (whose symlinks must resolve with
+         * that user's rights). hpo-pack is opened first: the user may not
+         * be able to reach the directory it is installed in. */
+        char why[256];
+        int fd = open(prog, O_PATH); /* kept across the exec: a script needs it */
+        if (fd < 0) {
+            dprintf(1, "error cannot execute %s: %s\n", prog, strerror(errno));
+            _exit(127);
+        }
+        if (drop_privileges(ju, why, sizeof why)) {
+            dprintf(1, "error cannot run as uid %u: %s\n", (unsigned)ju->uid, why);
+            _exit(127);
+        }
+        prctl(PR_SET_PDEATHSIG, SIGKILL); /* cleared by the credential change */
+        if (getppid() != runner)
+            _exit(137);
+        syscall(SYS_execveat, fd, "", argv, job_env, AT_EMPTY_PATH);
         dprintf(1, "error cannot execute %s: %s\n", prog, strerror(errno));
         _exit(127);
     }
@@ -438,7 +628,7 @@ static void mark_unwritable(const char *dir) {
     snprintf(tmp, sizeof tmp, "%s/%s", dir, LOCAL_EXIT_TMP_FILE);
     snprintf(dst, sizeof dst, "%s/%s", dir, LOCAL_UNWRITABLE_FILE);
     if (rename(tmp, dst)) {
-        int fd = open(dst, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+        int fd = open(dst, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
         if (fd >= 0)
             close(fd);
     }
@@ -448,7 +638,7 @@ static void mark_unwritable(const char *dir) {
 static int reserve_exit(const char *dir) {
     char p[LOCAL_PATH_MAX], buf[LOCAL_EXIT_RESERVE];
     snprintf(p, sizeof p, "%s/%s", dir, LOCAL_EXIT_TMP_FILE);
-    int fd = open(p, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    int fd = open(p, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (fd < 0)
         return -1;
     memset(buf, ' ', sizeof buf);
@@ -466,7 +656,8 @@ static int reserve_exit(const char *dir) {
 
 int main(int argc, char **argv) {
     const char *dir = NULL, *job_name = NULL, *output_path = NULL;
-    int lockfd = -1, status_fd = -1, i;
+    int lockfd = -1, status_fd = -1, env_fd = -1, i, has_uid = 0, has_gid = 0;
+    unsigned uid_arg = 0, gid_arg = 0;
     long max_runtime = 0, grace = 120;
     long long log_cap = 64LL << 20;
     for (i = 1; i < argc; i++) {
@@ -490,11 +681,18 @@ int main(int argc, char **argv) {
             job_name = argv[++i];
         else if (!strcmp(argv[i], "--output-path"))
             output_path = argv[++i];
+        else if (!strcmp(argv[i], "--env-fd"))
+            env_fd = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--uid") && !parse_id(argv[i + 1], &uid_arg))
+            i++, has_uid = 1;
+        else if (!strcmp(argv[i], "--gid") && !parse_id(argv[i + 1], &gid_arg))
+            i++, has_gid = 1;
         else
             usage();
     }
-    if (!dir || i + 1 >= argc)
+    if (!dir || i + 1 >= argc || has_uid != has_gid)
         usage();
+    job_user ju = {.run_as = has_uid, .uid = (uid_t)uid_arg, .gid = (gid_t)gid_arg};
     char **prog = argv + i + 1;
     if (lockfd >= 0)
         fcntl(lockfd, F_SETFD, FD_CLOEXEC);
@@ -514,6 +712,18 @@ int main(int argc, char **argv) {
         report(&status_fd, "error hpo-runner: setup: %s", strerror(errno));
         return 1;
     }
+    /* The job's environment is for the program and hpo-pack only. */
+    job_env = environ;
+    if (env_fd >= 0 && !(job_env = read_env(env_fd))) {
+        report(&status_fd, "error hpo-runner: cannot read the job's environment: %s",
+               strerror(errno));
+        return 1;
+    }
+    char why[256];
+    if (ju.run_as && check_job_dir(dir, why, sizeof why)) {
+        report(&status_fd, "error cannot run as uid %u: %s", (unsigned)ju.uid, why);
+        return 1;
+    }
     char packer[LOCAL_PATH_MAX] = "";
     int packs = output_path && job_name;
     if (packs && (pack_path(packer, sizeof packer) || access(packer, X_OK))) {
@@ -524,7 +734,7 @@ int main(int argc, char **argv) {
     prctl(PR_SET_CHILD_SUBREAPER, 1);
     char path[LOCAL_PATH_MAX];
     snprintf(path, sizeof path, "%s/%s", dir, LOCAL_LOG_FILE);
-    int logfd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    int logfd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (logfd < 0) {
         report(&status_fd, "error hpo-runner: cannot open %s: %s", path, strerror(errno));
         return 1;
@@ -538,7 +748,7 @@ int main(int argc, char **argv) {
     char cg[RUNNER_CGROUP_MAX] = "";
     if (cgroup_create(cg, sizeof cg) == 0) {
         snprintf(path, sizeof path, "%s/%s", dir, LOCAL_CGROUP_FILE);
-        if (util_write_file(path, cg, strlen(cg), UTIL_WRITE_PLAIN)) {
+        if (util_write_file(path, cg, strlen(cg), UTIL_WRITE_PLAIN) || chmod(path, 0600)) {
             rmdir(cg);
             cg[0] = 0;
         }
@@ -567,20 +777,32 @@ int main(int argc, char **argv) {
             _exit(137);
         if (cg[0] && !in_cg)
             write_cg(cg, "cgroup.procs", "0"); /* best effort: the job's own cgroup */
-        int devnull = open("/dev/null", O_RDONLY);
+        int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
         if (devnull >= 0)
             dup2(devnull, 0);
         dup2(p[1], 1);
         dup2(p[1], 2);
-        int err = 0;
-        if (chdir(dir))
-            err = errno;
-        else
+        /* Nothing of the runner's reaches the program but fds 0-2. */
+        syscall(SYS_close_range, 3U, ~0U, 4U /* CLOSE_RANGE_CLOEXEC */);
+        char msg[LOCAL_STATUS_MAX - 16];
+        msg[0] = 0;
+        if (chdir(dir)) {
+            snprintf(msg, sizeof msg, "cannot execute %s: %s", prog[0], strerror(errno));
+        } else if (ju.run_as && drop_privileges(&ju, why, sizeof why)) {
+            snprintf(msg, sizeof msg, "cannot run as uid %u: %s", (unsigned)ju.uid, why);
+        } else {
+            if (ju.run_as) {
+                prctl(PR_SET_PDEATHSIG, SIGKILL); /* cleared by the credential change */
+                if (getppid() != runner)
+                    _exit(137);
+            }
+            environ = job_env; /* execvp searches the job's PATH */
             execvp(prog[0], prog);
-        if (!err)
-            err = errno;
-        /* ep[1] is close-on-exec: the runner reads EOF when exec succeeded. */
-        while (write(ep[1], &err, sizeof err) < 0 && errno == EINTR)
+            snprintf(msg, sizeof msg, "cannot execute %s: %s", prog[0], strerror(errno));
+        }
+        /* ep[1] is close-on-exec: the runner reads EOF when exec succeeded,
+         * else this one line (atomic: shorter than PIPE_BUF). */
+        while (write(ep[1], msg, strlen(msg)) < 0 && errno == EINTR)
             ;
         _exit(127);
     }
@@ -589,17 +811,18 @@ int main(int argc, char **argv) {
         close(cgfd);
     close(p[1]);
     close(ep[1]);
-    int exec_err = 0;
+    char exec_msg[LOCAL_STATUS_MAX - 16];
     ssize_t got;
-    while ((got = read(ep[0], &exec_err, sizeof exec_err)) < 0 && errno == EINTR)
+    while ((got = read(ep[0], exec_msg, sizeof exec_msg - 1)) < 0 && errno == EINTR)
         ;
     close(ep[0]);
-    if (got == (ssize_t)sizeof exec_err) {
+    if (got > 0) {
+        exec_msg[got] = 0;
         waitpid(child, NULL, 0);
         sweep(cg);
         snprintf(path, sizeof path, "%s/%s", dir, LOCAL_EXIT_TMP_FILE);
         unlink(path);
-        report(&status_fd, "error cannot execute %s: %s", prog[0], strerror(exec_err));
+        report(&status_fd, "error %s", exec_msg);
         return 127;
     }
     unsigned long long child_start = (unsigned long long)util_proc_starttime((int)child);
@@ -607,7 +830,8 @@ int main(int argc, char **argv) {
         char buf[64];
         snprintf(path, sizeof path, "%s/%s", dir, LOCAL_CHILD_PID_FILE);
         int n = snprintf(buf, sizeof buf, "%d %llu\n", (int)child, child_start);
-        util_write_file(path, buf, (size_t)n, UTIL_WRITE_PLAIN);
+        if (util_write_file(path, buf, (size_t)n, UTIL_WRITE_PLAIN) == 0)
+            chmod(path, 0600);
     }
     report(&status_fd, "ok %d %llu", (int)child, child_start);
     fcntl(p[0], F_SETFL, O_NONBLOCK);
@@ -697,7 +921,7 @@ int main(int argc, char **argv) {
     int code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
     char model_uri[RUNNER_URI_MAX] = "", model_error[RUNNER_MODEL_ERROR_MAX] = "";
     if (code == 0 && !stopped && !timed_out && packs) {
-        run_pack(packer, dir, job_name, output_path, model_uri, sizeof model_uri, model_error,
+        run_pack(packer, dir, job_name, output_path, &ju, model_uri, sizeof model_uri, model_error,
                  sizeof model_error);
         sweep(cg); /* hpo-pack starts nothing; should it have, nothing outlives it */
     }

@@ -2,7 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
+#include <dirent.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -136,12 +136,47 @@ out:
     return buf;
 }
 
-static int rm_one(const char *p, const struct stat *sb, int flag, struct FTW *ftw) {
-    return remove(p);
+/* Removes NAME (in dirfd) and all below it. Each directory is opened
+ * relative to its parent's descriptor with O_NOFOLLOW, never by a path: a
+ * directory that someone (a job's user, in a tree it may write) swaps for a
+ * symlink while we walk is not entered, so nothing outside is removed. */
+static int rm_at(int dirfd, const char *name, int depth) {
+    if (unlinkat(dirfd, name, 0) == 0)
+        return 0;
+    if (errno == ENOENT)
+        return depth ? 0 : -1;
+    if (errno != EISDIR && errno != EPERM)
+        return -1;
+    if (depth >= UTIL_RM_DEPTH_MAX) {
+        errno = ELOOP;
+        return -1;
+    }
+    int rc = 0;
+    for (int pass = 0; pass < 3; pass++) { /* entries a readdir pass missed */
+        int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+        if (!d) {
+            if (fd >= 0)
+                close(fd);
+            return -1;
+        }
+        struct dirent *de;
+        rc = 0;
+        while ((de = readdir(d)))
+            if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..") &&
+                rm_at(fd, de->d_name, depth + 1))
+                rc = -1;
+        closedir(d);
+        if (unlinkat(dirfd, name, AT_REMOVEDIR) == 0 || errno == ENOENT)
+            return 0;
+        if (errno != ENOTEMPTY)
+            return -1;
+    }
+    return rc ? rc : -1;
 }
 
 int util_rm_rf(const char *path) {
-    return nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+    return rm_at(AT_FDCWD, path, 0);
 }
 
 uint64_t util_proc_starttime(int pid) {

@@ -36,7 +36,11 @@ int util_write_file(const char *path, const void *data, size_t len, int mode);
 /* Reads at most `cap` bytes of a file into a NUL-terminated buffer the caller
  * frees with free(). Sets *len when non-NULL. NULL on error (errno set). */
 char *util_read_file(const char *path, size_t cap, size_t *len);
-/* rm -rf of a directory tree (does not follow symlinks). 0 or -1. */
+/* rm -rf of a directory tree: never follows a symlink, nor is led outside
+ * the tree by one swapped in while it walks (each directory is opened by
+ * descriptor, O_NOFOLLOW). Trees deeper than UTIL_RM_DEPTH_MAX are left
+ * (ELOOP). 0 or -1 (errno set; ENOENT when path does not exist). */
+#define UTIL_RM_DEPTH_MAX 256
 int util_rm_rf(const char *path);
 /* Process start time (clock ticks since boot, /proc/PID/stat field 22), or 0
  * when the process does not exist. Identifies a process across pid reuse. */

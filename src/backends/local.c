@@ -26,7 +26,20 @@
  * end by grace + LOCAL_STOP_MARGIN_S (SIGSTOPped, wedged), a timer on the
  * loop kills the job outright: every descendant of the runner, the
  * program's process group, the runner's session, the job's cgroup, and the
- * runner (SIGCONT + SIGKILL). Nothing blocks. */
+ * runner (SIGCONT + SIGKILL). Nothing blocks.
+ *
+ * As whom (backend_launch.run_as): with run_as 1 the runner gets --uid and
+ * --gid and drops to them in the child it forks, just before it execs the
+ * program (and hpo-pack); a drop that fails is a start failure, "cannot run
+ * as uid N: reason" (runner.c). The runner itself, and so every signal,
+ * cgroup kill and result file of the protocol above, stays the daemon's.
+ * The job directory must then be contract.h's run_as layout: the daemon's,
+ * mode 0711, holding the control files (local.h; all 0600 and the
+ * daemon's) beside the user's input/ model/ output/ checkpoints/ (0700).
+ * The job's user can neither replace nor add a top-level entry: a forged
+ * runner.pid would make a restarted daemon signal whatever pid it names, a
+ * forged exit.json would be taken as the job's result. The runner refuses
+ * a job directory that anyone but its own user may write. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -38,6 +51,8 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/file.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/timerfd.h>
 #include <sys/wait.h>
@@ -373,9 +388,9 @@ static unsigned long long own_starttime(void) {
 
 /* What the runner's child needs (all borrowed). */
 typedef struct {
-    int lockfd, statusfd;
+    int lockfd, statusfd, envfd;
     const char *logp, *pidp;
-    char *const *argv, *const *envp;
+    char *const *argv;
     long grace;
 } spawn_args;
 
@@ -399,10 +414,11 @@ static pid_t __attribute__((noinline)) spawn_runner(const spawn_args *a) {
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
     int lk = fcntl(a->lockfd, F_DUPFD_CLOEXEC, 10), st = fcntl(a->statusfd, F_DUPFD_CLOEXEC, 10);
-    if (lk < 0 || st < 0)
+    int ev = fcntl(a->envfd, F_DUPFD_CLOEXEC, 10);
+    if (lk < 0 || st < 0 || ev < 0)
         _exit(127); /* the daemon reads EOF: "ended while starting" */
     int devnull = open("/dev/null", O_RDONLY);
-    int logfd = open(a->logp, O_WRONLY | O_CREAT | O_APPEND, 0644);
+    int logfd = open(a->logp, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW, 0600);
     if (devnull >= 0)
         dup2(devnull, 0);
     if (logfd >= 0) {
@@ -411,11 +427,14 @@ static pid_t __attribute__((noinline)) spawn_runner(const spawn_args *a) {
     }
     dup2(lk, LOCAL_LOCK_FD); /* dup2 clears FD_CLOEXEC on the copies */
     dup2(st, LOCAL_STATUS_FD);
-    syscall(SYS_close_range, (unsigned)LOCAL_STATUS_FD + 1, ~0U, 0U);
+    dup2(ev, LOCAL_ENV_FD);
+    syscall(SYS_close_range, (unsigned)LOCAL_ENV_FD + 1, ~0U, 0U);
     char buf[LOCAL_STATUS_MAX];
     int n = snprintf(buf, sizeof buf, "%d %llu %ld\n", (int)getpid(), own_starttime(), a->grace);
-    util_write_file(a->pidp, buf, (size_t)n, UTIL_WRITE_ATOMIC);
-    execve(a->argv[0], a->argv, a->envp);
+    if (util_write_file(a->pidp, buf, (size_t)n, UTIL_WRITE_ATOMIC) == 0)
+        chmod(a->pidp, 0600);
+    char *const runner_env[] = {LOCAL_RUNNER_PATH, NULL};
+    execve(a->argv[0], a->argv, runner_env);
     n = snprintf(buf, sizeof buf, "error cannot execute %s: %s\n", a->argv[0], strerror(errno));
     if (n > 0 &&
         write(LOCAL_STATUS_FD, buf, (size_t)n < sizeof buf ? (size_t)n : sizeof buf - 1) < 0)
@@ -423,11 +442,51 @@ static pid_t __attribute__((noinline)) spawn_runner(const spawn_args *a) {
     _exit(127);
 }
 
+/* The job's environment in a memfd for the runner (local.h): its
+ * descriptor, or -1 with e set. */
+static int env_memfd(char *const *envp, err_t *e) {
+    size_t total = 0;
+    for (char *const *p = envp; *p; p++)
+        total += strlen(*p) + 1;
+    if (total > LOCAL_ENV_MAX) {
+        err_set(e, ERR_VALIDATION, "the job's environment is %zu bytes, more than %d", total,
+                LOCAL_ENV_MAX);
+        return -1;
+    }
+    int fd = memfd_create("hpo-job-env", MFD_CLOEXEC);
+    if (fd < 0) {
+        err_set(e, ERR_INTERNAL, "memfd_create: %s", strerror(errno));
+        return -1;
+    }
+    for (char *const *p = envp; *p; p++) {
+        size_t n = strlen(*p) + 1;
+        for (const char *q = *p; n > 0;) {
+            ssize_t w = write(fd, q, n);
+            if (w < 0 && errno == EINTR)
+                continue;
+            if (w <= 0) {
+                err_set(e, ERR_INTERNAL, "cannot write the job's environment: %s",
+                        strerror(w < 0 ? errno : EIO));
+                close(fd);
+                return -1;
+            }
+            q += w;
+            n -= (size_t)w;
+        }
+    }
+    if (lseek(fd, 0, SEEK_SET) != 0) {
+        err_set(e, ERR_INTERNAL, "lseek: %s", strerror(errno));
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
 static int local_start(void *self, const backend_launch *l, char handle[BACKEND_HANDLE_MAX],
                        err_t *e) {
     local *lb = self;
     char lockp[LOCAL_PATH_MAX], logp[LOCAL_PATH_MAX], pidp[LOCAL_PATH_MAX];
-    int lockfd = -1, sp[2] = {-1, -1}, rc = ERR_INTERNAL;
+    int lockfd = -1, sp[2] = {-1, -1}, rc = ERR_INTERNAL, envfd = -1;
     char **argv = NULL;
     size_t argc = 0;
     pid_t pid = -1;
@@ -445,22 +504,35 @@ static int local_start(void *self, const backend_launch *l, char handle[BACKEND_
         err_set(e, ERR_INTERNAL, "pipe: %s", strerror(errno));
         goto out;
     }
+    if ((envfd = env_memfd(l->envp, e)) < 0)
+        goto out;
     char maxrt[32], grace[32], cap[32], lockfds[8], statusfds[8];
     snprintf(maxrt, sizeof maxrt, "%ld", l->max_runtime);
     snprintf(grace, sizeof grace, "%ld", l->grace);
     snprintf(cap, sizeof cap, "%lld", lb->log_cap);
     snprintf(lockfds, sizeof lockfds, "%d", LOCAL_LOCK_FD);
     snprintf(statusfds, sizeof statusfds, "%d", LOCAL_STATUS_FD);
-    const char *head[18] = {lb->runner, "--dir",       l->job_dir, "--lock-fd",
+    char uid[16], gid[16];
+    char envfds[8];
+    snprintf(envfds, sizeof envfds, "%d", LOCAL_ENV_FD);
+    const char *head[24] = {lb->runner, "--dir",       l->job_dir, "--lock-fd",
                             lockfds,    "--status-fd", statusfds,  "--max-runtime",
                             maxrt,      "--grace",     grace,      "--log-cap",
-                            cap};
-    size_t nhead = 13;
+                            cap,        "--env-fd",    envfds};
+    size_t nhead = 15;
     if (l->output_path && l->name) {
         head[nhead++] = "--job-name";
         head[nhead++] = l->name;
         head[nhead++] = "--output-path";
         head[nhead++] = l->output_path;
+    }
+    if (l->run_as) {
+        snprintf(uid, sizeof uid, "%u", (unsigned)l->uid);
+        snprintf(gid, sizeof gid, "%u", (unsigned)l->gid);
+        head[nhead++] = "--uid";
+        head[nhead++] = uid;
+        head[nhead++] = "--gid";
+        head[nhead++] = gid;
     }
     head[nhead++] = "--";
     argv = calloc(nhead + argc + 1, sizeof *argv);
@@ -477,7 +549,7 @@ static int local_start(void *self, const backend_launch *l, char handle[BACKEND_
                                            .logp = logp,
                                            .pidp = pidp,
                                            .argv = argv,
-                                           .envp = l->envp,
+                                           .envfd = envfd,
                                            .grace = l->grace});
     if (pid < 0) {
         err_set(e, ERR_INTERNAL, "vfork: %s", strerror(errno));
@@ -521,6 +593,8 @@ static int local_start(void *self, const backend_launch *l, char handle[BACKEND_
 out:
     if (lockfd >= 0)
         close(lockfd);
+    if (envfd >= 0)
+        close(envfd);
     if (sp[0] >= 0)
         close(sp[0]);
     if (sp[1] >= 0)

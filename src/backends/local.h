@@ -16,7 +16,15 @@
  * closes it once the program has been exec'ed (or failed to be):
  *   "ok CHILD_PID CHILD_STARTTIME\n"  or  "error MESSAGE\n".
  * The forked daemon child writes "error ..." itself when the runner cannot
- * be exec'ed. EOF with no line means the runner died while starting. */
+ * be exec'ed. EOF with no line means the runner died while starting.
+ *
+ * The job's environment never is the runner's own: the runner runs as the
+ * daemon's user (root), and a job's Environment (LD_PRELOAD, say, when the
+ * operator allows it) must never reach a root process. The daemon writes
+ * it to a memfd, as NUL-terminated KEY=VALUE strings (at most LOCAL_ENV_MAX
+ * bytes), and passes it as descriptor LOCAL_ENV_FD (--env-fd); the runner
+ * itself is exec'ed with LOCAL_RUNNER_PATH as its whole environment, reads
+ * the job's at start-up and gives it to the program and hpo-pack only. */
 #ifndef OPENHPO_BACKENDS_LOCAL_H
 #define OPENHPO_BACKENDS_LOCAL_H
 
@@ -34,6 +42,9 @@
 #define LOCAL_STATUS_MAX 512    /* longest start-up report line */
 #define LOCAL_LOCK_FD 3         /* the runner's descriptors, as the daemon passes them */
 #define LOCAL_STATUS_FD 4
+#define LOCAL_ENV_FD 5
+#define LOCAL_ENV_MAX (4 << 20)                                /* bytes of a job's environment */
+#define LOCAL_RUNNER_PATH "PATH=/usr/sbin:/usr/bin:/sbin:/bin" /* the runner's own env */
 #define LOCAL_PATH_MAX 4200 /* a job directory path plus a file name */
 
 #endif
