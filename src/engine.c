@@ -347,7 +347,23 @@ static int hist_add(tuning *tj, trial *t) {
     return 0;
 }
 
-/* A finished row found at load, for the strategy's history. */
+/* Loading a finished row's objective curve (the first values and the last
+ * of at most ENGINE_HIST_CURVE_MAX). */
+typedef struct {
+    hist_entry *h;
+    int maximize;
+} curve_load;
+
+static void curve_point(void *ud, int64_t step, double v) {
+    curve_load *c = ud;
+    size_t k = c->h->n < ENGINE_HIST_CURVE_MAX ? c->h->n++ : c->h->n - 1;
+    c->h->step[k] = step;
+    c->h->cy[k] = c->maximize ? -v : v;
+}
+
+/* A finished row found at load, for the strategy's history; with its
+ * curve when the strategy stops trials from curves (Hyperband, early
+ * stopping Auto), so that its decisions go on across a restart. */
 static int hist_add_row(tuning *tj, const store_training *row) {
     hist_entry *h = hist_slot(tj);
     if (!h)
@@ -365,6 +381,17 @@ static int hist_add_row(tuning *tj, const store_training *row) {
               (s == TRAINING_COMPLETED || s == TRAINING_STOPPED);
     h->y = has ? (tj->maximize ? -row->objective : row->objective) : NAN;
     tj->nhist++;
+    if (tj->ms && tj->objective >= 0 &&
+        (tj->r->strategy == REQ_STRATEGY_HYPERBAND ||
+         tj->r->early_stopping == REQ_EARLY_STOPPING_AUTO)) {
+        curve_load c = {h, tj->maximize};
+        if (!(h->step = malloc(ENGINE_HIST_CURVE_MAX * sizeof *h->step)) ||
+            !(h->cy = malloc(ENGINE_HIST_CURVE_MAX * sizeof *h->cy)))
+            return -1;
+        if (store_each_point(tj->en->cfg.st, row->id, metrics_name(tj->ms, (size_t)tj->objective),
+                             curve_point, &c))
+            return -1;
+    }
     return 0;
 }
 
@@ -754,6 +781,16 @@ static int tick_tuning(engine *en, tuning *tj) {
 
 /* ---------- loading ---------- */
 
+/* Gives the strategy the request's options (StrategyConfig, early
+ * stopping). 0, or an err_code with e set. */
+static int configure_strategy(strategy *st, const req_tuning *r, err_t *e) {
+    long max = request_hb_max_resource(r, NULL);
+    strategy_opts o = {.min_resource = r->hb_min_resource,
+                       .max_resource = max > 0 ? max : 0,
+                       .early_stopping = r->early_stopping == REQ_EARLY_STOPPING_AUTO};
+    return strategy_configure(st, &o, e);
+}
+
 /* Warm start: the finished trials of r->parents, as configs of `sp`. None
  * are passed yet (the store cannot list a parent's trials by name for this
  * space); this is where they will be gathered. Sets *prior NULL, *n 0. */
@@ -896,7 +933,7 @@ static int load_tuning(engine *en, const store_tuning *row) {
                         : strategy_new(request_strategy_name(tj->r->strategy), tj->sp, tj->seed,
                                        prior, nprior, &e);
         free(prior);
-        if (!tj->strat)
+        if (!tj->strat || configure_strategy(tj->strat, tj->r, &e))
             goto fail;
     }
     if (!(tj->ms = compile_metrics(def, &e)))
@@ -1031,7 +1068,8 @@ int engine_check_tuning(const engine *en, const req_tuning *r, err_t *e) {
         return err_set(e, ERR_VALIDATION, "no training job definition");
     if (r->kind == REQ_KIND_TUNING) {
         if (!(sp = request_space(r, 0, e)) ||
-            !(st = strategy_new(request_strategy_name(r->strategy), sp, 1, NULL, 0, e))) {
+            !(st = strategy_new(request_strategy_name(r->strategy), sp, 1, NULL, 0, e)) ||
+            configure_strategy(st, r, e)) {
             rc = e->code ? e->code : ERR_INTERNAL;
             goto out;
         }

@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "contract.h"
+#include "strategy.h"
 #include "validate.h"
 
 /* ------------------------------------------------------------------ */
@@ -447,6 +448,45 @@ static int new_request(parser *p, api_flavor api, req_kind kind, const char *acc
     return 0;
 }
 
+/* The number of combinations of the ranges' values when every range is
+ * categorical (Grid), or 0 when one is not or there are over
+ * STRATEGY_GRID_MAX. */
+static uint64_t grid_combinations(const req_tuning *r) {
+    uint64_t n = r->nranges ? 1 : 0;
+    for (size_t i = 0; i < r->nranges; i++) {
+        if (r->ranges[i].kind != PARAM_CATEGORICAL || !r->ranges[i].nvalues ||
+            n > STRATEGY_GRID_MAX / r->ranges[i].nvalues)
+            return 0;
+        n *= r->ranges[i].nvalues;
+    }
+    return n;
+}
+
+/* The static hyperparameters Hyperband infers MaxResource from, in the
+ * order they are looked for. */
+static const char *const epoch_keys[] = {"epochs", "numepochs", "n-epochs", "n_epochs",
+                                         "num_epochs"};
+
+long request_hb_max_resource(const req_tuning *r, const char **from) {
+    if (from)
+        *from = NULL;
+    if (r->hb_max_resource > 0)
+        return r->hb_max_resource;
+    for (size_t k = 0; k < sizeof epoch_keys / sizeof *epoch_keys; k++)
+        for (size_t i = 0; r->ndefs && i < r->defs[0].nstatic; i++) {
+            const req_kv *kv = &r->defs[0].static_hp[i];
+            char *end;
+            if (!kv->key || !kv->value || strcmp(kv->key, epoch_keys[k]))
+                continue;
+            errno = 0;
+            long v = strtol(kv->value, &end, 10);
+            if (from)
+                *from = epoch_keys[k];
+            return errno || end == kv->value || *end || v < 1 ? -1 : v;
+        }
+    return 0;
+}
+
 /* The strategy named at `v` (the model's enum has been checked). */
 static int parse_strategy(parser *p, const json_t *v, const char *path) {
     char ex[VALIDATE_EXCERPT_BUF];
@@ -537,6 +577,9 @@ static int parse_current_tuning(parser *p, const json_t *b, const char *account)
         (long)int_at(cfg, "StrategyConfig.HyperbandStrategyConfig.MinResource", 0, NULL);
     p->r->hb_max_resource =
         (long)int_at(cfg, "StrategyConfig.HyperbandStrategyConfig.MaxResource", 0, NULL);
+    p->r->has_strategy_config = get(cfg, "StrategyConfig") != NULL;
+    if (p->r->strategy == REQ_STRATEGY_GRID && !p->r->max_jobs_given)
+        p->r->max_jobs = (int)grid_combinations(p->r); /* 0 over the cap: request_check says */
     const json_t *cc = get(cfg, "TuningJobCompletionCriteria");
     const json_t *target = get(cc, "TargetObjectiveMetricValue");
     p->r->has_target = json_is_number(target);
@@ -1016,7 +1059,81 @@ static int check_limits(const req_tuning *r, err_t *e) {
                    "%s.ResourceLimits.MaxParallelTrainingJobs: %d must not be greater than "
                    "MaxNumberOfTrainingJobs %d%s",
                    cfg_path(r), r->max_parallel, r->max_jobs,
-                   r->max_jobs_given ? "" : " (its default)");
+                   r->max_jobs_given                  ? ""
+                   : r->strategy == REQ_STRATEGY_GRID ? " (the number of Grid combinations)"
+                                                      : " (its default)");
+}
+
+/* The strategy's own rules: Grid runs categorical ranges only, each
+ * combination once (MaxNumberOfTrainingJobs, when given, is their number);
+ * Hyperband has a MaxResource (given or inferred), MinResource <=
+ * MaxResource <= STRATEGY_HB_MAX_RESOURCE, and early stopping Off;
+ * StrategyConfig is for Hyperband only. */
+static int check_strategy(const req_tuning *r, err_t *e) {
+    char path[160], where[64];
+    if (r->kind == REQ_KIND_TRAINING)
+        return 0;
+    if (r->has_strategy_config && r->strategy != REQ_STRATEGY_HYPERBAND)
+        return err_set(e, ERR_VALIDATION,
+                       "%s.StrategyConfig: is only for Strategy Hyperband (Strategy is %s)",
+                       cfg_path(r), request_strategy_name(r->strategy));
+    if (r->strategy == REQ_STRATEGY_GRID) {
+        ranges_path(r, SIZE_MAX, path, sizeof path);
+        for (size_t i = 0; i < r->nranges; i++)
+            if (r->ranges[i].kind != PARAM_CATEGORICAL) {
+                range_where(r->ranges, i, where, sizeof where);
+                return err_set(e, ERR_VALIDATION,
+                               "%s.%s: '%s': Strategy Grid supports CategoricalParameterRanges "
+                               "only",
+                               path, where, r->ranges[i].name ? r->ranges[i].name : "");
+            }
+        uint64_t n = grid_combinations(r);
+        if (!n)
+            return err_set(e, ERR_VALIDATION,
+                           "%s: Strategy Grid: the categorical ranges have more than %d "
+                           "combinations",
+                           path, STRATEGY_GRID_MAX);
+        if (r->max_jobs_given && (uint64_t)r->max_jobs != n)
+            return err_set(e, ERR_VALIDATION,
+                           "%s.ResourceLimits.MaxNumberOfTrainingJobs: %d must be the number of "
+                           "combinations of the categorical ranges for Strategy Grid (%llu), or "
+                           "be left out",
+                           cfg_path(r), r->max_jobs, (unsigned long long)n);
+    }
+    if (r->strategy == REQ_STRATEGY_HYPERBAND) {
+        const char *from;
+        long max = request_hb_max_resource(r, &from);
+        long min = r->hb_min_resource > 0 ? r->hb_min_resource : 1;
+        snprintf(path, sizeof path, "%s.StrategyConfig.HyperbandStrategyConfig", cfg_path(r));
+        if (r->early_stopping != REQ_EARLY_STOPPING_OFF)
+            return err_set(e, ERR_VALIDATION,
+                           "%s.TrainingJobEarlyStoppingType: must be Off with Strategy Hyperband "
+                           "(Hyperband stops training jobs itself)",
+                           cfg_path(r));
+        if (max < 0)
+            return err_set(e, ERR_VALIDATION,
+                           "TrainingJobDefinition.StaticHyperParameters.%s: is not a whole number "
+                           "of at least 1, so Hyperband cannot take MaxResource from it",
+                           from);
+        if (max == 0)
+            return err_set(e, ERR_VALIDATION,
+                           "%s.MaxResource: is required with Strategy Hyperband unless a static "
+                           "hyperparameter epochs, numepochs, n-epochs, n_epochs or num_epochs "
+                           "gives it",
+                           path);
+        if (max > STRATEGY_HB_MAX_RESOURCE)
+            return from ? err_set(e, ERR_VALIDATION,
+                                  "TrainingJobDefinition.StaticHyperParameters.%s: %ld is over "
+                                  "Hyperband's largest MaxResource, %d",
+                                  from, max, STRATEGY_HB_MAX_RESOURCE)
+                        : err_set(e, ERR_VALIDATION, "%s.MaxResource: %ld is over %d", path, max,
+                                  STRATEGY_HB_MAX_RESOURCE);
+        if (min > max)
+            return err_set(e, ERR_VALIDATION,
+                           "%s.MinResource: %ld must not be greater than MaxResource %ld", path,
+                           min, max);
+    }
+    return 0;
 }
 
 /* Channels are distinct local directories. */
@@ -1106,6 +1223,7 @@ static const struct {
     {"at least one parameter range", check_some_range},
     {"metric definitions are usable", check_metrics},
     {"the objective is a defined metric", check_objective},
+    {"the strategy's own rules (Grid, Hyperband)", check_strategy},
     {"parallelism within the job budget", check_limits},
     {"channels are distinct, file:// or s3://, S3Prefix or ManifestFile", check_channels},
     {"output path is local or S3", check_output},
@@ -1278,6 +1396,15 @@ json_t *request_describe_current(const req_tuning *r) {
                     r->early_stopping == REQ_EARLY_STOPPING_AUTO ? "Auto" : "Off");
     if (cfg && r->seed_given)
         json_object_set_new(cfg, "RandomSeed", json_integer((json_int_t)r->seed));
+    if (cfg && r->has_strategy_config) {
+        json_t *hb = json_object();
+        if (hb && r->hb_min_resource > 0)
+            json_object_set_new(hb, "MinResource", json_integer(r->hb_min_resource));
+        if (hb && r->hb_max_resource > 0)
+            json_object_set_new(hb, "MaxResource", json_integer(r->hb_max_resource));
+        json_object_set_new(cfg, "StrategyConfig",
+                            json_pack("{s:o}", "HyperbandStrategyConfig", hb ? hb : json_object()));
+    }
     return json_pack("{s:o, s:o}", "HyperParameterTuningJobConfig", cfg ? cfg : json_object(),
                      "TrainingJobDefinition", def ? def : json_object());
 }

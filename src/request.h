@@ -139,6 +139,7 @@ typedef struct req_tuning {
 
     req_strategy strategy;
     long hb_min_resource, hb_max_resource; /* HyperbandStrategyConfig; 0 = not given */
+    int has_strategy_config;               /* StrategyConfig was in the request */
 
     req_range *ranges; /* ParameterRanges, in the order Continuous, Integer, Categorical */
     size_t nranges;
@@ -195,7 +196,9 @@ int request_parse_text(api_flavor api, const char *op, const char *text, const c
  * no parameter named twice (across ranges and static hyperparameters), no
  * two names mapping to the same SM_HP_ variable, at least one range (tuning
  * jobs), metric regexes compile with a capture group and have distinct
- * names, the objective names a metric, MaxParallel <= MaxNumber, distinct
+ * names, the objective names a metric, the strategy's own rules (Grid:
+ * categorical ranges only, MaxNumber = the combinations; Hyperband: a
+ * MaxResource, early stopping Off), MaxParallel <= MaxNumber, distinct
  * channel names with supported URIs, a supported output path. */
 int request_check(const req_tuning *r, err_t *e);
 
@@ -205,6 +208,13 @@ void request_free(req_tuning *r);
  * the tuning job's. Ranges without ScalingType are Linear in the 2017 API,
  * Auto in the current one. Caller frees with space_free(). NULL with e set. */
 space *request_space(const req_tuning *r, size_t def, err_t *e);
+
+/* Hyperband's MaxResource: HyperbandStrategyConfig.MaxResource when given,
+ * else the first of the static hyperparameters epochs, numepochs,
+ * n-epochs, n_epochs, num_epochs (its name in *from, when from is not
+ * NULL); 0 when neither is there, -1 when that hyperparameter is not a
+ * whole number >= 1. */
+long request_hb_max_resource(const req_tuning *r, const char **from);
 
 /* The objective of definition `def`: metric name (borrowed) and direction. */
 const char *request_objective(const req_tuning *r, size_t def, int *maximize);

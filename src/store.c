@@ -42,7 +42,11 @@ struct store {
 #define TC_STOPPING(R) TC_IS(R ".status='Stopping'")
 #define TC_IN_PROGRESS(R) TC_IS("NOT " TC_FINAL(R) " AND " R ".handle<>''")
 #define TC_PENDING(R) TC_IS("NOT " TC_FINAL(R) " AND " R ".handle=''")
-#define TC_OBJ_OK(R) TC_IS(R ".status='Completed' AND " R ".objective IS NOT NULL")
+/* A training job whose objective the tuning used: Completed with one, or
+ * Stopped with one (only an early stop keeps the objective: a user's or
+ * the clock's stop clears it). Since schema 4 (before: Completed only). */
+#define TC_OBJ_OK(R)                                                                               \
+    TC_IS("(" R ".status='Completed' OR " R ".status='Stopped') AND " R ".objective IS NOT NULL")
 #define TC_FINISHED_US(R)                                                                          \
     "(CASE WHEN " R ".started > 0 AND " R ".ended > 0 THEN CAST(round((" R ".ended - " R           \
     ".started) * 1e6) AS INTEGER) ELSE 0 END)"
@@ -172,6 +176,25 @@ static int migrate_nocase(store *s) {
     return 0;
 }
 
+/* 4: early-stopped training jobs (Stopped with an objective) count as
+ * objective_succeeded: the counters' triggers are made again and the
+ * counts recomputed. */
+/* clang-format off */
+static const char schema_v4[] =
+    "DROP TRIGGER tuning_counts_ins; DROP TRIGGER tuning_counts_del;"
+    " DROP TRIGGER tuning_counts_upd;"
+    "CREATE TRIGGER tuning_counts_ins AFTER INSERT ON training_jobs BEGIN "
+    TC_ENSURE("NEW") TC_UPDATE("NEW", TC_ADD) " END;"
+    "CREATE TRIGGER tuning_counts_del AFTER DELETE ON training_jobs BEGIN "
+    TC_UPDATE("OLD", TC_SUB) " END;"
+    "CREATE TRIGGER tuning_counts_upd AFTER UPDATE OF tuning_id, status, handle, objective,"
+    " started, ended ON training_jobs BEGIN "
+    TC_UPDATE("OLD", TC_SUB) TC_ENSURE("NEW") TC_UPDATE("NEW", TC_ADD) " END;"
+    "DELETE FROM tuning_counts;"
+    "INSERT INTO tuning_counts SELECT tuning_id" TC_COLUMNS(TC_SUM, "training_jobs")
+    " FROM training_jobs WHERE tuning_id IS NOT NULL GROUP BY tuning_id;";
+/* clang-format on */
+
 static const struct {
     const char *sql;
     int (*fn)(store *s);
@@ -179,6 +202,7 @@ static const struct {
     {schema_v1, NULL},      /* 0 -> 1 */
     {schema_v2, NULL},      /* 1 -> 2 */
     {NULL, migrate_nocase}, /* 2 -> 3 */
+    {schema_v4, NULL},      /* 3 -> 4 */
 };
 
 #define NMIGRATIONS (sizeof store_migrations / sizeof *store_migrations)
@@ -1145,12 +1169,14 @@ int store_list_trainings(store *s, int64_t tuning_id, const store_list_opts *o,
 int store_best_training(store *s, int64_t tuning_id, int maximize, store_training *t) {
     sqlite3_stmt *st =
         prep(s, maximize ? "SELECT " TRAINING_COLS " FROM training_jobs WHERE tuning_id=?1 AND"
-                           " status='Completed' AND objective=(SELECT max(objective) FROM"
-                           " training_jobs WHERE tuning_id=?1 AND status='Completed')"
+                           " status IN ('Completed','Stopped') AND objective=(SELECT max(objective)"
+                           " FROM training_jobs WHERE tuning_id=?1 AND"
+                           " status IN ('Completed','Stopped'))"
                            " ORDER BY idx LIMIT 1"
                          : "SELECT " TRAINING_COLS " FROM training_jobs WHERE tuning_id=?1 AND"
-                           " status='Completed' AND objective=(SELECT min(objective) FROM"
-                           " training_jobs WHERE tuning_id=?1 AND status='Completed')"
+                           " status IN ('Completed','Stopped') AND objective=(SELECT min(objective)"
+                           " FROM training_jobs WHERE tuning_id=?1 AND"
+                           " status IN ('Completed','Stopped'))"
                            " ORDER BY idx LIMIT 1");
     if (st)
         sqlite3_bind_int64(st, 1, tuning_id);
@@ -1255,6 +1281,22 @@ int store_each_final_metric(store *s, int64_t training_id,
     while ((r = step(s, st)) == SQLITE_ROW)
         cb(ud, (const char *)sqlite3_column_text(st, 0), sqlite3_column_double(st, 1),
            sqlite3_column_double(st, 2));
+    sqlite3_finalize(st);
+    return done_rc(r);
+}
+
+int store_each_point(store *s, int64_t training_id, const char *name,
+                     void (*cb)(void *ud, int64_t step, double value), void *ud) {
+    sqlite3_stmt *st = prep(s, "SELECT value FROM metric_points WHERE training_id=? AND name=?"
+                               " ORDER BY rowid");
+    int r;
+    int64_t k = 0;
+    if (!st)
+        return ERR_INTERNAL;
+    sqlite3_bind_int64(st, 1, training_id);
+    sqlite3_bind_text(st, 2, name, -1, SQLITE_TRANSIENT);
+    while ((r = step(s, st)) == SQLITE_ROW)
+        cb(ud, ++k, sqlite3_column_double(st, 0));
     sqlite3_finalize(st);
     return done_rc(r);
 }

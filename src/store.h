@@ -215,8 +215,9 @@ typedef struct {
 STORE_MUST_CHECK int store_list_trainings(store *s, int64_t tuning_id, const store_list_opts *o,
                                           void (*cb)(void *ud, const store_training *t), void *ud,
                                           int *more);
-/* Best Completed training job with an objective (max or min; the lowest
- * index among ties), by an index on (tuning_id, status, objective, idx).
+/* Best training job with an objective, Completed or Stopped early (only an
+ * early stop keeps the objective of a Stopped job), max or min; the lowest
+ * index among ties; by an index on (tuning_id, status, objective, idx).
  * ERR_NOT_FOUND when there is none. */
 STORE_MUST_CHECK int store_best_training(store *s, int64_t tuning_id, int maximize,
                                          store_training *t);
@@ -272,6 +273,11 @@ STORE_MUST_CHECK int store_final_metric(store *s, int64_t training_id, const cha
  * none): the step of its last value, for resuming a learning curve. */
 STORE_MUST_CHECK int store_metric_count(store *s, int64_t training_id, const char *name,
                                         int64_t *count);
+/* Calls cb for each stored value of metric `name` of a job, in the order
+ * they were reported, with its step (1 for the first; at most
+ * STORE_MAX_POINTS are stored). */
+STORE_MUST_CHECK int store_each_point(store *s, int64_t training_id, const char *name,
+                                      void (*cb)(void *ud, int64_t step, double value), void *ud);
 /* Calls cb for each metric of a job with its final value and time. */
 STORE_MUST_CHECK int
 store_each_final_metric(store *s, int64_t training_id,

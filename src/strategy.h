@@ -55,6 +55,8 @@ typedef struct {
     int finished;
 } strategy_curve;
 
+struct strategy_opts; /* below */
+
 typedef struct strategy_ops {
     const char *name; /* the API's Strategy value, e.g. "Bayesian" */
     /* Returns the strategy's private state, or NULL with `e` set. Borrows sp,
@@ -83,7 +85,50 @@ typedef struct strategy_ops {
      * loop; reads only state immutable after create(). */
     int (*exhausted)(void *state, uint64_t index);
     void (*destroy)(void *state); /* accepts NULL */
+    /* Optional (NULL = takes no options). Called once by strategy_configure()
+     * right after create(), before any other call: reads `o` (borrowed for
+     * the call). Returns 0, or an err_code with `e` set (ERR_VALIDATION for
+     * options the strategy cannot run with). State it sets counts as set by
+     * create() for the Threads rule above. */
+    int (*configure)(void *state, const struct strategy_opts *o, err_t *e);
 } strategy_ops;
+
+/* The request's options for its strategy (the current API's StrategyConfig
+ * and TrainingJobEarlyStoppingType). Zero = none given. */
+typedef struct strategy_opts {
+    /* Hyperband: resource units are emissions of the objective metric (an
+     * emission count, the step of a curve). min: never stopped before it
+     * (0 = 1); max: stopped once past it (required by Hyperband). */
+    int64_t min_resource, max_resource;
+    /* TrainingJobEarlyStoppingType Auto: the median rule (below) stops
+     * trials, whatever the strategy (strategy_should_stop applies it after
+     * the strategy's own should_stop). */
+    int early_stopping;
+} strategy_opts;
+
+/* ---- Grid (strategy_grid.c) ---- */
+/* Most combinations a Grid runs (the product of the categorical ranges'
+ * value counts); over it, a ValidationError. */
+#define STRATEGY_GRID_MAX 10000
+
+/* ---- Hyperband (strategy_hyperband.c): asynchronous successive halving ----
+ * Reduction factor eta: a trial reaching a rung continues only when its
+ * value there is within the best 1/eta of the values every trial recorded
+ * at that rung so far. */
+#define STRATEGY_HB_ETA 3
+#define STRATEGY_HB_MAX_RESOURCE 20000 /* the API's cap of MaxResource */
+#define STRATEGY_HB_MAX_BRACKETS 8     /* brackets of successive halving */
+
+/* ---- the median rule (TrainingJobEarlyStoppingType Auto) ----
+ * A running trial whose value at its latest step s (s >= START_STEP) is
+ * worse (greater: minimised) than the median of the running averages up to
+ * s of the finished trials (at least MIN_JOBS of them with a value at or
+ * before s) is stopped. */
+#define STRATEGY_MEDIAN_MIN_JOBS 3
+#define STRATEGY_MEDIAN_START_STEP 4
+/* The rule alone (what strategy_should_stop applies with early_stopping):
+ * 1 = stop `trial`, 0 = let it run. `all` (nall) as should_stop's. */
+int strategy_median_stop(const strategy_curve *trial, const strategy_curve *all, size_t nall);
 
 typedef struct strategy strategy;
 
@@ -103,15 +148,28 @@ strategy *strategy_new(const char *name, const space *sp, uint64_t seed, const s
 strategy *strategy_from_ops(const strategy_ops *ops, const space *sp, uint64_t seed,
                             const strategy_obs *prior, size_t nprior, err_t *e);
 void strategy_free(strategy *s);
+/* Gives the strategy the request's options (call once, right after
+ * strategy_new(); before it, a strategy runs as with all options zero).
+ * Keeps o->early_stopping for strategy_should_stop; passes `o` to the
+ * strategy's configure(). 0, or an err_code with `e` set (ERR_VALIDATION:
+ * Hyperband without a MaxResource, say). */
+int strategy_configure(strategy *s, const strategy_opts *o, err_t *e);
 const char *strategy_name(const strategy *s);
 
 /* See strategy_ops.suggest. */
 int strategy_suggest(strategy *s, uint64_t index, const strategy_obs *done, size_t ndone,
                      const double *const *pending, size_t npending, double *out, err_t *e);
-/* See strategy_ops.should_stop; 0 when the strategy has none. */
+/* See strategy_ops.should_stop (0 when the strategy has none), or-ed with
+ * the median rule when configured with early_stopping. */
 int strategy_should_stop(strategy *s, const strategy_curve *trial, const strategy_curve *all,
                          size_t nall);
 /* See strategy_ops.exhausted; 0 when the strategy has none. */
 int strategy_exhausted(strategy *s, uint64_t index);
+/* The number of configs a strategy can propose, or 0 when unbounded (Grid:
+ * its combinations). Works without a strategy: from the space alone. For
+ * Grid over `sp`: the product of value counts (categorical ranges only),
+ * or 0 with `e` set (ERR_VALIDATION naming the first non-categorical
+ * parameter, or over STRATEGY_GRID_MAX). */
+uint64_t strategy_grid_size(const space *sp, err_t *e);
 
 #endif

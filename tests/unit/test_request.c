@@ -319,6 +319,92 @@ static void test_current_paths(void **unused) {
                    "AlgorithmSpecification.MetricDefinitions[0].Regex: must have a capture group");
 }
 
+/* Grid and Hyperband's rules on the current API (request_check), in its
+ * paths; Grid's MaxNumberOfTrainingJobs default; Hyperband's MaxResource
+ * inferred from a static epochs hyperparameter. */
+#define HTJC "HyperParameterTuningJobConfig"
+#define CAT_ONLY                                                                                   \
+    "{\"CategoricalParameterRanges\":[{\"Name\":\"kind\",\"Values\":[\"a\",\"b\",\"c\"]},"         \
+    "{\"Name\":\"k2\",\"Values\":[\"u\",\"v\"]}]}"
+static req_tuning *parse_with(const char *const *paths, const char *const *values, size_t n,
+                              err_t *e) {
+    json_t *b = load(valid_current);
+    req_tuning *r = NULL;
+    for (size_t i = 0; i < n; i++)
+        set_path(b, paths[i], values[i] ? make_value(values[i]) : NULL);
+    if (validate_request(API_CURRENT, "CreateHyperParameterTuningJob", b, e))
+        fail_msg("shape check failed: %s", e->msg);
+    request_parse(API_CURRENT, "CreateHyperParameterTuningJob", b, "123456789012", &r, e);
+    json_decref(b);
+    return r;
+}
+
+static void test_strategy_rules(void **unused) {
+    const char *op = "CreateHyperParameterTuningJob";
+    err_t e = {0};
+    expect_current(op, valid_current, HTJC ".Strategy", "\"Grid\"",
+                   HTJC ".ParameterRanges.ContinuousParameterRanges[0]: 'x': Strategy Grid "
+                        "supports CategoricalParameterRanges only");
+    /* Grid: MaxNumberOfTrainingJobs left out = the 6 combinations; given, it must be 6 */
+    const char *gp[] = {HTJC ".Strategy", HTJC ".ParameterRanges", HTJC ".ResourceLimits"};
+    const char *gv[] = {"\"Grid\"", CAT_ONLY, "{\"MaxParallelTrainingJobs\":2}"};
+    req_tuning *r = parse_with(gp, gv, 3, &e);
+    assert_non_null(r);
+    assert_int_equal(r->max_jobs, 6);
+    assert_int_equal(r->max_jobs_given, 0);
+    request_free(r);
+    gv[2] = "{\"MaxParallelTrainingJobs\":2,\"MaxNumberOfTrainingJobs\":5}";
+    assert_null(parse_with(gp, gv, 3, &e));
+    assert_non_null(strstr(e.msg, HTJC ".ResourceLimits.MaxNumberOfTrainingJobs: 5 must be the "
+                                       "number of combinations"));
+    gv[2] = "{\"MaxParallelTrainingJobs\":2,\"MaxNumberOfTrainingJobs\":6}";
+    assert_non_null(r = parse_with(gp, gv, 3, &e));
+    request_free(r);
+    /* Hyperband: MaxResource given, inferred (in the documented key order), or missing */
+    const char *hp[] = {HTJC ".Strategy", "TrainingJobDefinition.StaticHyperParameters",
+                        HTJC ".StrategyConfig"};
+    const char *hv[] = {"\"Hyperband\"", "{\"num_epochs\":\"30\",\"n_epochs\":\"12\"}", NULL};
+    assert_non_null(r = parse_with(hp, hv, 3, &e));
+    const char *from = NULL;
+    assert_int_equal(request_hb_max_resource(r, &from), 12);
+    assert_string_equal(from, "n_epochs");
+    request_free(r);
+    hv[2] = "{\"HyperbandStrategyConfig\":{\"MinResource\":2,\"MaxResource\":40}}";
+    assert_non_null(r = parse_with(hp, hv, 3, &e));
+    assert_int_equal(request_hb_max_resource(r, NULL), 40);
+    assert_int_equal(r->hb_min_resource, 2);
+    json_t *d = request_describe_current(r);
+    json_t *sc = json_object_get(json_object_get(d, HTJC), "StrategyConfig");
+    assert_int_equal(json_integer_value(json_object_get(
+                         json_object_get(sc, "HyperbandStrategyConfig"), "MaxResource")),
+                     40);
+    json_decref(d);
+    request_free(r);
+    hv[1] = "{\"mode\":\"normal\"}";
+    hv[2] = NULL;
+    assert_null(parse_with(hp, hv, 3, &e));
+    assert_non_null(strstr(e.msg, HTJC ".StrategyConfig.HyperbandStrategyConfig.MaxResource: is "
+                                       "required"));
+    hv[1] = "{\"epochs\":\"20001\"}";
+    assert_null(parse_with(hp, hv, 3, &e));
+    assert_non_null(strstr(e.msg, "StaticHyperParameters.epochs: 20001 is over"));
+    hv[2] = "{\"HyperbandStrategyConfig\":{\"MinResource\":9,\"MaxResource\":8}}";
+    assert_null(parse_with(hp, hv, 3, &e));
+    assert_non_null(strstr(e.msg, "MinResource: 9 must not be greater than MaxResource 8"));
+    expect_current(op, valid_current, HTJC ".StrategyConfig",
+                   "{\"HyperbandStrategyConfig\":{\"MaxResource\":8}}",
+                   HTJC ".StrategyConfig: is only for Strategy Hyperband");
+    const char *ap[] = {HTJC ".Strategy", HTJC ".TrainingJobEarlyStoppingType",
+                        "TrainingJobDefinition.StaticHyperParameters"};
+    const char *av[] = {"\"Hyperband\"", "\"Auto\"", "{\"epochs\":\"9\"}"};
+    assert_null(parse_with(ap, av, 3, &e));
+    assert_non_null(strstr(e.msg, HTJC ".TrainingJobEarlyStoppingType: must be Off"));
+    av[0] = "\"Random\""; /* Auto with Random and Bayesian */
+    assert_non_null(r = parse_with(ap, av, 3, &e));
+    assert_int_equal(r->early_stopping, REQ_EARLY_STOPPING_AUTO);
+    request_free(r);
+}
+
 /* Defaults, the space, the objective, the def paths and the emitters. */
 static void test_struct_and_emitters(void **unused) {
     err_t e = {0};
@@ -428,8 +514,8 @@ static void test_parse_stored_text(void **unused) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_create_2017_semantic), cmocka_unit_test(test_semantic_order_and_null),
-        cmocka_unit_test(test_current_paths),        cmocka_unit_test(test_struct_and_emitters),
-        cmocka_unit_test(test_parse_stored_text),
+        cmocka_unit_test(test_current_paths),        cmocka_unit_test(test_strategy_rules),
+        cmocka_unit_test(test_struct_and_emitters),  cmocka_unit_test(test_parse_stored_text),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     validate_shutdown();

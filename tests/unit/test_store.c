@@ -94,6 +94,20 @@ static void test_tuning_roundtrip(void **unused) {
     store_close(s);
 }
 
+typedef struct {
+    int n;
+    int64_t step[4];
+    double v[4];
+} points_got;
+
+static void each_point_cb(void *ud, int64_t step, double v) {
+    points_got *g = ud;
+    if (g->n < 4) {
+        g->step[g->n] = step;
+        g->v[g->n++] = v;
+    }
+}
+
 static void test_training_and_metrics(void **unused) {
     store *s = open_tmp();
     store_tuning t;
@@ -133,6 +147,37 @@ static void test_training_and_metrics(void **unused) {
     assert_int_equal(store_tuning_counts(s, t.id, 10, &c), 0);
     assert_int_equal(c.completed, 3);
     assert_int_equal(c.objective_succeeded, 3);
+    /* An early-stopped job keeps its objective: it counts, and may be the
+     * best; a job stopped by the user keeps none and does not. */
+    for (int i = 3; i < 5; i++) {
+        store_training r = {0};
+        r.tuning_id = t.id;
+        snprintf(r.account, sizeof r.account, "123456789012");
+        snprintf(r.name, sizeof r.name, "b-%03d", i);
+        r.idx = i;
+        snprintf(r.status, sizeof r.status, "InProgress");
+        snprintf(r.secondary, sizeof r.secondary, "Starting");
+        r.hyperparameters = "{\"x\":\"1\"}";
+        snprintf(r.job_dir, sizeof r.job_dir, "/tmp/x");
+        assert_int_equal(store_insert_training(s, &r, &e), 0);
+        assert_int_equal(store_training_finish(s, r.id, "Stopped", "Stopped", NULL, i == 3,
+                                               i == 3 ? 0.9 : 7.0, 3),
+                         0);
+    }
+    assert_int_equal(store_best_training(s, t.id, 1, &best), 0);
+    assert_string_equal(best.name, "b-003");
+    store_training_clear(&best);
+    assert_int_equal(store_best_training(s, t.id, 0, &best), 0); /* minimum: b-000's 0 */
+    assert_string_equal(best.name, "b-000");
+    /* its curve, in order, with steps */
+    points_got got = {0};
+    assert_int_equal(store_each_point(s, best.id, "acc", each_point_cb, &got), 0);
+    assert_int_equal(got.n, 2);
+    assert_true(got.step[0] == 1 && got.step[1] == 2 && got.v[0] == 0.5 && got.v[1] == 0.0);
+    store_training_clear(&best);
+    assert_int_equal(store_tuning_counts(s, t.id, 10, &c), 0);
+    assert_int_equal(c.stopped, 2);
+    assert_int_equal(c.objective_succeeded, 4);
     store_close(s);
 }
 

@@ -123,6 +123,8 @@ static void test_deterministic(void **unused) {
     for (size_t n = 0; strategy_at(n); n++) {
         const char *name = strategy_at(n)->name;
         err_t e = {0};
+        if (!strcmp(name, "Grid"))
+            continue; /* categorical ranges only: test_strategies.c */
         strategy *a = strategy_new(name, sp, 7, NULL, 0, &e),
                  *b = strategy_new(name, sp, 7, NULL, 0, &e);
         assert_non_null(a);
