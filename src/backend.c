@@ -4,8 +4,12 @@
  * keeps the backend's ops and state in an opaque struct; every other wrapper
  * checks its arguments and dispatches. Nothing here knows any backend. */
 #include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "backend_impl.h"
 
@@ -130,4 +134,39 @@ ssize_t backend_read_log(backend *b, const char *job_dir, const char *handle, in
     if (n == 0)
         return 0;
     return b->ops->read_log(b->self, job_dir, handle ? handle : "", offset, buf, n);
+}
+
+int backend_read_result_file(const char *path, backend_result *r) {
+    json_t *j = json_load_file(path, 0, NULL);
+    if (!json_is_object(j)) {
+        json_decref(j);
+        return -1;
+    }
+    memset(r, 0, sizeof *r);
+    r->exited = json_is_true(json_object_get(j, "exited"));
+    r->code = (int)json_integer_value(json_object_get(j, "code"));
+    r->signal = (int)json_integer_value(json_object_get(j, "signal"));
+    r->timed_out = json_is_true(json_object_get(j, "timed_out"));
+    r->stopped = json_is_true(json_object_get(j, "stopped"));
+    r->started = json_number_value(json_object_get(j, "started"));
+    r->ended = json_number_value(json_object_get(j, "ended"));
+    const char *s = json_string_value(json_object_get(j, "error"));
+    snprintf(r->error, sizeof r->error, "%s", s ? s : "");
+    s = json_string_value(json_object_get(j, "model_uri"));
+    snprintf(r->model_uri, sizeof r->model_uri, "%s", s ? s : "");
+    s = json_string_value(json_object_get(j, "model_error"));
+    snprintf(r->model_error, sizeof r->model_error, "%s", s ? s : "");
+    json_decref(j);
+    return 0;
+}
+
+ssize_t backend_read_log_file(const char *path, int64_t offset, char *buf, size_t n) {
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0)
+        return errno == ENOENT ? 0 : -1;
+    ssize_t r;
+    while ((r = pread(fd, buf, n, (off_t)offset)) < 0 && errno == EINTR)
+        ;
+    close(fd);
+    return r;
 }

@@ -28,6 +28,17 @@ typedef struct backend_ops {
                         char *buf, size_t n);
 } backend_ops;
 
+/* Helpers for backends whose jobs leave files in the job directory. */
+
+/* Reads a result file in the runner's exit.json format (backends/local.h;
+ * written by hpo-runner, and by backends that write one of their own) into
+ * r, which it clears first. 0, or -1 when `path` holds no JSON object. */
+int backend_read_result_file(const char *path, backend_result *r);
+
+/* pread() of a log file at `path` from `offset`: the bytes read, 0 when the
+ * file does not exist (yet), -1 on error. Never blocks (O_NONBLOCK). */
+ssize_t backend_read_log_file(const char *path, int64_t offset, char *buf, size_t n);
+
 /* A backend made of `ops` and `self` directly, without the registry: for
  * tests (a fake backend defined in the test). backend_free() calls
  * ops->destroy(self). NULL on allocation failure. */

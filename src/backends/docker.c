@@ -913,24 +913,8 @@ static backend_state docker_result(void *self, const char *job_dir, const char *
     }
     pthread_mutex_unlock(&d->mu);
     path_in(p, sizeof p, job_dir, DOCKER_EXIT_FILE);
-    json_t *x = json_load_file(p, 0, NULL);
-    if (x) {
-        r->exited = json_is_true(json_object_get(x, "exited"));
-        r->code = (int)json_integer_value(json_object_get(x, "code"));
-        r->signal = (int)json_integer_value(json_object_get(x, "signal"));
-        r->timed_out = json_is_true(json_object_get(x, "timed_out"));
-        r->stopped = json_is_true(json_object_get(x, "stopped"));
-        r->started = json_number_value(json_object_get(x, "started"));
-        r->ended = json_number_value(json_object_get(x, "ended"));
-        const char *s = json_string_value(json_object_get(x, "error"));
-        snprintf(r->error, sizeof r->error, "%s", s ? s : "");
-        s = json_string_value(json_object_get(x, "model_uri"));
-        snprintf(r->model_uri, sizeof r->model_uri, "%s", s ? s : "");
-        s = json_string_value(json_object_get(x, "model_error"));
-        snprintf(r->model_error, sizeof r->model_error, "%s", s ? s : "");
-        json_decref(x);
+    if (backend_read_result_file(p, r) == 0)
         return BACKEND_EXITED;
-    }
     if (exists(job_dir, DOCKER_UNWRITABLE_FILE)) {
         r->result_unwritable = 1;
         snprintf(r->error, sizeof r->error,
@@ -951,14 +935,7 @@ static ssize_t docker_read_log(void *self, const char *job_dir, const char *hand
                                char *buf, size_t n) {
     char p[DOCKER_FILE_MAX];
     path_in(p, sizeof p, job_dir, DOCKER_LOG_FILE);
-    int fd = open(p, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-    if (fd < 0)
-        return errno == ENOENT ? 0 : -1;
-    ssize_t r;
-    while ((r = pread(fd, buf, n, (off_t)offset)) < 0 && errno == EINTR)
-        ;
-    close(fd);
-    return r;
+    return backend_read_log_file(p, offset, buf, n);
 }
 
 /* ---- launching ---- */

@@ -754,57 +754,33 @@ static backend_state local_result(void *self, const char *job_dir, const char *h
     if (lock_held(job_dir) > 0)
         return BACKEND_RUNNING;
     path_in(p, sizeof p, job_dir, LOCAL_EXIT_FILE);
-    json_error_t je;
-    json_t *j = json_load_file(p, 0, &je);
-    if (!j) {
-        /* No result: make sure no part of the job survives before anyone
-         * retries (the program dies with its runner; what it started may not). */
-        if (job_ids_of(job_dir, handle, &ids) == 0)
-            kill_job(lb, job_dir, &ids);
-        else
-            kill_cgroup(lb, job_dir);
-        path_in(p, sizeof p, job_dir, LOCAL_UNWRITABLE_FILE);
-        if (access(p, F_OK) == 0) {
-            r->result_unwritable = 1;
-            snprintf(r->error, sizeof r->error,
-                     "the training job ended but its result could not be written to %s/%s "
-                     "(is the disk full?)",
-                     job_dir, LOCAL_EXIT_FILE);
-            return BACKEND_EXITED;
-        }
-        path_in(p, sizeof p, job_dir, LOCAL_RUNNER_PID_FILE);
-        r->never_started = access(p, F_OK) != 0 && errno == ENOENT;
-        return BACKEND_LOST;
+    if (backend_read_result_file(p, r) == 0)
+        return BACKEND_EXITED;
+    /* No result: make sure no part of the job survives before anyone
+     * retries (the program dies with its runner; what it started may not). */
+    if (job_ids_of(job_dir, handle, &ids) == 0)
+        kill_job(lb, job_dir, &ids);
+    else
+        kill_cgroup(lb, job_dir);
+    path_in(p, sizeof p, job_dir, LOCAL_UNWRITABLE_FILE);
+    if (access(p, F_OK) == 0) {
+        r->result_unwritable = 1;
+        snprintf(r->error, sizeof r->error,
+                 "the training job ended but its result could not be written to %s/%s "
+                 "(is the disk full?)",
+                 job_dir, LOCAL_EXIT_FILE);
+        return BACKEND_EXITED;
     }
-    r->exited = json_is_true(json_object_get(j, "exited"));
-    r->code = (int)json_integer_value(json_object_get(j, "code"));
-    r->signal = (int)json_integer_value(json_object_get(j, "signal"));
-    r->timed_out = json_is_true(json_object_get(j, "timed_out"));
-    r->stopped = json_is_true(json_object_get(j, "stopped"));
-    r->started = json_number_value(json_object_get(j, "started"));
-    r->ended = json_number_value(json_object_get(j, "ended"));
-    const char *s = json_string_value(json_object_get(j, "error"));
-    snprintf(r->error, sizeof r->error, "%s", s ? s : "");
-    s = json_string_value(json_object_get(j, "model_uri"));
-    snprintf(r->model_uri, sizeof r->model_uri, "%s", s ? s : "");
-    s = json_string_value(json_object_get(j, "model_error"));
-    snprintf(r->model_error, sizeof r->model_error, "%s", s ? s : "");
-    json_decref(j);
-    return BACKEND_EXITED;
+    path_in(p, sizeof p, job_dir, LOCAL_RUNNER_PID_FILE);
+    r->never_started = access(p, F_OK) != 0 && errno == ENOENT;
+    return BACKEND_LOST;
 }
 
 static ssize_t local_read_log(void *self, const char *job_dir, const char *handle, int64_t offset,
                               char *buf, size_t n) {
     char p[LOCAL_PATH_MAX];
     path_in(p, sizeof p, job_dir, LOCAL_LOG_FILE);
-    int fd = open(p, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-    if (fd < 0)
-        return errno == ENOENT ? 0 : -1;
-    ssize_t r;
-    while ((r = pread(fd, buf, n, (off_t)offset)) < 0 && errno == EINTR)
-        ;
-    close(fd);
-    return r;
+    return backend_read_log_file(p, offset, buf, n);
 }
 
 /* ---- the backend ---- */

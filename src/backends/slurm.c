@@ -483,26 +483,7 @@ static int ids_of(const char *job_dir, const char *handle, long long *id, int *h
 static int read_exit(const char *dir, backend_result *r) {
     char p[SLURM_PATH_MAX];
     path_in(p, sizeof p, dir, LOCAL_EXIT_FILE);
-    json_error_t je;
-    json_t *j = json_load_file(p, 0, &je);
-    if (!j)
-        return -1;
-    memset(r, 0, sizeof *r);
-    r->exited = json_is_true(json_object_get(j, "exited"));
-    r->code = (int)json_integer_value(json_object_get(j, "code"));
-    r->signal = (int)json_integer_value(json_object_get(j, "signal"));
-    r->timed_out = json_is_true(json_object_get(j, "timed_out"));
-    r->stopped = json_is_true(json_object_get(j, "stopped"));
-    r->started = json_number_value(json_object_get(j, "started"));
-    r->ended = json_number_value(json_object_get(j, "ended"));
-    const char *s = json_string_value(json_object_get(j, "error"));
-    snprintf(r->error, sizeof r->error, "%s", s ? s : "");
-    s = json_string_value(json_object_get(j, "model_uri"));
-    snprintf(r->model_uri, sizeof r->model_uri, "%s", s ? s : "");
-    s = json_string_value(json_object_get(j, "model_error"));
-    snprintf(r->model_error, sizeof r->model_error, "%s", s ? s : "");
-    json_decref(j);
-    return 0;
+    return backend_read_result_file(p, r);
 }
 
 static int exists_in(const char *dir, const char *file) {
@@ -1320,14 +1301,7 @@ static ssize_t slurm_read_log(void *self, const char *job_dir, const char *handl
                               char *buf, size_t n) {
     char p[SLURM_PATH_MAX];
     path_in(p, sizeof p, job_dir, LOCAL_LOG_FILE);
-    int fd = open(p, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-    if (fd < 0)
-        return errno == ENOENT ? 0 : -1;
-    ssize_t r;
-    while ((r = pread(fd, buf, n, (off_t)offset)) < 0 && errno == EINTR)
-        ;
-    close(fd);
-    return r;
+    return backend_read_log_file(p, offset, buf, n);
 }
 
 /* ---- the backend ---- */
