@@ -486,6 +486,7 @@ static void run_pack(const char *prog, const char *dir, const char *job_name,
         sigset_t none;
         sigemptyset(&none);
         sigprocmask(SIG_SETMASK, &none, NULL);
+        signal(SIGPIPE, SIG_DFL);
         prctl(PR_SET_PDEATHSIG, SIGKILL);
         if (getppid() != runner)
             _exit(137);
@@ -700,6 +701,11 @@ int main(int argc, char **argv) {
     if (status_fd >= 0 && fcntl(status_fd, F_SETFD, FD_CLOEXEC))
         status_fd = -1;
 
+    /* A daemon killed while the runner starts leaves no reader on the
+     * status pipe: the report must fail with EPIPE, not kill the runner (and
+     * with it a job that has begun, which would count as lost). The program
+     * gets SIGPIPE back (every signal is reset in its child). */
+    signal(SIGPIPE, SIG_IGN);
     sigset_t mask;
     sigemptyset(&mask);
     sigaddset(&mask, SIGTERM);

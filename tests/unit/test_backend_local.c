@@ -395,6 +395,45 @@ static void test_never_started_job(void **state) {
     assert_true(r.never_started);
 }
 
+/* The daemon dies while the runner starts (kill -9 of hpod): no one reads
+ * the runner's start-up report. The runner must not die of SIGPIPE then —
+ * the job has begun, and would be lost — but run it to its end. */
+static void test_runner_outlives_a_dead_reader(void **state) {
+    fixture *f = *state;
+    int sp[2];
+    assert_int_equal(pipe(sp), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        close(sp[0]);             /* the reader is gone before the report */
+        signal(SIGPIPE, SIG_DFL); /* as the daemon starts it (spawn_runner) */
+        if (dup2(sp[1], 5) < 0)
+            _exit(126);
+        char *argv[] = {runner,        "--dir",   f->dir,
+                        "--status-fd", "5",       "--max-runtime",
+                        "0",           "--grace", "1",
+                        "--log-cap",   "65536",   "--",
+                        "/bin/sh",     "-c",      "sleep 0.2; exit 3",
+                        "sh",          "train",   NULL};
+        execve(runner, argv, envp);
+        _exit(127);
+    }
+    close(sp[0]);
+    close(sp[1]);
+    int st = 0;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    assert_false(WIFSIGNALED(st)); /* not killed by SIGPIPE */
+    char p[512];
+    snprintf(p, sizeof p, "%s/%s", f->dir, LOCAL_EXIT_FILE);
+    FILE *fp = fopen(p, "r");
+    assert_non_null(fp);
+    char buf[512] = "";
+    size_t n = fread(buf, 1, sizeof buf - 1, fp);
+    fclose(fp);
+    buf[n] = 0;
+    assert_non_null(strstr(buf, "\"code\": 3"));
+}
+
 static void test_adopted_after_a_restart(void **state) {
     fixture *f = *state;
     err_t e = {0};
@@ -780,6 +819,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_unwritable_result_is_not_lost, setup, teardown),
         cmocka_unit_test_setup_teardown(test_killed_runner_is_lost, setup, teardown),
         cmocka_unit_test_setup_teardown(test_never_started_job, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_runner_outlives_a_dead_reader, setup, teardown),
         cmocka_unit_test_setup_teardown(test_adopted_after_a_restart, setup, teardown),
         cmocka_unit_test_setup_teardown(test_job_env_never_reaches_the_runner, setup, teardown),
         cmocka_unit_test_setup_teardown(test_run_as_confines_the_program, setup, teardown),
