@@ -1213,6 +1213,9 @@ json_t *request_definition_json(const req_tuning *r, size_t def) {
                         json_pack("{s:I}", "MaxRuntimeInSeconds", (json_int_t)d->max_runtime));
     if (d->nenv)
         json_object_set_new(o, "Environment", request_kv_json(d->env, d->nenv));
+    if (d->retry_attempts > 0)
+        json_object_set_new(o, "RetryStrategy", json_pack("{s:i}", "MaximumRetryAttempts",
+                                                          d->retry_attempts));
     return o;
 }
 
@@ -1236,6 +1239,22 @@ json_t *request_describe_current(const req_tuning *r) {
                     r->early_stopping == REQ_EARLY_STOPPING_AUTO ? "Auto" : "Off");
     if (cfg && r->seed_given)
         json_object_set_new(cfg, "RandomSeed", json_integer((json_int_t)r->seed));
+    json_t *cc = r->has_target || r->best_not_improving || r->convergence_detection
+                     ? json_object()
+                     : NULL;
+    if (cc && r->has_target)
+        json_object_set_new(cc, "TargetObjectiveMetricValue", json_real(r->target_value));
+    if (cc && r->best_not_improving)
+        json_object_set_new(cc, "BestObjectiveNotImproving",
+                            json_pack("{s:i}", "MaxNumberOfTrainingJobsNotImproving",
+                                      r->best_not_improving));
+    if (cc && r->convergence_detection)
+        json_object_set_new(cc, "ConvergenceDetected",
+                            json_pack("{s:s}", "CompleteOnConvergence", "Enabled"));
+    if (cfg && cc)
+        json_object_set_new(cfg, "TuningJobCompletionCriteria", cc);
+    else
+        json_decref(cc);
     return json_pack("{s:o, s:o}", "HyperParameterTuningJobConfig", cfg ? cfg : json_object(),
                      "TrainingJobDefinition", def ? def : json_object());
 }
