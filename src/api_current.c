@@ -408,9 +408,9 @@ int api_current_describe_tuning(const api_call *c, json_t **out, err_t *e) {
     json_object_set_new(o, "TuningJobCompletionDetails", cd ? cd : json_object());
     if (t.started > 0) {
         double end = t.ended > 0 ? t.ended : util_now(), secs = end - t.started;
-        json_object_set_new(o, "ConsumedResources",
-                            json_pack("{s:I}", "RuntimeInSeconds",
-                                      (json_int_t)llround(secs > 0 ? secs : 0)));
+        json_object_set_new(
+            o, "ConsumedResources",
+            json_pack("{s:I}", "RuntimeInSeconds", (json_int_t)llround(secs > 0 ? secs : 0)));
     }
     rc = store_best_training(c->env->st, t.id, !strcmp(t.objective_type, "Maximize"), &best);
     if (rc == 0)
@@ -688,12 +688,12 @@ int api_current_list_tunings(const api_call *c, json_t **out, err_t *e) {
     o = json_pack("{s:o}", "HyperParameterTuningJobSummaries", arr);
     for (size_t i = 0; o && i < page.n && !rc; i++) {
         const store_tuning *t = &page.v[i];
-        json_t *s =
-            json_pack("{s:s, s:s, s:s, s:s, s:f, s:f, s:o}", "HyperParameterTuningJobName", t->name,
-                      "HyperParameterTuningJobArn", t->arn, "HyperParameterTuningJobStatus",
-                      current_status(t->status), "Strategy", t->strategy, "CreationTime", t->created,
-                      "LastModifiedTime", last_modified(t->created, t->started, t->ended),
-                      "ResourceLimits", resource_limits(t));
+        json_t *s = json_pack("{s:s, s:s, s:s, s:s, s:f, s:f, s:o}", "HyperParameterTuningJobName",
+                              t->name, "HyperParameterTuningJobArn", t->arn,
+                              "HyperParameterTuningJobStatus", current_status(t->status),
+                              "Strategy", t->strategy, "CreationTime", t->created,
+                              "LastModifiedTime", last_modified(t->created, t->started, t->ended),
+                              "ResourceLimits", resource_limits(t));
         if (s && t->ended > 0)
             json_object_set_new(s, "HyperParameterTuningEndTime", json_real(t->ended));
         if (s)

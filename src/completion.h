@@ -36,10 +36,10 @@
 
 #include <stddef.h>
 
-#define COMPLETION_IMPROVE_FRACTION 0.01   /* BestObjectiveNotImproving: "by 1% or greater" */
-#define COMPLETION_CONV_MIN_WINDOW 5       /* convergence window, at least (jobs) */
+#define COMPLETION_IMPROVE_FRACTION 0.01    /* BestObjectiveNotImproving: "by 1% or greater" */
+#define COMPLETION_CONV_MIN_WINDOW 5        /* convergence window, at least (jobs) */
 #define COMPLETION_CONV_WINDOW_FRACTION 0.2 /* ... else this share of MaxNumberOfTrainingJobs */
-#define COMPLETION_CONV_EPSILON 0.01       /* of the observed spread */
+#define COMPLETION_CONV_EPSILON 0.01        /* of the observed spread */
 
 /* Which criterion ended the search (the first met, in this order). */
 typedef enum {
@@ -52,7 +52,7 @@ typedef enum {
 /* The criteria of a tuning job (from its request). */
 typedef struct {
     int has_target;
-    double target_min;  /* the target, minimised (negated for Maximize) */
+    double target_min;     /* the target, minimised (negated for Maximize) */
     int max_not_improving; /* 0 = not given */
     int on_convergence;    /* CompleteOnConvergence Enabled */
     int max_jobs;          /* MaxNumberOfTrainingJobs (the window's scale) */

@@ -88,7 +88,7 @@ struct tuning {
     int not_improving;   /* as last stored */
     double converged;    /* ConvergenceDetectedTime as stored, 0 = none */
     size_t evaluated;    /* nhist at the last completion check */
-    trial **trials; /* not yet final */
+    trial **trials;      /* not yet final */
     size_t ntrials, captrials;
     size_t *checked; /* per trial: curve length at the last should_stop */
     hist_entry *hist;
@@ -781,8 +781,8 @@ static int tick_tuning(engine *en, tuning *tj) {
     /* 4. Launch while there is room. */
     for (;;) {
         int room = tj->status == TUNING_RUNNING && !tj->clock_expired && !tj->exhausted &&
-                   !tj->completed_early &&
-                   (int)tj->ntrials < tj->max_parallel && tj->launched < tj->max_jobs;
+                   !tj->completed_early && (int)tj->ntrials < tj->max_parallel &&
+                   tj->launched < tj->max_jobs;
         if (room && tj->strat && strategy_exhausted(tj->strat, (uint64_t)tj->launched)) {
             log_info("tuning job %s: the strategy has nothing left to propose", tj->name);
             tj->exhausted = 1;

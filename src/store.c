@@ -770,6 +770,8 @@ int store_tuning_counts(store *s, int64_t tuning_id, double now, store_counts *c
     return done_rc(r);
 }
 
+static void undo_savepoint(store *s, const char *name);
+
 int store_set_tuning_completion(store *s, int64_t id, int not_improving, double converged) {
     return run(s,
                "UPDATE tuning_jobs SET not_improving=?, converged=COALESCE(converged, ?)"

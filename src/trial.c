@@ -55,12 +55,12 @@ struct trial {
     int warned;      /* the wait for the result was logged */
     int has_obj;
     double obj;
-    int noted;         /* the Training transition is in the store */
+    int noted;            /* the Training transition is in the store */
     double started_at;    /* when the backend started it */
     double first_started; /* when its first attempt started (0: not yet): MaxRuntimeInSeconds
                              covers every attempt */
-    launch_job *lj;    /* the launch on the worker (STARTING), or NULL */
-    int start_failed;  /* the worker's start failed: finish with start_error */
+    launch_job *lj;       /* the launch on the worker (STARTING), or NULL */
+    int start_failed;     /* the worker's start failed: finish with start_error */
     char start_error[ERR_MSG_MAX];
 };
 
@@ -478,14 +478,13 @@ static int decide(trial *t) {
                      t->retried + 1);
         else
             snprintf(reason, sizeof reason, STORE_INTERNAL_PREFIX ": %s (%d attempts)",
-                     r.error[0] ? r.error : "the platform failed the training job",
-                     t->retried + 1);
+                     r.error[0] ? r.error : "the platform failed the training job", t->retried + 1);
         return finish(t, TRAINING_FAILED, "Failed", reason, 0, 0, ended);
     }
     if (r.result_unwritable) {
         snprintf(reason, sizeof reason,
                  STORE_INTERNAL_PREFIX ": the training job ended but its result could not be "
-                 "recorded%s%s (is the data dir's disk full?)",
+                                       "recorded%s%s (is the data dir's disk full?)",
                  r.error[0] ? ": " : "", r.error);
         return finish(t, TRAINING_FAILED, "Failed", reason, 0, 0, ended);
     }

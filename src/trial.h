@@ -48,8 +48,8 @@
 #include "store.h"
 #include "worker.h"
 
-#define TRIAL_MAX_RETRIES 2 /* relaunches after infrastructure failures without RetryStrategy */
-#define TRIAL_MAX_UNSTARTED 10    /* relaunches, by one daemon, of a job that never started */
+#define TRIAL_MAX_RETRIES 2    /* relaunches after infrastructure failures without RetryStrategy */
+#define TRIAL_MAX_UNSTARTED 10 /* relaunches, by one daemon, of a job that never started */
 #define TRIAL_RECHECK_SECONDS 10  /* a watched job's end is also asked for this often */
 #define TRIAL_RESULT_WAIT_WARN 30 /* seconds an ended job may lack a result before a warning */
 

@@ -92,9 +92,9 @@ static void test_moves(void **unused) {
     assert_false(tuning_status_can_move(TUNING_DELETE_FAILED, TUNING_COMPLETED));
     /* Deletable: Completed, Failed, Stopped, DeleteFailed (a retry). */
     for (int s = 0; s < TUNING__COUNT; s++)
-        assert_int_equal(tuning_status_deletable(s),
-                         s == TUNING_COMPLETED || s == TUNING_FAILED || s == TUNING_STOPPED ||
-                             s == TUNING_DELETE_FAILED);
+        assert_int_equal(tuning_status_deletable(s), s == TUNING_COMPLETED || s == TUNING_FAILED ||
+                                                         s == TUNING_STOPPED ||
+                                                         s == TUNING_DELETE_FAILED);
     assert_string_equal(tuning_status_current(TUNING_DELETING), "Deleting");
     assert_string_equal(tuning_status_current(TUNING_DELETE_FAILED), "DeleteFailed");
     tuning_status d = TUNING_RUNNING;
