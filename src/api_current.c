@@ -763,7 +763,8 @@ int api_current_delete_tuning(const api_call *c, json_t **out, err_t *e) {
                                           tuning_status_text(TUNING_DELETE_FAILED), NULL, 0, 0);
         log_error("tuning job %s: the deletion failed (%d); %s", t.name, rc,
                   frc ? "it stays Deleting (finished at the next start)" : "it is DeleteFailed");
-        rc = err_set(e, rc, "cannot delete tuning job %s; try again", t.name);
+        rc = err_set(e, rc == ERR_UNAVAILABLE ? ERR_UNAVAILABLE : ERR_INTERNAL,
+                     "cannot delete tuning job %s (it is DeleteFailed); try again", t.name);
         goto out;
     }
     log_info("deleted tuning job %s (its training jobs stay)", t.name);

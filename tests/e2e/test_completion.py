@@ -329,30 +329,36 @@ def test_delete_finished_after_kill9(tmp_path):
     d.stop()
 
 
-def test_delete_failed_is_shown_and_retried(tmp_path):
-    """DeleteFailed (a deletion whose second step failed) is shown as such and a second
-    DeleteHyperParameterTuningJob deletes the job."""
-    from test_current_api import write_credentials
-    d = Hpod(str(tmp_path), ["--credentials", write_credentials(tmp_path)]).start()
+def test_delete_failed_is_shown_and_retried(hpod_auth):
+    """The deletion's second step fails (here: a trigger put into the store makes the
+    tombstone's write fail): the call fails, the job is DeleteFailed, and deleting it
+    again, once the store works, deletes it."""
+    d = hpod_auth
     sm = client(d)
     sm.create_hyper_parameter_tuning_job(**tuning_request("stuck", max_jobs=1, parallel=1))
     assert wait_tuning(sm, "stuck")["HyperParameterTuningJobStatus"] == "Completed"
-    d.stop()
     db = sqlite3.connect(os.path.join(d.data, "openhpo.db"))
-    db.execute("UPDATE tuning_jobs SET status='DeleteFailed' WHERE name='stuck'")
+    db.execute("CREATE TRIGGER fail_delete BEFORE UPDATE OF kind ON tuning_jobs"
+               " BEGIN SELECT RAISE(ABORT, 'injected failure'); END")
     db.commit()
-    db.close()
-    d.start()
-    sm = client(d)
+    st, js = current_call(d, "DeleteHyperParameterTuningJob",
+                          {"HyperParameterTuningJobName": "stuck"})
+    assert st == 500 and "DeleteFailed" in js["message"], (st, js)
     desc = sm.describe_hyper_parameter_tuning_job(HyperParameterTuningJobName="stuck")
     assert desc["HyperParameterTuningJobStatus"] == "DeleteFailed"
     listed = sm.list_hyper_parameter_tuning_jobs(StatusEquals="DeleteFailed")
     assert [s["HyperParameterTuningJobName"]
             for s in listed["HyperParameterTuningJobSummaries"]] == ["stuck"]
+    with pytest.raises(sm.exceptions.ClientError) as e:  # final: not stoppable
+        sm.stop_hyper_parameter_tuning_job(HyperParameterTuningJobName="stuck")
+    assert error_code(e) == "ValidationException"
+    db.execute("DROP TRIGGER fail_delete")
+    db.commit()
+    db.close()
     sm.delete_hyper_parameter_tuning_job(HyperParameterTuningJobName="stuck")
-    with pytest.raises(sm.exceptions.ClientError):
+    with pytest.raises(sm.exceptions.ClientError) as e:
         sm.describe_hyper_parameter_tuning_job(HyperParameterTuningJobName="stuck")
-    d.stop()
+    assert error_code(e) == "ResourceNotFound"
 
 
 # ---------- RandomSeed ----------
