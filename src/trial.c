@@ -70,7 +70,7 @@ static double now_of(const trial *t) {
 
 int trial_infrastructure_failure(backend_state bs, const backend_result *r) {
     if (bs == BACKEND_LOST)
-        return !r->never_started;
+        return 1;
     return bs == BACKEND_EXITED && r->infrastructure && !r->stopped && !r->timed_out &&
            !r->result_unwritable;
 }
@@ -320,9 +320,9 @@ static int launch(trial *t) {
         if (left < 1) {
             char why[160];
             snprintf(why, sizeof why,
-                     "Training job exceeded MaxRuntimeInSeconds (%ld s) over its %d attempts "
+                     "Training job exceeded MaxRuntimeInSeconds (%ld s) over its attempts "
                      "and was stopped",
-                     runtime, t->retried + 1);
+                     runtime);
             return finish(t, TRAINING_STOPPED, "MaxRuntimeExceeded", why, 0, 0, now_of(t));
         }
         runtime = (long)ceil(left);

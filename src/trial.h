@@ -118,8 +118,9 @@ trial_step trial_tick(trial *t);
 /* The retry rule, in one place: whether a job that ended in `bs` with
  * result `r` failed for the platform's sake — an infrastructure failure,
  * retried — rather than its program's. BACKEND_LOST (the runner vanished:
- * killed, the node gone) is one (a job that never started is not a failure
- * at all: relaunched without spending a retry, before this is asked); so is
+ * killed, the node gone) is one (a job that never started is relaunched
+ * without spending a retry before this is asked, up to TRIAL_MAX_UNSTARTED
+ * times; past that it counts as one too); so is
  * an exit a backend marks r->infrastructure (a container engine, S3 or node
  * failure). A program that exits non-zero, is killed by a signal of its
  * own, times out or is stopped is not. */
