@@ -11,7 +11,7 @@ CC      ?= cc
 SAN     ?=
 PYTHON  ?= /usr/bin/python3
 
-PKGS    := libmicrohttpd jansson sqlite3 libpcre2-8 nlopt libcrypto libarchive
+PKGS    := libmicrohttpd jansson sqlite3 libpcre2-8 nlopt libcrypto libarchive libcurl
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter \
            -Isrc $(shell pkg-config --cflags $(PKGS) 2>/dev/null)

@@ -11,7 +11,7 @@
 
 /* The registry: one X(NAME) per backend, defined in src/backends/NAME.c as
  * backend_NAME_ops. Adding a backend is that file plus one line here. */
-#define BACKEND_REGISTRY X(local)
+#define BACKEND_REGISTRY X(local) X(docker) X(slurm)
 
 #define X(name) extern const backend_ops backend_##name##_ops;
 BACKEND_REGISTRY

@@ -15,6 +15,7 @@
 #include "space.h"
 #include "status.h"
 #include "strategy.h"
+#include "tenant.h"
 #include "trial.h"
 #include "util.h"
 
@@ -851,6 +852,16 @@ static backend *find_backend(const engine *en, const char *name) {
     return NULL;
 }
 
+/* The backend that runs container images (BACKEND_CAP_CONTAINER), or NULL:
+ * image_resolve (image_policy.container_backend) runs TrainingImages that are image references on
+ * it. */
+static const char *container_backend(const engine *en) {
+    for (size_t i = 0; i < en->cfg.nbackends; i++)
+        if (backend_caps(en->cfg.backends[i]) & BACKEND_CAP_CONTAINER)
+            return backend_name(en->cfg.backends[i]);
+    return NULL;
+}
+
 static metrics_set *compile_metrics(const req_training_def *def, err_t *e) {
     const char *names[REQ_MAX_METRICS], *regexes[REQ_MAX_METRICS];
     size_t n = def->nmetrics < REQ_MAX_METRICS ? def->nmetrics : REQ_MAX_METRICS;
@@ -968,7 +979,11 @@ static int load_tuning(engine *en, const store_tuning *row) {
         if (!strcmp(metrics_name(tj->ms, i), obj))
             tj->objective = (int)i;
     request_def_path(tj->r, 0, "AlgorithmSpecification.TrainingImage", field, sizeof field);
-    if (image_resolve(en->cfg.images, def->image, field, &tj->def->img, &e))
+    /* The policy of now (it may have changed since the job was created):
+     * an image the account may no longer use fails the job. */
+    image_policy pol = tenant_image_policy(en->cfg.tenant, tj->r->account);
+    pol.container_backend = container_backend(en);
+    if (image_resolve(en->cfg.images, def->image, &pol, field, &tj->def->img, &e))
         goto fail;
     if (!(tj->be = find_backend(en, tj->def->img.backend))) {
         err_set(&e, ERR_VALIDATION, "%s: backend '%s' is not configured in this daemon", field,
@@ -1106,8 +1121,12 @@ int engine_check_tuning(const engine *en, const req_tuning *r, err_t *e) {
         rc = e->code ? e->code : ERR_INTERNAL;
         goto out;
     }
+    if ((rc = tenant_check_request(en->cfg.tenant, r, e)))
+        goto out;
     request_def_path(r, 0, "AlgorithmSpecification.TrainingImage", field, sizeof field);
-    if ((rc = image_resolve(en->cfg.images, r->defs[0].image, field, &img, e)))
+    image_policy pol = tenant_image_policy(en->cfg.tenant, r->account);
+    pol.container_backend = container_backend(en);
+    if ((rc = image_resolve(en->cfg.images, r->defs[0].image, &pol, field, &img, e)))
         goto out;
     if (!find_backend(en, img.backend))
         rc = err_set(e, ERR_VALIDATION, "%s: backend '%s' is not configured in this daemon", field,
@@ -1222,7 +1241,8 @@ static backend *stored_backend(engine *en, int64_t tuning_id) {
                            row.request, row.account, &r, &e) ||
         !r->ndefs)
         goto out;
-    if (image_resolve(en->cfg.images, r->defs[0].image, "TrainingImage", &img, &e) == 0)
+    image_policy pol = {.container_backend = container_backend(en)};
+    if (image_resolve(en->cfg.images, r->defs[0].image, &pol, "TrainingImage", &img, &e) == 0)
         be = find_backend(en, img.backend);
 out:
     image_clear(&img);
@@ -1268,7 +1288,8 @@ engine *engine_new(const engine_config *cfg, err_t *e) {
                            .now = cfg->now,
                            .now_ud = cfg->now_ud,
                            .grace = cfg->grace,
-                           .wk = cfg->wk};
+                           .wk = cfg->wk,
+                           .tenant = cfg->tenant};
     return en;
 }
 

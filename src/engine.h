@@ -50,20 +50,23 @@
 typedef struct engine engine;
 
 typedef struct {
-    loop *l;                  /* borrowed */
-    store *st;                /* borrowed */
-    backend *const *backends; /* borrowed; the image catalog names one per image */
-    size_t nbackends;         /* ("local" for paths and the catalog's short forms) */
-    worker *wk;               /* suggestions and launches (job directory, backend_start) run
-                                 on it; NULL = inline (tests). Borrowed: free the engine
-                                 first, then the worker (which ends what is in flight) */
-    const char *data_dir;     /* training job directories go under DATA_DIR/jobs */
-    const json_t *images;     /* image catalog (see image.h); borrowed, may be NULL */
-    long grace;               /* seconds between SIGTERM and SIGKILL when stopping */
-    int max_running;          /* training jobs running at once across all tuning jobs (a
-                                 machine's limit; MaxParallelTrainingJobs is per job); 0 =
-                                 ENGINE_DEFAULT_MAX_RUNNING */
-    double (*now)(void *ud);  /* the clock, epoch seconds; NULL = util_now */
+    loop *l;                     /* borrowed */
+    store *st;                   /* borrowed */
+    backend *const *backends;    /* borrowed; the image catalog names one per image */
+    size_t nbackends;            /* ("local" for paths and the catalog's short forms) */
+    worker *wk;                  /* suggestions and launches (job directory, backend_start) run
+                                    on it; NULL = inline (tests). Borrowed: free the engine
+                                    first, then the worker (which ends what is in flight) */
+    const char *data_dir;        /* training job directories go under DATA_DIR/jobs */
+    const json_t *images;        /* image catalog (see image.h); borrowed, may be NULL */
+    const struct tenant *tenant; /* the tenancy policy (tenant.h): what a request may use,
+                                    as whom its jobs run; borrowed; NULL = one-user mode
+                                    without limits (jobs run as the daemon's user) */
+    long grace;                  /* seconds between SIGTERM and SIGKILL when stopping */
+    int max_running;             /* training jobs running at once across all tuning jobs (a
+                                    machine's limit; MaxParallelTrainingJobs is per job); 0 =
+                                    ENGINE_DEFAULT_MAX_RUNNING */
+    double (*now)(void *ud);     /* the clock, epoch seconds; NULL = util_now */
     void *now_ud;
     const struct strategy_ops *strategy; /* tests: every tuning job uses these ops instead of
                                             its request's Strategy; NULL = the request's */
@@ -80,8 +83,10 @@ int engine_start(engine *en, err_t *e);
 /* The loop's tick: launches, reads logs, finalises. */
 void engine_tick(engine *en);
 
-/* Checks that a request can run: its space, strategy, metric regexes, and
- * its image (resolvable, with a backend this daemon has; messages name
+/* Checks that a request can run: its space, strategy, metric regexes, the
+ * tenancy policy for r->account (tenant_check_request: its Environment,
+ * URIs and Unix user), and its image (resolvable under the policy, with a
+ * backend this daemon has; messages name
  * AlgorithmSpecification.TrainingImage in r->api's path). Call before
  * storing it, so bad input is refused with nothing stored. 0 or an
  * err_code with e set. */

@@ -21,6 +21,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "api.h"
@@ -31,6 +32,7 @@
 #include "http.h"
 #include "loop.h"
 #include "store.h"
+#include "tenant.h"
 #include "throttle.h"
 #include "util.h"
 #include "validate.h"
@@ -50,12 +52,16 @@ typedef struct {
 typedef struct {
     const char *listen, *data_dir, *port_file, *region, *images, *runner, *credentials;
     const char *backend_config; /* JSON object: backend name -> its settings */
+    const char *docker_socket;  /* the docker backend's "socket" setting */
     long grace;
     int hour_seconds;
     int max_running; /* 0 = the engine default */
     int insecure;
     double throttle_rate, throttle_burst; /* 0 = no throttling */
-    opt_list file_roots;                  /* --file-root DIR (tenancy: row to come) */
+    opt_list file_roots;                  /* --file-root DIR */
+    int allow_host_programs;              /* --allow-host-programs */
+    const char *run_as;                   /* --run-as USER */
+    opt_list allow_env;                   /* --allow-env KEY */
 } options;
 
 typedef struct {
@@ -87,6 +93,8 @@ static const opt_def OPTIONS[] = {
     OPT("--runner", OPT_STR, runner, "PATH", "hpo-runner binary (default: next to hpod)"),
     OPT("--backend-config", OPT_STR, backend_config, "FILE",
         "backends' settings: JSON object, backend name -> its settings (docs/BACKENDS.md)"),
+    OPT("--docker-socket", OPT_STR, docker_socket, "PATH",
+        "Docker engine socket (default /var/run/docker.sock when it exists)"),
     OPT("--grace", OPT_LONG, grace, "SECONDS",
         "seconds between SIGTERM and SIGKILL when stopping (default 120)"),
     OPT("--hour-seconds", OPT_INT, hour_seconds, "N",
@@ -99,6 +107,19 @@ static const opt_def OPTIONS[] = {
     OPT("--insecure", OPT_FLAG, insecure, NULL,
         "allow a non-loopback --listen without --credentials (unauthenticated callers act as "
         "account " AUTH_DEFAULT_ACCOUNT ")"),
+    OPT("--allow-host-programs", OPT_FLAG, allow_host_programs, NULL,
+        "with --credentials: let a TrainingImage name a host program (absolute path or "
+        "file://), not only a catalog image; this trusts every caller with any program the "
+        "job's user may run"),
+    OPT("--run-as", OPT_STR, run_as, "USER",
+        "run training jobs as this Unix user (with --credentials: accounts without their own "
+        "\"run_as\"); root only when named so"),
+    OPT("--file-root", OPT_LIST, file_roots, "DIR",
+        "file:// channels and output paths must lie under a root; without --credentials the "
+        "roots are these DIRs (none: any path), with it each account gets DIR/<account_id>"),
+    OPT("--allow-env", OPT_LIST, allow_env, "KEY",
+        "allow Environment key KEY although it changes how programs load or start (LD_*, "
+        "BASH_ENV, PATH, ...; src/tenant.h); '*' allows every key"),
     OPT("--throttle-rate", OPT_DOUBLE, throttle_rate, "R",
         "requests/second per access key (default: no throttling)"),
     OPT("--throttle-burst", OPT_DOUBLE, throttle_burst, "B",
@@ -309,7 +330,11 @@ int main(int argc, char **argv) {
     credentials *creds = NULL;
     json_t *bconf = NULL; /* --backend-config: outlives the backends */
     throttle *th = NULL;
+    tenant *tn = NULL;
 
+    /* Nothing hpod creates is for others (database, logs, job directories);
+     * what a job's user must reach is opened up explicitly. */
+    umask(077);
     if (parse_args(argc, argv, &o))
         return 2;
     signal(SIGPIPE, SIG_IGN);
@@ -346,6 +371,16 @@ int main(int argc, char **argv) {
         fprintf(stderr, "hpod: cannot create data dir %s: %s\n", o.data_dir, strerror(errno));
         return 1;
     }
+    /* The data dir and its jobs/ are 0711: a job's user reaches its own job
+     * directory by path, and lists (reads) nothing of the daemon's. */
+    {
+        char jobs[PATH_MAX + 8];
+        snprintf(jobs, sizeof jobs, "%s/jobs", datadir);
+        if (chmod(datadir, 0711) || (mkdir(jobs, 0711) && errno != EEXIST) || chmod(jobs, 0711)) {
+            fprintf(stderr, "hpod: cannot set the mode of %s: %s\n", jobs, strerror(errno));
+            return 1;
+        }
+    }
     if (o.runner) {
         snprintf(runner, sizeof runner, "%s", o.runner);
     } else {
@@ -373,6 +408,17 @@ int main(int argc, char **argv) {
     }
     if (o.credentials && !(creds = credentials_load(o.credentials, &e))) {
         fprintf(stderr, "hpod: %s\n", e.msg);
+        goto out;
+    }
+    tenant_config tc = {.creds = creds,
+                        .allow_host_programs = o.allow_host_programs,
+                        .run_as = o.run_as,
+                        .file_roots = o.file_roots.v,
+                        .nfile_roots = o.file_roots.n,
+                        .allow_env = o.allow_env.v,
+                        .nallow_env = o.allow_env.n};
+    if (!(tn = tenant_new(&tc, &e))) {
+        fprintf(stderr, "hpod: %s%s%s\n", creds ? o.credentials : "", creds ? ": " : "", e.msg);
         goto out;
     }
     if (o.throttle_rate > 0 && !(th = throttle_new(o.throttle_rate, o.throttle_burst))) {
@@ -409,6 +455,14 @@ int main(int argc, char **argv) {
             rc = 2;
         goto out;
     }
+    /* A database of an earlier daemon (before umask 077) is made private. */
+    static const char *const dbfiles[] = {"openhpo.db", "openhpo.db-wal", "openhpo.db-shm"};
+    for (size_t i = 0; i < sizeof dbfiles / sizeof *dbfiles; i++) {
+        char f[PATH_MAX + 32];
+        snprintf(f, sizeof f, "%s/%s", datadir, dbfiles[i]);
+        if (chmod(f, 0600) && errno != ENOENT)
+            log_warn("cannot make %s private: %s", f, strerror(errno));
+    }
     /* Every registered backend; one that cannot start here (its engine is
      * absent, say) is left out, and jobs naming it fail with a reason. The
      * local backend must start. */
@@ -431,6 +485,15 @@ int main(int argc, char **argv) {
                         known ? "must be an object" : "is not a backend");
                 goto out;
             }
+        }
+    }
+    if (o.docker_socket) { /* --docker-socket is the docker settings' "socket" */
+        json_t *dc = json_object_get(bconf, "docker");
+        if ((!bconf && !(bconf = json_object())) ||
+            (!dc && json_object_set_new(bconf, "docker", dc = json_object())) || !dc ||
+            json_object_set_new(dc, "socket", json_string(o.docker_socket))) {
+            fprintf(stderr, "hpod: out of memory\n");
+            goto out;
         }
     }
     for (size_t i = 0; backend_registered(i) && nbackends < HPOD_MAX_BACKENDS; i++) {
@@ -462,6 +525,7 @@ int main(int argc, char **argv) {
                         .wk = wk,
                         .data_dir = datadir,
                         .images = images,
+                        .tenant = tn,
                         .grace = o.grace,
                         .max_running = o.max_running};
     if (!(en = engine_new(&ec, &e)) || engine_start(en, &e)) {
@@ -496,6 +560,12 @@ int main(int argc, char **argv) {
         log_info("authentication: none (no --credentials): %s, every caller acts as account %s",
                  is_loopback(host) ? "serving loopback only" : "INSECURE, --insecure given",
                  AUTH_DEFAULT_ACCOUNT);
+    if ((creds || o.run_as) && geteuid() != 0)
+        log_warn("jobs run as other Unix users (run_as, --run-as): hpod runs as uid %d, not "
+                 "root, so it can start only jobs of its own user",
+                 (int)geteuid());
+    if (creds && o.allow_host_programs)
+        log_warn("--allow-host-programs: every caller may run any host program as its jobs' user");
     rc = loop_run(l) ? 1 : 0;
     log_info("stopped");
 out:
@@ -510,6 +580,7 @@ out:
     loop_free(l);
     json_decref(images);
     throttle_free(th);
+    tenant_free(tn); /* after the engine, which borrows it */
     credentials_free(creds);
     validate_shutdown();
     signals_fini();

@@ -1,13 +1,16 @@
 /* trial — one training job's lifecycle (see trial.h). */
 #include "trial.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "contract.h"
 #include "ingest.h"
+#include "tenant.h"
 #include "util.h"
 
 typedef struct launch_job launch_job;
@@ -25,6 +28,7 @@ struct launch_job {
     json_t *hp;
     char **env, **argv;
     backend_launch bl;
+    tenant_identity id; /* as whom it runs (tenant.h) */
     char handle[BACKEND_HANDLE_MAX];
     int rc; /* 0: started; else the err_code of e */
     err_t e;
@@ -227,14 +231,42 @@ static void launch_job_free(launch_job *lj) {
     free(lj);
 }
 
+/* The contract's view of a launch, with its user. */
+static contract_job contract_job_of(const launch_job *lj) {
+    return (contract_job){.job_name = lj->name,
+                          .job_dir = lj->job_dir,
+                          .hyperparameters = lj->hp,
+                          .def = lj->def,
+                          .run_as = lj->id.run_as,
+                          .uid = lj->id.uid,
+                          .gid = lj->id.gid,
+                          .home = lj->id.home[0] ? lj->id.home : NULL};
+}
+
+/* The job directory's parent (DATA/jobs/<account>) is made mode 0711: the
+ * job's user must search every directory above its job directory, and may
+ * list none (hpod makes DATA and DATA/jobs 0711 too; its umask is 077). */
+static int reachable_parent(const char *job_dir, err_t *e) {
+    char parent[1024];
+    snprintf(parent, sizeof parent, "%s", job_dir);
+    char *slash = strrchr(parent, '/');
+    if (!slash || slash == parent)
+        return 0;
+    *slash = 0;
+    if (util_mkdir_p(parent, 0) || chmod(parent, 0711))
+        return err_set(e, ERR_INTERNAL, "cannot make %s searchable: %s", parent, strerror(errno));
+    return 0;
+}
+
 /* On the worker (or inline): lays out the job directory, starts the job.
  * Touches only lj's own data, the filesystem and the backend's start. */
 static void launch_run(void *arg) {
     launch_job *lj = arg;
-    contract_job cj = {
-        .job_name = lj->name, .job_dir = lj->job_dir, .hyperparameters = lj->hp, .def = lj->def};
+    contract_job cj = contract_job_of(lj);
     util_rm_rf(lj->job_dir); /* a relaunch starts from a clean directory */
     lj->handle[0] = 0;
+    if (lj->id.run_as && (lj->rc = reachable_parent(lj->job_dir, &lj->e)))
+        return;
     if ((lj->rc = contract_prepare(&cj, &lj->e)))
         return;
     lj->rc = backend_start(lj->be, &lj->bl, lj->handle, &lj->e);
@@ -345,8 +377,13 @@ static int launch(trial *t) {
         }
         goto fail;
     }
-    contract_job cj = {
-        .job_name = lj->name, .job_dir = lj->job_dir, .hyperparameters = lj->hp, .def = def};
+    /* The policy and the user of now, not of when the job was created: a
+     * daemon restarted with other settings must not run it as someone else
+     * (nor as itself), nor with URIs it no longer grants. */
+    if ((rc = tenant_check_request(t->env.tenant, t->job.r, &e)) ||
+        (rc = tenant_identity_of(t->env.tenant, t->job.r->account, &lj->id, &e)))
+        goto fail;
+    contract_job cj = contract_job_of(lj);
     if (!(lj->env = contract_env(&cj, lj->job_dir))) {
         rc = err_set(&e, ERR_INTERNAL, "out of memory");
         goto fail;
@@ -368,7 +405,11 @@ static int launch(trial *t) {
                               .output_path = def->output_path,
                               .image = def->image,
                               .instance_type = def->instance_type,
-                              .instance_count = def->instance_count};
+                              .instance_count = def->instance_count,
+                              .account = t->job.r->account,
+                              .run_as = lj->id.run_as,
+                              .uid = lj->id.uid,
+                              .gid = lj->id.gid};
     /* Write-ahead: the training job's row is durable before it can run. */
     if ((store_rc = store_sync(t->env.st)))
         goto out;

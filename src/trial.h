@@ -65,7 +65,9 @@ typedef struct {
     double (*now)(void *ud);
     void *now_ud;
     long grace;
-    worker *wk; /* launches run on it; NULL = inline (in the tick) */
+    worker *wk;                  /* launches run on it; NULL = inline (in the tick) */
+    const struct tenant *tenant; /* the policy (tenant.h), checked again at each launch, and
+                                    the job's Unix user; NULL = as the daemon's user */
 } trial_env;
 
 /* The tuning job's settings a trial runs with (borrowed; outlive it, and

@@ -8,6 +8,7 @@ the training jobs of the daemons it started are stopped, so none lingers into
 the next tests."""
 import json
 import os
+import pwd
 import signal
 import subprocess
 import sys
@@ -37,6 +38,10 @@ class Hpod:
         self.port_file = os.path.join(tmp, "port")
         self.images = os.path.join(tmp, "images.json")
         self.extra_args = list(extra_args)
+        if "--credentials" in self.extra_args and "--run-as" not in self.extra_args:
+            # Several tenants: jobs never run as the daemon's user unless the
+            # operator names one. These tests name the user running them.
+            self.extra_args += ["--run-as", pwd.getpwuid(os.getuid()).pw_name]
         self.proc = None
         self.url = None
         _created.append(self)

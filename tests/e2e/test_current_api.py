@@ -25,14 +25,23 @@ AWS = "/usr/bin/aws"
 
 
 def write_credentials(tmp):
+    """A's file roots are the test's private input and output dirs; B's,
+    TMP/b-s3 (b_dir())."""
     path = os.path.join(str(tmp), "credentials.json")
+    os.makedirs(b_dir(tmp), exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as f:
         json.dump({"credentials": [
-            {"access_key_id": KEY_A, "secret_access_key": SECRET_A, "account_id": ACCOUNT},
-            {"access_key_id": KEY_B, "secret_access_key": SECRET_B, "account_id": OTHER},
+            {"access_key_id": KEY_A, "secret_access_key": SECRET_A, "account_id": ACCOUNT,
+             "file_roots": [private_dir("input"), private_dir("output")]},
+            {"access_key_id": KEY_B, "secret_access_key": SECRET_B, "account_id": OTHER,
+             "file_roots": [b_dir(tmp)]},
         ]}, f)
     return path
+
+
+def b_dir(tmp):
+    return os.path.join(str(tmp), "b-s3")
 
 
 def client(d, key=KEY_A, secret=SECRET_A, retries=True):
@@ -352,8 +361,9 @@ def test_current_and_2017_share_jobs_per_account(hpod_auth):
     with pytest.raises(other.exceptions.ClientError) as e:
         other.stop_hyper_parameter_tuning_job(HyperParameterTuningJobName="new")
     assert error_code(e) == "ResourceNotFound"
-    # B may use the same name in its own account.
-    other.create_training_job(**training_request("new"))
+    # B may use the same name in its own account (and its own output path).
+    other.create_training_job(**dict(training_request("new"), OutputDataConfig={
+        "S3OutputPath": "file://" + b_dir(d.tmp)}))
     assert other.describe_training_job(TrainingJobName="new")["TrainingJobArn"].endswith(
         ":%s:training-job/new" % OTHER)
 

@@ -303,6 +303,253 @@ static void test_as_sigv4_store(void **unused) {
     credentials_free(c);
 }
 
+/* No 4-character run of `secret` appears in `msg`. */
+static void assert_no_secret(const char *msg, const char *secret) {
+    size_t n = strlen(secret);
+    for (size_t i = 0; i + 4 <= n; i++) {
+        char part[5];
+        memcpy(part, secret + i, 4);
+        part[4] = 0;
+        if (strstr(msg, part))
+            fail_msg("message '%s' holds '%s' of the secret", msg, part);
+    }
+}
+
+/* Parses `json` (expected to fail) and checks the message. */
+static void expect_secret_safe(const char *json, size_t len, const char *secret,
+                               const char *fragment) {
+    err_t e = {0};
+    credentials *c = credentials_parse(json, len, "sec.json", &e);
+    if (c)
+        fail_msg("accepted: %s", json);
+    assert_int_equal(e.code, ERR_VALIDATION);
+    assert_no_secret(e.msg, secret);
+    if (fragment && !strstr(e.msg, fragment))
+        fail_msg("message '%s' lacks '%s'", e.msg, fragment);
+}
+
+static void test_no_secret_in_errors(void **unused) {
+    const char *sec = "wJalrXUtnFEMIK7MDENGbPxRfiCYzzKEY";
+    char json[2048];
+    /* A raw control character inside the secret (the reported leak). */
+    snprintf(json, sizeof json,
+             "{\"credentials\":[{\"access_key_id\":\"AKIA000000000000\",\n"
+             "\"secret_access_key\":\"wJalrXUtnF\x01"
+             "EMIK7MDENGbPxRfiCYzzKEY\",\n"
+             "\"account_id\":\"000000000000\"}]}");
+    expect_secret_safe(json, strlen(json), sec, "line 2, column");
+    expect_secret_safe(json, strlen(json), sec, "control character (0x01)");
+    /* A tab is allowed between tokens but not inside a string. */
+    snprintf(json, sizeof json,
+             "{\"credentials\":[{\"access_key_id\":\"AKIA000000000000\","
+             "\"secret_access_key\":\"wJalrXUtnF\tEMIK7MDENGbPxRfiCYzzKEY\","
+             "\"account_id\":\"000000000000\"}]}");
+    expect_secret_safe(json, strlen(json), sec, "line 1");
+    /* Escaped control character: parsed, then refused without quoting. */
+    snprintf(json, sizeof json,
+             LIST("{\"access_key_id\":\"AKIA000000000000\",\"secret_access_key\":"
+                  "\"wJalrXUtnF\\u0007EMIK7MDENGbPxRfiCYzzKEY\",\"account_id\":\"000000000000\"}"));
+    expect_secret_safe(json, strlen(json), sec, "secret_access_key must be");
+    /* Over-long secret. */
+    char longsec[200];
+    for (int i = 0; i < 150; i++)
+        longsec[i] = "wJalrXUtnFEMIK7MDENGbPxRfiCY"[i % 28];
+    longsec[150] = 0;
+    snprintf(json, sizeof json,
+             LIST("{\"access_key_id\":\"AKIA000000000000\",\"secret_access_key\":\"%s\","
+                  "\"account_id\":\"000000000000\"}"),
+             longsec);
+    expect_secret_safe(json, strlen(json), longsec, "secret_access_key must be 1 to 128");
+    /* Bad JSON right after the secret: a missing comma, a missing colon, a
+     * cut-off string, a stray token, the file ending inside the secret. */
+    const char *after[] = {
+        "{\"credentials\":[{\"access_key_id\":\"AKIA000000000000\",\"secret_access_key\":"
+        "\"wJalrXUtnFEMIK7MDENGbPxRfiCYzzKEY\" \"account_id\":\"000000000000\"}]}",
+        "{\"credentials\":[{\"access_key_id\":\"AKIA000000000000\",\"secret_access_key\" "
+        "\"wJalrXUtnFEMIK7MDENGbPxRfiCYzzKEY\",\"account_id\":\"000000000000\"}]}",
+        "{\"credentials\":[{\"access_key_id\":\"AKIA000000000000\",\"secret_access_key\":"
+        "\"wJalrXUtnFEMIK7MDENGbPxRfiCYzzKEY",
+        "{\"credentials\":[{\"access_key_id\":\"AKIA000000000000\",\"secret_access_key\":"
+        "wJalrXUtnFEMIK7MDENGbPxRfiCYzzKEY,\"account_id\":\"000000000000\"}]}",
+        "{\"credentials\":[{\"access_key_id\":\"AKIA000000000000\",\"secret_access_key\":"
+        "\"wJalrXUtnFEMIK7MDENGbPxRfiCYzzKEY\"}]} wJalrXUtnFEMIK7MDENGbPxRfiCYzzKEY",
+        /* The secret as an unknown member's name. */
+        "{\"credentials\":[{\"access_key_id\":\"AKIA000000000000\","
+        "\"wJalrXUtnFEMIK7MDENGbPxRfiCYzzKEY\":\"x\",\"account_id\":\"000000000000\"}]}",
+        /* Invalid UTF-8 inside the secret. */
+        "{\"credentials\":[{\"access_key_id\":\"AKIA000000000000\",\"secret_access_key\":"
+        "\"wJalrXUtnF\xff\xfe"
+        "EMIK7MDENGbPxRfiCYzzKEY\",\"account_id\":\"000000000000\"}]}",
+        /* A bad escape inside the secret. */
+        "{\"credentials\":[{\"access_key_id\":\"AKIA000000000000\",\"secret_access_key\":"
+        "\"wJalrXUtnF\\qEMIK7MDENGbPxRfiCYzzKEY\",\"account_id\":\"000000000000\"}]}",
+    };
+    for (size_t i = 0; i < sizeof after / sizeof *after; i++)
+        expect_secret_safe(after[i], strlen(after[i]), sec, "sec.json");
+    /* Through the file, too. */
+    char *path = temp_file(after[0], strlen(after[0]), 0600);
+    err_t e = {0};
+    assert_null(credentials_load(path, &e));
+    assert_no_secret(e.msg, sec);
+    assert_non_null(strstr(e.msg, "line 1"));
+    drop(path);
+}
+
+static void test_account_settings(void **unused) {
+    char a[] = "/tmp/openhpo-roota-XXXXXX", b[] = "/tmp/openhpo-rootb-XXXXXX";
+    assert_non_null(mkdtemp(a));
+    assert_non_null(mkdtemp(b));
+    char sub[64], link[64], json[4096];
+    snprintf(sub, sizeof sub, "%s/in", a);
+    assert_int_equal(mkdir(sub, 0700), 0);
+    snprintf(link, sizeof link, "%s/lnk", b);
+    assert_int_equal(symlink(a, link), 0); /* resolved at load: it is a's */
+    snprintf(json, sizeof json,
+             LIST("{\"access_key_id\":\"AKIA000000000000\",\"secret_access_key\":\"s\","
+                  "\"account_id\":\"111111111111\",\"run_as\":\"hpo-a\",\"file_roots\":[\"%s\"],"
+                  "\"s3_roots\":[\"s3://bucket-a/pre/\"]},"
+                  "{\"access_key_id\":\"AKIA000000000001\",\"secret_access_key\":\"t\","
+                  "\"account_id\":\"111111111111\"},"
+                  "{\"access_key_id\":\"AKIA000000000002\",\"secret_access_key\":\"u\","
+                  "\"account_id\":\"222222222222\",\"file_roots\":[\"%s\"]}"),
+             a, b);
+    err_t e = {0};
+    credentials *c = credentials_parse(json, strlen(json), "t", &e);
+    if (!c)
+        fail_msg("%s", e.msg);
+    assert_int_equal(credentials_account_count(c), 2);
+    assert_string_equal(credentials_account_id(c, 0), "111111111111");
+    assert_string_equal(credentials_account_id(c, 1), "222222222222");
+    assert_null(credentials_account_id(c, 2));
+    credentials_account ca;
+    assert_int_equal(credentials_account_settings(c, "111111111111", &ca), ERR_OK);
+    assert_string_equal(ca.run_as, "hpo-a");
+    assert_int_equal(ca.nfile_roots, 1);
+    char real[4096];
+    assert_non_null(realpath(a, real));
+    assert_string_equal(ca.file_roots[0], real);
+    assert_int_equal(ca.ns3_roots, 1);
+    assert_string_equal(ca.s3_roots[0], "s3://bucket-a/pre"); /* no trailing '/' */
+    assert_int_equal(ca.entry, 0);
+    assert_int_equal(credentials_account_settings(c, "222222222222", &ca), ERR_OK);
+    assert_null(ca.run_as);
+    assert_int_equal(ca.ns3_roots, 0);
+    assert_int_equal(ca.entry, 2);
+    assert_int_equal(credentials_account_settings(c, "333333333333", &ca), ERR_NOT_FOUND);
+    assert_int_equal(credentials_account_settings(NULL, "111111111111", &ca), ERR_NOT_FOUND);
+    credentials_free(c);
+
+    /* Entries of one account that disagree. */
+    snprintf(json, sizeof json,
+             LIST("{\"access_key_id\":\"AKIA000000000000\",\"secret_access_key\":\"s\","
+                  "\"account_id\":\"111111111111\",\"run_as\":\"hpo-a\"},"
+                  "{\"access_key_id\":\"AKIA000000000001\",\"secret_access_key\":\"t\","
+                  "\"account_id\":\"111111111111\",\"run_as\":\"hpo-b\"}"));
+    expect_bad(json, "credentials[1] states a run_as for account 111111111111 other than "
+                     "credentials[0]'s");
+    snprintf(json, sizeof json,
+             LIST("{\"access_key_id\":\"AKIA000000000000\",\"secret_access_key\":\"s\","
+                  "\"account_id\":\"111111111111\",\"file_roots\":[\"%s\"]},"
+                  "{\"access_key_id\":\"AKIA000000000001\",\"secret_access_key\":\"t\","
+                  "\"account_id\":\"111111111111\",\"file_roots\":[\"%s\"]}"),
+             a, sub);
+    expect_bad(json, "states a file_roots");
+    /* The same root named through a symlink agrees once resolved. */
+    snprintf(json, sizeof json,
+             LIST("{\"access_key_id\":\"AKIA000000000000\",\"secret_access_key\":\"s\","
+                  "\"account_id\":\"111111111111\",\"file_roots\":[\"%s\"]},"
+                  "{\"access_key_id\":\"AKIA000000000001\",\"secret_access_key\":\"t\","
+                  "\"account_id\":\"111111111111\",\"file_roots\":[\"%s\"]}"),
+             a, link);
+    c = credentials_parse(json, strlen(json), "t", &e);
+    assert_non_null(c);
+    credentials_free(c);
+
+    /* Roots of two accounts: equal, inside, containing, through a symlink. */
+    const char *pairs[][2] = {{a, a}, {a, sub}, {sub, a}, {link, a}};
+    for (size_t i = 0; i < 4; i++) {
+        snprintf(json, sizeof json,
+                 LIST("{\"access_key_id\":\"AKIA000000000000\",\"secret_access_key\":\"s\","
+                      "\"account_id\":\"111111111111\",\"file_roots\":[\"%s\"]},"
+                      "{\"access_key_id\":\"AKIA000000000001\",\"secret_access_key\":\"t\","
+                      "\"account_id\":\"222222222222\",\"file_roots\":[\"%s\"]}"),
+                 pairs[i][0], pairs[i][1]);
+        expect_bad(json, "an account's roots must be its own");
+    }
+    /* A sibling whose name extends the other's is not inside it. */
+    char a2[80];
+    snprintf(a2, sizeof a2, "%s-x", a);
+    assert_int_equal(mkdir(a2, 0700), 0);
+    snprintf(json, sizeof json,
+             LIST("{\"access_key_id\":\"AKIA000000000000\",\"secret_access_key\":\"s\","
+                  "\"account_id\":\"111111111111\",\"file_roots\":[\"%s\",\"%s\"]},"
+                  "{\"access_key_id\":\"AKIA000000000001\",\"secret_access_key\":\"t\","
+                  "\"account_id\":\"222222222222\",\"file_roots\":[\"%s\"]}"),
+             a, sub, a2);
+    c = credentials_parse(json, strlen(json), "t", &e);
+    if (!c)
+        fail_msg("%s", e.msg);
+    credentials_free(c);
+    /* S3 roots overlap by bucket and key components. */
+    const char *s3ok[][2] = {{"s3://bkt/a", "s3://bkt/ab"}, {"s3://bkt", "s3://bkt2"}};
+    const char *s3bad[][2] = {{"s3://bkt", "s3://bkt/a"}, {"s3://bkt/a/", "s3://bkt/a"}};
+    for (size_t i = 0; i < 4; i++) {
+        const char *const *p = i < 2 ? s3ok[i] : s3bad[i - 2];
+        snprintf(json, sizeof json,
+                 LIST("{\"access_key_id\":\"AKIA000000000000\",\"secret_access_key\":\"s\","
+                      "\"account_id\":\"111111111111\",\"s3_roots\":[\"%s\"]},"
+                      "{\"access_key_id\":\"AKIA000000000001\",\"secret_access_key\":\"t\","
+                      "\"account_id\":\"222222222222\",\"s3_roots\":[\"%s\"]}"),
+                 p[0], p[1]);
+        c = credentials_parse(json, strlen(json), "t", &e);
+        if (i < 2 && !c)
+            fail_msg("%s", e.msg);
+        if (i >= 2) {
+            assert_null(c);
+            assert_non_null(strstr(e.msg, "must be its own"));
+        }
+        credentials_free(c);
+    }
+    /* Bad values. */
+    expect_bad(LIST("{\"access_key_id\":\"AKIA000000000000\",\"secret_access_key\":\"s\","
+                    "\"account_id\":\"111111111111\",\"run_as\":\"root\"}"),
+               "run_as is \"root\"");
+    expect_bad(LIST("{\"access_key_id\":\"AKIA000000000000\",\"secret_access_key\":\"s\","
+                    "\"account_id\":\"111111111111\",\"run_as\":\"-x\"}"),
+               "run_as must be a Unix user name");
+    expect_bad(LIST("{\"access_key_id\":\"AKIA000000000000\",\"secret_access_key\":\"s\","
+                    "\"account_id\":\"111111111111\",\"file_roots\":[\"rel/dir\"]}"),
+               "not an absolute path");
+    expect_bad(LIST("{\"access_key_id\":\"AKIA000000000000\",\"secret_access_key\":\"s\","
+                    "\"account_id\":\"111111111111\",\"file_roots\":[\"/nonexistent/x\"]}"),
+               "not an existing directory");
+    expect_bad(LIST("{\"access_key_id\":\"AKIA000000000000\",\"secret_access_key\":\"s\","
+                    "\"account_id\":\"111111111111\",\"file_roots\":\"/tmp\"}"),
+               "file_roots must be a list");
+    expect_bad(LIST("{\"access_key_id\":\"AKIA000000000000\",\"secret_access_key\":\"s\","
+                    "\"account_id\":\"111111111111\",\"s3_roots\":[\"s3://B/x\"]}"),
+               "is not s3://bucket");
+    expect_bad(LIST("{\"access_key_id\":\"AKIA000000000000\",\"secret_access_key\":\"s\","
+                    "\"account_id\":\"111111111111\",\"s3_roots\":[\"s3://bkt/../x\"]}"),
+               "is not s3://bucket");
+    /* root_contains by components. */
+    assert_true(credentials_root_contains("/a/b", "/a/b"));
+    assert_true(credentials_root_contains("/a/b", "/a/b/c"));
+    assert_true(credentials_root_contains("/a/b/", "/a/b/c"));
+    assert_false(credentials_root_contains("/a/b", "/a/bc"));
+    assert_false(credentials_root_contains("/a/b", "/a"));
+    assert_true(credentials_root_contains("/", "/x"));
+    assert_true(credentials_root_contains("s3://bkt/p", "s3://bkt/p/q"));
+    assert_false(credentials_root_contains("s3://bkt/p", "s3://bkt/pq"));
+    assert_false(credentials_root_contains("s3://bkt", "/bkt"));
+    assert_false(credentials_root_contains(NULL, "/x"));
+    rmdir(a2);
+    unlink(link);
+    rmdir(sub);
+    rmdir(a);
+    rmdir(b);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_load_and_lookup),
@@ -311,6 +558,8 @@ int main(void) {
         cmocka_unit_test(test_validation),
         cmocka_unit_test(test_many),
         cmocka_unit_test(test_as_sigv4_store),
+        cmocka_unit_test(test_no_secret_in_errors),
+        cmocka_unit_test(test_account_settings),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

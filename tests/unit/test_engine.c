@@ -20,6 +20,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <pwd.h>
 #include <cmocka.h>
 
 #include "backend_impl.h"
@@ -30,6 +31,7 @@
 #include "status.h"
 #include "store.h"
 #include "strategy.h"
+#include "tenant.h"
 #include "util.h"
 #include "worker.h"
 
@@ -52,6 +54,10 @@ typedef struct {
     int watched;
     char *log;
     size_t loglen;
+    int run_as; /* as the launch named its user */
+    uid_t uid;
+    gid_t gid;
+    char account[16];
 } fake_job;
 
 typedef struct {
@@ -121,6 +127,10 @@ static int f_start(void *self, const backend_launch *l, char handle[BACKEND_HAND
     memset(j, 0, sizeof *j);
     snprintf(j->job_dir, sizeof j->job_dir, "%s", l->job_dir);
     snprintf(j->name, sizeof j->name, "%s", l->name);
+    snprintf(j->account, sizeof j->account, "%s", l->account ? l->account : "");
+    j->run_as = l->run_as;
+    j->uid = l->uid;
+    j->gid = l->gid;
     snprintf(j->handle, sizeof j->handle, "fake:%d", F.n);
     j->max_runtime = l->max_runtime;
     j->running = 1;
@@ -269,6 +279,7 @@ typedef struct {
     worker *wk; /* NULL: inline */
     const strategy_ops *strat;
     int max_running;
+    const tenant *tn; /* NULL: no policy */
 } fx;
 
 static fx X;
@@ -284,6 +295,7 @@ static void engine_up(void) {
                        .images = NULL,
                        .grace = 1,
                        .max_running = X.max_running,
+                       .tenant = X.tn,
                        .now = fake_now,
                        .strategy = X.strat};
     X.en = engine_new(&c, &e);
@@ -986,6 +998,72 @@ static void test_completion_not_improving_restart(void **unused) {
 }
 
 /* A failing program: the failure reason quotes the last log line. */
+static void copy_reason(void *ud, const store_training *t) {
+    assert_string_equal(t->status, "Failed");
+    snprintf(ud, 512, "%s", t->failure_reason);
+}
+
+/* The launch names the job's user as the tenant policy decides, resolved
+ * at the launch itself. */
+static void test_launch_identity(void **unused) {
+    struct passwd *pw = getpwuid(getuid());
+    assert_non_null(pw);
+    char user[64];
+    snprintf(user, sizeof user, "%s", pw->pw_name);
+    uid_t uid = pw->pw_uid;
+    gid_t gid = pw->pw_gid;
+    err_t e = {0};
+    /* No policy: as the daemon's user. */
+    engine_up();
+    add_tuning("plain", 1, 1, 0);
+    tick(1);
+    assert_int_equal(F.n, 1);
+    assert_int_equal(F.jobs[0].run_as, 0);
+    assert_string_equal(F.jobs[0].account, ACCOUNT);
+    engine_free(X.en);
+    X.en = NULL;
+    /* --run-as USER (one-user mode). */
+    tenant_config tc = {.run_as = user};
+    tenant *tn = tenant_new(&tc, &e);
+    assert_non_null(tn);
+    X.tn = tn;
+    engine_up();
+    add_tuning("runas", 1, 1, 0);
+    tick(1);
+    assert_int_equal(F.n, 2);
+    assert_int_equal(F.jobs[1].run_as, geteuid() == 0); /* not root: itself, no drop */
+    assert_int_equal(F.jobs[1].uid, uid);
+    assert_int_equal(F.jobs[1].gid, gid);
+    assert_string_equal(F.jobs[1].account, ACCOUNT);
+    engine_free(X.en);
+    X.en = NULL;
+    tenant_free(tn);
+    /* Several tenants, no user for the account (the daemon restarted
+     * without one): the launch fails with the reason, nothing starts. */
+    const char *json = "{\"credentials\":[{\"access_key_id\":\"AKIA000000000000\","
+                       "\"secret_access_key\":\"s\",\"account_id\":\"" ACCOUNT "\","
+                       "\"file_roots\":[\"/\"]}]}";
+    credentials *c = credentials_parse(json, strlen(json), "t", &e);
+    assert_non_null(c);
+    tenant_config mt = {.creds = c, .allow_host_programs = 1};
+    assert_non_null(tn = tenant_new(&mt, &e));
+    X.tn = tn;
+    engine_up();
+    int64_t id = add_tuning("nouser", 1, 1, 0);
+    tick(3);
+    assert_int_equal(F.n, 2); /* never started */
+    char reason[512] = "";
+    assert_int_equal(store_each_training(X.st, id, copy_reason, reason), 0);
+    assert_string_equal(reason, "no Unix user to run account " ACCOUNT
+                                "'s jobs as: set \"run_as\" for it in the credentials file or "
+                                "start hpod with --run-as USER");
+    engine_free(X.en);
+    X.en = NULL;
+    X.tn = NULL;
+    tenant_free(tn);
+    credentials_free(c);
+}
+
 static void test_failure_reason(void **unused) {
     engine_up();
     add_tuning("fail", 1, 1, 0);
@@ -1078,43 +1156,45 @@ static void test_image_resolve(void **unused) {
                    " \"f\": [], \"g\": [\"\"], \"h\": {\"backend\": 3, \"command\": \"p\"}}",
                    0, NULL);
     assert_non_null(cat);
-    assert_int_equal(image_resolve(cat, "a", "F", &s, &e), 0);
+    assert_int_equal(image_resolve(cat, "a", NULL, "F", &s, &e), 0);
     assert_string_equal(s.backend, "local");
     assert_int_equal(s.argc, 1);
     assert_string_equal(s.argv[0], "/bin/prog");
     assert_null(s.argv[1]);
     image_clear(&s);
-    assert_int_equal(image_resolve(cat, "b", "F", &s, &e), 0);
+    assert_int_equal(image_resolve(cat, "b", NULL, "F", &s, &e), 0);
     assert_int_equal(s.argc, 2);
     assert_string_equal(s.argv[1], "t.sh");
     image_clear(&s);
-    assert_int_equal(image_resolve(cat, "c", "F", &s, &e), 0);
+    assert_int_equal(image_resolve(cat, "c", NULL, "F", &s, &e), 0);
     assert_string_equal(s.backend, "slurm");
     assert_string_equal(s.argv[0], "run");
     image_clear(&s);
-    assert_int_equal(image_resolve(cat, "d", "F", &s, &e), 0);
+    assert_int_equal(image_resolve(cat, "d", NULL, "F", &s, &e), 0);
     assert_string_equal(s.backend, "local");
     assert_string_equal(s.argv[0], "solo");
     image_clear(&s);
     const char *bad[] = {"e", "f", "g", "h"};
     for (size_t i = 0; i < 4; i++) {
-        assert_int_equal(image_resolve(cat, bad[i], "X.TrainingImage", &s, &e), ERR_VALIDATION);
+        assert_int_equal(image_resolve(cat, bad[i], NULL, "X.TrainingImage", &s, &e),
+                         ERR_VALIDATION);
         assert_non_null(strstr(e.msg, "X.TrainingImage: catalog entry"));
         assert_null(s.argv);
     }
     /* Paths: an absolute executable (or file://), not a relative one. */
-    assert_int_equal(image_resolve(NULL, "/bin/true", "F", &s, &e), 0);
+    assert_int_equal(image_resolve(NULL, "/bin/true", NULL, "F", &s, &e), 0);
     assert_string_equal(s.argv[0], "/bin/true");
     image_clear(&s);
-    assert_int_equal(image_resolve(cat, "file:///bin/true", "F", &s, &e), 0);
+    assert_int_equal(image_resolve(cat, "file:///bin/true", NULL, "F", &s, &e), 0);
     assert_string_equal(s.argv[0], "/bin/true");
     image_clear(&s);
-    assert_int_equal(image_resolve(cat, "bin/true", "AlgorithmSpecification.TrainingImage", &s, &e),
-                     ERR_VALIDATION);
+    assert_int_equal(
+        image_resolve(cat, "bin/true", NULL, "AlgorithmSpecification.TrainingImage", &s, &e),
+        ERR_VALIDATION);
     assert_string_equal(e.msg, "AlgorithmSpecification.TrainingImage: 'bin/true' is neither in "
                                "the image catalog nor an absolute path (or file:// URI) of an "
                                "executable file");
-    assert_int_equal(image_resolve(cat, "/etc/passwd", "F", &s, &e), ERR_VALIDATION);
+    assert_int_equal(image_resolve(cat, "/etc/passwd", NULL, "F", &s, &e), ERR_VALIDATION);
     json_decref(cat);
 }
 
@@ -1356,6 +1436,7 @@ static void test_worker_free_before_engine(void **unused) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_image_resolve),
+        cmocka_unit_test_setup_teardown(test_launch_identity, setup, teardown),
         cmocka_unit_test(test_failure_reason_rule),
         cmocka_unit_test_setup_teardown(test_check_unknown_backend, setup, teardown),
         cmocka_unit_test_setup_teardown(test_parallel_and_total_limits, setup, teardown),
