@@ -8,9 +8,12 @@ operations openhpo does not implement; this script keeps only the operations
 listed in OPERATIONS and the shapes reachable from their input, output and
 error shapes, drops documentation, and applies the few OVERRIDES where
 openhpo deliberately accepts more than SageMaker does (each one says why).
+The operations and shapes that model predates (NEWER_OPERATIONS,
+NEWER_SHAPES) are taken, with the shapes they reach, from the newest model
+(--newer; scripts/botocore-newest/, see its README).
 
 Usage:
-    scripts/gen_model.py [--source service-2.json] [--out FILE]
+    scripts/gen_model.py [--source service-2.json] [--newer service-2.json] [--out FILE]
 
 Without --source it reads the model of Debian's python3-botocore (the
 botocore that /usr/bin/python3, and so boto3 in the e2e tests, uses), else
@@ -38,6 +41,17 @@ OPERATIONS = [
     "ListTags",
     "DeleteTags",
 ]
+
+# Operations and shapes Debian's botocore predates, from the newest model.
+NEWER_OPERATIONS = [
+    "DeleteHyperParameterTuningJob",
+]
+NEWER_SHAPES = [
+    "TuningJobCompletionCriteria",    # BestObjectiveNotImproving, ConvergenceDetected
+    "HyperParameterTuningJobStatus",  # Deleting, DeleteFailed
+]
+NEWER_DEFAULT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "botocore-newest",
+                             "sagemaker", "2017-07-24", "service-2.json")
 
 # (shape, key, value, reason): openhpo's deliberate departures from SageMaker.
 OVERRIDES = [
@@ -82,8 +96,38 @@ def load(path):
         return json.load(f)
 
 
-def trim(model):
-    shapes = model["shapes"]
+def trim(model, newer=None):
+    newer = newer or {"operations": {}, "shapes": {}}
+    # A NEWER_SHAPES shape, and every shape it reaches that the model lacks,
+    # comes from the newer model.
+    from_newer = set()
+
+    def take_newer(name):
+        if name in from_newer:
+            return
+        if name not in newer["shapes"]:
+            sys.exit("gen_model.py: shape %s is not in the newer model" % name)
+        from_newer.add(name)
+        s = newer["shapes"][name]
+        for m in s.get("members", {}).values():
+            if m["shape"] not in model["shapes"]:
+                take_newer(m["shape"])
+        for k in ("member", "key", "value"):
+            if k in s and s[k]["shape"] not in model["shapes"]:
+                take_newer(s[k]["shape"])
+
+    for name in NEWER_SHAPES:
+        take_newer(name)
+    for op_name in NEWER_OPERATIONS:
+        op = newer["operations"].get(op_name)
+        if op is None:
+            sys.exit("gen_model.py: operation %s is not in the newer model" % op_name)
+        for k in ("input", "output"):
+            if k in op and op[k]["shape"] not in model["shapes"]:
+                take_newer(op[k]["shape"])
+    shapes = dict(model["shapes"])
+    for name in from_newer:
+        shapes[name] = newer["shapes"][name]
     keep = []
     seen = set()
 
@@ -102,8 +146,9 @@ def trim(model):
                 walk(s[k]["shape"])
 
     ops = {}
-    for op_name in OPERATIONS:
-        op = model["operations"].get(op_name)
+    for op_name in OPERATIONS + NEWER_OPERATIONS:
+        op = (newer["operations"] if op_name in NEWER_OPERATIONS else model["operations"]).get(
+            op_name)
         if op is None:
             sys.exit("gen_model.py: operation %s is not in the model" % op_name)
         ops[op_name] = {k: op[k] for k in OPERATION_KEYS if k in op}
@@ -143,12 +188,14 @@ def trim(model):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--source", default=None, help="botocore service-2.json")
+    ap.add_argument("--newer", default=NEWER_DEFAULT,
+                    help="the newest botocore service-2.json (NEWER_OPERATIONS, NEWER_SHAPES)")
     ap.add_argument("--out", default=os.path.join(
         os.path.dirname(os.path.abspath(__file__)), "..", "src", "models",
         "sagemaker-2017-07-24.json"))
     args = ap.parse_args()
     model = load(args.source or default_source())
-    trimmed = trim(model)
+    trimmed = trim(model, load(args.newer))
     with open(args.out, "w") as f:
         json.dump(trimmed, f, indent=1, sort_keys=False)
         f.write("\n")

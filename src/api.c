@@ -112,6 +112,7 @@ static const struct {
     {API_CURRENT, "ListHyperParameterTuningJobs", api_current_list_tunings},
     {API_CURRENT, "ListTrainingJobsForHyperParameterTuningJob", api_current_list_for_tuning},
     {API_CURRENT, "StopHyperParameterTuningJob", api_current_stop_tuning},
+    {API_CURRENT, "DeleteHyperParameterTuningJob", api_current_delete_tuning},
     {API_CURRENT, "CreateTrainingJob", api_current_create_training},
     {API_CURRENT, "DescribeTrainingJob", api_current_describe_training},
     {API_CURRENT, "ListTrainingJobs", api_current_list_trainings},

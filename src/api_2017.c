@@ -21,7 +21,8 @@ int api_2017_create_tuning_job(const api_call *c, json_t **out, err_t *e) {
     int rc;
     /* The 2017 API names the account in the body (the router has checked it
      * against a signer's). */
-    if ((rc = request_parse(API_2017, "CreateTuningJob", c->body, str(c->body, "AwsAccountId"), &r,
+    if ((rc = request_refuse_2017(c->body, e)) ||
+        (rc = request_parse(API_2017, "CreateTuningJob", c->body, str(c->body, "AwsAccountId"), &r,
                             e)) ||
         (rc = engine_check_tuning(c->env->en, r, e)))
         goto out;

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "reply.h"
+#include "status.h"
 #include "util.h"
 #include "validate.h"
 
@@ -35,8 +36,6 @@ static const unsupported_member unsupported[] = {
     {"CreateHyperParameterTuningJob", "WarmStartConfig", NULL},
     {"CreateHyperParameterTuningJob", "TrainingJobDefinitions", NULL},
     {"CreateHyperParameterTuningJob", "Autotune", NULL},
-    {"CreateHyperParameterTuningJob", "HyperParameterTuningJobConfig.TuningJobCompletionCriteria",
-     NULL},
     {"CreateHyperParameterTuningJob",
      "HyperParameterTuningJobConfig.ParameterRanges.AutoParameters", NULL},
     {"CreateHyperParameterTuningJob", "TrainingJobDefinition.DefinitionName", NULL},
@@ -61,7 +60,6 @@ static const unsupported_member unsupported[] = {
     {"ListTrainingJobs", "TrainingPlanArnEquals", NULL},
     /* the training job definition, in both Create operations */
     {NULL, "VpcConfig", NULL},
-    {NULL, "RetryStrategy", NULL},
     {NULL, "EnableManagedSpotTraining", "false"},
     {NULL, "EnableNetworkIsolation", "false"},
     {NULL, "EnableInterContainerTrafficEncryption", "false"},
@@ -234,7 +232,7 @@ static void training_arn(const api_call *c, const char *account, const char *nam
 }
 
 /* Tuning job status in the current API's words. */
-static const char *tuning_status(const char *s) {
+static const char *current_status(const char *s) {
     return !strcmp(s, "Created") || !strcmp(s, "Running") ? "InProgress" : s;
 }
 
@@ -347,10 +345,13 @@ static int counters(const api_call *c, const store_tuning *t, json_t *out, err_t
     if (rc)
         return err_set(e, rc, "cannot count training jobs");
     int running = n.in_progress + n.stopping + n.pending;
+    /* RetryableError: failed for the platform's sake (after the retries
+     * RetryStrategy allowed); NonRetryableError: the program's failures. */
     json_object_set_new(out, "TrainingJobStatusCounters",
                         json_pack("{s:i, s:i, s:i, s:i, s:i}", "Completed", n.completed,
-                                  "InProgress", running, "RetryableError", 0, "NonRetryableError",
-                                  n.failed, "Stopped", n.stopped));
+                                  "InProgress", running, "RetryableError", n.failed_internal,
+                                  "NonRetryableError", n.failed - n.failed_internal, "Stopped",
+                                  n.stopped));
     json_object_set_new(out, "ObjectiveStatusCounters",
                         json_pack("{s:i, s:i, s:i}", "Succeeded", n.objective_succeeded, "Pending",
                                   running, "Failed", n.total - n.objective_succeeded - running));
@@ -382,7 +383,7 @@ int api_current_describe_tuning(const api_call *c, json_t **out, err_t *e) {
                   "HyperParameterTuningJobArn", t.arn, "HyperParameterTuningJobConfig",
                   json_object_get(echo, "HyperParameterTuningJobConfig"), "TrainingJobDefinition",
                   json_object_get(echo, "TrainingJobDefinition"), "HyperParameterTuningJobStatus",
-                  tuning_status(t.status), "CreationTime", t.created, "LastModifiedTime",
+                  current_status(t.status), "CreationTime", t.created, "LastModifiedTime",
                   last_modified(t.created, t.started, t.ended));
     if (!o) {
         rc = err_set(e, ERR_INTERNAL, "cannot build the response");
@@ -394,6 +395,18 @@ int api_current_describe_tuning(const api_call *c, json_t **out, err_t *e) {
         json_object_set_new(o, "FailureReason", json_string(t.failure_reason));
     if ((rc = counters(c, &t, o, e)))
         goto out;
+    /* TuningJobCompletionDetails (kept by the engine, completion.h) and the
+     * wall clock the tuning job has run (ConsumedResources). */
+    json_t *cd = json_pack("{s:i}", "NumberOfTrainingJobsObjectiveNotImproving", t.not_improving);
+    if (cd && t.converged > 0)
+        json_object_set_new(cd, "ConvergenceDetectedTime", json_real(t.converged));
+    json_object_set_new(o, "TuningJobCompletionDetails", cd ? cd : json_object());
+    if (t.started > 0) {
+        double end = t.ended > 0 ? t.ended : util_now(), secs = end - t.started;
+        json_object_set_new(
+            o, "ConsumedResources",
+            json_pack("{s:I}", "RuntimeInSeconds", (json_int_t)llround(secs > 0 ? secs : 0)));
+    }
     rc = store_best_training(c->env->st, t.id, !strcmp(t.objective_type, "Maximize"), &best);
     if (rc == 0)
         json_object_set_new(o, "BestTrainingJob", hpo_summary(c, &best, &t));
@@ -670,12 +683,12 @@ int api_current_list_tunings(const api_call *c, json_t **out, err_t *e) {
     o = json_pack("{s:o}", "HyperParameterTuningJobSummaries", arr);
     for (size_t i = 0; o && i < page.n && !rc; i++) {
         const store_tuning *t = &page.v[i];
-        json_t *s =
-            json_pack("{s:s, s:s, s:s, s:s, s:f, s:f, s:o}", "HyperParameterTuningJobName", t->name,
-                      "HyperParameterTuningJobArn", t->arn, "HyperParameterTuningJobStatus",
-                      tuning_status(t->status), "Strategy", t->strategy, "CreationTime", t->created,
-                      "LastModifiedTime", last_modified(t->created, t->started, t->ended),
-                      "ResourceLimits", resource_limits(t));
+        json_t *s = json_pack("{s:s, s:s, s:s, s:s, s:f, s:f, s:o}", "HyperParameterTuningJobName",
+                              t->name, "HyperParameterTuningJobArn", t->arn,
+                              "HyperParameterTuningJobStatus", current_status(t->status),
+                              "Strategy", t->strategy, "CreationTime", t->created,
+                              "LastModifiedTime", last_modified(t->created, t->started, t->ended),
+                              "ResourceLimits", resource_limits(t));
         if (s && t->ended > 0)
             json_object_set_new(s, "HyperParameterTuningEndTime", json_real(t->ended));
         if (s)
@@ -709,6 +722,47 @@ int api_current_stop_tuning(const api_call *c, json_t **out, err_t *e) {
     if ((rc = engine_stop_tuning(c->env->en, t.id, e)))
         goto out;
     log_info("stopping tuning job %s", t.name);
+    *out = json_object();
+out:
+    store_tuning_clear(&t);
+    return rc;
+}
+
+/* DeleteHyperParameterTuningJob: a job in a final status only (else a
+ * ValidationException, as SageMaker answers for one InProgress or
+ * Stopping). Two steps, each durable: the status Deleting, then the
+ * tombstone (store_delete_tuning: its tags go, its training jobs and their
+ * artifacts stay). A daemon killed between them finishes the deletion when
+ * it starts (store_finish_deletes). When the second step fails the job is
+ * DeleteFailed (deleting it again retries) and the call fails. */
+int api_current_delete_tuning(const api_call *c, json_t **out, err_t *e) {
+    store_tuning t = {0};
+    tuning_status s;
+    int rc;
+    if ((rc = load_tuning(c, str(c->body, "HyperParameterTuningJobName"), &t, e)))
+        goto out;
+    if (tuning_status_parse(t.status, &s) || !tuning_status_deletable(s)) {
+        rc = err_set(e, ERR_VALIDATION,
+                     "Tuning job %s is %s; only a tuning job that is Completed, Failed, Stopped "
+                     "or DeleteFailed can be deleted",
+                     t.name, current_status(t.status));
+        goto out;
+    }
+    if ((rc = store_set_tuning_status(c->env->st, t.id, tuning_status_text(TUNING_DELETING), NULL,
+                                      0, 0))) {
+        rc = err_set(e, rc, "cannot record the deletion");
+        goto out;
+    }
+    if ((rc = store_delete_tuning(c->env->st, t.id))) {
+        int frc = store_set_tuning_status(c->env->st, t.id,
+                                          tuning_status_text(TUNING_DELETE_FAILED), NULL, 0, 0);
+        log_error("tuning job %s: the deletion failed (%d); %s", t.name, rc,
+                  frc ? "it stays Deleting (finished at the next start)" : "it is DeleteFailed");
+        rc = err_set(e, rc == ERR_UNAVAILABLE ? ERR_UNAVAILABLE : ERR_INTERNAL,
+                     "cannot delete tuning job %s (it is DeleteFailed); try again", t.name);
+        goto out;
+    }
+    log_info("deleted tuning job %s (its training jobs stay)", t.name);
     *out = json_object();
 out:
     store_tuning_clear(&t);

@@ -73,6 +73,7 @@ int api_current_describe_tuning(const api_call *c, json_t **out, err_t *e);
 int api_current_list_tunings(const api_call *c, json_t **out, err_t *e);
 int api_current_list_for_tuning(const api_call *c, json_t **out, err_t *e);
 int api_current_stop_tuning(const api_call *c, json_t **out, err_t *e);
+int api_current_delete_tuning(const api_call *c, json_t **out, err_t *e);
 int api_current_create_training(const api_call *c, json_t **out, err_t *e);
 int api_current_describe_training(const api_call *c, json_t **out, err_t *e);
 int api_current_list_trainings(const api_call *c, json_t **out, err_t *e);

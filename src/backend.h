@@ -95,6 +95,10 @@ typedef struct {
     int never_started;               /* BACKEND_LOST only: nothing of the job ever ran (the
                                         daemon died before the start), so relaunching it
                                         spends no retry */
+    int infrastructure;              /* BACKEND_EXITED: the job failed for the platform's
+                                        sake (container engine, S3 transfer, node), not its
+                                        program's: retried as a lost job is
+                                        (trial_infrastructure_failure); `error` says why */
 } backend_result;
 
 /* What a backend may need to start: read by backend_new(); what it points

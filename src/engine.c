@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "completion.h"
 #include "image.h"
 #include "metrics.h"
 #include "rng.h"
@@ -39,6 +40,7 @@ typedef struct {
     int64_t *step;
     double *cy; /* minimised curve */
     size_t n;
+    double ended; /* when it finished (the completion criteria's order) */
 } hist_entry;
 
 /* A suggestion being computed (on the worker, or inline). */
@@ -83,7 +85,11 @@ struct tuning {
     double started;
     int launched; /* training job rows created (the next index) */
     int clock_expired, exhausted;
-    trial **trials; /* not yet final */
+    int completed_early; /* a TuningJobCompletionCriteria is met: no more launches */
+    int not_improving;   /* as last stored */
+    double converged;    /* ConvergenceDetectedTime as stored, 0 = none */
+    size_t evaluated;    /* nhist at the last completion check */
+    trial **trials;      /* not yet final */
     size_t ntrials, captrials;
     size_t *checked; /* per trial: curve length at the last should_stop */
     hist_entry *hist;
@@ -328,6 +334,7 @@ static int hist_add(tuning *tj, trial *t) {
     double v;
     int has = trial_outcome(t, &v);
     h->y = has ? (tj->maximize ? -v : v) : NAN;
+    h->ended = now_of(tj->en);
     const int64_t *step;
     const double *y;
     size_t n = trial_curve(t, &step, &y);
@@ -380,6 +387,7 @@ static int hist_add_row(tuning *tj, const store_training *row) {
     int has = row->has_objective && training_status_parse(row->status, &s) == 0 &&
               (s == TRAINING_COMPLETED || s == TRAINING_STOPPED);
     h->y = has ? (tj->maximize ? -row->objective : row->objective) : NAN;
+    h->ended = row->ended > 0 ? row->ended : row->created;
     tj->nhist++;
     if (tj->ms && tj->objective >= 0 &&
         (tj->r->strategy == REQ_STRATEGY_HYPERBAND ||
@@ -701,6 +709,66 @@ static int machine_room(engine *en) {
     return n < cap;
 }
 
+static int by_ended(const void *a, const void *b) {
+    const hist_entry *x = *(const hist_entry *const *)a, *y = *(const hist_entry *const *)b;
+    return x->ended < y->ended ? -1 : x->ended > y->ended ? 1 : (x > y) - (x < y);
+}
+
+/* The TuningJobCompletionCriteria (completion.h) over the finished trials
+ * with an objective, in the order they finished; run when the history grew
+ * (and so once after a load: the details are recomputed from the store's
+ * rows). Stores the details when they change; a criterion met stops the
+ * running trials and launches no more (the job then ends Completed). 0, or
+ * a store err_code. */
+static int check_completion(engine *en, tuning *tj) {
+    const req_tuning *r = tj->r;
+    if (tj->solo || !tj->sp || tj->nhist == tj->evaluated)
+        return 0;
+    tj->evaluated = tj->nhist;
+    const hist_entry **order = malloc((tj->nhist ? tj->nhist : 1) * sizeof *order);
+    double *y = malloc((tj->nhist ? tj->nhist : 1) * sizeof *y);
+    size_t n = 0;
+    int rc = 0;
+    if (!order || !y) {
+        tj->evaluated = 0; /* try again on the next tick */
+        goto out;
+    }
+    for (size_t i = 0; i < tj->nhist; i++)
+        if (!isnan(tj->hist[i].y))
+            order[n++] = &tj->hist[i];
+    qsort(order, n, sizeof *order, by_ended);
+    for (size_t i = 0; i < n; i++)
+        y[i] = order[i]->y;
+    completion_criteria c = {.has_target = r->has_target,
+                             .target_min = tj->maximize ? -r->target_value : r->target_value,
+                             .max_not_improving = r->best_not_improving,
+                             .on_convergence = r->convergence_detection,
+                             .max_jobs = tj->max_jobs};
+    completion_result res = completion_eval(&c, y, n);
+    double conv = tj->converged;
+    if (res.converged && conv <= 0 && r->convergence_detection)
+        conv = now_of(en);
+    if (res.not_improving != tj->not_improving || conv != tj->converged) {
+        if ((rc = store_set_tuning_completion(en->cfg.st, tj->id, res.not_improving, conv)))
+            goto out;
+        tj->not_improving = res.not_improving;
+        tj->converged = conv;
+    }
+    if (res.met != COMPLETION_NONE && !tj->completed_early && tj->status == TUNING_RUNNING) {
+        static const char *const why[] = {"", "its TargetObjectiveMetricValue was reached",
+                                          "its best objective stopped improving",
+                                          "its search converged"};
+        tj->completed_early = 1;
+        log_info("tuning job %s completes: %s", tj->name, why[res.met]);
+        for (size_t i = 0; i < tj->ntrials && !rc; i++)
+            rc = trial_stop(tj->trials[i], TRIAL_STOP_CLOCK);
+    }
+out:
+    free(order);
+    free(y);
+    return rc;
+}
+
 /* 0, or a store err_code (the tick's writes are then suspect: reload). */
 static int tick_tuning(engine *en, tuning *tj) {
     int rc = 0;
@@ -724,8 +792,11 @@ static int tick_tuning(engine *en, tuning *tj) {
     }
     if (tj->status != TUNING_RUNNING && tj->status != TUNING_STOPPING)
         return 0;
-    /* 2. The strategy's early stops. */
-    if (tj->strat && tj->status == TUNING_RUNNING && (rc = early_stops(en, tj)))
+    /* 2. The completion criteria; the strategy's early stops. */
+    if ((rc = check_completion(en, tj)))
+        return rc;
+    if (tj->strat && tj->status == TUNING_RUNNING && !tj->completed_early &&
+        (rc = early_stops(en, tj)))
         return rc;
     /* 3. The clock limit. */
     if (!tj->clock_expired && tj->max_seconds > 0 && now - tj->started >= (double)tj->max_seconds) {
@@ -738,7 +809,8 @@ static int tick_tuning(engine *en, tuning *tj) {
     /* 4. Launch while there is room. */
     for (;;) {
         int room = tj->status == TUNING_RUNNING && !tj->clock_expired && !tj->exhausted &&
-                   (int)tj->ntrials < tj->max_parallel && tj->launched < tj->max_jobs;
+                   !tj->completed_early && (int)tj->ntrials < tj->max_parallel &&
+                   tj->launched < tj->max_jobs;
         if (room && tj->strat && strategy_exhausted(tj->strat, (uint64_t)tj->launched)) {
             log_info("tuning job %s: the strategy has nothing left to propose", tj->name);
             tj->exhausted = 1;
@@ -774,7 +846,7 @@ static int tick_tuning(engine *en, tuning *tj) {
     /* 5. Done? */
     if (!tuning_status_final(tj->status) && tj->ntrials == 0 && !tj->inflight && !tj->ready &&
         (tj->status == TUNING_STOPPING || tj->clock_expired || tj->exhausted ||
-         tj->launched >= tj->max_jobs))
+         tj->completed_early || tj->launched >= tj->max_jobs))
         return finish_tuning(en, tj);
     return 0;
 }
@@ -906,6 +978,8 @@ static int load_tuning(engine *en, const store_tuning *row) {
     }
     tj->max_seconds = row->max_seconds;
     tj->seed = row->seed;
+    tj->not_improving = row->not_improving;
+    tj->converged = row->converged;
     tj->started = row->started > 0 ? row->started : now_of(en);
     if (!(tj->def = def_new(en))) {
         tuning_free(tj);
@@ -1005,7 +1079,14 @@ static int load_all(engine *en) {
 }
 
 int engine_start(engine *en, err_t *e) {
-    int rc = load_all(en);
+    int deleted = 0;
+    /* A DeleteHyperParameterTuningJob cut short by the daemon's death. */
+    int rc = store_finish_deletes(en->cfg.st, &deleted);
+    if (rc)
+        return err_set(e, rc, "cannot finish the deletions of tuning jobs");
+    if (deleted)
+        log_info("finished deleting %d tuning jobs", deleted);
+    rc = load_all(en);
     if (rc)
         return err_set(e, rc, "cannot read tuning jobs from the store");
     if (en->tunings)

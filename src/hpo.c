@@ -114,8 +114,10 @@ static int print_client_error(const client_error *ce, int rc) {
 
 /* ---------- operations of both APIs ---------- */
 
-enum { T_STR, T_INT, T_STRLIST, T_TAGS };
+enum { T_STR, T_INT, T_NUM, T_STRLIST, T_TAGS };
 
+/* `field` is a member of the body, or a dotted path into it (the members
+ * on the way are made as needed; the option overrides the file's value). */
 typedef struct {
     const char *flag, *field;
     int type;
@@ -191,7 +193,25 @@ static const op_spec ops[] = {
      1,
      "create a tuning job (current API) from --cli-input-json",
      {{"--hyper-parameter-tuning-job-name", "HyperParameterTuningJobName", T_STR,
-       "override the file's name"}}},
+       "override the file's name"},
+      {"--target-objective-metric-value",
+       "HyperParameterTuningJobConfig.TuningJobCompletionCriteria.TargetObjectiveMetricValue",
+       T_NUM, "complete when the best objective reaches V"},
+      {"--max-jobs-not-improving",
+       "HyperParameterTuningJobConfig.TuningJobCompletionCriteria.BestObjectiveNotImproving."
+       "MaxNumberOfTrainingJobsNotImproving",
+       T_INT, "complete after N jobs (>= 3) that improve the best by < 1%"},
+      {"--complete-on-convergence",
+       "HyperParameterTuningJobConfig.TuningJobCompletionCriteria.ConvergenceDetected."
+       "CompleteOnConvergence",
+       T_STR, "Enabled|Disabled: complete when the search has converged"},
+      {"--max-runtime-in-seconds",
+       "HyperParameterTuningJobConfig.ResourceLimits.MaxRuntimeInSeconds", T_INT,
+       "wall clock limit of the tuning job"},
+      {"--maximum-retry-attempts", "TrainingJobDefinition.RetryStrategy.MaximumRetryAttempts",
+       T_INT, "relaunches (1..30) of a training job after infrastructure failures"},
+      {"--random-seed", "HyperParameterTuningJobConfig.RandomSeed", T_INT,
+       "the same seed and request propose the same configurations"}}},
     {"describe-hyper-parameter-tuning-job",
      API_CURRENT,
      "DescribeHyperParameterTuningJob",
@@ -232,6 +252,14 @@ static const op_spec ops[] = {
      NULL,
      0,
      "stop a tuning job (current API)",
+     {{0}}},
+    {"delete-hyper-parameter-tuning-job",
+     API_CURRENT,
+     "DeleteHyperParameterTuningJob",
+     "HyperParameterTuningJobName",
+     NULL,
+     0,
+     "delete a final tuning job; its training jobs stay (current API; alias delete)",
      {{0}}},
     {"create-training-job",
      API_CURRENT,
@@ -303,6 +331,7 @@ static const struct {
     const char *alias, *name;
 } aliases[] = {
     {"list-tuning-jobs", "list-hyper-parameter-tuning-jobs"},
+    {"delete", "delete-hyper-parameter-tuning-job"},
 };
 
 static const struct {
@@ -358,7 +387,7 @@ static void usage_op(FILE *f, const op_spec *o) {
     fprintf(f,
             "options:\n  --cli-input-json JSON|file://F  the request body (options override it)\n");
     for (int i = 0; i < OPT_MAX && o->opts[i].flag; i++)
-        fprintf(f, "  %-28s %s\n", o->opts[i].flag, o->opts[i].help);
+        fprintf(f, "  %-34s %s\n", o->opts[i].flag, o->opts[i].help);
     if (!strcmp(o->name, "list-training-jobs"))
         fprintf(f,
                 "  with NAME: hpo list-training-jobs NAME [--sort-by FinalObjectiveMetricValue]\n"
@@ -1011,6 +1040,32 @@ static json_t *parse_tag(const char *s) {
     return t;
 }
 
+/* Sets the member at dotted `path` of `root` to `v` (a new reference is
+ * taken), making the objects on the way. -1 when a member on the way is not
+ * an object. */
+static int set_path(json_t *root, const char *path, json_t *v) {
+    char seg[128];
+    const char *dot;
+    while ((dot = strchr(path, '.'))) {
+        size_t n = (size_t)(dot - path);
+        if (n >= sizeof seg)
+            return -1;
+        memcpy(seg, path, n);
+        seg[n] = 0;
+        json_t *next = json_object_get(root, seg);
+        if (!next) {
+            next = json_object();
+            if (!next || json_object_set_new(root, seg, next))
+                return -1;
+        }
+        if (!json_is_object(next))
+            return -1;
+        root = next;
+        path = dot + 1;
+    }
+    return json_object_set(root, path, v) ? -1 : 0;
+}
+
 static int run_op(ctx *x, const op_spec *o, int argc, char **argv) {
     json_t *body = NULL, *out = NULL, *page = NULL;
     const char *name = NULL, *input = NULL;
@@ -1062,6 +1117,14 @@ static int run_op(ctx *x, const op_spec *o, int argc, char **argv) {
                 goto usage;
             }
             json_object_set_new(opts, s->field, json_integer(v));
+        } else if (s->type == T_NUM) {
+            char *end;
+            double v = strtod(argv[++i], &end);
+            if (*end || end == argv[i] || !isfinite(v)) {
+                errorf("%s: %s is not a number", a, argv[i]);
+                goto usage;
+            }
+            json_object_set_new(opts, s->field, json_real(v));
         } else {
             json_t *arr = json_array();
             while (i + 1 < argc && strncmp(argv[i + 1], "--", 2)) {
@@ -1091,7 +1154,14 @@ static int run_op(ctx *x, const op_spec *o, int argc, char **argv) {
     } else {
         body = json_object();
     }
-    json_object_update(body, opts);
+    const char *path;
+    json_t *v;
+    json_object_foreach(opts, path, v) {
+        if (set_path(body, path, v)) {
+            errorf("%s: the request has no object where %s goes", o->name, path);
+            goto out;
+        }
+    }
     if (name)
         json_object_set_new(body, o->positional, json_string(name));
     if (o->fl == API_2017 && (x->g.account_given || !json_object_get(body, "AwsAccountId")))

@@ -657,6 +657,27 @@ int request_parse(api_flavor api, const char *op, const json_t *body, const char
     return 0;
 }
 
+/* Members of the current API's CreateHyperParameterTuningJob, at the place
+ * a 2017 CreateTuningJob body would carry them, that the 2017 API does not
+ * have (its spec ignores unknown members; these are refused rather than
+ * silently not honoured). */
+static const char *const current_only_2017[] = {
+    "TuningJobConfig.TuningJobCompletionCriteria",
+    "TuningJobConfig.RandomSeed",
+    "TuningJobConfig.ResourceLimits.MaxRuntimeInSeconds",
+    "TrainingJobDefinition.RetryStrategy",
+};
+
+int request_refuse_2017(const json_t *body, err_t *e) {
+    for (size_t i = 0; i < sizeof current_only_2017 / sizeof *current_only_2017; i++)
+        if (path_get(body, current_only_2017[i]))
+            return err_set(e, ERR_VALIDATION,
+                           "%s: is not a member of the 2017 HPO API (the current SageMaker "
+                           "API's CreateHyperParameterTuningJob has it)",
+                           current_only_2017[i]);
+    return 0;
+}
+
 int request_parse_text(api_flavor api, const char *op, const char *text, const char *account,
                        req_tuning **out, err_t *e) {
     json_error_t je;
@@ -1373,6 +1394,9 @@ json_t *request_definition_json(const req_tuning *r, size_t def) {
                         json_pack("{s:I}", "MaxRuntimeInSeconds", (json_int_t)d->max_runtime));
     if (d->nenv)
         json_object_set_new(o, "Environment", request_kv_json(d->env, d->nenv));
+    if (d->retry_attempts > 0)
+        json_object_set_new(o, "RetryStrategy",
+                            json_pack("{s:i}", "MaximumRetryAttempts", d->retry_attempts));
     return o;
 }
 
@@ -1405,6 +1429,21 @@ json_t *request_describe_current(const req_tuning *r) {
         json_object_set_new(cfg, "StrategyConfig",
                             json_pack("{s:o}", "HyperbandStrategyConfig", hb ? hb : json_object()));
     }
+    json_t *cc =
+        r->has_target || r->best_not_improving || r->convergence_detection ? json_object() : NULL;
+    if (cc && r->has_target)
+        json_object_set_new(cc, "TargetObjectiveMetricValue", json_real(r->target_value));
+    if (cc && r->best_not_improving)
+        json_object_set_new(
+            cc, "BestObjectiveNotImproving",
+            json_pack("{s:i}", "MaxNumberOfTrainingJobsNotImproving", r->best_not_improving));
+    if (cc && r->convergence_detection)
+        json_object_set_new(cc, "ConvergenceDetected",
+                            json_pack("{s:s}", "CompleteOnConvergence", "Enabled"));
+    if (cfg && cc)
+        json_object_set_new(cfg, "TuningJobCompletionCriteria", cc);
+    else
+        json_decref(cc);
     return json_pack("{s:o, s:o}", "HyperParameterTuningJobConfig", cfg ? cfg : json_object(),
                      "TrainingJobDefinition", def ? def : json_object());
 }

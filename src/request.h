@@ -186,6 +186,12 @@ typedef struct req_tuning {
 int request_parse(api_flavor api, const char *op, const json_t *body, const char *account,
                   req_tuning **out, err_t *e);
 
+/* Refuses (ERR_VALIDATION naming it) a member of a 2017 CreateTuningJob
+ * body that only the current API has (TuningJobCompletionCriteria,
+ * RandomSeed, ResourceLimits.MaxRuntimeInSeconds, RetryStrategy). Called on
+ * new requests only, not on stored ones. */
+int request_refuse_2017(const json_t *body, err_t *e);
+
 /* The same from stored request text (the engine's restart path). */
 int request_parse_text(api_flavor api, const char *op, const char *text, const char *account,
                        req_tuning **out, err_t *e);

@@ -99,3 +99,7 @@ int tuning_status_can_move(tuning_status from, tuning_status to) {
 int training_status_can_move(training_status from, training_status to) {
     STATUS_CAN_MOVE(TRAINING_MOVES, training_row, from, to);
 }
+
+int tuning_status_deletable(tuning_status s) {
+    return s != TUNING_DELETING && tuning_status_can_move(s, TUNING_DELETING);
+}

@@ -17,6 +17,18 @@
  *      │          │
  *      └──────────┴──▶ Stopping ──▶ Stopped        (Created/Running ──▶ Failed too)
  *
+ *   Completed | Failed | Stopped ──▶ Deleting ──▶ (gone)
+ *                                       │  ▲
+ *                                       ▼  │ (DeleteHyperParameterTuningJob again)
+ *                                    DeleteFailed
+ *
+ * Deleting and DeleteFailed are final for the tuning work (nothing runs,
+ * nothing is stoppable); "gone" is not a state: the row becomes a tombstone
+ * (store_delete_tuning) that no API shows, kept so that the training jobs
+ * stay describable. A job is deletable when it may move to Deleting. The
+ * 2017 API has no delete; its names for these two are the stored texts
+ * (outside its enum: seen only for jobs deleted through the current API).
+ *
  * Training job (the secondary status says more: Starting, Training, ...):
  *
  *   InProgress ──▶ Completed | Failed | Stopped    (MaxRuntime: Stopped)
@@ -35,7 +47,9 @@
     X(TUNING_COMPLETED,  "Completed",  "Completed",  "Completed",   1,    0)          \
     X(TUNING_FAILED,     "Failed",     "Failed",     "Failed",      1,    0)          \
     X(TUNING_STOPPING,   "Stopping",   "Stopping",   "Stopping",    0,    1)          \
-    X(TUNING_STOPPED,    "Stopped",    "Stopped",    "Stopped",     1,    0)
+    X(TUNING_STOPPED,    "Stopped",    "Stopped",    "Stopped",     1,    0)          \
+    X(TUNING_DELETING,   "Deleting",   "Deleting",    "Deleting",    1,    0)          \
+    X(TUNING_DELETE_FAILED, "DeleteFailed", "DeleteFailed", "DeleteFailed", 1, 0)
 
 /*  code                   stored         2017 name      current name   final stoppable */
 #define TRAINING_STATUS_TABLE(X)                                                         \
@@ -50,7 +64,10 @@
     X(TUNING_CREATED,  TUNING_RUNNING)   X(TUNING_CREATED,  TUNING_STOPPING)              \
     X(TUNING_CREATED,  TUNING_FAILED)    X(TUNING_RUNNING,  TUNING_COMPLETED)             \
     X(TUNING_RUNNING,  TUNING_FAILED)    X(TUNING_RUNNING,  TUNING_STOPPING)              \
-    X(TUNING_STOPPING, TUNING_STOPPED)   X(TUNING_STOPPING, TUNING_FAILED)
+    X(TUNING_STOPPING, TUNING_STOPPED)   X(TUNING_STOPPING, TUNING_FAILED)                \
+    X(TUNING_COMPLETED, TUNING_DELETING) X(TUNING_FAILED,   TUNING_DELETING)              \
+    X(TUNING_STOPPED,  TUNING_DELETING)  X(TUNING_DELETING, TUNING_DELETE_FAILED)         \
+    X(TUNING_DELETE_FAILED, TUNING_DELETING)
 
 #define TRAINING_MOVES(X)                                                                 \
     X(TRAINING_IN_PROGRESS, TRAINING_COMPLETED) X(TRAINING_IN_PROGRESS, TRAINING_FAILED)  \
@@ -93,6 +110,9 @@ int training_status_stoppable(training_status s);
 
 /* Whether `from` may become `to` (a state may always "become" itself). */
 int tuning_status_can_move(tuning_status from, tuning_status to);
+/* Whether DeleteHyperParameterTuningJob may delete a job in `s`: it may
+ * move to Deleting (Completed, Failed, Stopped, DeleteFailed). */
+int tuning_status_deletable(tuning_status s);
 int training_status_can_move(training_status from, training_status to);
 
 #endif

@@ -195,6 +195,12 @@ static const char schema_v4[] =
     " FROM training_jobs WHERE tuning_id IS NOT NULL GROUP BY tuning_id;";
 /* clang-format on */
 
+/* 5: a tuning job's completion details (TuningJobCompletionDetails), kept
+ * by the engine: the jobs not improving, when convergence was detected. */
+static const char schema_v5[] =
+    "ALTER TABLE tuning_jobs ADD COLUMN not_improving INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE tuning_jobs ADD COLUMN converged REAL;";
+
 static const struct {
     const char *sql;
     int (*fn)(store *s);
@@ -203,6 +209,7 @@ static const struct {
     {schema_v2, NULL},      /* 1 -> 2 */
     {NULL, migrate_nocase}, /* 2 -> 3 */
     {schema_v4, NULL},      /* 3 -> 4 */
+    {schema_v5, NULL},      /* 4 -> 5 */
 };
 
 #define NMIGRATIONS (sizeof store_migrations / sizeof *store_migrations)
@@ -592,7 +599,7 @@ void store_training_clear(store_training *t) {
 #define TUNING_COLS                                                                                \
     "id, account, name, arn, kind, status, api, request, strategy, seed, objective_metric,"        \
     " objective_type, max_jobs, max_parallel, max_seconds, created, started, ended,"               \
-    " failure_reason"
+    " failure_reason, not_improving, converged"
 
 static void read_tuning(sqlite3_stmt *st, store_tuning *t) {
     memset(t, 0, sizeof *t);
@@ -615,6 +622,8 @@ static void read_tuning(sqlite3_stmt *st, store_tuning *t) {
     t->started = sqlite3_column_double(st, 16);
     t->ended = sqlite3_column_double(st, 17);
     copy_col(t->failure_reason, sizeof t->failure_reason, st, 18);
+    t->not_improving = sqlite3_column_int(st, 19);
+    t->converged = sqlite3_column_double(st, 20);
 }
 
 /* 1 when `sql` (binding account, kind or nothing, name) finds a row, 0 when
@@ -766,7 +775,80 @@ int store_tuning_counts(store *s, int64_t tuning_id, double now, store_counts *c
         r = SQLITE_DONE;
     }
     sqlite3_finalize(st);
+    if (done_rc(r) || c->failed == 0)
+        return done_rc(r);
+    /* The failed ones that failed for the platform's sake (the reason the
+     * daemon wrote; a program's own reasons are AlgorithmError/ClientError):
+     * the failed rows only, by the (tuning_id, status, ...) index. */
+    st = prep(s, "SELECT count(*) FROM training_jobs WHERE tuning_id=? AND status='Failed'"
+                 " AND failure_reason LIKE '" STORE_INTERNAL_PREFIX "%'");
+    if (!st)
+        return ERR_INTERNAL;
+    sqlite3_bind_int64(st, 1, tuning_id);
+    r = step(s, st);
+    if (r == SQLITE_ROW) {
+        c->failed_internal = sqlite3_column_int(st, 0);
+        r = SQLITE_DONE;
+    }
+    sqlite3_finalize(st);
     return done_rc(r);
+}
+
+static void undo_savepoint(store *s, const char *name);
+
+int store_set_tuning_completion(store *s, int64_t id, int not_improving, double converged) {
+    return run(s,
+               "UPDATE tuning_jobs SET not_improving=?, converged=COALESCE(converged, ?)"
+               " WHERE id=?",
+               "ini", (int64_t)not_improving, converged, id);
+}
+
+int store_delete_tuning(store *s, int64_t id) {
+    char kind[24];
+    int rc = exec(s, "SAVEPOINT del");
+    if (rc)
+        return rc;
+    /* The tombstone: a kind no lookup by name or list asks for, unique per
+     * row (so the name is free again for a new job of the same kind). */
+    snprintf(kind, sizeof kind, STORE_DELETED_KIND "%lld", (long long)id);
+    if ((rc = run(s,
+                  "DELETE FROM tags WHERE arn=(SELECT arn FROM tuning_jobs WHERE id=?1"
+                  " AND kind='tuning')",
+                  "i", id)) ||
+        (rc = run(s, "UPDATE tuning_jobs SET kind=? WHERE id=? AND kind='tuning'", "si", kind,
+                  id))) {
+        undo_savepoint(s, "del");
+        return rc;
+    }
+    if ((rc = exec(s, "RELEASE del")))
+        undo_savepoint(s, "del");
+    return rc;
+}
+
+int store_finish_deletes(store *s, int *n) {
+    int64_t ids[64];
+    int rc = 0;
+    *n = 0;
+    for (;;) { /* in batches: the rows change under the query otherwise */
+        size_t k = 0;
+        sqlite3_stmt *st = prep(s, "SELECT id FROM tuning_jobs WHERE kind='tuning' AND"
+                                   " status='Deleting' ORDER BY id LIMIT 64");
+        if (!st)
+            return ERR_INTERNAL;
+        int r;
+        while ((r = step(s, st)) == SQLITE_ROW && k < sizeof ids / sizeof *ids)
+            ids[k++] = sqlite3_column_int64(st, 0);
+        sqlite3_finalize(st);
+        if ((rc = done_rc(r == SQLITE_ROW ? SQLITE_DONE : r)))
+            return rc;
+        for (size_t i = 0; i < k; i++) {
+            if ((rc = store_delete_tuning(s, ids[i])))
+                return rc;
+            ++*n;
+        }
+        if (k < sizeof ids / sizeof *ids)
+            return 0;
+    }
 }
 
 /* ---- training jobs ---- */

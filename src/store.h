@@ -50,6 +50,13 @@ typedef struct store store;
 
 #define STORE_NAME_MAX 64
 #define STORE_REASON_MAX 1025 /* FailureReason: 1024 characters + NUL */
+/* How the FailureReason of a training job that failed for the platform's
+ * sake (a lost runner, a container engine / S3 / node failure, a result
+ * that could not be written) begins; a program's own failures are
+ * "AlgorithmError: ..." or "ClientError: ...". */
+#define STORE_INTERNAL_PREFIX "InternalServerError"
+/* The kind of a deleted tuning job's tombstone: this prefix and its id. */
+#define STORE_DELETED_KIND "deleted:"
 
 typedef struct {
     int64_t id;
@@ -69,6 +76,8 @@ typedef struct {
     int64_t max_seconds;            /* tuning clock limit */
     double created, started, ended; /* epoch seconds; 0 = unset */
     char failure_reason[STORE_REASON_MAX];
+    int not_improving; /* TuningJobCompletionDetails.NumberOfTrainingJobsObjectiveNotImproving */
+    double converged;  /* ConvergenceDetectedTime, 0 = not detected */
 } store_tuning;
 
 typedef struct {
@@ -99,6 +108,9 @@ typedef struct {
 typedef struct {
     int completed, failed, stopped, in_progress, stopping, pending;
     int objective_succeeded; /* Completed with an objective value */
+    int failed_internal;     /* Failed for the platform's sake (reason STORE_INTERNAL_PREFIX...):
+                                the API's RetryableError; the other failed ones are
+                                NonRetryableError */
     int total;
     double finished_seconds; /* sum of (ended - started) of finished jobs */
     double inflight_seconds; /* sum of (now - started) of running jobs */
@@ -163,6 +175,19 @@ STORE_MUST_CHECK int store_get_tuning_by_id(store *s, int64_t id, store_tuning *
 /* Sets status, and failure_reason / started / ended when non-NULL / > 0. */
 STORE_MUST_CHECK int store_set_tuning_status(store *s, int64_t id, const char *status,
                                              const char *reason, double started, double ended);
+/* Records a tuning job's completion details: the training jobs not
+ * improving, and the time convergence was detected (> 0; kept once set). */
+STORE_MUST_CHECK int store_set_tuning_completion(store *s, int64_t id, int not_improving,
+                                                 double converged);
+/* The second step of DeleteHyperParameterTuningJob, for a job the caller
+ * has moved to Deleting: in one savepoint, removes its tags and makes its
+ * row a tombstone (kind STORE_DELETED_KIND<id>) that store_get_tuning, the
+ * lists and the name check no longer see; store_get_tuning_by_id still
+ * reads it (its training jobs stay, and stay describable). */
+STORE_MUST_CHECK int store_delete_tuning(store *s, int64_t id);
+/* Finishes every deletion a daemon left half done (rows of kind "tuning"
+ * in status Deleting): *n of them. At start, before the engine loads. */
+STORE_MUST_CHECK int store_finish_deletes(store *s, int *n);
 /* Calls cb for each tuning job in a status that is not final, oldest first.
  * The row is borrowed for the call. */
 STORE_MUST_CHECK int store_each_active_tuning(store *s, void (*cb)(void *ud, const store_tuning *t),
@@ -173,7 +198,8 @@ STORE_MUST_CHECK int store_each_tuning(store *s, const char *account,
 
 /* Counts of a tuning job's training jobs, as of `now` for inflight_seconds.
  * Reads one row kept up to date by triggers: it does not scan the training
- * jobs. A tuning job without training jobs has all counts 0. */
+ * jobs (failed_internal reads the failed rows only, when there are any). A
+ * tuning job without training jobs has all counts 0. */
 STORE_MUST_CHECK int store_tuning_counts(store *s, int64_t tuning_id, double now, store_counts *c);
 
 /* Inserts a training job; t->hyperparameters/tuned borrowed. Sets t->id.

@@ -63,15 +63,28 @@ struct trial {
     int warned;      /* the wait for the result was logged */
     int has_obj;
     double obj;
-    int noted;         /* the Training transition is in the store */
-    double started_at; /* when the backend started it */
-    launch_job *lj;    /* the launch on the worker (STARTING), or NULL */
-    int start_failed;  /* the worker's start failed: finish with start_error */
+    int noted;            /* the Training transition is in the store */
+    double started_at;    /* when the backend started it */
+    double first_started; /* when its first attempt started (0: not yet): MaxRuntimeInSeconds
+                             covers every attempt */
+    launch_job *lj;       /* the launch on the worker (STARTING), or NULL */
+    int start_failed;     /* the worker's start failed: finish with start_error */
     char start_error[ERR_MSG_MAX];
 };
 
 static double now_of(const trial *t) {
     return t->env.now ? t->env.now(t->env.now_ud) : util_now();
+}
+
+int trial_infrastructure_failure(backend_state bs, const backend_result *r) {
+    if (bs == BACKEND_LOST)
+        return 1;
+    return bs == BACKEND_EXITED && r->infrastructure && !r->stopped && !r->timed_out &&
+           !r->result_unwritable;
+}
+
+int trial_max_retries(const req_training_def *d) {
+    return d && d->retry_attempts > 0 ? d->retry_attempts : TRIAL_MAX_RETRIES;
 }
 
 int64_t trial_id(const trial *t) {
@@ -111,6 +124,7 @@ trial *trial_new(const trial_env *env, const trial_job *job, const store_trainin
     t->id = row->id;
     snprintf(t->name, sizeof t->name, "%s", row->name);
     t->retried = row->retried;
+    t->first_started = row->started;
     snprintf(t->job_dir, sizeof t->job_dir, "%s", row->job_dir);
     snprintf(t->handle, sizeof t->handle, "%s", row->handle);
     if (training_status_parse(row->status, &t->status))
@@ -375,6 +389,8 @@ static void launch_apply(trial *t, launch_job *lj) {
     t->exited = 0;
     t->stop_sent = 0;
     t->started_at = now_of(t);
+    if (t->first_started <= 0)
+        t->first_started = t->started_at;
     t->checked = t->started_at;
     if (backend_watch_job(t->job.be, t->job_dir, t->handle, on_exit_cb, t, &t->w) !=
         BACKEND_RUNNING)
@@ -439,6 +455,20 @@ static int launch(trial *t) {
     launch_job *lj = NULL;
     if (t->stop_why) /* stopped before it ever ran */
         return finish(t, TRAINING_STOPPED, "Stopped", NULL, 0, 0, now_of(t));
+    /* A relaunch runs for what is left of MaxRuntimeInSeconds. */
+    long runtime = def->max_runtime;
+    if (runtime > 0 && t->first_started > 0) {
+        double left = (double)runtime - (now_of(t) - t->first_started);
+        if (left < 1) {
+            char why[160];
+            snprintf(why, sizeof why,
+                     "Training job exceeded MaxRuntimeInSeconds (%ld s) over its attempts "
+                     "and was stopped",
+                     runtime);
+            return finish(t, TRAINING_STOPPED, "MaxRuntimeExceeded", why, 0, 0, now_of(t));
+        }
+        runtime = (long)ceil(left);
+    }
     if (!(lj = calloc(1, sizeof *lj))) {
         rc = err_set(&e, ERR_INTERNAL, "out of memory");
         goto fail;
@@ -481,7 +511,7 @@ static int launch(trial *t) {
                               .job_dir = lj->job_dir,
                               .argv = lj->argv,
                               .envp = lj->env,
-                              .max_runtime = def->max_runtime,
+                              .max_runtime = runtime,
                               .grace = t->env.grace,
                               .output_path = def->output_path,
                               .image = def->image,
@@ -589,10 +619,12 @@ static int decide(trial *t) {
         t->unstarted++;
         return relaunch(t);
     }
-    if (bs == BACKEND_LOST) {
-        if (!t->stop_why && t->retried < TRIAL_MAX_RETRIES) {
-            log_warn("training job %s was lost; relaunching it (attempt %d)", t->name,
-                     t->retried + 2);
+    if (trial_infrastructure_failure(bs, &r)) {
+        int max = trial_max_retries(&t->job.r->defs[0]);
+        if (!t->stop_why && t->retried < max) {
+            log_warn("training job %s %s; relaunching it (attempt %d of %d)", t->name,
+                     bs == BACKEND_LOST ? "was lost" : "failed for the platform's sake",
+                     t->retried + 2, max + 1);
             int rc = store_training_retry(t->env.st, t->id);
             if (rc)
                 return rc;
@@ -602,15 +634,19 @@ static int decide(trial *t) {
         if (t->stop_why)
             return finish(t, TRAINING_STOPPED, "Stopped", NULL,
                           t->stop_why == TRIAL_STOP_EARLY && has, v, ended);
-        snprintf(reason, sizeof reason,
-                 "InternalServerError: the training job's process was lost %d times",
-                 t->retried + 1);
+        if (bs == BACKEND_LOST)
+            snprintf(reason, sizeof reason,
+                     STORE_INTERNAL_PREFIX ": the training job's process was lost %d times",
+                     t->retried + 1);
+        else
+            snprintf(reason, sizeof reason, STORE_INTERNAL_PREFIX ": %s (%d attempts)",
+                     r.error[0] ? r.error : "the platform failed the training job", t->retried + 1);
         return finish(t, TRAINING_FAILED, "Failed", reason, 0, 0, ended);
     }
     if (r.result_unwritable) {
         snprintf(reason, sizeof reason,
-                 "InternalServerError: the training job ended but its result could not be "
-                 "recorded%s%s (is the data dir's disk full?)",
+                 STORE_INTERNAL_PREFIX ": the training job ended but its result could not be "
+                                       "recorded%s%s (is the data dir's disk full?)",
                  r.error[0] ? ": " : "", r.error);
         return finish(t, TRAINING_FAILED, "Failed", reason, 0, 0, ended);
     }

@@ -2,7 +2,8 @@
  *
  *   NEW ──launch──▶ STARTING ──started──▶ RUNNING ──on_exit──▶ ENDED ──log consumed──▶ FINAL
  *    ▲                                                          │
- *    └──── lost: relaunch (RetriedAttempt + 1, at most TRIAL_MAX_RETRIES) ◀┘
+ *    └──── infrastructure failure: relaunch (RetriedAttempt + 1) ◀────┘
+ *          (at most RetryStrategy.MaximumRetryAttempts, else TRIAL_MAX_RETRIES)
  *          (never started — the daemon died before the start: relaunch, no retry spent)
  *
  * NEW: its row is in the store (status InProgress, no handle). trial_tick
@@ -47,14 +48,14 @@
 #include "store.h"
 #include "worker.h"
 
-#define TRIAL_MAX_RETRIES 2       /* relaunches of a training job whose runner was lost */
-#define TRIAL_MAX_UNSTARTED 10    /* relaunches, by one daemon, of a job that never started */
+#define TRIAL_MAX_RETRIES 2    /* relaunches after infrastructure failures without RetryStrategy */
+#define TRIAL_MAX_UNSTARTED 10 /* relaunches, by one daemon, of a job that never started */
 #define TRIAL_RECHECK_SECONDS 10  /* a watched job's end is also asked for this often */
 #define TRIAL_RESULT_WAIT_WARN 30 /* seconds an ended job may lack a result before a warning */
 
 /* Why a stop was asked (stored as training_jobs.stop_requested). */
 #define TRIAL_STOP_USER 1  /* StopTuningJob / StopTrainingJob */
-#define TRIAL_STOP_CLOCK 2 /* the tuning job's clock limit */
+#define TRIAL_STOP_CLOCK 2 /* the tuning job's clock limit, or a completion criterion met */
 #define TRIAL_STOP_EARLY 3 /* the strategy stopped it (its last objective counts) */
 
 /* What every trial shares (borrowed; outlives the trials). */
@@ -118,6 +119,25 @@ void trial_free(trial *t);
 
 /* Advances the trial by one tick (see above). */
 trial_step trial_tick(trial *t);
+
+/* The retry rule, in one place: whether a job that ended in `bs` with
+ * result `r` failed for the platform's sake — an infrastructure failure,
+ * retried — rather than its program's. BACKEND_LOST (the runner vanished:
+ * killed, the node gone) is one (a job that never started is relaunched
+ * without spending a retry before this is asked, up to TRIAL_MAX_UNSTARTED
+ * times; past that it counts as one too); so is
+ * an exit a backend marks r->infrastructure (a container engine, S3 or node
+ * failure). A program that exits non-zero, is killed by a signal of its
+ * own, times out or is stopped is not. */
+int trial_infrastructure_failure(backend_state bs, const backend_result *r);
+
+/* How many relaunches a training job of definition `d` gets after
+ * infrastructure failures: RetryStrategy.MaximumRetryAttempts (1..30) when
+ * given, else TRIAL_MAX_RETRIES. (SageMaker retries a tuning job's training
+ * jobs that fail with an internal error on its own; openhpo keeps that
+ * default.) Its StoppingCondition.MaxRuntimeInSeconds covers all attempts:
+ * a relaunch runs for what is left of it, counted from the first start. */
+int trial_max_retries(const req_training_def *d);
 
 /* Asks the trial to stop (why: TRIAL_STOP_*). The request is stored
  * (Stopping) and the signal sent once the store has it; a trial not yet

@@ -7,7 +7,9 @@ prints metrics. Static hyperparameter "mode" picks a behaviour:
   nometric    exits 0 without printing the objective
   failurefile writes output/failure and exits 1
   sleep       sleeps "sleep" seconds (default 3600), printing a heartbeat
-"sleep" (seconds) also delays normal mode; "track" names a file to which
+"sleep" (seconds) also delays normal mode, as does "delay" (a hyperparameter
+that may be tuned, so that jobs of one tuning job take different times);
+"track" names a file to which
 start/end times are appended (to measure parallelism).
 """
 import json
@@ -60,6 +62,8 @@ def run(hp, mode):
         print("epoch %d loss: %.4f" % (epoch, 1.0 / (epoch + 1)), flush=True)
     if "sleep" in hp:
         time.sleep(float(hp["sleep"]))
+    if "delay" in hp:
+        time.sleep(float(hp["delay"]))
     with open(os.path.join(os.environ["SM_MODEL_DIR"], "model.txt"), "w") as f:
         f.write("x=%s n=%s kind=%s\n" % (x, n, kind))
     print("accuracy=%.6f" % objective(x, n, kind), flush=True)

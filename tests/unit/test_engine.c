@@ -46,7 +46,9 @@ typedef struct {
     char handle[32];
     int running, exited_ok, lost, never_started;
     int code, stopped_flag, timed_out;
-    int stops; /* backend_stop calls */
+    int infra;        /* the result says: the platform's failure */
+    long max_runtime; /* as launched */
+    int stops;        /* backend_stop calls */
     void (*on_exit)(void *);
     void *ud;
     int watched;
@@ -130,6 +132,7 @@ static int f_start(void *self, const backend_launch *l, char handle[BACKEND_HAND
     j->uid = l->uid;
     j->gid = l->gid;
     snprintf(j->handle, sizeof j->handle, "fake:%d", F.n);
+    j->max_runtime = l->max_runtime;
     j->running = 1;
     snprintf(handle, BACKEND_HANDLE_MAX, "%s", j->handle);
     F.n++;
@@ -175,6 +178,9 @@ static backend_state f_result(void *self, const char *job_dir, const char *handl
     r->code = j->code;
     r->stopped = j->stopped_flag;
     r->timed_out = j->timed_out;
+    r->infrastructure = j->infra;
+    if (j->infra)
+        snprintf(r->error, sizeof r->error, "the container engine failed");
     return BACKEND_EXITED;
 }
 static ssize_t f_read_log(void *self, const char *job_dir, const char *handle, int64_t offset,
@@ -224,6 +230,10 @@ static void fake_reset(void) {
 }
 
 /* ---------- the fixture ---------- */
+
+/* Members added to HyperParameterTuningJobConfig and to the definition by
+ * add_tuning (each "" or ", \"Member\": ..."). */
+static const char *extra_cfg = "", *extra_def = "";
 
 static double clock_now = 1000.0;
 static double fake_now(void *ud) {
@@ -297,6 +307,7 @@ static int setup(void **state) {
     fake_reset();
     memset(&X, 0, sizeof X);
     fail_commits = skip_commits = deny_handle = 0;
+    extra_cfg = extra_def = "";
     gate_closed = gate_waiting = 0;
     gate_wk = NULL;
     clock_now = 1000.0;
@@ -338,7 +349,7 @@ static int64_t add_tuning(const char *name, int max_jobs, int max_parallel, int6
              "  \"HyperParameterTuningJobObjective\": {\"Type\": \"Maximize\", \"MetricName\": "
              "\"acc\"},"
              "  \"ParameterRanges\": {\"ContinuousParameterRanges\": [{\"Name\": \"x\", "
-             "\"MinValue\": \"0\", \"MaxValue\": \"1\"}]}},"
+             "\"MinValue\": \"0\", \"MaxValue\": \"1\"}]}%s},"
              " \"TrainingJobDefinition\": {\"AlgorithmSpecification\": {\"TrainingImage\": "
              "\"/bin/true\", \"TrainingInputMode\": \"File\", \"MetricDefinitions\": "
              "[{\"Name\": \"acc\", \"Regex\": \"acc=([0-9.]+)\"}]},"
@@ -346,9 +357,9 @@ static int64_t add_tuning(const char *name, int max_jobs, int max_parallel, int6
              "  \"OutputDataConfig\": {\"S3OutputPath\": \"file:///nonexistent\"},"
              "  \"ResourceConfig\": {\"InstanceType\": \"ml.m5.large\", \"InstanceCount\": 1, "
              "\"VolumeSizeInGB\": 1},"
-             "  \"StoppingCondition\": {\"MaxRuntimeInSeconds\": 3600}},"
+             "  \"StoppingCondition\": {\"MaxRuntimeInSeconds\": 3600}%s},"
              " \"Tags\": [{\"Key\": \"team\", \"Value\": \"blue\"}]}",
-             name, max_jobs, max_parallel);
+             name, max_jobs, max_parallel, extra_cfg, extra_def);
     store_tuning t = {0};
     err_t e = {0};
     snprintf(t.account, sizeof t.account, ACCOUNT);
@@ -853,6 +864,139 @@ static void test_lost_too_often(void **unused) {
     store_training_clear(&t);
 }
 
+/* A result the backend marks as the platform's failure is retried like a
+ * lost runner, up to RetryStrategy.MaximumRetryAttempts; a program's own
+ * failure is not retried. The relaunch runs for what is left of
+ * MaxRuntimeInSeconds (3600 s from the first start). */
+static void test_retry_strategy(void **unused) {
+    extra_def = ", \"RetryStrategy\": {\"MaximumRetryAttempts\": 3}";
+    engine_up();
+    add_tuning("infra", 1, 1, 0);
+    tick(1);
+    assert_int_equal(F.jobs[0].max_runtime, 3600);
+    for (int k = 0; k < 3; k++) { /* three platform failures: three relaunches */
+        fake_job *j = &F.jobs[F.n - 1];
+        j->infra = 1;
+        clock_now += 100;
+        fake_end(j, 1, 0);
+        tick(2);
+        assert_int_equal(F.starts, k + 2);
+        assert_int_equal(F.jobs[F.n - 1].max_runtime, 3600 - 100 * (k + 1));
+    }
+    store_training t = training_of(F.jobs[0].name);
+    assert_string_equal(t.status, "InProgress");
+    assert_int_equal(t.retried, 3);
+    store_training_clear(&t);
+    F.jobs[F.n - 1].infra = 1; /* the fourth: no retry left */
+    fake_end(&F.jobs[F.n - 1], 1, 0);
+    tick(2);
+    assert_int_equal(F.starts, 4);
+    t = training_of(F.jobs[0].name);
+    assert_string_equal(t.status, "Failed");
+    assert_string_equal(t.failure_reason,
+                        STORE_INTERNAL_PREFIX ": the container engine failed (4 attempts)");
+    store_training_clear(&t);
+
+    /* A program's failure: never retried. */
+    add_tuning("prog", 1, 1, 0);
+    tick(1);
+    fake_end(&F.jobs[F.n - 1], 1, 0);
+    tick(2);
+    assert_int_equal(F.starts, 5);
+    t = training_of(F.jobs[F.n - 1].name);
+    assert_string_equal(t.status, "Failed");
+    assert_int_equal(t.retried, 0);
+    store_training_clear(&t);
+}
+
+/* MaxRuntimeInSeconds covers every attempt: a job lost after its time is
+ * up is not relaunched but Stopped (MaxRuntimeExceeded). */
+static void test_retry_within_runtime(void **unused) {
+    engine_up();
+    add_tuning("late", 1, 1, 0);
+    tick(1);
+    clock_now += 3000;
+    F.jobs[0].lost = 1;
+    fake_end(&F.jobs[0], 0, 0);
+    tick(2);
+    assert_int_equal(F.starts, 2);
+    assert_int_equal(F.jobs[1].max_runtime, 600);
+    clock_now += 600;
+    F.jobs[1].lost = 1;
+    fake_end(&F.jobs[1], 0, 0);
+    tick(2);
+    assert_int_equal(F.starts, 2);
+    store_training t = training_of(F.jobs[0].name);
+    assert_string_equal(t.status, "Stopped");
+    assert_string_equal(t.secondary, "MaxRuntimeExceeded");
+    store_training_clear(&t);
+}
+
+/* A completion criterion met: the running trials are stopped, nothing more
+ * is launched, the job ends Completed with its details stored. */
+static void test_completion_target(void **unused) {
+    extra_cfg = ", \"TuningJobCompletionCriteria\": {\"TargetObjectiveMetricValue\": 0.5}";
+    engine_up();
+    int64_t id = add_tuning("tgt", 10, 2, 0);
+    tick(2);
+    assert_int_equal(F.starts, 2);
+    fake_print(&F.jobs[0], "acc=0.25\n");
+    fake_end(&F.jobs[0], 0, 0);
+    tick(2);
+    assert_int_equal(F.starts, 3); /* 0.25 < 0.5: goes on */
+    assert_int_equal(F.jobs[1].stops, 0);
+    fake_print(&F.jobs[2], "acc=0.75\n");
+    fake_end(&F.jobs[2], 0, 0);
+    tick(2);
+    assert_int_equal(F.jobs[1].stops, 1); /* the running one is stopped */
+    assert_int_equal(F.starts, 3);
+    assert_int_equal(tuning_status_of(id), TUNING_RUNNING);
+    fake_end(&F.jobs[1], 143, 1);
+    tick(2);
+    assert_int_equal(F.starts, 3);
+    assert_int_equal(training_status_of(F.jobs[1].name), TRAINING_STOPPED);
+    assert_int_equal(tuning_status_of(id), TUNING_COMPLETED);
+    store_tuning t = {0};
+    assert_int_equal(store_get_tuning_by_id(X.st, id, &t), 0);
+    assert_int_equal(t.not_improving, 0); /* 0.75 improved on 0.25 */
+    assert_true(t.converged == 0);
+    store_tuning_clear(&t);
+}
+
+/* BestObjectiveNotImproving, and its count rebuilt from the store after a
+ * restart (the criterion met then still ends the job). */
+static void test_completion_not_improving_restart(void **unused) {
+    extra_cfg = ", \"TuningJobCompletionCriteria\": {\"BestObjectiveNotImproving\": "
+                "{\"MaxNumberOfTrainingJobsNotImproving\": 3}}";
+    engine_up();
+    int64_t id = add_tuning("flat", 10, 1, 0);
+    for (int k = 0; k < 3; k++) {
+        tick(2);
+        fake_print(&F.jobs[F.n - 1], "acc=0.5\n");
+        clock_now += 1;
+        fake_end(&F.jobs[F.n - 1], 0, 0);
+        tick(1);
+    }
+    store_tuning t = {0};
+    assert_int_equal(store_get_tuning_by_id(X.st, id, &t), 0);
+    assert_int_equal(t.not_improving, 2);
+    store_tuning_clear(&t);
+    tick(2);
+    assert_int_equal(F.starts, 4);
+    /* The daemon goes; the fourth job ends while it is away. */
+    engine_free(X.en);
+    X.en = NULL;
+    fake_print(&F.jobs[3], "acc=0.5\n");
+    F.jobs[3].running = 0;
+    engine_up();
+    tick(3);
+    assert_int_equal(F.starts, 4);
+    assert_int_equal(tuning_status_of(id), TUNING_COMPLETED);
+    assert_int_equal(store_get_tuning_by_id(X.st, id, &t), 0);
+    assert_int_equal(t.not_improving, 3);
+    store_tuning_clear(&t);
+}
+
 /* A failing program: the failure reason quotes the last log line. */
 static void copy_reason(void *ud, const store_training *t) {
     assert_string_equal(t->status, "Failed");
@@ -1313,6 +1457,10 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_never_started_spends_no_retry, setup, teardown),
         cmocka_unit_test_setup_teardown(test_missed_exit_is_caught, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lost_too_often, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_retry_strategy, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_retry_within_runtime, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_completion_target, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_completion_not_improving_restart, setup, teardown),
         cmocka_unit_test_setup_teardown(test_failure_reason, setup, teardown),
         cmocka_unit_test_setup_teardown(test_strategy_stops_and_exhausts, setup, teardown),
         cmocka_unit_test_setup_teardown(test_worker_stop_while_starting, setup, teardown),

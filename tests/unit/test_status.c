@@ -49,6 +49,8 @@ static void test_final_and_stoppable(void **unused) {
     assert_true(tuning_status_final(TUNING_COMPLETED));
     assert_true(tuning_status_final(TUNING_FAILED));
     assert_true(tuning_status_final(TUNING_STOPPED));
+    assert_true(tuning_status_final(TUNING_DELETING));
+    assert_true(tuning_status_final(TUNING_DELETE_FAILED));
     for (int s = 0; s < TUNING__COUNT; s++) /* stoppable = not final */
         assert_int_equal(tuning_status_stoppable(s), !tuning_status_final(s));
     assert_false(training_status_final(TRAINING_IN_PROGRESS));
@@ -72,12 +74,32 @@ static void test_moves(void **unused) {
             assert_int_equal(tuning_status_can_move(f, t), f == t || tun[f][t]);
             legal += f != t && tuning_status_can_move(f, t);
         }
-    assert_int_equal(legal, 8);
-    /* Nothing leaves a final state. */
+    assert_int_equal(legal, 13);
+    /* Nothing leaves a final state but towards deletion: never back to
+     * work, and only a final job may be deleted. */
     for (int f = 0; f < TUNING__COUNT; f++)
-        for (int t = 0; t < TUNING__COUNT; t++)
+        for (int t = 0; t < TUNING__COUNT; t++) {
             if (tuning_status_final(f) && f != t)
-                assert_false(tuning_status_can_move(f, t));
+                assert_int_equal(tuning_status_can_move(f, t),
+                                 t == TUNING_DELETING ||
+                                     (f == TUNING_DELETING && t == TUNING_DELETE_FAILED));
+            if (t == TUNING_DELETING && f != t && tuning_status_can_move(f, t))
+                assert_true(tuning_status_final(f));
+        }
+    assert_false(tuning_status_can_move(TUNING_RUNNING, TUNING_DELETING));
+    assert_false(tuning_status_can_move(TUNING_STOPPING, TUNING_DELETING));
+    assert_false(tuning_status_can_move(TUNING_DELETING, TUNING_COMPLETED));
+    assert_false(tuning_status_can_move(TUNING_DELETE_FAILED, TUNING_COMPLETED));
+    /* Deletable: Completed, Failed, Stopped, DeleteFailed (a retry). */
+    for (int s = 0; s < TUNING__COUNT; s++)
+        assert_int_equal(tuning_status_deletable(s), s == TUNING_COMPLETED || s == TUNING_FAILED ||
+                                                         s == TUNING_STOPPED ||
+                                                         s == TUNING_DELETE_FAILED);
+    assert_string_equal(tuning_status_current(TUNING_DELETING), "Deleting");
+    assert_string_equal(tuning_status_current(TUNING_DELETE_FAILED), "DeleteFailed");
+    tuning_status d = TUNING_RUNNING;
+    assert_int_equal(tuning_status_parse("DeleteFailed", &d), 0);
+    assert_int_equal(d, TUNING_DELETE_FAILED);
     assert_false(tuning_status_can_move(TUNING_RUNNING, TUNING_STOPPED)); /* via Stopping */
     assert_false(tuning_status_can_move(TUNING_STOPPING, TUNING_COMPLETED));
     assert_false(tuning_status_can_move(TUNING_RUNNING, TUNING_CREATED));

@@ -708,6 +708,91 @@ static void test_migration(void **unused) {
     store_close(s);
 }
 
+static void on_tag_count(void *ud, const char *k, const char *v) {
+    ++*(int *)ud;
+}
+
+/* Completion details, the internal failures' count, and a deletion: the
+ * row becomes a tombstone (by id only), its tags go, its training jobs stay,
+ * its name is free; a deletion left half done is finished. */
+static void test_completion_and_delete(void **unused) {
+    char path[128];
+    store *s = open_sub("delete", path, sizeof path);
+    store_tuning t, got, again;
+    store_counts c;
+    err_t e = {0};
+    fill(&t, "gone");
+    assert_int_equal(store_create_tuning(s, &t, &e), 0);
+    assert_int_equal(store_tags_add(s, t.account, t.arn, "team", "a"), 0);
+    assert_int_equal(store_set_tuning_completion(s, t.id, 3, 100.5), 0);
+    assert_int_equal(store_set_tuning_completion(s, t.id, 4, 200), 0); /* the time stays */
+    assert_int_equal(store_get_tuning_by_id(s, t.id, &got), 0);
+    assert_int_equal(got.not_improving, 4);
+    assert_float_equal(got.converged, 100.5, 1e-9);
+    store_tuning_clear(&got);
+    store_training r1, r2, r3;
+    trow(&r1, t.id, "gone-1", 0, 1);
+    trow(&r2, t.id, "gone-2", 1, 2);
+    trow(&r3, t.id, "gone-3", 2, 3);
+    assert_int_equal(store_insert_training(s, &r1, &e), 0);
+    assert_int_equal(store_insert_training(s, &r2, &e), 0);
+    assert_int_equal(store_insert_training(s, &r3, &e), 0);
+    assert_int_equal(store_training_finish(s, r1.id, "Failed", "Failed",
+                                           STORE_INTERNAL_PREFIX ": lost 3 times", 0, 0, 5),
+                     0);
+    assert_int_equal(
+        store_training_finish(s, r2.id, "Failed", "Failed", "AlgorithmError: exit 1", 0, 0, 5), 0);
+    assert_int_equal(store_training_finish(s, r3.id, "Completed", "Completed", NULL, 1, 0.5, 5), 0);
+    assert_int_equal(store_tuning_counts(s, t.id, 10, &c), 0);
+    assert_int_equal(c.failed, 2);
+    assert_int_equal(c.failed_internal, 1);
+    assert_int_equal(store_tags_add(s, t.account, "arn:x:training/gone-1", "team", "a"), 0);
+    /* Delete. */
+    assert_int_equal(store_set_tuning_status(s, t.id, "Deleting", NULL, 0, 0), 0);
+    assert_int_equal(store_delete_tuning(s, t.id), 0);
+    assert_int_equal(store_get_tuning(s, t.account, "gone", &got), ERR_NOT_FOUND);
+    assert_int_equal(store_get_tuning_by_id(s, t.id, &got), 0);
+    assert_int_equal(strncmp(got.kind, STORE_DELETED_KIND, strlen(STORE_DELETED_KIND)), 0);
+    store_tuning_clear(&got);
+    int ntags = 0;
+    assert_int_equal(store_each_tag(s, t.arn, on_tag_count, &ntags), 0);
+    assert_int_equal(ntags, 0);
+    assert_int_equal(store_each_tag(s, "arn:x:training/gone-1", on_tag_count, &ntags), 0);
+    assert_int_equal(ntags, 1); /* a training job's tags stay */
+    store_training tr;
+    assert_int_equal(store_get_training(s, t.account, "gone-3", &tr), 0);
+    assert_int_equal(tr.tuning_id, t.id);
+    store_training_clear(&tr);
+    got_rows g = {0};
+    int more = 0;
+    store_list_query tq = {.account = t.account, .sort = STORE_SORT_NAME, .limit = 10};
+    assert_int_equal(store_list_tunings(s, &tq, on_tuning_row, &g, &more), 0);
+    assert_int_equal(g.n, 0);
+    /* The name is free again; a second delete of the tombstone does nothing. */
+    fill(&again, "GONE");
+    assert_int_equal(store_create_tuning(s, &again, &e), 0);
+    assert_int_equal(store_delete_tuning(s, t.id), 0);
+    assert_int_equal(store_get_tuning(s, t.account, "gone", &got), 0);
+    assert_int_equal(got.id, again.id);
+    store_tuning_clear(&got);
+    /* Half done (Deleting, no tombstone): finished, and only those. */
+    assert_int_equal(store_set_tuning_status(s, again.id, "Deleting", NULL, 0, 0), 0);
+    store_tuning other;
+    fill(&other, "stays");
+    assert_int_equal(store_create_tuning(s, &other, &e), 0);
+    assert_int_equal(store_set_tuning_status(s, other.id, "DeleteFailed", NULL, 0, 0), 0);
+    int n = -1;
+    assert_int_equal(store_finish_deletes(s, &n), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(store_get_tuning(s, t.account, "gone", &got), ERR_NOT_FOUND);
+    assert_int_equal(store_get_tuning(s, t.account, "stays", &got), 0);
+    assert_string_equal(got.status, "DeleteFailed");
+    store_tuning_clear(&got);
+    assert_int_equal(store_finish_deletes(s, &n), 0);
+    assert_int_equal(n, 0);
+    store_close(s);
+}
+
 static void test_dir_lock(void **unused) {
     char path[128], want[256];
     err_t e = {0};
@@ -850,6 +935,7 @@ int main(void) {
         cmocka_unit_test(test_counts),
         cmocka_unit_test(test_names_case_insensitive),
         cmocka_unit_test(test_migration),
+        cmocka_unit_test(test_completion_and_delete),
         cmocka_unit_test(test_dir_lock),
         cmocka_unit_test(test_busy),
         cmocka_unit_test(test_full_disk),
