@@ -70,6 +70,8 @@
 #define LOCAL_MAX_PROCS (1 << 16) /* processes scanned per kill sweep */
 #define LOCAL_KILL_ROUNDS 3       /* scans of the runner's process tree per kill */
 
+#define LOCAL_UNLOCK_TRIES 100   /* a failed start waits for its lock's release this often */
+#define LOCAL_UNLOCK_EVERY_MS 5  /* ... this far apart */
 #define LOCAL_RMDIR_TRIES 50     /* a killed cgroup's removal is retried this often */
 #define LOCAL_RMDIR_EVERY_MS 100 /* ... this far apart */
 
@@ -581,6 +583,16 @@ static int local_start(void *self, const backend_launch *l, char handle[BACKEND_
      * with it; its cgroup, if made, is killed) and reap it. */
     kill(-pid, SIGKILL);
     waitpid(pid, NULL, 0);
+    /* The lock goes with the last holder of its descriptor: ours, then the
+     * runner's, which a task of the runner's may share for a moment after
+     * the runner is reaped (a sanitizer's exit-time tracer does). No caller
+     * may find the job "running" once this returns: wait, boundedly. */
+    close(lockfd);
+    lockfd = -1;
+    for (int i = 0; i < LOCAL_UNLOCK_TRIES && lock_held(l->job_dir) > 0; i++) {
+        struct timespec ts = {0, LOCAL_UNLOCK_EVERY_MS * 1000000L};
+        nanosleep(&ts, NULL);
+    }
     /* start may run on the engine's worker thread: no loop state here (the
      * runner sweeps its own cgroup; this one is removed once it has
      * emptied, a bounded number of tries, else left empty). */
