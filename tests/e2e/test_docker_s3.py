@@ -61,17 +61,43 @@ def channel(name, uri, dist):
         "S3DataType": "S3Prefix", "S3Uri": uri, "S3DataDistributionType": dist}}}
 
 
+def put_objects(s3, bucket):
+    """The sharded channel's objects under data/train/, the replicated one's
+    under data/meta/; the two channels reading them."""
+    s3.create_bucket(Bucket=bucket)
+    for k in SHARDED:
+        s3.put_object(Bucket=bucket, Key="data/train/" + k, Body=("row of %s\n" % k).encode())
+    for k in REPLICATED:
+        s3.put_object(Bucket=bucket, Key="data/meta/" + k, Body=("meta %s\n" % k).encode())
+    return [channel("train", "s3://%s/data/train/" % bucket, "ShardedByS3Key"),
+            channel("meta", "s3://%s/data/meta/" % bucket, "FullyReplicated")]
+
+
+def check_shards(seen):
+    """seen: host -> the <channel>/<path> files it saw."""
+    assert sorted(seen) == ["algo-1", "algo-2"], seen
+    # The documented rule: keys in byte order, the i-th to host i mod 2.
+    order = sorted(SHARDED, key=lambda k: ("data/train/" + k).encode())
+    want = {"algo-%d" % (h + 1): sorted("train/" + k for i, k in enumerate(order) if i % 2 == h)
+            for h in range(2)}
+    meta = sorted("meta/" + k for k in REPLICATED)
+    for host in ("algo-1", "algo-2"):
+        got_train = sorted(f for f in seen[host] if f.startswith("train/"))
+        got_meta = sorted(f for f in seen[host] if f.startswith("meta/"))
+        assert got_train == want[host], (host, seen)
+        assert got_meta == meta, (host, seen)
+    got_a = {f for f in seen["algo-1"] if f.startswith("train/")}
+    got_b = {f for f in seen["algo-2"] if f.startswith("train/")}
+    assert not (got_a & got_b) and got_a | got_b == {"train/" + k for k in SHARDED}
+    assert len(got_a) == len(got_b) == 3
+
+
 def test_sharded_channel_splits_across_two_docker_hosts(dshpod, s3rver):
     s3 = s3rver.client()
-    s3.create_bucket(Bucket="shards")
-    for k in SHARDED:
-        s3.put_object(Bucket="shards", Key="data/train/" + k, Body=("row of %s\n" % k).encode())
-    for k in REPLICATED:
-        s3.put_object(Bucket="shards", Key="data/meta/" + k, Body=("meta %s\n" % k).encode())
+    channels = put_objects(s3, "shards")
     req = job_request(name="dks3", max_jobs=1, parallel=1, image=IMAGE,
-                      static={"mode": "ls", "epochs": "1"}, ranges=RANGES, channels=[
-                          channel("train", "s3://shards/data/train/", "ShardedByS3Key"),
-                          channel("meta", "s3://shards/data/meta/", "FullyReplicated")])
+                      static={"mode": "ls", "epochs": "1"}, ranges=RANGES,
+                      channels=channels)
     d = req["TrainingJobDefinition"]
     d["OutputDataConfig"]["S3OutputPath"] = "s3://shards/out"
     d["ResourceConfig"]["InstanceCount"] = 2
@@ -91,19 +117,4 @@ def test_sharded_channel_splits_across_two_docker_hosts(dshpod, s3rver):
             base = m.name.lstrip("./")
             if base.startswith("channels-"):
                 seen[base[len("channels-"):]] = tf.extractfile(m).read().decode().split()
-    assert sorted(seen) == ["algo-1", "algo-2"], seen
-    # The documented rule: keys in byte order, the i-th to host i mod 2.
-    order = sorted(SHARDED, key=lambda k: ("data/train/" + k).encode())
-    want = {"algo-%d" % (h + 1): sorted("train/" + k for i, k in enumerate(order) if i % 2 == h)
-            for h in range(2)}
-    meta = sorted("meta/" + k for k in REPLICATED)
-    for host in ("algo-1", "algo-2"):
-        got_train = sorted(f for f in seen[host] if f.startswith("train/"))
-        got_meta = sorted(f for f in seen[host] if f.startswith("meta/"))
-        assert got_train == want[host], (host, seen)
-        assert got_meta == meta, (host, seen)
-    a, b = set(want["algo-1"]), set(want["algo-2"])
-    got_a = {f for f in seen["algo-1"] if f.startswith("train/")}
-    got_b = {f for f in seen["algo-2"] if f.startswith("train/")}
-    assert not (got_a & got_b) and got_a | got_b == {"train/" + k for k in SHARDED}
-    assert (got_a, got_b) == (a, b) and len(got_a) == len(got_b) == 3
+    check_shards(seen)
