@@ -16,7 +16,12 @@
  * S3DataDistributionType ShardedByS3Key: the objects, sorted by key (byte
  * order), are dealt to the hosts: the i-th (from 0) to host i mod N
  * (channels_shard). FullyReplicated (the default): every host gets all.
- * The local backend runs one host, which gets all.
+ * The local backend runs one host, which gets all. A backend with several
+ * hosts (BACKEND_CAP_MULTI_NODE, InstanceCount N > 1) gets every host's
+ * channels from the launch (trial.c): host 0 (algo-1) in JOB_DIR/input/data,
+ * host H in JOB_DIR/CHANNELS_HOSTS_DIR/algo-(H+1)/input/data (the layout the
+ * Docker and Slurm backends use for their other hosts), one channels_fetch
+ * per host, all but the first only linking from the cache.
  *
  * Cache: a channel is downloaded once per tuning job (a training job of its
  * own counts as its own tuning job) into CACHE_DIR/<scope>-<hash>, the hash
@@ -61,6 +66,7 @@
 #define CHANNELS_RANGE_PART (8LL * 1024 * 1024)  /* ranged part of a large object */
 #define CHANNELS_DEADLINE_S 3600                 /* one job's whole fetch */
 #define CHANNELS_CACHE_DIR ".s3-cache"           /* under the account's jobs dir */
+#define CHANNELS_HOSTS_DIR "hosts" /* JOB_DIR/hosts/algo-K: host K > 1 (backends/docker.h) */
 
 /* Does the definition have an s3:// channel? */
 int channels_uses_s3(const req_training_def *def);

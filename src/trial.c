@@ -307,12 +307,23 @@ static int launch_fetch(launch_job *lj, int cache_only, worker *w) {
                        .scope = lj->scope,
                        .s3 = &cfg,
                        .host = 0,
-                       .nhosts = 1, /* the local backend runs one host: it gets all */
+                       .nhosts = 1, /* one host (the local backend): it gets all */
                        .cache_only = cache_only,
                        .cancelled = w ? stopping : NULL,
                        .cancel_ud = w};
-    if ((rc = channels_fetch(&cj, &lj->e)))
-        return rc;
+    /* Several hosts: host 0 (algo-1) links into JOB_DIR, host H into
+     * JOB_DIR/hosts/algo-(H+1) (channels.h), each its own shard. */
+    char hdir[1200];
+    if ((backend_caps(lj->be) & BACKEND_CAP_MULTI_NODE) && def->instance_count > 1)
+        cj.nhosts = def->instance_count;
+    for (; cj.host < (cache_only ? 1 : cj.nhosts); cj.host++) {
+        if (cj.host > 0)
+            snprintf(hdir, sizeof hdir, "%s/" CHANNELS_HOSTS_DIR "/algo-%d", lj->job_dir,
+                     cj.host + 1);
+        cj.job_dir = cj.host > 0 ? hdir : lj->job_dir;
+        if ((rc = channels_fetch(&cj, &lj->e)))
+            return rc;
+    }
     snprintf(ckdir, sizeof ckdir, "%s/%s", lj->job_dir,
              def->checkpoint_local ? def->checkpoint_local + 8 : "checkpoints");
     if (def->checkpoint_uri && !cache_only && stat(staged, &st) == 0) {

@@ -7,7 +7,9 @@
  * on the engine (or is pulled, by the pull policy); one container per host
  * algo-1..algo-N, `train` as its command, the job directory bind-mounted as
  * /opt/ml for algo-1 and JOB_DIR/hosts/algo-I for the others (each with its
- * own resourceconfig.json; input/data is shared), file:// channels
+ * own resourceconfig.json; input/data is shared, but for the s3:// channels
+ * the launch linked into JOB_DIR/hosts/algo-I/input/data — that host's own
+ * shard of a ShardedByS3Key channel, channels.h — mounted over it), file:// channels
  * bind-mounted read-only over their links, CPU and memory limits from the
  * InstanceType, GPUs through DeviceRequests when the engine has the nvidia
  * runtime (else the launch fails saying so), no network unless configured,
@@ -1026,6 +1028,36 @@ static int channel_mounts(const char *job_dir, char **srcs, dmount *ms, size_t m
     return (int)n;
 }
 
+/* Host I > 1's own s3:// channels (its shard of a ShardedByS3Key one; see
+ * channels.h), linked by the launch into HOST_DIR/input/data/<channel>:
+ * each is bind-mounted over the shared input/data's entry of that name.
+ * Appends to mounts; returns how many, or -1 past DOCKER_MAX_MOUNTS. */
+static int host_channel_mounts(const char *host_dir, json_t *mounts) {
+    char data[DOCKER_FILE_MAX + 64], src[DOCKER_FILE_MAX + 400], target[600];
+    int n = 0;
+    snprintf(data, sizeof data, "%s/input/data", host_dir);
+    DIR *dir = opendir(data);
+    struct dirent *de;
+    if (!dir)
+        return 0;
+    while ((de = readdir(dir))) {
+        struct stat st;
+        snprintf(src, sizeof src, "%s/%s", data, de->d_name);
+        if (de->d_name[0] == '.' || lstat(src, &st) || !S_ISDIR(st.st_mode))
+            continue;
+        if (n >= DOCKER_MAX_MOUNTS) {
+            n = -1;
+            break;
+        }
+        snprintf(target, sizeof target, DOCKER_ML_ROOT "/input/data/%s", de->d_name);
+        json_array_append_new(mounts, json_pack("{s:s, s:s, s:s, s:b}", "Type", "bind", "Source",
+                                                src, "Target", target, "ReadOnly", 1));
+        n++;
+    }
+    closedir(dir);
+    return n;
+}
+
 static int copy_file(const char *from, const char *to) {
     size_t len = 0;
     char *s = util_read_file(from, 1 << 20, &len);
@@ -1318,6 +1350,14 @@ static int docker_start(void *self, const backend_launch *l, char handle[BACKEND
             snprintf(data, sizeof data, "%s/input/data", l->job_dir);
             json_array_append_new(mounts, json_pack("{s:s, s:s, s:s}", "Type", "bind", "Source",
                                                     data, "Target", DOCKER_ML_ROOT "/input/data"));
+            if (host_channel_mounts(dir, mounts) < 0) {
+                json_decref(mounts);
+                json_decref(entry);
+                json_decref(env);
+                rc = err_set(e, ERR_VALIDATION, "host %s: more than %d channels to mount", me,
+                             DOCKER_MAX_MOUNTS);
+                goto out;
+            }
         }
         for (int k = 0; k < nm; k++)
             json_array_append_new(mounts, json_pack("{s:s, s:s, s:s, s:b}", "Type", "bind",

@@ -15,7 +15,9 @@
  * InstanceCount N > 1, `srun --ntasks-per-node=1` of the same script once
  * per node: host K (SLURM_NODEID + 1, node order) is algo-K, with its own
  * input/config/resourceconfig.json (algo-1 in JOB_DIR itself, the others in
- * JOB_DIR/hosts/algo-K) and SM_CURRENT_HOST / SM_HOSTS. algo-1's runner
+ * JOB_DIR/hosts/algo-K) and SM_CURRENT_HOST / SM_HOSTS; host K > 1's
+ * SM_CHANNEL_<X> names JOB_DIR/hosts/algo-K/input/data/<x> for the s3://
+ * channels the launch linked there (its shard, channels.h). algo-1's runner
  * writes output.log (what hpod reads metrics from) and exit.json, and packs
  * the model.
  *
@@ -925,6 +927,11 @@ static int write_script(slurm *sb, const backend_launch *l, char *const *argv, i
                "echo \"${SLURMD_NODENAME:-$(hostname)}\" > \"$R/slurm.node\"\n"
                "export SM_CURRENT_HOST=\"$H\" SM_HOSTS=\"$HOSTS\" "
                "SM_INPUT_CONFIG_DIR=\"$R/input/config\"\n"
+               /* Host K > 1's own s3:// channels (its shard; channels.h). */
+               "for c in \"$R\"/input/data/*/; do\n"
+               "  [ \"$K\" -gt 1 ] && [ -d \"$c\" ] || continue\n"
+               "  c=${c%%/}; v=$(printf %%s \"${c##*/}\" | tr a-z A-Z | tr -c A-Z0-9 _)\n"
+               "  export \"SM_CHANNEL_$v=$c\"\ndone\n"
                "set --\n",
                SLURM_HOSTS_DIR);
     if (l->output_path && l->name) {

@@ -1,7 +1,7 @@
 #!/bin/sh
 # The tiny test image's training program (busybox sh): follows the SageMaker
 # contract under /opt/ml. Hyperparameters (input/config/hyperparameters.json):
-#   mode    normal | sleep | fail | hosts    (default normal)
+#   mode    normal | sleep | fail | hosts | ls    (default normal)
 #   x       a number; loss = (x - 3)^2 + 1/epoch, accuracy = -loss
 #   epochs  epochs printed (default 3)
 #   sleep   seconds slept per epoch (default 0) or, in mode sleep, in all
@@ -10,6 +10,9 @@
 # resourceconfig.json and resolves and pings every other host by name,
 # retrying while peers come up (60 s), stays up `linger` seconds (default 10)
 # for peers still looking for it, then writes model/host-<current host>.
+# mode ls lists the files of every channel (input/data/<channel>/...) as
+# <channel>/<path> lines, sorted, into its log and model/channels-<host>,
+# then trains as normal.
 ML=/opt/ml
 CFG=$ML/input/config
 hp() {
@@ -53,6 +56,13 @@ hosts)
     # Stay up a while: a peer still looking for this host finds it.
     linger=$(hp linger); sleep "${linger:-10}"
     echo "$host" > "$ML/model/host-$host" ;;
+ls)
+    for c in "$ML"/input/data/*/; do
+        [ -d "$c" ] || continue
+        c=${c%/}; n=${c##*/}
+        (cd "$c" && find . -type f) | sed "s|^\./|$n/|"
+    done | sort > "$ML/model/channels-$host"
+    sed "s/^/$host has /" "$ML/model/channels-$host" ;;
 esac
 e=1
 while [ "$e" -le "$epochs" ]; do
