@@ -468,7 +468,6 @@ static void run_pack(const char *prog, const char *dir, const char *job_name,
                      const char *output_path, const job_user *ju, char *uri, size_t nu, char *error,
                      size_t ne) {
     char rep[PACK_REPORT_MAX + 1];
-    size_t got = 0;
     int p[2] = {-1, -1}, st = 0, timed_out = 0;
     uri[0] = error[0] = 0;
     if (pipe2(p, O_CLOEXEC)) {
@@ -523,38 +522,7 @@ static void run_pack(const char *prog, const char *dir, const char *job_name,
         _exit(127);
     }
     close(p[1]);
-    int64_t deadline = util_mono_ms() + PACK_TIMEOUT_S * 1000LL;
-    for (;;) {
-        int64_t left = deadline - util_mono_ms();
-        if (left <= 0) {
-            timed_out = 1;
-            kill(pid, SIGKILL);
-            break;
-        }
-        struct pollfd pf = {.fd = p[0], .events = POLLIN};
-        int n = poll(&pf, 1, left > 1000 ? 1000 : (int)left);
-        if (n < 0 && errno != EINTR)
-            break;
-        if (n <= 0)
-            continue;
-        char buf[4096];
-        ssize_t r = read(p[0], buf, sizeof buf);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0)
-            break; /* EOF: hpo-pack is done */
-        size_t take = (size_t)r;
-        if (take > PACK_REPORT_MAX - got)
-            take = PACK_REPORT_MAX - got; /* the rest is drained and dropped */
-        memcpy(rep + got, buf, take);
-        got += take;
-    }
-    close(p[0]);
-    while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
-        ;
-    rep[got] = 0;
-    if (got && rep[got - 1] == '\n')
-        rep[--got] = 0;
+    timed_out = util_collect_child(pid, p[0], PACK_TIMEOUT_S * 1000LL, rep, sizeof rep, &st);
     if (timed_out)
         snprintf(error, ne, "packing the model took longer than %d s; %s was killed",
                  PACK_TIMEOUT_S, PACK_PROGRAM);

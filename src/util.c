@@ -7,7 +7,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -206,4 +209,47 @@ uint64_t util_proc_starttime(int pid) {
     if (*state == 'Z' || *state == 'X')
         return 0;
     return st;
+}
+
+int util_collect_child(pid_t pid, int fd, int64_t timeout_ms, char *out, size_t n, int *status) {
+    size_t got = 0;
+    int timed_out = 0, st = 0;
+    int64_t deadline = util_mono_ms() + timeout_ms;
+    for (;;) {
+        int64_t left = deadline - util_mono_ms();
+        if (left <= 0) {
+            timed_out = 1;
+            kill(pid, SIGKILL);
+            break;
+        }
+        struct pollfd pf = {.fd = fd, .events = POLLIN};
+        int r = poll(&pf, 1, left > 1000 ? 1000 : (int)left);
+        if (r < 0 && errno != EINTR)
+            break;
+        if (r <= 0)
+            continue;
+        char buf[4096];
+        ssize_t k = read(fd, buf, sizeof buf);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0)
+            break; /* EOF: the child is done writing */
+        size_t take = (size_t)k;
+        if (n && take > n - 1 - got)
+            take = n - 1 - got;
+        if (take)
+            memcpy(out + got, buf, take);
+        got += take;
+    }
+    close(fd);
+    while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+        ;
+    if (n) {
+        out[got] = 0;
+        if (got && out[got - 1] == '\n')
+            out[--got] = 0;
+    }
+    if (status)
+        *status = st;
+    return timed_out;
 }

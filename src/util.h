@@ -4,6 +4,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 /* Logging to stderr with a timestamp and level. log_verbose is set once at
  * start-up by main() before any other thread or callback exists. */
@@ -22,6 +23,13 @@ void log_msg(const char *level, const char *fmt, ...) __attribute__((format(prin
 double util_now(void);
 /* Monotonic milliseconds. */
 int64_t util_mono_ms(void);
+
+/* Collects what child `pid` writes to `fd` until EOF, for at most
+ * timeout_ms (then it is killed with SIGKILL): at most n - 1 bytes are kept
+ * in out (NUL-terminated, one trailing newline removed; the rest is read
+ * and dropped). Closes fd and reaps the child, its wait status to *status.
+ * Returns 1 when it timed out, else 0. */
+int util_collect_child(pid_t pid, int fd, int64_t timeout_ms, char *out, size_t n, int *status);
 
 /* mkdir -p with mode 0755 (0700 for the leaf when `private`). 0 or -1/errno. */
 int util_mkdir_p(const char *path, int private_leaf);

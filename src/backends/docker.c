@@ -326,7 +326,6 @@ static void run_pack(const dock *d, const char *job_dir, const char *job_name,
                      size_t nu, char *error, size_t ne) {
     int p[2] = {-1, -1};
     char rep[PACK_REPORT_MAX];
-    size_t got = 0;
     int st = 0, timed_out = 0;
     uri[0] = error[0] = 0;
     char *argv[] = {(char *)d->packer, "--dir",         (char *)job_dir,     "--job-name",
@@ -343,31 +342,7 @@ static void run_pack(const dock *d, const char *job_dir, const char *job_name,
         snprintf(error, ne, "cannot pack the model: vfork: %s", strerror(errno));
         return;
     }
-    int64_t deadline = util_mono_ms() + (int64_t)PACK_TIMEOUT_S * 1000;
-    for (;;) {
-        int64_t left = deadline - util_mono_ms();
-        if (left <= 0) {
-            timed_out = 1;
-            kill(pid, SIGKILL);
-            break;
-        }
-        struct pollfd pf = {.fd = p[0], .events = POLLIN};
-        int r = poll(&pf, 1, left > 1000 ? 1000 : (int)left);
-        if (r < 0 && errno != EINTR)
-            break;
-        if (r <= 0)
-            continue;
-        ssize_t k = got + 1 < sizeof rep ? read(p[0], rep + got, sizeof rep - 1 - got) : 0;
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k <= 0)
-            break;
-        got += (size_t)k;
-    }
-    close(p[0]);
-    while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
-        ;
-    rep[got] = 0;
+    timed_out = util_collect_child(pid, p[0], (int64_t)PACK_TIMEOUT_S * 1000, rep, sizeof rep, &st);
     rep[strcspn(rep, "\n")] = 0;
     if (timed_out)
         snprintf(error, ne, "packing the model took longer than %d s; %s was killed",
