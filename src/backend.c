@@ -148,6 +148,7 @@ int backend_read_result_file(const char *path, backend_result *r) {
     r->signal = (int)json_integer_value(json_object_get(j, "signal"));
     r->timed_out = json_is_true(json_object_get(j, "timed_out"));
     r->stopped = json_is_true(json_object_get(j, "stopped"));
+    r->infrastructure = json_is_true(json_object_get(j, "infrastructure"));
     r->started = json_number_value(json_object_get(j, "started"));
     r->ended = json_number_value(json_object_get(j, "ended"));
     const char *s = json_string_value(json_object_get(j, "error"));

@@ -552,12 +552,13 @@ int channels_fetch(const channels_job *j, err_t *e) {
         int rc = fill_entry(j, ch, entry, e);
         if (!rc && !j->cache_only)
             rc = channels_link_entry(entry, dest, sharded, j->host, j->nhosts, e);
-        if (rc) {
+        if (rc && rc != ERR_UNAVAILABLE) { /* unavailable: the platform's, retried */
             char m[ERR_MSG_MAX];
             snprintf(m, sizeof m, "ClientError: %s", e->msg);
             snprintf(e->msg, sizeof e->msg, "%s", m);
-            return rc;
         }
+        if (rc)
+            return rc;
     }
     return 0;
 }

@@ -15,7 +15,10 @@
  *
  * packs as pack_model() below and reports on stdout, in one line of at most
  * PACK_REPORT_MAX bytes: "ok URI\n" (the model's URI) and exit status 0, or
- * "error MESSAGE\n" and status 1. The runner finds hpo-pack next to its own
+ * "error MESSAGE\n" and status 1, or "unavailable MESSAGE\n" and status 1
+ * when S3 could not be reached or kept failing (the platform's failure:
+ * exit.json says "infrastructure" and the job is retried;
+ * util_pack_outcome reads the report). The runner finds hpo-pack next to its own
  * binary (the directory of /proc/self/exe, as hpod finds hpo-runner), reads
  * at most PACK_REPORT_MAX bytes of the report, and kills hpo-pack once it
  * has run PACK_TIMEOUT_S seconds (exit.json then has model_error).

@@ -5,8 +5,8 @@
  *   hpo-pack --dir JOB_DIR --job-name NAME --output-path URI
  *
  * Packs JOB_DIR/model as pack_model() does and reports the outcome on
- * stdout in one line: "ok URI" (exit 0) or "error MESSAGE" (exit 1; 2 for a
- * usage error). The protocol and its caps are in pack.h. It is a program of
+ * stdout in one line: "ok URI" (exit 0), "error MESSAGE" (exit 1; 2 for a
+ * usage error) or "unavailable MESSAGE" (exit 1: S3 unreachable). The protocol and its caps are in pack.h. It is a program of
  * its own so that hpo-runner, which the daemon's loop waits for at every
  * launch, links no libarchive. */
 #include <stdio.h>
@@ -60,7 +60,9 @@ int main(int argc, char **argv) {
         return 1;
     }
     if (pack_model(dir, job_name, output_path, uri, sizeof uri, &e)) {
-        report("error", e.msg);
+        /* S3 unreachable or failing after its retries is the platform's
+         * failure (util_pack_outcome): the job is retried. */
+        report(e.code == ERR_UNAVAILABLE ? "unavailable" : "error", e.msg);
         return 1;
     }
     report("ok", uri);

@@ -461,25 +461,26 @@ static int pack_path(char *out, size_t n) {
 
 /* Runs hpo-pack (at `prog`) on the job, as the job's user when it has one,
  * and takes its report: the model's URI to uri[nu], or why packing failed
- * to error[ne]. Never blocks longer
+ * to error[ne]; returns 1 when that failure is the platform's
+ * (util_pack_outcome), else 0. Never blocks longer
  * than PACK_TIMEOUT_S (hpo-pack is killed then); reads at most
  * PACK_REPORT_MAX bytes of its output. */
-static void run_pack(const char *prog, const char *dir, const char *job_name,
-                     const char *output_path, const job_user *ju, char *uri, size_t nu, char *error,
-                     size_t ne) {
+static int run_pack(const char *prog, const char *dir, const char *job_name,
+                    const char *output_path, const job_user *ju, char *uri, size_t nu, char *error,
+                    size_t ne) {
     char rep[PACK_REPORT_MAX + 1];
     int p[2] = {-1, -1}, st = 0, timed_out = 0;
     uri[0] = error[0] = 0;
     if (pipe2(p, O_CLOEXEC)) {
         snprintf(error, ne, "cannot start %s: pipe: %s", prog, strerror(errno));
-        return;
+        return 0;
     }
     pid_t runner = getpid(), pid = fork();
     if (pid < 0) {
         snprintf(error, ne, "cannot start %s: fork: %s", prog, strerror(errno));
         close(p[0]);
         close(p[1]);
-        return;
+        return 0;
     }
     if (pid == 0) {
         sigset_t none;
@@ -523,19 +524,7 @@ static void run_pack(const char *prog, const char *dir, const char *job_name,
     }
     close(p[1]);
     timed_out = util_collect_child(pid, p[0], PACK_TIMEOUT_S * 1000LL, rep, sizeof rep, &st);
-    if (timed_out)
-        snprintf(error, ne, "packing the model took longer than %d s; %s was killed",
-                 PACK_TIMEOUT_S, PACK_PROGRAM);
-    else if (!strncmp(rep, "ok ", 3) && WIFEXITED(st) && WEXITSTATUS(st) == 0)
-        snprintf(uri, nu, "%s", rep + 3);
-    else if (!strncmp(rep, "error ", 6))
-        snprintf(error, ne, "%s", rep + 6);
-    else if (WIFSIGNALED(st))
-        snprintf(error, ne, "%s was killed by signal %d while packing the model", prog,
-                 WTERMSIG(st));
-    else
-        snprintf(error, ne, "%s exited with status %d without a report", prog,
-                 WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+    return util_pack_outcome(rep, st, timed_out, prog, PACK_TIMEOUT_S, uri, nu, error, ne);
 }
 
 /* ---- exit.json ---- */
@@ -895,8 +884,9 @@ int main(int argc, char **argv) {
 
     int code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
     char model_uri[RUNNER_URI_MAX] = "", model_error[RUNNER_MODEL_ERROR_MAX] = "";
+    int infra = 0; /* packing failed for the platform's sake (S3 unavailable) */
     if (packs) { /* Completed, Failed or Stopped: artifacts are stored (pack.h) */
-        run_pack(packer, dir, job_name, output_path, &ju, model_uri, sizeof model_uri, model_error,
+        infra = run_pack(packer, dir, job_name, output_path, &ju, model_uri, sizeof model_uri, model_error,
                  sizeof model_error);
         sweep(cg); /* hpo-pack starts nothing; should it have, nothing outlives it */
         char settings[LOCAL_PATH_MAX]; /* the S3 credentials hpo-pack read (pack.h) */
@@ -923,6 +913,8 @@ int main(int argc, char **argv) {
         n += (size_t)snprintf(out + n, sizeof out - n, ", \"model_error\": ");
         json_str(out, sizeof out, &n, model_error);
     }
+    if (infra)
+        n += (size_t)snprintf(out + n, sizeof out - n, ", \"infrastructure\": true");
     n += (size_t)snprintf(out + n, sizeof out - n, "}\n");
     if (n >= sizeof out)
         n = sizeof out - 1;

@@ -69,6 +69,7 @@ struct trial {
                              covers every attempt */
     launch_job *lj;       /* the launch on the worker (STARTING), or NULL */
     int start_failed;     /* the worker's start failed: finish with start_error */
+    int start_infra;      /* ... for the platform's sake (ERR_UNAVAILABLE): retried */
     char start_error[ERR_MSG_MAX];
 };
 
@@ -341,7 +342,8 @@ static int launch_fetch(launch_job *lj, int cache_only, worker *w) {
         util_rm_rf(dest);
         if ((rc = channels_fetch_prefix(&cfg, uri, dest, cj.cancelled, cj.cancel_ud, &lj->e))) {
             char m[ERR_MSG_MAX];
-            snprintf(m, sizeof m, "ClientError: checkpoints: %s", lj->e.msg);
+            snprintf(m, sizeof m, "%scheckpoints: %s",
+                     rc == ERR_UNAVAILABLE ? "" : "ClientError: ", lj->e.msg);
             snprintf(lj->e.msg, sizeof lj->e.msg, "%s", m);
             return rc;
         }
@@ -391,6 +393,7 @@ static void launch_apply(trial *t, launch_job *lj) {
         log_warn("training job %s failed to start: %s", t->name, lj->e.msg);
         snprintf(t->start_error, sizeof t->start_error, "%s", lj->e.msg);
         t->start_failed = 1;
+        t->start_infra = lj->rc == ERR_UNAVAILABLE;
         return;
     }
     snprintf(t->handle, sizeof t->handle, "%s", lj->handle);
@@ -453,6 +456,33 @@ static void fetch_done(void *arg, int cancelled) {
         launch_run(lj);
     }
     launch_done(lj, cancelled);
+}
+
+/* A start that failed (start_error): one the platform failed
+ * (start_infra: the container engine or S3 unreachable, ERR_UNAVAILABLE) is
+ * launched again on a later tick, as a lost job is, while retries are left
+ * (RetriedAttempt + 1); any other, or the last, is Failed. Returns as
+ * finish() does. */
+static int start_failure(trial *t) {
+    int infra = t->start_infra, max = trial_max_retries(&t->job.r->defs[0]);
+    char reason[STORE_REASON_MAX];
+    t->start_failed = t->start_infra = 0;
+    if (infra && !t->stop_why && t->retried < max) {
+        log_warn("training job %s could not start for the platform's sake; launching it again "
+                 "(attempt %d of %d)",
+                 t->name, t->retried + 2, max + 1);
+        int rc = store_training_retry(t->env.st, t->id);
+        if (rc)
+            return rc;
+        t->retried++;
+        t->phase = TRIAL_NEW;
+        return 0;
+    }
+    if (!infra)
+        return finish(t, TRAINING_FAILED, "Failed", t->start_error, 0, 0, now_of(t));
+    snprintf(reason, sizeof reason, STORE_INTERNAL_PREFIX ": %s (%d attempts)", t->start_error,
+             t->retried + 1);
+    return finish(t, TRAINING_FAILED, "Failed", reason, 0, 0, now_of(t));
 }
 
 /* NEW -> STARTING (on the worker) or, inline, RUNNING: builds the launch,
@@ -571,9 +601,9 @@ static int launch(trial *t) {
 fail:
     log_warn("training job %s failed to start: %s", t->name, e.msg);
     snprintf(t->start_error, sizeof t->start_error, "%s", e.msg);
+    t->start_infra = 0;
 failed:
-    t->start_failed = 0;
-    store_rc = finish(t, TRAINING_FAILED, "Failed", t->start_error, 0, 0, now_of(t));
+    store_rc = start_failure(t);
     if (store_rc < 0)
         store_rc = 0;
 out:
@@ -651,7 +681,10 @@ static int decide(trial *t) {
                      t->retried + 1);
         else
             snprintf(reason, sizeof reason, STORE_INTERNAL_PREFIX ": %s (%d attempts)",
-                     r.error[0] ? r.error : "the platform failed the training job", t->retried + 1);
+                     r.error[0]         ? r.error
+                     : r.model_error[0] ? r.model_error
+                                        : "the platform failed the training job",
+                     t->retried + 1);
         return finish(t, TRAINING_FAILED, "Failed", reason, 0, 0, ended);
     }
     if (r.result_unwritable) {
@@ -739,8 +772,7 @@ trial_step trial_tick(trial *t) {
     if (t->phase == TRIAL_STARTING) {
         if (!t->start_failed)
             return TRIAL_ACTIVE; /* on the worker */
-        t->start_failed = 0;
-        rc = finish(t, TRAINING_FAILED, "Failed", t->start_error, 0, 0, now_of(t));
+        rc = start_failure(t);
         if (rc > 0)
             return TRIAL_FAULT;
         return t->phase == TRIAL_FINAL ? TRIAL_DONE : TRIAL_ACTIVE;

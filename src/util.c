@@ -253,3 +253,27 @@ int util_collect_child(pid_t pid, int fd, int64_t timeout_ms, char *out, size_t 
         *status = st;
     return timed_out;
 }
+
+int util_pack_outcome(const char *rep, int st, int timed_out, const char *prog, int timeout_s,
+                      char *uri, size_t nu, char *error, size_t ne) {
+    uri[0] = error[0] = 0;
+    if (timed_out) {
+        snprintf(error, ne, "packing the model took longer than %d s; %s was killed", timeout_s,
+                 prog);
+        return 0;
+    }
+    if (!strncmp(rep, "ok ", 3) && WIFEXITED(st) && WEXITSTATUS(st) == 0)
+        snprintf(uri, nu, "%s", rep + 3);
+    else if (!strncmp(rep, "error ", 6))
+        snprintf(error, ne, "%s", rep + 6);
+    else if (!strncmp(rep, "unavailable ", 12)) {
+        snprintf(error, ne, "%s", rep + 12);
+        return 1;
+    } else if (WIFSIGNALED(st))
+        snprintf(error, ne, "%s was killed by signal %d while packing the model", prog,
+                 WTERMSIG(st));
+    else
+        snprintf(error, ne, "%s exited with status %d without a report", prog,
+                 WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+    return 0;
+}

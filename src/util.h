@@ -31,6 +31,17 @@ int64_t util_mono_ms(void);
  * Returns 1 when it timed out, else 0. */
 int util_collect_child(pid_t pid, int fd, int64_t timeout_ms, char *out, size_t n, int *status);
 
+/* What hpo-pack's report line `rep` (util_collect_child's out; wait status
+ * `st`; `timed_out` its return; `prog` the packer's path, `timeout_s` its
+ * limit, for the messages) says: "ok URI" -> uri; "error TEXT" (the
+ * caller's fault: a refused or missing S3 bucket, say) or "unavailable
+ * TEXT" (the platform's: S3 unreachable or answering 5xx after its
+ * retries) -> error. One home for the runner's and the docker backend's
+ * reading of it. Returns 1 when the failure is the platform's (the job is
+ * then retried as an infrastructure failure), else 0. */
+int util_pack_outcome(const char *rep, int st, int timed_out, const char *prog, int timeout_s,
+                      char *uri, size_t nu, char *error, size_t ne);
+
 /* mkdir -p with mode 0755 (0700 for the leaf when `private`). 0 or -1/errno. */
 int util_mkdir_p(const char *path, int private_leaf);
 /* How util_write_file writes. */

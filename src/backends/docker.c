@@ -321,9 +321,9 @@ spawn_pack(char *const *argv, char *const *envp, int out, int run_as, uid_t uid,
 
 /* Runs hpo-pack on the job: the model's URI to uri[nu], or why it failed to
  * error[ne]. Blocks (on the job's thread) for at most PACK_TIMEOUT_S. */
-static void run_pack(const dock *d, const char *job_dir, const char *job_name,
-                     const char *output_path, int run_as, uid_t uid, gid_t gid, char *uri,
-                     size_t nu, char *error, size_t ne) {
+static int run_pack(const dock *d, const char *job_dir, const char *job_name,
+                    const char *output_path, int run_as, uid_t uid, gid_t gid, char *uri,
+                    size_t nu, char *error, size_t ne) {
     int p[2] = {-1, -1};
     char rep[PACK_REPORT_MAX];
     int st = 0, timed_out = 0;
@@ -333,30 +333,17 @@ static void run_pack(const dock *d, const char *job_dir, const char *job_name,
     char *envp[] = {"PATH=/usr/bin:/bin", NULL};
     if (pipe2(p, O_CLOEXEC)) {
         snprintf(error, ne, "cannot pack the model: pipe: %s", strerror(errno));
-        return;
+        return 0;
     }
     pid_t pid = spawn_pack(argv, envp, p[1], run_as, uid, gid);
     close(p[1]);
     if (pid < 0) {
         close(p[0]);
         snprintf(error, ne, "cannot pack the model: vfork: %s", strerror(errno));
-        return;
+        return 0;
     }
     timed_out = util_collect_child(pid, p[0], (int64_t)PACK_TIMEOUT_S * 1000, rep, sizeof rep, &st);
-    rep[strcspn(rep, "\n")] = 0;
-    if (timed_out)
-        snprintf(error, ne, "packing the model took longer than %d s; %s was killed",
-                 PACK_TIMEOUT_S, d->packer);
-    else if (!strncmp(rep, "ok ", 3) && WIFEXITED(st) && WEXITSTATUS(st) == 0)
-        snprintf(uri, nu, "%s", rep + 3);
-    else if (!strncmp(rep, "error ", 6))
-        snprintf(error, ne, "%s", rep + 6);
-    else if (WIFEXITED(st))
-        snprintf(error, ne, "%s exited with status %d while packing the model", d->packer,
-                 WEXITSTATUS(st));
-    else
-        snprintf(error, ne, "%s was killed by signal %d while packing the model", d->packer,
-                 WIFSIGNALED(st) ? WTERMSIG(st) : 0);
+    return util_pack_outcome(rep, st, timed_out, d->packer, PACK_TIMEOUT_S, uri, nu, error, ne);
 }
 
 /* ---- stopping ---- */
@@ -681,6 +668,10 @@ static void *job_main(void *arg) {
             break;
         }
     char error[256] = "", model_uri[BACKEND_URI_MAX] = "", model_error[300] = "";
+    /* The platform's failure, retried (RetryStrategy): the engine lost the
+     * container or failed it itself (State.Error; an OOM is the job's), or
+     * hpo-pack found S3 unavailable. */
+    int infra = !why->oom && why->error[0] && !stopped && !timed_out;
     if (why->oom)
         snprintf(error, sizeof error,
                  "the container of host algo-%d ran out of memory (OOMKilled: it exceeded the "
@@ -702,14 +693,15 @@ static void *job_main(void *arg) {
     if (why->code == 0 && !stopped && !timed_out && output_path[0] && job_name[0]) {
         unsigned uid = 0, gid = 0;
         int run_as = sscanf(user, "%u:%u", &uid, &gid) == 2;
-        run_pack(d, j->job_dir, job_name, output_path, run_as, (uid_t)uid, (gid_t)gid, model_uri,
+        infra |= run_pack(d, j->job_dir, job_name, output_path, run_as, (uid_t)uid, (gid_t)gid, model_uri,
                  sizeof model_uri, model_error, sizeof model_error);
     }
-    json_t *r = json_pack("{s:b, s:i, s:i, s:b, s:b, s:f, s:f, s:s, s:s, s:s}", "exited", 1, "code",
-                          why->code, "signal", 0, "timed_out", timed_out, "stopped", stopped,
-                          "started", hs[0].started > 0 ? hs[0].started : now_s(), "ended",
-                          hs[0].finished > 0 ? hs[0].finished : now_s(), "error", error,
-                          "model_uri", model_uri, "model_error", model_error);
+    json_t *r = json_pack("{s:b, s:i, s:i, s:b, s:b, s:f, s:f, s:s, s:s, s:s, s:b}", "exited", 1,
+                          "code", why->code, "signal", 0, "timed_out", timed_out, "stopped",
+                          stopped, "started", hs[0].started > 0 ? hs[0].started : now_s(),
+                          "ended", hs[0].finished > 0 ? hs[0].finished : now_s(), "error", error,
+                          "model_uri", model_uri, "model_error", model_error, "infrastructure",
+                          infra);
     char *text = r ? json_dumps(r, JSON_COMPACT) : NULL;
     char p[DOCKER_FILE_MAX];
     path_in(p, sizeof p, j->job_dir, DOCKER_EXIT_FILE);

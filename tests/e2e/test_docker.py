@@ -250,6 +250,24 @@ def test_docker_host_failure_fails_the_job(dhpod):
     wait_no_containers(dhpod)
 
 
+def test_docker_vanished_container_is_relaunched(dhpod):
+    """A container removed behind openhpo's back is the platform's failure,
+    not the job's: the training job is relaunched (a retry spent) and
+    completes."""
+    req = docker_request(max_jobs=1, parallel=1, static={"mode": "normal", "sleep": "1",
+                                                         "epochs": "3"})
+    dhpod.ok("CreateTuningJob", req)
+    (c,) = wait_containers(dhpod, 1)
+    dhpod.engine.api("DELETE", "/containers/%s?force=1" % c["Id"])
+    d = dhpod.wait_status("job1", ["Completed", "Failed"], timeout=90)
+    assert d["TuningJobStatus"] == "Completed", (d, dhpod.read_log())
+    (j,) = dhpod.training_jobs("job1")
+    assert j["TrainingJobStatus"] == "Completed", j
+    log = open(os.path.join(dhpod.tmp, "hpod.log"), errors="replace").read()
+    assert "failed for the platform's sake; relaunching it (attempt 2 of 3)" in log, log[-5000:]
+    wait_no_containers(dhpod)
+
+
 def test_docker_gpu_type_without_gpus_fails_with_the_reason(dhpod):
     req = docker_request(max_jobs=1, parallel=1, itype="ml.p3.2xlarge")
     dhpod.ok("CreateTuningJob", req)

@@ -67,7 +67,13 @@ def definition(channels, output, static=None):
     }
 
 
-def tune(d, name, channels, output, max_jobs=3, parallel=1, static=None, timeout=120):
+def tune(d, name, channels, output, max_jobs=3, parallel=1, static=None, timeout=120,
+         retries=None):
+    defn = definition(channels, output, static)
+    if channels is None:
+        del defn["InputDataConfig"]
+    if retries is not None:
+        defn["RetryStrategy"] = {"MaximumRetryAttempts": retries}
     call(d, "CreateHyperParameterTuningJob", {
         "HyperParameterTuningJobName": name,
         "HyperParameterTuningJobConfig": {
@@ -77,7 +83,7 @@ def tune(d, name, channels, output, max_jobs=3, parallel=1, static=None, timeout
                                "MaxParallelTrainingJobs": parallel},
             "ParameterRanges": {"ContinuousParameterRanges": [
                 {"Name": "x", "MinValue": "0", "MaxValue": "1"}]}},
-        "TrainingJobDefinition": definition(channels, output, static)})
+        "TrainingJobDefinition": defn})
     deadline = time.time() + timeout
     while time.time() < deadline:
         _, t = call(d, "DescribeHyperParameterTuningJob", {"HyperParameterTuningJobName": name})
@@ -258,17 +264,44 @@ def test_bad_sources_fail_the_job_naming_the_uri(tmp_path, s3rver):
                 assert w in j["FailureReason"], (w, j["FailureReason"])
 
 
-def test_unreachable_endpoint_fails_the_job(tmp_path):
-    """An endpoint nobody listens on: Failed, naming the URI and the cause."""
+def test_unreachable_endpoint_is_retried_then_fails(tmp_path):
+    """An endpoint nobody listens on is the platform's failure: the start is
+    retried up to RetryStrategy.MaximumRetryAttempts, then the job Fails as
+    an InternalServerError naming the URI and the cause, counted as a
+    RetryableError."""
     port = free_port()  # closed again: connections are refused
     d = start_hpod(tmp_path, "http://127.0.0.1:%d" % port)
     t, jobs = tune(d, "unreach", [channel("train", "s3://bkt/data/")], "file://" +
-                   private_dir("output"), max_jobs=1)
+                   private_dir("output"), max_jobs=1, retries=3)
     assert t["HyperParameterTuningJobStatus"] in TERMINAL
     assert [j["TrainingJobStatus"] for j in jobs] == ["Failed"], jobs
     reason = jobs[0]["FailureReason"]
+    assert reason.startswith("InternalServerError: "), reason
     assert "s3://bkt/data/" in reason and "127.0.0.1" in reason, reason
     assert "connect" in reason.lower(), reason
+    assert "(4 attempts)" in reason, reason
+    c = t["TrainingJobStatusCounters"]
+    assert (c["RetryableError"], c["NonRetryableError"]) == (1, 0), c
+    log = open(os.path.join(d.tmp, "hpod.log"), errors="replace").read()
+    assert log.count("could not start for the platform's sake") == 3, log[-5000:]
+
+
+def test_unreachable_output_is_retried_then_fails(tmp_path):
+    """Storing model.tar.gz at an S3 endpoint nobody listens on: hpo-pack
+    reports S3 unavailable, the runner's exit.json marks the platform's
+    failure, and the training job is relaunched, then Fails as an
+    InternalServerError naming the output."""
+    port = free_port()
+    d = start_hpod(tmp_path, "http://127.0.0.1:%d" % port)
+    t, jobs = tune(d, "unreachout", None, "s3://bkt/out", max_jobs=1, retries=1)
+    assert [j["TrainingJobStatus"] for j in jobs] == ["Failed"], jobs
+    reason = jobs[0]["FailureReason"]
+    assert reason.startswith("InternalServerError: "), reason
+    assert "s3://bkt/out" in reason and "(2 attempts)" in reason, reason
+    c = t["TrainingJobStatusCounters"]
+    assert (c["RetryableError"], c["NonRetryableError"]) == (1, 0), c
+    log = open(os.path.join(d.tmp, "hpod.log"), errors="replace").read()
+    assert "failed for the platform's sake; relaunching it" in log, log[-5000:]
 
 
 def test_requests_s3_rules(tmp_path):
