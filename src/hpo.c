@@ -1219,6 +1219,32 @@ static client_status describe(ctx *x, const char *name, json_t **out, client_err
     return rc;
 }
 
+/* The early-stopped training jobs of tuning job `name`: its Stopped ones,
+ * listed (at most HPO_MAX_PAGES pages), those with an objective. -1 when
+ * the list fails (the view then shows no figure). */
+static int early_stopped(ctx *x, const char *name) {
+    json_t *b = json_pack("{s:s, s:s, s:s, s:i}", "AwsAccountId", x->g.account, "TuningJobName",
+                          name, "TrainingJobStatusEquals", "Stopped", "MaxResults", 100);
+    int n = 0;
+    for (int pages = 0; b && pages < HPO_MAX_PAGES; pages++) {
+        json_t *out = NULL;
+        client_error ce = {0};
+        if (client_call(x->c, API_2017, "ListTrainingJobsForTuningJob", b, &out, &ce)) {
+            n = -1;
+            break;
+        }
+        n += watch_count_early_stopped(json_object_get(out, "TrainingJobSummaries"));
+        const char *tok = json_string_value(json_object_get(out, "NextToken"));
+        if (tok)
+            json_object_set_new(b, "NextToken", json_string(tok));
+        json_decref(out);
+        if (!tok)
+            break;
+    }
+    json_decref(b);
+    return n;
+}
+
 /* Follows a tuning job until it ends. *interrupted set when Ctrl-C came
  * (the view is left as it was). *last (NULL or an earlier answer, which is
  * released) gets the latest answer (caller decrefs). Returns an exit code. */
@@ -1239,6 +1265,7 @@ static int watch_loop(ctx *x, const char *name, double interval, int *interrupte
             return rc;
         }
         watch_state_from(d, util_now(), &s);
+        s.early_stopped = early_stopped(x, name);
         json_decref(*last);
         *last = d;
         if (tty) {

@@ -54,6 +54,7 @@ void watch_state_from(const json_t *d, double now, watch_state *s) {
     s->failed = jint(jobs, "Failed");
     s->running = jint(jobs, "Running");
     s->pending = jint(jobs, "Pending");
+    s->early_stopped = -1;
     const json_t *best = json_object_get(d, "BestTrainingJob");
     const json_t *m = json_object_get(best, "FinalTuningJobObjectiveMetric");
     if (m) {
@@ -90,8 +91,20 @@ void watch_state_from(const json_t *d, double now, watch_state *s) {
         s->eta = s->elapsed / done * (s->max_jobs - done);
 }
 
+int watch_count_early_stopped(const json_t *summaries) {
+    size_t i;
+    const json_t *j;
+    int n = 0;
+    json_array_foreach(summaries, i, j) {
+        if (!strcmp(jstr(j, "TrainingJobStatus"), "Stopped") &&
+            json_object_get(j, "FinalTuningJobObjectiveMetric"))
+            n++;
+    }
+    return n;
+}
+
 int watch_changed(const watch_state *a, const watch_state *b) {
-    return a->completed != b->completed || a->failed != b->failed || a->running != b->running ||
+    return a->completed != b->completed || a->early_stopped != b->early_stopped || a->failed != b->failed || a->running != b->running ||
            a->has_best != b->has_best || (a->has_best && a->best != b->best) ||
            strcmp(a->status, b->status) != 0;
 }
@@ -147,9 +160,12 @@ int watch_render_tty(const watch_state *s, int width, char *out, size_t cap) {
     int done = s->completed + s->failed;
     snprintf(line, sizeof line, "%s  %-10s [%s] %d/%d", s->name, s->status, b, done, s->max_jobs);
     add_line(out, cap, &off, width, line);
+    char es[48] = "";
+    if (s->early_stopped > 0)
+        snprintf(es, sizeof es, " (%d stopped early)", s->early_stopped);
     snprintf(line, sizeof line,
-             "  completed %d  failed %d  running %d  pending %d   elapsed %s  ETA %s", s->completed,
-             s->failed, s->running, s->pending, el, eta);
+             "  completed %d%s  failed %d  running %d  pending %d   elapsed %s  ETA %s",
+             s->completed, es, s->failed, s->running, s->pending, el, eta);
     add_line(out, cap, &off, width, line);
     if (s->has_best)
         snprintf(line, sizeof line, "  best %s %.6g  %s  (%s)", s->metric, s->best, s->best_hp,
@@ -161,7 +177,9 @@ int watch_render_tty(const watch_state *s, int width, char *out, size_t cap) {
 }
 
 void watch_render_line(const watch_state *s, char *out, size_t cap) {
-    char el[32], eta[32], best[WATCH_HP_MAX + 192];
+    char el[32], eta[32], best[WATCH_HP_MAX + 192], es[48] = "";
+    if (s->early_stopped > 0)
+        snprintf(es, sizeof es, " (%d stopped early)", s->early_stopped);
     watch_format_duration(s->elapsed, el, sizeof el);
     watch_format_duration(s->eta, eta, sizeof eta);
     if (s->has_best)
@@ -169,7 +187,7 @@ void watch_render_line(const watch_state *s, char *out, size_t cap) {
     else
         snprintf(best, sizeof best, "best: none yet");
     snprintf(out, cap,
-             "[%3d/%d] %s: %d completed, %d failed, %d running | %s | elapsed %s, ETA %s\n",
-             s->completed + s->failed, s->max_jobs, s->status, s->completed, s->failed, s->running,
-             best, el, eta);
+             "[%3d/%d] %s: %d completed%s, %d failed, %d running | %s | elapsed %s, ETA %s\n",
+             s->completed + s->failed, s->max_jobs, s->status, s->completed, es, s->failed,
+             s->running, best, el, eta);
 }

@@ -18,6 +18,8 @@ typedef struct {
     char status[32];                         /* TuningJobStatus */
     int max_jobs;                            /* ResourceLimits.MaxNumberOfTrainingJobs */
     int completed, failed, running, pending; /* ResourcesStats...Jobs */
+    int early_stopped; /* of `completed`: Stopped by the strategy (Hyperband, median rule) with
+                          the objective they reached; -1 when not known */
     int has_best;
     double best; /* BestTrainingJob's objective value, when has_best */
     char metric[128];
@@ -32,6 +34,12 @@ typedef struct {
 /* Fills *s from `describe` (borrowed) at time `now` (epoch seconds).
  * Missing fields read as zero / empty. */
 void watch_state_from(const json_t *describe, double now, watch_state *s);
+
+/* The early-stopped training jobs among `summaries` (borrowed; a 2017
+ * ListTrainingJobsForTuningJob TrainingJobSummaries array): those Stopped
+ * with a FinalTuningJobObjectiveMetric (only an early stop keeps the
+ * objective of a Stopped job). */
+int watch_count_early_stopped(const json_t *summaries);
 
 /* Whether a plain-line view should print again: counts, status or best
  * changed. */

@@ -454,3 +454,26 @@ def test_sigv4_signing_with_credentials(tmp_path):
         assert "MissingAuthenticationToken" in p.stderr
     finally:
         d.stop()
+
+
+def test_watch_shows_early_stopped_jobs(tmp_path):
+    """hpo watch counts the training jobs Hyperband stopped early (Stopped
+    with the objective they reached) among the completed ones."""
+    from test_current_api import KEY_A, SECRET_A
+    from test_strategies import CONT, client, jobs_of, request, start_hpod, wait_tuning
+    d = start_hpod(tmp_path)
+    try:
+        sm = client(d)
+        sm.create_hyper_parameter_tuning_job(**request(
+            "hbw", "Hyperband", CONT, {"epochs": "9", "sleep": "0.1"}, max_jobs=8, parallel=2,
+            strategy_config={"HyperbandStrategyConfig": {"MinResource": 1}}))
+        wait_tuning(sm, "hbw", timeout=180)
+        stopped = [j for j in jobs_of(sm, "hbw") if j["TrainingJobStatus"] == "Stopped"]
+        assert stopped
+        env = {"AWS_ACCESS_KEY_ID": KEY_A, "AWS_SECRET_ACCESS_KEY": SECRET_A,
+               "HPO_ACCOUNT": ACCOUNT}
+        p = hpo("watch", "hbw", endpoint=d.url, env=env, check=0)
+        last = p.stdout.splitlines()[-1]
+        assert "completed (%d stopped early)," % len(stopped) in last, (last, stopped)
+    finally:
+        d.stop()
