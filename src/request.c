@@ -588,6 +588,7 @@ static int parse_current_tuning(parser *p, const json_t *b, const char *account)
         (int)int_at(cc, "BestObjectiveNotImproving.MaxNumberOfTrainingJobsNotImproving", 0, NULL);
     const char *conv = json_string_value(path_get(cc, "ConvergenceDetected.CompleteOnConvergence"));
     p->r->convergence_detection = conv && !strcmp(conv, "Enabled");
+    p->r->convergence_given = conv != NULL;
     if (ws) {
         const json_t *parents = get(ws, "ParentHyperParameterTuningJobs");
         const char *wt = json_string_value(get(ws, "WarmStartType"));
@@ -1430,16 +1431,17 @@ json_t *request_describe_current(const req_tuning *r) {
                             json_pack("{s:o}", "HyperbandStrategyConfig", hb ? hb : json_object()));
     }
     json_t *cc =
-        r->has_target || r->best_not_improving || r->convergence_detection ? json_object() : NULL;
+        r->has_target || r->best_not_improving || r->convergence_given ? json_object() : NULL;
     if (cc && r->has_target)
         json_object_set_new(cc, "TargetObjectiveMetricValue", json_real(r->target_value));
     if (cc && r->best_not_improving)
         json_object_set_new(
             cc, "BestObjectiveNotImproving",
             json_pack("{s:i}", "MaxNumberOfTrainingJobsNotImproving", r->best_not_improving));
-    if (cc && r->convergence_detection)
+    if (cc && r->convergence_given)
         json_object_set_new(cc, "ConvergenceDetected",
-                            json_pack("{s:s}", "CompleteOnConvergence", "Enabled"));
+                            json_pack("{s:s}", "CompleteOnConvergence",
+                                      r->convergence_detection ? "Enabled" : "Disabled"));
     if (cfg && cc)
         json_object_set_new(cfg, "TuningJobCompletionCriteria", cc);
     else

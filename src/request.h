@@ -159,6 +159,8 @@ typedef struct req_tuning {
     int best_not_improving;    /* BestObjectiveNotImproving.MaxNumberOfTrainingJobsNotImproving; 0 =
                                   none */
     int convergence_detection; /* ConvergenceDetected.CompleteOnConvergence Enabled */
+    int convergence_given;     /* ConvergenceDetected.CompleteOnConvergence given (Describe
+                                  echoes Disabled too) */
 
     /* WarmStartConfig */
     req_warm warm_start;

@@ -124,6 +124,23 @@ def test_convergence_detected_survives_restart(tmp_path):
     d.stop()
 
 
+def test_convergence_disabled_is_echoed_and_runs_the_budget(hpod_auth):
+    """CompleteOnConvergence Disabled: Describe answers it as given, and the
+    flat objective that converges above (10 jobs) runs all 12."""
+    sm = client(hpod_auth)
+    body = tuning_request("noconv", max_jobs=12, parallel=3, strategy="Random", static=STATIC,
+                          ranges=CONST)
+    body["HyperParameterTuningJobConfig"]["TuningJobCompletionCriteria"] = {
+        "ConvergenceDetected": {"CompleteOnConvergence": "Disabled"}}
+    sm.create_hyper_parameter_tuning_job(**body)
+    d = wait_tuning(sm, "noconv")
+    assert d["HyperParameterTuningJobStatus"] == "Completed", d
+    assert d["HyperParameterTuningJobConfig"]["TuningJobCompletionCriteria"] == {
+        "ConvergenceDetected": {"CompleteOnConvergence": "Disabled"}}
+    assert d["TrainingJobStatusCounters"]["Completed"] == 12
+    assert "ConvergenceDetectedTime" not in d.get("TuningJobCompletionDetails", {})
+
+
 def test_tuning_max_runtime_completes(hpod_auth):
     sm = client(hpod_auth)
     body = tuning_request("clock", max_jobs=50, parallel=1, strategy="Random",
