@@ -526,8 +526,10 @@ int main(int argc, char **argv) {
         } else if (!strcmp(name, "local")) {
             fprintf(stderr, "hpod: %s\n", e.msg);
             goto out;
-        } else {
+        } else if (benv.conf) { /* asked for (--backend-config, --docker-socket) */
             log_warn("backend %s is not available: %s", name, e.msg);
+        } else { /* not configured: its defaults found nothing, as expected on most hosts */
+            log_info("backend %s is not available: %s", name, e.msg);
         }
     }
     /* After the signals are blocked: the worker's thread inherits no
