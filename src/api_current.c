@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "contract.h"
 #include "reply.h"
 #include "status.h"
 #include "util.h"
@@ -228,7 +229,7 @@ static double last_modified(double created, double started, double ended) {
 
 static void training_arn(const api_call *c, const char *account, const char *name, char *out,
                          size_t n) {
-    snprintf(out, n, "arn:aws:sagemaker:%s:%s:training-job/%s", c->env->region, account, name);
+    contract_training_arn(c->env->region, account, name, out, n);
 }
 
 /* Tuning job status in the current API's words. */

@@ -239,6 +239,11 @@ static void env_key(char *out, size_t n, const char *prefix, const char *name) {
     out[i] = 0;
 }
 
+void contract_training_arn(const char *region, const char *account, const char *name, char *out,
+                           size_t n) {
+    snprintf(out, n, "arn:aws:sagemaker:%s:%s:training-job/%s", region, account, name);
+}
+
 void contract_hp_var(const char *name, char *out, size_t n) {
     env_key(out, n, "SM_HP_", name);
 }
@@ -268,6 +273,8 @@ char **contract_env(const contract_job *j, const char *root) {
         free(pwbuf);
     }
     env_add(&b, "TRAINING_JOB_NAME", j->job_name);
+    if (j->job_arn && j->job_arn[0])
+        env_add(&b, "TRAINING_JOB_ARN", j->job_arn);
     env_add(&b, "PYTHONUNBUFFERED", "1");
     env_add(&b, "SM_CURRENT_HOST", "algo-1");
     env_add(&b, "SM_NUM_GPUS", "0");

@@ -64,6 +64,7 @@
 
 typedef struct {
     const char *job_name;
+    const char *job_arn;           /* TRAINING_JOB_ARN (contract_training_arn), or NULL */
     const char *job_dir;           /* where to create the layout, on this host */
     const json_t *hyperparameters; /* object string -> string (borrowed) */
     const req_training_def *def;   /* channels, input mode, environment (borrowed) */
@@ -76,6 +77,14 @@ typedef struct {
     gid_t gid;
     const char *home;
 } contract_job;
+
+/* A training job's ARN, the one format (the APIs' TrainingJobArn and the
+ * job's TRAINING_JOB_ARN): arn:aws:sagemaker:REGION:ACCOUNT:training-job/NAME,
+ * into out[n] (truncated). */
+#define CONTRACT_ARN_MAX 320
+#define CONTRACT_DEFAULT_REGION "us-east-1" /* hpod --region's default */
+void contract_training_arn(const char *region, const char *account, const char *name, char *out,
+                           size_t n);
 
 /* The environment variable a hyperparameter `name` becomes: SM_HP_ and the
  * name in upper case with each non-alphanumeric as '_' ("a-b" and "a_b"

@@ -1328,7 +1328,8 @@ engine *engine_new(const engine_config *cfg, err_t *e) {
                            .grace = cfg->grace,
                            .wk = cfg->wk,
                            .tenant = cfg->tenant,
-                           .dl = cfg->dl};
+                           .dl = cfg->dl,
+                           .region = cfg->region};
     return en;
 }
 

@@ -64,6 +64,8 @@ typedef struct {
                                     as whom its jobs run; borrowed; NULL = one-user mode
                                     without limits (jobs run as the daemon's user) */
     long grace;                  /* seconds between SIGTERM and SIGKILL when stopping */
+    const char *region;          /* the region of ARNs (TRAINING_JOB_ARN); NULL =
+                                    CONTRACT_DEFAULT_REGION */
     int max_running;             /* training jobs running at once across all tuning jobs (a
                                     machine's limit; MaxParallelTrainingJobs is per job); 0 =
                                     ENGINE_DEFAULT_MAX_RUNNING */

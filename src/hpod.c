@@ -28,6 +28,7 @@
 #include "auth.h"
 #include "credentials.h"
 #include "backend.h"
+#include "contract.h"
 #include "engine.h"
 #include "http.h"
 #include "loop.h"
@@ -187,7 +188,7 @@ static int opt_set(options *o, const opt_def *d, const char *v) {
 }
 
 static int parse_args(int argc, char **argv, options *o) {
-    *o = (options){.region = "us-east-1", .grace = 120, .hour_seconds = 3600};
+    *o = (options){.region = CONTRACT_DEFAULT_REGION, .grace = 120, .hour_seconds = 3600};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const opt_def *d = NULL;
@@ -548,6 +549,7 @@ int main(int argc, char **argv) {
                         .images = images,
                         .tenant = tn,
                         .grace = o.grace,
+                        .region = o.region,
                         .max_running = o.max_running};
     if (!(en = engine_new(&ec, &e)) || engine_start(en, &e)) {
         fprintf(stderr, "hpod: %s\n", e.msg);

@@ -28,6 +28,7 @@ struct launch_job {
     char name[STORE_NAME_MAX];
     char job_dir[1024];
     char scope[STORE_NAME_MAX]; /* the tuning job's name: the channel cache's scope */
+    char arn[CONTRACT_ARN_MAX]; /* TRAINING_JOB_ARN */
     worker *dl;                 /* the download worker it went to first, or NULL */
     json_t *hp;
     char **env, **argv;
@@ -239,6 +240,7 @@ static void launch_job_free(launch_job *lj) {
 /* The contract's view of a launch, with its user. */
 static contract_job contract_job_of(const launch_job *lj) {
     return (contract_job){.job_name = lj->name,
+                          .job_arn = lj->arn,
                           .job_dir = lj->job_dir,
                           .hyperparameters = lj->hp,
                           .def = lj->def,
@@ -521,6 +523,8 @@ static int launch(trial *t) {
     snprintf(lj->name, sizeof lj->name, "%s", t->name);
     snprintf(lj->job_dir, sizeof lj->job_dir, "%s", t->job_dir);
     snprintf(lj->scope, sizeof lj->scope, "%s", t->job.r->name ? t->job.r->name : t->name);
+    contract_training_arn(t->env.region ? t->env.region : CONTRACT_DEFAULT_REGION,
+                          t->job.r->account, t->name, lj->arn, sizeof lj->arn);
     if (!(lj->hp = load_hp(t, &e))) {
         rc = e.code;
         if (rc == ERR_UNAVAILABLE || rc == ERR_INTERNAL) {

@@ -149,6 +149,9 @@ def test_contract_files_and_env(hpod, tmp_path):
     env = dict(l.split("=", 1) for l in open(os.path.join(jd, "output/data/env.txt"))
                .read().splitlines() if "=" in l)
     assert env["TRAINING_JOB_NAME"] == name
+    # As the API's TrainingJobArn (hpod's default region).
+    assert env["TRAINING_JOB_ARN"] == "arn:aws:sagemaker:us-east-1:%s:training-job/%s" % (
+        ACCOUNT, name)
     assert env["SM_MODEL_DIR"] == os.path.join(jd, "model")
     assert env["SM_CHANNEL_TRAIN"] == os.path.join(jd, "input/data/train")
     assert json.loads(env["SM_CHANNELS"]) == ["train"]
