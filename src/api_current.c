@@ -76,7 +76,6 @@ static const unsupported_member unsupported[] = {
     {NULL, "InputDataConfig[].DataSource.S3DataSource.InstanceGroupNames", NULL},
     {NULL, "OutputDataConfig.KmsKeyId", NULL},
     {NULL, "OutputDataConfig.CompressionType", "GZIP"},
-    {NULL, "ResourceConfig.InstanceCount", "1"},
     {NULL, "ResourceConfig.VolumeKmsKeyId", NULL},
     {NULL, "ResourceConfig.InstanceGroups", NULL},
     {NULL, "ResourceConfig.KeepAlivePeriodInSeconds", NULL},

@@ -1166,9 +1166,17 @@ int engine_check_tuning(const engine *en, const req_tuning *r, err_t *e) {
     pol.container_backend = container_backend(en);
     if ((rc = image_resolve(en->cfg.images, r->defs[0].image, &pol, field, &img, e)))
         goto out;
-    if (!find_backend(en, img.backend))
+    const backend *be = find_backend(en, img.backend);
+    if (!be) {
         rc = err_set(e, ERR_VALIDATION, "%s: backend '%s' is not configured in this daemon", field,
                      img.backend);
+    } else if (r->defs[0].instance_count > 1 && !(backend_caps(be) & BACKEND_CAP_MULTI_NODE)) {
+        request_def_path(r, 0, "ResourceConfig.InstanceCount", field, sizeof field);
+        rc = err_set(e, ERR_VALIDATION,
+                     "%s: %d instances, but backend '%s' runs a training job on one host (the "
+                     "docker and slurm backends run several)",
+                     field, r->defs[0].instance_count, img.backend);
+    }
 out:
     image_clear(&img);
     metrics_free(ms);

@@ -378,8 +378,6 @@ def test_current_and_2017_share_jobs_per_account(hpod_auth):
         "SecurityGroupIds": ["sg-1"], "Subnets": ["subnet-1"]}), "TrainingJobDefinition.VpcConfig"),
     (lambda b: b["TrainingJobDefinition"].update(EnableManagedSpotTraining=True),
      "TrainingJobDefinition.EnableManagedSpotTraining"),
-    (lambda b: b["TrainingJobDefinition"]["ResourceConfig"].update(InstanceCount=2),
-     "TrainingJobDefinition.ResourceConfig.InstanceCount"),
     (lambda b: b["TrainingJobDefinition"]["AlgorithmSpecification"].update(
         TrainingInputMode="Pipe"), "TrainingInputMode"),
     (lambda b: b.update(TrainingJobDefinitions=[b["TrainingJobDefinition"]]),
@@ -394,6 +392,27 @@ def test_current_unsupported_fields_refused(hpod_auth, mutate, field):
     assert error_code(e) == "ValidationException"
     assert field in e.value.response["Error"]["Message"]
     assert "not supported" in e.value.response["Error"]["Message"]
+    assert sm.list_hyper_parameter_tuning_jobs()["HyperParameterTuningJobSummaries"] == []
+
+
+def test_several_instances_need_a_multi_host_backend(hpod_auth):
+    """InstanceCount > 1 is the docker and slurm backends' (test_docker.py,
+    test_slurm.py); on the local backend both Create operations refuse it
+    naming the member and the backend."""
+    sm = client(hpod_auth)
+    body = tuning_request("hosts2")
+    body["TrainingJobDefinition"]["ResourceConfig"]["InstanceCount"] = 2
+    with pytest.raises(sm.exceptions.ClientError) as e:
+        sm.create_hyper_parameter_tuning_job(**body)
+    msg = e.value.response["Error"]["Message"]
+    assert error_code(e) == "ValidationException"
+    assert "TrainingJobDefinition.ResourceConfig.InstanceCount" in msg and "'local'" in msg, msg
+    req = training_request("hosts2")
+    req["ResourceConfig"]["InstanceCount"] = 3
+    with pytest.raises(sm.exceptions.ClientError) as e:
+        sm.create_training_job(**req)
+    msg = e.value.response["Error"]["Message"]
+    assert msg.startswith("ResourceConfig.InstanceCount: 3 instances"), msg
     assert sm.list_hyper_parameter_tuning_jobs()["HyperParameterTuningJobSummaries"] == []
 
 

@@ -239,6 +239,28 @@ def test_docker_two_hosts_resolve_each_other(dhpod):
     assert not dhpod.engine.networks(dhpod.data)
 
 
+def test_docker_training_job_on_two_hosts(dhpod):
+    """CreateTrainingJob (current API) with InstanceCount 2 runs two hosts."""
+    from test_current_api import training_request
+    body = training_request("solo2", hp={"mode": "hosts", "x": "1"})
+    body["AlgorithmSpecification"]["TrainingImage"] = IMAGE
+    body["ResourceConfig"]["InstanceCount"] = 2
+    current(dhpod, "CreateTrainingJob", body)
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        j = current(dhpod, "DescribeTrainingJob", {"TrainingJobName": "solo2"})
+        if j["TrainingJobStatus"] not in ("InProgress", "Stopping"):
+            break
+        time.sleep(0.2)
+    assert j["TrainingJobStatus"] == "Completed", (j, dhpod.read_log())
+    assert j["ResourceConfig"]["InstanceCount"] == 2
+    logs = []
+    for root, _, files in os.walk(os.path.join(dhpod.data, "jobs")):
+        logs += [open(os.path.join(root, f)).read() for f in files if f == "output.log"]
+    assert 'SM_HOSTS=["algo-1","algo-2"]' in "\n".join(logs)
+    wait_no_containers(dhpod)
+
+
 def test_docker_host_failure_fails_the_job(dhpod):
     req = docker_request(max_jobs=1, parallel=1, static={"mode": "fail"}, count=1)
     dhpod.ok("CreateTuningJob", req)
