@@ -2,6 +2,8 @@
  * tuning job, downloaded in parallel. See channels.h. */
 #include "channels.h"
 
+#include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -18,6 +20,8 @@
 #include "util.h"
 
 #define PATH_CAP 4400
+#define CHANNELS_HASH_LEN 16 /* hex digits of a cache entry's hash */
+#define ENTRY_SCOPE_MAX 128  /* bytes of the scope in a cache entry's name */
 
 int channels_uses_s3(const req_training_def *def) {
     for (size_t i = 0; def && i < def->nchannels; i++)
@@ -490,8 +494,8 @@ static void entry_path(const channels_job *j, const req_channel *ch, char *out, 
              ch->data_type ? ch->data_type : "S3Prefix");
     if (sigv4_sha256_hex(text, strlen(text), hash))
         snprintf(hash, sizeof hash, "nohash");
-    hash[16] = 0;
-    snprintf(out, n, "%s/%.128s-%s", j->cache_dir, j->scope, hash);
+    hash[CHANNELS_HASH_LEN] = 0;
+    snprintf(out, n, "%s/%.*s-%s", j->cache_dir, ENTRY_SCOPE_MAX, j->scope, hash);
 }
 
 /* Fills the cache entry for ch once (flock + rename into place). */
@@ -561,6 +565,38 @@ int channels_fetch(const channels_job *j, err_t *e) {
             return rc;
     }
     return 0;
+}
+
+/* 1 when `name` is scope's entry: "<scope>-" then CHANNELS_HASH_LEN hex
+ * digits, then nothing, ".lock" or ".tmp". */
+static int scope_entry(const char *name, const char *scope) {
+    size_t n = strlen(scope) > ENTRY_SCOPE_MAX ? ENTRY_SCOPE_MAX : strlen(scope);
+    if (strncmp(name, scope, n) || name[n] != '-')
+        return 0;
+    const char *h = name + n + 1;
+    for (int i = 0; i < CHANNELS_HASH_LEN; i++)
+        if (!isxdigit((unsigned char)h[i]))
+            return 0;
+    h += CHANNELS_HASH_LEN;
+    return !*h || !strcmp(h, ".lock") || !strcmp(h, ".tmp");
+}
+
+int channels_drop_scope(const char *cache_dir, const char *scope) {
+    DIR *d = opendir(cache_dir);
+    struct dirent *de;
+    int n = 0;
+    if (!d)
+        return errno == ENOENT ? 0 : -1;
+    while ((de = readdir(d))) {
+        char p[PATH_CAP];
+        if (!scope_entry(de->d_name, scope))
+            continue;
+        snprintf(p, sizeof p, "%s/%s", cache_dir, de->d_name);
+        util_rm_rf(p);
+        n++;
+    }
+    closedir(d);
+    return n;
 }
 
 int channels_fetch_prefix(const s3_config *s3, const char *uri, const char *dest,

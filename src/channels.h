@@ -28,7 +28,10 @@
  * over scope, channel name, URI and S3DataType; the first fetch holds an
  * flock on <entry>.lock, downloads into <entry>.tmp and renames it into
  * place, so concurrent first fetches download once and nobody sees a half
- * filled entry. Each job then gets hard links to the cached files (a copy
+ * filled entry. When the tuning job ends the engine drops its entries
+ * (channels_drop_scope, on the download worker); a daemon that dies in
+ * between leaves them, and a later tuning job of the same name and
+ * channels reuses them. Each job then gets hard links to the cached files (a copy
  * across filesystems): a program that rewrites its input in place would
  * change the cache; SageMaker's inputs are read-only by convention.
  *
@@ -119,6 +122,13 @@ int channels_link_entry(const char *entry, const char *dest, int sharded, int ho
 
 /* Downloads every object under s3 URI `uri` (S3Prefix) into `dest`
  * (relative paths kept; no cache): checkpoints. 0 or an err_code. */
+/* Removes the cache entries of `scope` (and their .lock / .tmp) from
+ * cache_dir: the names "<scope>-<16 hex digits>[.lock|.tmp]", so another
+ * scope that merely starts with this one keeps its own. Slow (a tree
+ * removal): call it off the loop. Returns the number of entries removed, or
+ * -1 when cache_dir cannot be read (0 when it does not exist). */
+int channels_drop_scope(const char *cache_dir, const char *scope);
+
 int channels_fetch_prefix(const s3_config *s3, const char *uri, const char *dest,
                           int (*cancelled)(void *ud), void *cancel_ud, err_t *e);
 

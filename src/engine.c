@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "channels.h"
 #include "completion.h"
 #include "image.h"
 #include "metrics.h"
@@ -676,6 +677,42 @@ static int early_stops(engine *en, tuning *tj) {
     return rc;
 }
 
+/* Dropping a finished tuning job's s3:// channel cache (channels.h), on the
+ * download worker: the job owns its copies of the paths. */
+typedef struct {
+    char dir[1100];
+    char scope[STORE_NAME_MAX];
+} cache_drop;
+
+static void cache_drop_run(void *arg) {
+    cache_drop *d = arg;
+    int n = channels_drop_scope(d->dir, d->scope);
+    if (n > 0)
+        log_info("tuning job %s: %d cached s3:// channel(s) removed", d->scope, n);
+    else if (n < 0)
+        log_warn("cannot read %s to remove the cached channels of %s", d->dir, d->scope);
+}
+
+static void cache_drop_done(void *arg, int cancelled) {
+    (void)cancelled;
+    free(arg);
+}
+
+/* The tuning job is final: no launch of it can read its cache any more. */
+static void drop_cache(engine *en, const tuning *tj) {
+    int uses = 0;
+    for (size_t i = 0; i < tj->r->ndefs; i++)
+        uses |= channels_uses_s3(&tj->r->defs[i]);
+    cache_drop *d = uses && en->cfg.dl ? calloc(1, sizeof *d) : NULL;
+    if (!d)
+        return; /* none, or no worker: the cache stays (channels.h) */
+    snprintf(d->dir, sizeof d->dir, "%s/jobs/%s/%s", en->cfg.data_dir, tj->account,
+             CHANNELS_CACHE_DIR);
+    snprintf(d->scope, sizeof d->scope, "%s", tj->r->name ? tj->r->name : tj->name);
+    if (worker_submit(en->cfg.dl, cache_drop_run, cache_drop_done, d))
+        free(d);
+}
+
 static int finish_tuning(engine *en, tuning *tj) {
     store_counts c;
     tuning_status to = TUNING_COMPLETED;
@@ -695,8 +732,10 @@ static int finish_tuning(engine *en, tuning *tj) {
         (rc = tuning_move(en, tj, TUNING_STOPPING, NULL, 0, 0)))
         return rc < 0 ? 0 : rc;
     rc = tuning_move(en, tj, to, reason, 0, now_of(en));
-    if (rc == 0)
+    if (rc == 0) {
         log_info("tuning job %s: %s (%d training jobs)", tj->name, tuning_status_text(to), c.total);
+        drop_cache(en, tj);
+    }
     return rc < 0 ? 0 : rc;
 }
 

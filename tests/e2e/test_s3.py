@@ -166,6 +166,12 @@ def test_s3_prefix_cached_once_per_tuning_job(tmp_path, s3rver, s3_proxy):
     parts = s3_proxy.gets_of("prefixbkt", "data/train/big.bin")
     assert len(parts) == 3 and all(p[2] for p in parts), parts  # 8+8+4 MiB, once each
     assert s3_proxy.gets_of("prefixbkt", "data/other/c.csv") == []
+    # The tuning job is over: its cache is dropped (on the download worker).
+    cache = os.path.join(d.data, "jobs", ACCOUNT, ".s3-cache")
+    deadline = time.time() + 20
+    while time.time() < deadline and any(n.startswith("s3prefix-") for n in os.listdir(cache)):
+        time.sleep(0.1)
+    assert not [n for n in os.listdir(cache) if n.startswith("s3prefix-")], os.listdir(cache)
 
 
 def test_manifest_channel_and_sharded_single_host(tmp_path, s3rver, s3_proxy):

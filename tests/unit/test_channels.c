@@ -158,6 +158,43 @@ static void test_link_entry_shards(void **unused) {
     util_rm_rf(root);
 }
 
+static void mk(const char *dir, const char *name) {
+    char p[512];
+    snprintf(p, sizeof p, "%s/%s", dir, name);
+    assert_int_equal(mkdir(p, 0700), 0);
+}
+
+static int exists_in(const char *dir, const char *name) {
+    char p[512];
+    struct stat st;
+    snprintf(p, sizeof p, "%s/%s", dir, name);
+    return stat(p, &st) == 0;
+}
+
+/* Only the scope's own entries go: "job-<16 hex>" and its .lock/.tmp, not
+ * those of "job-2" (a name that starts with "job-"), nor odd names. */
+static void test_drop_scope(void **unused) {
+    (void)unused;
+    char dir[] = "/tmp/hpo-drop-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    mk(dir, "job-0123456789abcdef");
+    mk(dir, "job-0123456789abcdef.tmp");
+    mk(dir, "job-fedcba9876543210");
+    mk(dir, "job-2-0123456789abcdef");
+    mk(dir, "job-0123456789abcdefX");
+    mk(dir, "job-0123");
+    assert_int_equal(channels_drop_scope(dir, "job"), 3);
+    assert_false(exists_in(dir, "job-0123456789abcdef"));
+    assert_false(exists_in(dir, "job-0123456789abcdef.tmp"));
+    assert_false(exists_in(dir, "job-fedcba9876543210"));
+    assert_true(exists_in(dir, "job-2-0123456789abcdef"));
+    assert_true(exists_in(dir, "job-0123456789abcdefX"));
+    assert_true(exists_in(dir, "job-0123"));
+    assert_int_equal(channels_drop_scope(dir, "job-2"), 1);
+    assert_int_equal(channels_drop_scope("/tmp/hpo-no-such-dir-for-drop", "job"), 0);
+    util_rm_rf(dir);
+}
+
 static void test_uses_s3(void **unused) {
     req_channel ch[2] = {{.name = "a", .uri = "file:///x"}, {.name = "b", .uri = "s3://b/p"}};
     req_training_def def = {.channels = ch, .nchannels = 1};
@@ -384,6 +421,7 @@ int main(void) {
         cmocka_unit_test(test_shard_rule),
         cmocka_unit_test(test_link_entry_shards),
         cmocka_unit_test(test_uses_s3),
+        cmocka_unit_test(test_drop_scope),
         cmocka_unit_test(test_concurrent_first_fetch_downloads_once),
         cmocka_unit_test(test_fetch_failures_name_the_uri),
     };
