@@ -14,8 +14,9 @@
 
 /* One entry's optional account settings (heap; NULL/0 when not stated). */
 typedef struct {
-    int has_run_as, has_file, has_s3;
+    int has_run_as, has_file, has_s3, has_s3_keys;
     char *run_as;
+    char *s3_key_id, *s3_secret, *s3_token; /* s3_credentials (token may be NULL) */
     char **file_roots;
     size_t nfile;
     char **s3_roots;
@@ -35,7 +36,7 @@ typedef struct {
 typedef struct {
     char account[CREDENTIALS_ACCOUNT_ID_LEN + 1];
     size_t entry;
-    const cred_settings *run_as, *file, *s3; /* the entry stating each, or NULL */
+    const cred_settings *run_as, *file, *s3, *s3_keys; /* the entry stating each, or NULL */
 } cred_acct;
 
 struct credentials {
@@ -46,8 +47,18 @@ struct credentials {
     cred_acct *acct; /* sorted by account */
 };
 
+/* Frees a secret, wiping it first. */
+static void free_secret(char *s) {
+    if (s)
+        explicit_bzero(s, strlen(s));
+    free(s);
+}
+
 static void settings_clear(cred_settings *s) {
     free(s->run_as);
+    free(s->s3_key_id);
+    free_secret(s->s3_secret);
+    free_secret(s->s3_token);
     for (size_t i = 0; i < s->nfile; i++)
         free(s->file_roots[i]);
     free(s->file_roots);
@@ -271,6 +282,72 @@ static err_code take_roots(const json_t *v, size_t i, const char *name, int s3, 
     return ERR_OK;
 }
 
+static int valid_token(const char *s) {
+    size_t n = strlen(s);
+    if (n == 0 || n > CREDENTIALS_S3_TOKEN_MAX)
+        return 0;
+    for (; *s; s++)
+        if (*s <= ' ' || *s > '~')
+            return 0;
+    return 1;
+}
+
+/* One member of s3_credentials, checked by `valid` (the message says
+ * `rule`, never the value); NULL and no error when absent and optional. */
+static err_code take_s3_member(const json_t *obj, size_t i, const char *name,
+                               int (*valid)(const char *), const char *rule, int optional,
+                               char **out, const char *origin, err_t *e) {
+    const json_t *v = json_object_get(obj, name);
+    if (!v && optional)
+        return ERR_OK;
+    const char *s = json_string_value(v);
+    if (!s || strlen(s) != json_string_length(v) || !valid(s))
+        return err_set(e, ERR_VALIDATION, "%s: credentials[%zu].s3_credentials.%s must be %s",
+                       origin, i, name, rule);
+    if (!(*out = strdup(s)))
+        return err_set(e, ERR_INTERNAL, "%s: out of memory", origin);
+    return ERR_OK;
+}
+
+/* s3_credentials {access_key_id, secret_access_key[, session_token]}: the
+ * keys the account's S3 transfers are signed with. */
+static err_code take_s3_keys(const json_t *v, size_t i, cred_settings *set, const char *origin,
+                             err_t *e) {
+    const char *key;
+    const json_t *val;
+    err_code rc;
+    if (!json_is_object(v))
+        return err_set(e, ERR_VALIDATION,
+                       "%s: credentials[%zu].s3_credentials must be an object {\"access_key_id\", "
+                       "\"secret_access_key\"[, \"session_token\"]}",
+                       origin, i);
+    json_object_foreach((json_t *)v, key, val) {
+        if (strcmp(key, "access_key_id") && strcmp(key, "secret_access_key") &&
+            strcmp(key, "session_token"))
+            return err_set(e, ERR_VALIDATION,
+                           "%s: credentials[%zu].s3_credentials has an unknown field (expected "
+                           "access_key_id, secret_access_key, session_token)",
+                           origin, i);
+    }
+    if ((rc = take_s3_member(v, i, "access_key_id", valid_secret,
+                             "1 to 128 printable ASCII characters without spaces (S3-compatible "
+                             "servers have their own key formats)",
+                             0, &set->s3_key_id, origin, e)) ||
+        (rc = take_s3_member(v, i, "secret_access_key", valid_secret,
+                             "1 to 128 printable ASCII characters without spaces", 0,
+                             &set->s3_secret, origin, e)) ||
+        (rc = take_s3_member(v, i, "session_token", valid_token,
+                             "1 to 4095 printable ASCII characters without spaces", 1,
+                             &set->s3_token, origin, e)))
+        return rc;
+    set->has_s3_keys = 1;
+    return ERR_OK;
+}
+
+static int same_str(const char *a, const char *b) {
+    return a && b ? !strcmp(a, b) : a == b;
+}
+
 /* The optional settings of entry i. */
 static err_code take_settings(const json_t *obj, size_t i, cred_settings *set, const char *origin,
                               err_t *e) {
@@ -302,6 +379,8 @@ static err_code take_settings(const json_t *obj, size_t i, cred_settings *set, c
             return rc;
         set->has_s3 = 1;
     }
+    if ((v = json_object_get(obj, "s3_credentials")))
+        return take_s3_keys(v, i, set, origin, e);
     return ERR_OK;
 }
 
@@ -419,11 +498,20 @@ static err_code build_accounts(credentials *c, const char *origin, err_t *e) {
             else if (!same_list(a->s3->s3_roots, a->s3->ns3, s->s3_roots, s->ns3))
                 what = "s3_roots";
         }
+        if (s->has_s3_keys && !what) {
+            if (!a->s3_keys)
+                a->s3_keys = s;
+            else if (strcmp(a->s3_keys->s3_key_id, s->s3_key_id) ||
+                     strcmp(a->s3_keys->s3_secret, s->s3_secret) ||
+                     !same_str(a->s3_keys->s3_token, s->s3_token))
+                what = "s3_credentials";
+        }
         if (what) {
             for (size_t j = 0; j < c->n; j++) {
                 const cred_settings *o = !strcmp(what, "run_as")       ? a->run_as
                                          : !strcmp(what, "file_roots") ? a->file
-                                                                       : a->s3;
+                                         : !strcmp(what, "s3_roots")   ? a->s3
+                                                                       : a->s3_keys;
                 if (&c->v[j].set == o)
                     other = c->v[j].idx;
             }
@@ -496,12 +584,12 @@ credentials *credentials_parse(const char *json, size_t len, const char *origin,
         json_object_foreach((json_t *)obj, key, val) {
             if (strcmp(key, "access_key_id") && strcmp(key, "secret_access_key") &&
                 strcmp(key, "account_id") && strcmp(key, "run_as") && strcmp(key, "file_roots") &&
-                strcmp(key, "s3_roots")) {
+                strcmp(key, "s3_roots") && strcmp(key, "s3_credentials")) {
                 int q = quotable_field(key);
                 rc = err_set(e, ERR_VALIDATION,
                              "%s: credentials[%zu] has unknown field %s%s%s (expected "
                              "access_key_id, secret_access_key, account_id, run_as, file_roots, "
-                             "s3_roots)",
+                             "s3_roots, s3_credentials)",
                              origin, i, q ? "\"" : "", q ? key : "(not shown)", q ? "\"" : "");
                 goto out;
             }
@@ -671,6 +759,11 @@ err_code credentials_account_settings(const credentials *c, const char *account_
     if (a->s3) {
         out->s3_roots = (const char *const *)a->s3->s3_roots;
         out->ns3_roots = a->s3->ns3;
+    }
+    if (a->s3_keys) {
+        out->s3_key_id = a->s3_keys->s3_key_id;
+        out->s3_secret = a->s3_keys->s3_secret;
+        out->s3_token = a->s3_keys->s3_token;
     }
     return ERR_OK;
 }

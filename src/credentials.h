@@ -24,6 +24,14 @@
  *               must exist; it is resolved (realpath) at load.
  *   s3_roots    ["s3://bucket", "s3://bucket/prefix", ...]: likewise for
  *               s3:// URIs (bucket, then key prefix by '/'-components).
+ *   s3_credentials {"access_key_id": ..., "secret_access_key": ...,
+ *               "session_token": ... (optional)}: the keys the account's
+ *               S3 transfers (channel downloads, model.tar.gz, checkpoints)
+ *               are signed with, instead of the daemon's own (s3.h); the
+ *               key id and the secret 1 to 128 printable characters without
+ *               spaces (S3-compatible servers have their own key formats),
+ *               the token 1 to CREDENTIALS_S3_TOKEN_MAX. They are secrets:
+ *               never in a message, wiped when the set is freed.
  *
  * At most CREDENTIALS_ROOTS_MAX roots of each kind. An account with several
  * keys may state a setting in any of its entries; entries that state it must
@@ -56,6 +64,7 @@
 #define CREDENTIALS_SECRET_MAX 128
 #define CREDENTIALS_ACCOUNT_ID_LEN 12
 #define CREDENTIALS_USER_MAX 32   /* bytes of a run_as user name */
+#define CREDENTIALS_S3_TOKEN_MAX 4095 /* bytes of an s3_credentials.session_token */
 #define CREDENTIALS_ROOTS_MAX 16  /* file_roots, and s3_roots, of one entry */
 #define CREDENTIALS_ROOT_MAX 1024 /* bytes of one root (after resolution) */
 
@@ -94,6 +103,9 @@ typedef struct {
     size_t nfile_roots;
     const char *const *s3_roots; /* "s3://bucket[/prefix]", no trailing '/' */
     size_t ns3_roots;
+    /* s3_credentials, or NULL when the account has none (token: NULL when
+     * not given); owned by the set */
+    const char *s3_key_id, *s3_secret, *s3_token;
     size_t entry; /* index of the account's first entry in the file */
 } credentials_account;
 

@@ -112,6 +112,17 @@ static int check_endpoint(char *ep, err_t *e) {
     return 0;
 }
 
+int s3_config_set_keys(s3_config *c, const char *key_id, const char *secret, const char *token,
+                       err_t *e) {
+    if (!key_id || !secret || strlen(key_id) >= sizeof c->key_id ||
+        strlen(secret) >= sizeof c->secret || (token && strlen(token) >= sizeof c->token))
+        return err_set(e, ERR_VALIDATION, "the account's S3 credentials are over their caps");
+    snprintf(c->key_id, sizeof c->key_id, "%s", key_id);
+    snprintf(c->secret, sizeof c->secret, "%s", secret);
+    snprintf(c->token, sizeof c->token, "%s", token ? token : "");
+    return 0;
+}
+
 int s3_config_from_env(s3_config *c, err_t *e) {
     int rc;
     memset(c, 0, sizeof *c);

@@ -82,6 +82,12 @@ int s3_global_init(void);
  * over its cap) with e set. */
 int s3_config_from_env(s3_config *c, err_t *e);
 
+/* Replaces c's keys with key_id / secret / token (token may be NULL): an
+ * account's own (credentials.h s3_credentials). 0, or ERR_VALIDATION when
+ * one is over its cap (c is then unchanged). */
+int s3_config_set_keys(s3_config *c, const char *key_id, const char *secret, const char *token,
+                       err_t *e);
+
 /* Parses the credentials file text (INI) for `profile`: aws_access_key_id,
  * aws_secret_access_key, aws_session_token into c. 1 when the profile had
  * both keys, 0 otherwise. For tests too. */

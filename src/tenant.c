@@ -95,8 +95,8 @@ static void daemon_user(tenant_identity *out) {
     }
 }
 
-int tenant_identity_of(const tenant *t, const char *account, tenant_identity *out, err_t *e) {
-    memset(out, 0, sizeof *out);
+/* The Unix user part of tenant_identity_of. */
+static int identity_user(const tenant *t, const char *account, tenant_identity *out, err_t *e) {
     credentials_account ca;
     if (t && t->creds && credentials_account_settings(t->creds, account, &ca) == ERR_OK &&
         ca.run_as) {
@@ -113,6 +113,19 @@ int tenant_identity_of(const tenant *t, const char *account, tenant_identity *ou
                        account ? account : "");
     daemon_user(out);
     return 0;
+}
+
+int tenant_identity_of(const tenant *t, const char *account, tenant_identity *out, err_t *e) {
+    credentials_account ca;
+    memset(out, 0, sizeof *out);
+    int rc = identity_user(t, account, out, e);
+    if (!rc && t && t->creds && credentials_account_settings(t->creds, account, &ca) == ERR_OK &&
+        ca.s3_key_id) {
+        out->s3_key_id = ca.s3_key_id;
+        out->s3_secret = ca.s3_secret;
+        out->s3_token = ca.s3_token;
+    }
+    return rc;
 }
 
 const char *tenant_env_refused(const tenant *t, const char *key) {

@@ -135,6 +135,10 @@ typedef struct {
     gid_t gid;
     char user[TENANT_USER_MAX];
     char home[TENANT_HOME_MAX]; /* "" when unknown */
+    /* The account's s3_credentials (credentials.h; borrowed from the set,
+     * which outlives the tenant), or NULL: its S3 transfers are signed with
+     * the daemon's keys (s3.h). */
+    const char *s3_key_id, *s3_secret, *s3_token;
 } tenant_identity;
 
 /* The identity account `account`'s jobs run as (see above). 0 with *out

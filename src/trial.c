@@ -301,6 +301,9 @@ static int launch_fetch(launch_job *lj, int cache_only, worker *w) {
     char cache[1100], staged[1400], ckdir[1200];
     struct stat st;
     int rc = s3_config_from_env(&cfg, &lj->e);
+    if (!rc && lj->id.s3_key_id) /* the account's own keys (credentials.h s3_credentials) */
+        rc = s3_config_set_keys(&cfg, lj->id.s3_key_id, lj->id.s3_secret, lj->id.s3_token,
+                                &lj->e);
     if (rc)
         return rc;
     cache_paths(lj, cache, sizeof cache, staged, sizeof staged);

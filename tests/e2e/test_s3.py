@@ -378,3 +378,51 @@ def test_slow_download_does_not_hold_up_other_tuning_jobs(tmp_path, s3rver, s3_p
     name = js["TrainingJobSummaries"][0]["TrainingJobName"]
     _, j = call(d, "DescribeTrainingJob", {"TrainingJobName": name})
     assert j["SecondaryStatus"] == "Downloading", (j, fast_done - t0)
+
+
+def test_account_s3_credentials_sign_its_transfers(tmp_path, s3rver, monkeypatch):
+    """An account's s3_credentials (credentials file) sign its jobs' S3
+    transfers instead of the daemon's keys. The daemon's own key is unknown
+    to the S3 server: account A, with the server's key as its own, downloads
+    its channel and stores model.tar.gz; account B, without keys of its own,
+    fails with the server's InvalidAccessKeyId."""
+    from test_current_api import KEY_A, KEY_B, OTHER, SECRET_A, SECRET_B, client
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "OPENHPODAEMONKEY")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "not-known-to-s3rver")
+    s3 = s3rver.client()
+    put(s3, "acctabkt", {"data/a.csv": b"1,2\n"})
+    put(s3, "acctbbkt", {"data/b.csv": b"3,4\n"})
+    creds = tmp_path / "credentials.json"
+    fd = os.open(str(creds), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        json.dump({"credentials": [
+            {"access_key_id": KEY_A, "secret_access_key": SECRET_A, "account_id": ACCOUNT,
+             "s3_roots": ["s3://acctabkt"],
+             "s3_credentials": {"access_key_id": KEY, "secret_access_key": KEY}},
+            {"access_key_id": KEY_B, "secret_access_key": SECRET_B, "account_id": OTHER,
+             "s3_roots": ["s3://acctbbkt"]}]}, f)
+    with open(tmp_path / "images.json", "w") as f:
+        json.dump({"s3trainer:latest": [sys.executable, TRAINER]}, f)
+    d = Hpod(str(tmp_path), ["--s3-endpoint", s3rver.url, "--credentials", str(creds)]).start()
+    ends = {}
+    for who, key, secret, bkt in (("a", KEY_A, SECRET_A, "acctabkt"),
+                                  ("b", KEY_B, SECRET_B, "acctbbkt")):
+        sm = client(d, key, secret)
+        body = definition([channel("train", "s3://%s/data/" % bkt)], "s3://%s/out" % bkt)
+        body["RoleArn"] = "arn:aws:iam::%s:role/openhpo" % (ACCOUNT if who == "a" else OTHER)
+        body["HyperParameters"] = body.pop("StaticHyperParameters")
+        sm.create_training_job(TrainingJobName="acct-" + who, **body)
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            j = sm.describe_training_job(TrainingJobName="acct-" + who)
+            if j["TrainingJobStatus"] in TERMINAL:
+                break
+            time.sleep(0.1)
+        ends[who] = j
+    a, b = ends["a"], ends["b"]
+    assert a["TrainingJobStatus"] == "Completed", (a, d.read_log())
+    model = tar_members(get(s3, "acctabkt", "out/acct-a/output/model.tar.gz"))
+    assert json.loads(model["listing.json"]) == {"train": {"a.csv": sha(b"1,2\n")}}
+    assert b["TrainingJobStatus"] == "Failed", b
+    assert "InvalidAccessKeyId" in b["FailureReason"], b["FailureReason"]
+    assert "not-known-to-s3rver" not in d.read_log() and KEY_A not in d.read_log()

@@ -395,6 +395,71 @@ static void test_no_secret_in_errors(void **unused) {
     drop(path);
 }
 
+/* s3_credentials: the account's S3 keys, agreed by its entries; bad ones
+ * refused naming the member, never quoting a secret. */
+static void test_s3_credentials(void **unused) {
+    (void)unused;
+    err_t e = {0};
+    const char *ok = LIST(
+        "{\"access_key_id\":\"AKIA000000000000\",\"secret_access_key\":\"s\","
+        "\"account_id\":\"111111111111\",\"s3_credentials\":{\"access_key_id\":\"minio\","
+        "\"secret_access_key\":\"TopSecret/1\",\"session_token\":\"tok\"}},"
+        "{\"access_key_id\":\"AKIA000000000001\",\"secret_access_key\":\"t\","
+        "\"account_id\":\"111111111111\"},"
+        "{\"access_key_id\":\"AKIA000000000002\",\"secret_access_key\":\"u\","
+        "\"account_id\":\"222222222222\"}");
+    credentials *c = credentials_parse(ok, strlen(ok), "t", &e);
+    if (!c)
+        fail_msg("%s", e.msg);
+    credentials_account ca;
+    assert_int_equal(credentials_account_settings(c, "111111111111", &ca), ERR_OK);
+    assert_string_equal(ca.s3_key_id, "minio");
+    assert_string_equal(ca.s3_secret, "TopSecret/1");
+    assert_string_equal(ca.s3_token, "tok");
+    assert_int_equal(credentials_account_settings(c, "222222222222", &ca), ERR_OK);
+    assert_null(ca.s3_key_id);
+    assert_null(ca.s3_secret);
+    credentials_free(c);
+    const struct {
+        const char *member, *want;
+    } bad[] = {
+        {"\"s3_credentials\":{\"access_key_id\":\"minio\"}", "s3_credentials.secret_access_key"},
+        {"\"s3_credentials\":{\"access_key_id\":\"a b\",\"secret_access_key\":\"TopSecret/1\"}",
+         "s3_credentials.access_key_id"},
+        {"\"s3_credentials\":{\"access_key_id\":\"k\",\"secret_access_key\":\"Top Secret\"}",
+         "s3_credentials.secret_access_key"},
+        {"\"s3_credentials\":{\"access_key_id\":\"k\",\"secret_access_key\":\"TopSecret/1\","
+         "\"region\":\"x\"}",
+         "unknown field"},
+        {"\"s3_credentials\":\"TopSecret/1\"", "must be an object"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        char json[1024];
+        snprintf(json, sizeof json,
+                 LIST("{\"access_key_id\":\"AKIA000000000000\",\"secret_access_key\":\"s\","
+                      "\"account_id\":\"111111111111\",%s}"),
+                 bad[i].member);
+        memset(&e, 0, sizeof e);
+        assert_null(credentials_parse(json, strlen(json), "t", &e));
+        assert_int_equal(e.code, ERR_VALIDATION);
+        if (!strstr(e.msg, bad[i].want))
+            fail_msg("case %zu: %s", i, e.msg);
+        assert_null(strstr(e.msg, "Secret")); /* never the secret itself */
+    }
+    /* Two entries of one account with other keys: refused. */
+    const char *split = LIST(
+        "{\"access_key_id\":\"AKIA000000000000\",\"secret_access_key\":\"s\","
+        "\"account_id\":\"111111111111\",\"s3_credentials\":{\"access_key_id\":\"k\","
+        "\"secret_access_key\":\"one\"}},"
+        "{\"access_key_id\":\"AKIA000000000001\",\"secret_access_key\":\"t\","
+        "\"account_id\":\"111111111111\",\"s3_credentials\":{\"access_key_id\":\"k\","
+        "\"secret_access_key\":\"two\"}}");
+    memset(&e, 0, sizeof e);
+    assert_null(credentials_parse(split, strlen(split), "t", &e));
+    assert_non_null(strstr(e.msg, "s3_credentials for account 111111111111"));
+    assert_null(strstr(e.msg, "two"));
+}
+
 static void test_account_settings(void **unused) {
     char a[] = "/tmp/openhpo-roota-XXXXXX", b[] = "/tmp/openhpo-rootb-XXXXXX";
     assert_non_null(mkdtemp(a));
@@ -560,6 +625,7 @@ int main(void) {
         cmocka_unit_test(test_as_sigv4_store),
         cmocka_unit_test(test_no_secret_in_errors),
         cmocka_unit_test(test_account_settings),
+        cmocka_unit_test(test_s3_credentials),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
