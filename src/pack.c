@@ -38,9 +38,16 @@ int pack_dir_to_fd(const char *dir, int fd, err_t *e) {
     struct archive *w = archive_write_new(), *disk = archive_read_disk_new();
     struct archive_entry *entry = NULL;
     struct stat st;
-    int rc = 0, exists = stat(dir, &st) == 0 && S_ISDIR(st.st_mode);
+    int rc = 0, exists = stat(dir, &st) == 0 && S_ISDIR(st.st_mode), why = errno;
     if (!w || !disk) {
         rc = err_set(e, ERR_INTERNAL, "out of memory");
+        goto out;
+    }
+    /* No directory is an empty archive (a program that saved nothing); one
+     * that cannot be reached is an error, never an empty model. */
+    if (!exists && why != ENOENT) {
+        rc = err_set(e, ERR_INTERNAL, "cannot pack %s: %s", dir,
+                     why ? strerror(why) : "not a directory");
         goto out;
     }
     archive_write_add_filter_gzip(w);

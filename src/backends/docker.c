@@ -63,6 +63,7 @@
 
 #include "backend_impl.h"
 #include "backends/docker.h"
+#include "channels.h"
 #include "docker_api.h"
 #include "instance.h"
 #include "pack.h"
@@ -1035,7 +1036,8 @@ static int copy_file(const char *from, const char *to) {
 
 /* Lays out host i's /opt/ml (JOB_DIR for host 1, else JOB_DIR/hosts/algo-I)
  * with its own resourceconfig.json. Writes its path to out. */
-static int host_dir(const char *job_dir, int i, int n, char *out, size_t on, err_t *e) {
+static int host_dir(const backend_launch *l, int i, int n, char *out, size_t on, err_t *e) {
+    const char *job_dir = l->job_dir;
     char p[DOCKER_FILE_MAX + 64], q[DOCKER_FILE_MAX + 64], me[32];
     if (i == 1)
         snprintf(out, on, "%s", job_dir);
@@ -1074,6 +1076,23 @@ static int host_dir(const char *job_dir, int i, int n, char *out, size_t on, err
     json_decref(hosts);
     if (err)
         return err_set(e, ERR_INTERNAL, "cannot write %s: %s", p, strerror(errno));
+    if (i == 1 || !l->run_as)
+        return 0; /* host 1's layout is contract_prepare's, the user's parts already its */
+    /* Host i's /opt/ml as contract.h lays out host 1's for the job's user:
+     * the root searchable (0711), what the program reads or writes its own
+     * (input/data is host 1's, mounted over it). */
+    if (chmod(out, 0711))
+        return err_set(e, ERR_INTERNAL, "cannot chmod %s: %s", out, strerror(errno));
+    snprintf(p, sizeof p, "%s/input", out);
+    if (lchown(p, l->uid, l->gid))
+        return err_set(e, ERR_INTERNAL, "cannot chown %s: %s", p, strerror(errno));
+    static const char *const own[] = {"input/config", "model", "output", "checkpoints"};
+    for (size_t k = 0; k < sizeof own / sizeof *own; k++) {
+        snprintf(p, sizeof p, "%s/%s", out, own[k]);
+        int rc2 = channels_chown_tree(p, l->uid, l->gid, e);
+        if (rc2)
+            return rc2;
+    }
     return 0;
 }
 
@@ -1285,7 +1304,7 @@ static int docker_start(void *self, const backend_launch *l, char handle[BACKEND
     for (int i = 1; i <= n; i++) {
         char dir[DOCKER_FILE_MAX], me[32], data[DOCKER_FILE_MAX + 64];
         snprintf(me, sizeof me, "algo-%d", i);
-        if ((rc = host_dir(l->job_dir, i, n, dir, sizeof dir, e)))
+        if ((rc = host_dir(l, i, n, dir, sizeof dir, e)))
             goto out;
         labels = json_object();
         if (!labels) {

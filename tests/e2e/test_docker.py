@@ -261,6 +261,60 @@ def test_docker_training_job_on_two_hosts(dhpod):
     wait_no_containers(dhpod)
 
 
+def test_docker_two_hosts_as_the_jobs_user(tmp_path, docker_engine):
+    """With --run-as, every host's container runs as that user and can write
+    its own /opt/ml (host 2's directories are the user's too)."""
+    import pwd
+    import shutil
+    import subprocess
+    import tempfile
+    user = "hpo-test-a"
+    try:
+        pwd.getpwnam(user)
+        made = False
+    except KeyError:
+        subprocess.run(["useradd", "--system", "--no-create-home", "--shell",
+                        "/usr/sbin/nologin", user], check=True)
+        made = True
+    pw = pwd.getpwnam(user)
+    base = tempfile.mkdtemp(prefix="openhpo-docker-runas-", dir="/tmp")
+    d = None
+    try:
+        os.chmod(base, 0o711)
+        out = os.path.join(base, "out")
+        os.makedirs(out)
+        os.chown(out, pw.pw_uid, pw.pw_gid)
+        # Not under pytest's tmp_path (0700 root): the user must reach its job dirs.
+        d = Hpod(base, ["--docker-socket", docker_engine.sock, "--grace", "2",
+                        "--run-as", user]).start()
+        d.engine = docker_engine
+        req = docker_request(max_jobs=1, parallel=1, static={"mode": "hosts"},
+                             count=2)
+        req["TrainingJobDefinition"]["OutputDataConfig"]["S3OutputPath"] = "file://" + out
+        d.ok("CreateTuningJob", req)
+        desc = d.wait_status("job1", ["Completed", "Failed"], timeout=120)
+        (j,) = d.training_jobs("job1")
+        logs = []
+        for root, _, files in os.walk(os.path.join(d.data, "jobs")):
+            logs += [open(os.path.join(root, f)).read() for f in files if f == "output.log"]
+        tj = current(d, "DescribeTrainingJob", {"TrainingJobName": j["TrainingJobName"]})
+        assert desc["TuningJobStatus"] == "Completed", (tj.get("FailureReason"), "\n".join(logs))
+        tgz = os.path.join(out, j["TrainingJobName"], "output", "model.tar.gz")
+        assert os.stat(tgz).st_uid == pw.pw_uid
+        with tarfile.open(tgz) as t:
+            names = sorted(n.lstrip("./") for n in t.getnames())
+        assert "host-algo-1" in names and "host-algo-2" in names, names
+    finally:
+        if d:
+            d.cleanup()
+            for c in docker_engine.containers(d.data):
+                docker_engine.api("DELETE", "/containers/%s?force=1" % c["Id"])
+        if not os.environ.get("KEEP"):
+            shutil.rmtree(base, ignore_errors=True)
+        if made:
+            subprocess.run(["userdel", user], check=False)
+
+
 def test_docker_host_failure_fails_the_job(dhpod):
     req = docker_request(max_jobs=1, parallel=1, static={"mode": "fail"}, count=1)
     dhpod.ok("CreateTuningJob", req)

@@ -46,7 +46,8 @@ hosts)
         while [ "$(date +%s)" -lt "$until" ]; do
             addr=$(timeout 3 nslookup "$h" 2>/dev/null |
                 sed -n 's/^Address[^:]*: *\([0-9.]*\)$/\1/p' | tail -n 1)
-            if [ -n "$addr" ] && timeout 3 ping -c 1 -W 1 "$h" >/dev/null 2>&1; then
+            # ping needs a raw socket: as a user (run_as), resolving it is the check.
+            if [ -n "$addr" ] && { [ "$(id -u)" != 0 ] || timeout 3 ping -c 1 -W 1 "$h" >/dev/null 2>&1; }; then
                 ok=1; break
             fi
             echo "waiting for $h (${addr:-unresolved})"; sleep 0.2
