@@ -771,6 +771,7 @@ static const char *const current_only_2017[] = {
     "TuningJobConfig.RandomSeed",
     "TuningJobConfig.ResourceLimits.MaxRuntimeInSeconds",
     "TrainingJobDefinition.RetryStrategy",
+    "TrainingJobDefinitions",
 };
 
 int request_refuse_2017(const json_t *body, err_t *e) {
