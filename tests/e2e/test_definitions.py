@@ -20,7 +20,9 @@ import botocore.exceptions
 import pytest
 
 from conftest import ACCOUNT, TRAINER, Hpod, job_request, private_dir
-from test_current_api import client, current_call, error_code, wait_tuning, write_credentials
+from test_cli import hpo
+from test_current_api import (KEY_A, SECRET_A, client, current_call, error_code, wait_tuning,
+                              write_credentials)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 CURVE = os.path.join(HERE, "curve_trainer.py")
@@ -160,6 +162,15 @@ def test_two_definitions_run_and_the_best_is_across_them(hpod_defs):
         assert t["HyperParameters"]["algo"] == dn, t["HyperParameters"]
         assert t["HyperParameters"]["_tuning_objective_metric"] == METRIC[dn]
         assert [m["MetricName"] for m in t["FinalMetricDataList"]] == [METRIC[dn]]
+    # The hpo CLI's listing shows each job's definition.
+    p = hpo("--endpoint-url", hpod_defs.url, "--output", "table",
+            "list-training-jobs-for-hyper-parameter-tuning-job", "multi",
+            env={"AWS_ACCESS_KEY_ID": KEY_A, "AWS_SECRET_ACCESS_KEY": SECRET_A}, check=0)
+    lines = p.stdout.splitlines()
+    assert "TrainingJobDefinitionName" in lines[0], p.stdout
+    for j in jobs:
+        row = [ln for ln in lines if j["TrainingJobName"] in ln]
+        assert len(row) == 1 and j["TrainingJobDefinitionName"] in row[0].split(), p.stdout
 
 
 def test_a_definition_that_fails_does_not_hide_the_other(hpod_defs):
@@ -180,27 +191,31 @@ def test_a_definition_that_fails_does_not_hide_the_other(hpod_defs):
 
 
 def test_grid_runs_each_definitions_combinations(hpod_defs):
+    """Each definition runs its own grid; the one with fewer combinations
+    leaves its share of the budget to the other once it is done."""
     sm = client(hpod_defs)
     quad = {"CategoricalParameterRanges": [{"Name": "kind", "Values": ["a", "b"]},
-                                           {"Name": "x", "Values": ["2", "3"]}]}
-    wave = {"CategoricalParameterRanges": [{"Name": "q", "Values": ["1", "1.5", "2"]}]}
+                                           {"Name": "x", "Values": ["2"]}]}
+    qs = ("1", "1.25", "1.5", "1.75", "2")
+    wave = {"CategoricalParameterRanges": [{"Name": "q", "Values": list(qs)}]}
     defs = two_definitions()
     defs[0]["HyperParameterRanges"] = quad
     defs[1]["HyperParameterRanges"] = wave
-    # MaxNumberOfTrainingJobs left out: the sum of the combinations, 4 + 3.
+    # MaxNumberOfTrainingJobs left out: the sum of the combinations, 2 + 5.
     sm.create_hyper_parameter_tuning_job(**request("grid2", defs, max_jobs=None,
                                                    strategy="Grid"))
     d = wait_tuning(sm, "grid2", timeout=120)
     assert d["HyperParameterTuningJobStatus"] == "Completed", d
     assert d["HyperParameterTuningJobConfig"]["ResourceLimits"]["MaxNumberOfTrainingJobs"] == 7
-    jobs = jobs_of(sm, "grid2")
-    assert len(jobs) == 7
-    seen = {"quad": set(), "wave": set()}
+    jobs = sorted(jobs_of(sm, "grid2"), key=lambda j: index_of(j["TrainingJobName"]))
+    assert [j["TrainingJobDefinitionName"] for j in jobs] == [
+        "quad", "wave", "quad", "wave", "wave", "wave", "wave"], jobs
+    seen = {"quad": [], "wave": []}
     for j in jobs:
-        hp = j["TunedHyperParameters"]
-        seen[j["TrainingJobDefinitionName"]].add(tuple(sorted(hp.items())))
-    assert seen["quad"] == {(("kind", k), ("x", x)) for k in "ab" for x in "23"}
-    assert seen["wave"] == {(("q", q),) for q in ("1", "1.5", "2")}
+        seen[j["TrainingJobDefinitionName"]].append(tuple(sorted(
+            j["TunedHyperParameters"].items())))
+    assert sorted(seen["quad"]) == [(("kind", k), ("x", "2")) for k in "ab"]
+    assert sorted(seen["wave"]) == [(("q", q),) for q in qs]
     # Best: q=2 gives 2.05.
     assert d["BestTrainingJob"]["TunedHyperParameters"] == {"q": "2"}
     # A MaxNumberOfTrainingJobs that is not the sum is refused.
