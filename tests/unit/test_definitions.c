@@ -2,7 +2,8 @@
  * definitions (each its ranges, objective, space, path), the rules
  * (request_check) in the current API's field paths, Grid's sum of
  * combinations, the describe echo, the stored text read back, the 2017
- * API's refusal, and request_def_index. */
+ * API's refusal, request_def_index, and the store's column of a training
+ * job's definition (schema 6). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,6 +14,8 @@
 #include <cmocka.h>
 
 #include "request.h"
+#include "store.h"
+#include "util.h"
 #include "validate.h"
 
 #include "mutate.h"
@@ -251,11 +254,58 @@ static void test_refused_2017(void **unused) {
     json_decref(b);
 }
 
+/* A training job row keeps its definition's name; a row without one
+ * reads back "". */
+static void test_store_definition(void **unused) {
+    char dir[] = "/tmp/openhpo-defs-XXXXXX";
+    err_t e = {0};
+    assert_non_null(mkdtemp(dir));
+    store *s = store_open(dir, &e);
+    assert_non_null(s);
+    store_tuning t = {0};
+    snprintf(t.account, sizeof t.account, ACCT);
+    snprintf(t.name, sizeof t.name, "multi");
+    snprintf(t.arn, sizeof t.arn, "arn:x:multi");
+    snprintf(t.status, sizeof t.status, "Created");
+    t.request = "{}";
+    snprintf(t.objective_type, sizeof t.objective_type, "Maximize");
+    assert_int_equal(store_create_tuning(s, &t, &e), 0);
+    int64_t ids[2];
+    for (int i = 0; i < 2; i++) {
+        store_training r = {0};
+        r.tuning_id = t.id;
+        snprintf(r.account, sizeof r.account, ACCT);
+        snprintf(r.name, sizeof r.name, "multi-%03d", i + 1);
+        r.idx = i;
+        snprintf(r.status, sizeof r.status, "InProgress");
+        snprintf(r.secondary, sizeof r.secondary, "Starting");
+        r.hyperparameters = "{}";
+        snprintf(r.definition, sizeof r.definition, "%s",
+                 i ? "a-definition-name-of-sixty-four-characters-0123456789-abcdefghij" : "");
+        assert_int_equal(strlen(r.definition), i ? 64 : 0);
+        assert_int_equal(store_insert_training(s, &r, &e), 0);
+        ids[i] = r.id;
+    }
+    store_close(s);
+    s = store_open(dir, &e); /* as a restarted daemon reads them */
+    assert_non_null(s);
+    for (int i = 0; i < 2; i++) {
+        store_training got = {0};
+        assert_int_equal(store_get_training_by_id(s, ids[i], &got), 0);
+        assert_string_equal(got.definition,
+                            i ? "a-definition-name-of-sixty-four-characters-0123456789-abcdefghij"
+                              : "");
+        store_training_clear(&got);
+    }
+    store_close(s);
+    util_rm_rf(dir);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_parse_two),    cmocka_unit_test(test_rules),
         cmocka_unit_test(test_at_most_ten),  cmocka_unit_test(test_grid_sum),
-        cmocka_unit_test(test_refused_2017),
+        cmocka_unit_test(test_refused_2017), cmocka_unit_test(test_store_definition),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
