@@ -25,8 +25,9 @@
  * A member listed here is refused when present, unless its value is one of
  * `allowed` ('|'-separated; booleans and integers spelt as in JSON). Paths
  * are dotted; "[]" means every element of a list. Rows with op NULL apply to
- * the training job definition: under "TrainingJobDefinition." in
- * CreateHyperParameterTuningJob and at the top level in CreateTrainingJob. */
+ * the training job definition: under "TrainingJobDefinition." (and each
+ * element of "TrainingJobDefinitions") in CreateHyperParameterTuningJob and
+ * at the top level in CreateTrainingJob. */
 typedef struct {
     const char *op;
     const char *path;
@@ -35,7 +36,6 @@ typedef struct {
 
 static const unsupported_member unsupported[] = {
     {"CreateHyperParameterTuningJob", "WarmStartConfig", NULL},
-    {"CreateHyperParameterTuningJob", "TrainingJobDefinitions", NULL},
     {"CreateHyperParameterTuningJob", "Autotune", NULL},
     {"CreateHyperParameterTuningJob",
      "HyperParameterTuningJobConfig.ParameterRanges.AutoParameters", NULL},
@@ -43,6 +43,8 @@ static const unsupported_member unsupported[] = {
     {"CreateHyperParameterTuningJob", "TrainingJobDefinition.TuningObjective", NULL},
     {"CreateHyperParameterTuningJob", "TrainingJobDefinition.HyperParameterRanges", NULL},
     {"CreateHyperParameterTuningJob", "TrainingJobDefinition.HyperParameterTuningResourceConfig",
+     NULL},
+    {"CreateHyperParameterTuningJob", "TrainingJobDefinitions[].HyperParameterTuningResourceConfig",
      NULL},
     {"CreateTrainingJob", "DebugHookConfig", NULL},
     {"CreateTrainingJob", "DebugRuleConfigurations", NULL},
@@ -156,6 +158,18 @@ static int check_unsupported(const json_t *v, const char *path, const char *allo
     return err_set(e, ERR_VALIDATION, "%s: is not supported by openhpo", here);
 }
 
+/* check_unsupported for each element of TrainingJobDefinitions. */
+static int each_definition(const json_t *body, const char *path, const char *allowed, err_t *e) {
+    const json_t *list = json_object_get(body, "TrainingJobDefinitions");
+    int rc = 0;
+    for (size_t i = 0; !rc && i < json_array_size(list); i++) {
+        char at[64];
+        snprintf(at, sizeof at, "TrainingJobDefinitions[%zu]", i);
+        rc = check_unsupported(json_array_get(list, i), path, allowed, at, e);
+    }
+    return rc;
+}
+
 static int refuse_unsupported(const char *op, const json_t *body, err_t *e) {
     int rc = 0;
     const char *def_prefix = !strcmp(op, "CreateHyperParameterTuningJob") ? "TrainingJobDefinition"
@@ -168,6 +182,8 @@ static int refuse_unsupported(const char *op, const json_t *body, err_t *e) {
         else if (!u->op && def_prefix)
             rc = check_unsupported(def_prefix[0] ? json_object_get(body, def_prefix) : body,
                                    u->path, u->allowed, def_prefix, e);
+        if (!rc && !u->op && def_prefix && def_prefix[0]) /* each of TrainingJobDefinitions */
+            rc = each_definition(body, u->path, u->allowed, e);
     }
     return rc;
 }
@@ -203,6 +219,18 @@ static int check_extensions(const json_t *body, err_t *e) {
         if (!m && !(m = validate_builtin_model(API_CURRENT, e)))
             return e->code;
         rc = validate_model_check_shape(m, extensions[i].shape, v, extensions[i].path, e);
+    }
+    /* Environment of each of TrainingJobDefinitions, as TrainingJobDefinition's. */
+    const json_t *list = json_object_get(body, "TrainingJobDefinitions");
+    for (size_t i = 0; !rc && i < json_array_size(list); i++) {
+        const json_t *v = json_object_get(json_array_get(list, i), "Environment");
+        char at[64];
+        if (!v)
+            continue;
+        if (!m && !(m = validate_builtin_model(API_CURRENT, e)))
+            return e->code;
+        snprintf(at, sizeof at, "TrainingJobDefinitions[%zu].Environment", i);
+        rc = validate_model_check_shape(m, "TrainingEnvironmentMap", v, at, e);
     }
     return rc;
 }
@@ -310,8 +338,12 @@ static int load_request(const store_tuning *t, req_tuning **r, err_t *e) {
     return 0;
 }
 
-/* HyperParameterTrainingJobSummary of a training job of tuning job `tj`. */
-static json_t *hpo_summary(const api_call *c, const store_training *t, const store_tuning *tj) {
+/* HyperParameterTrainingJobSummary of a training job of tuning job `tj`
+ * (its request `r`, or NULL: the objective is then the tuning job's). A
+ * job of one of TrainingJobDefinitions carries its TrainingJobDefinitionName
+ * and its definition's objective metric. */
+static json_t *hpo_summary(const api_call *c, const store_training *t, const store_tuning *tj,
+                           const req_tuning *r) {
     char arn[256];
     training_arn(c, t->account, t->name, arn, sizeof arn);
     json_t *tuned = json_loads(t->tuned ? t->tuned : "{}", 0, NULL);
@@ -332,9 +364,16 @@ static json_t *hpo_summary(const api_call *c, const store_training *t, const sto
                          ? "Pending"
                          : "Failed";
     json_object_set_new(s, "ObjectiveStatus", json_string(os));
+    const char *metric = tj->objective_metric;
+    if (t->definition[0]) {
+        int d = r ? request_def_index(r, t->definition) : -1;
+        json_object_set_new(s, "TrainingJobDefinitionName", json_string(t->definition));
+        if (d >= 0 && request_objective(r, (size_t)d, NULL))
+            metric = request_objective(r, (size_t)d, NULL);
+    }
     if (t->has_objective)
         json_object_set_new(s, "FinalHyperParameterTuningJobObjectiveMetric",
-                            json_pack("{s:s, s:s, s:f}", "MetricName", tj->objective_metric, "Type",
+                            json_pack("{s:s, s:s, s:f}", "MetricName", metric, "Type",
                                       tj->objective_type, "Value", t->objective));
     return s;
 }
@@ -379,13 +418,13 @@ int api_current_describe_tuning(const api_call *c, json_t **out, err_t *e) {
         rc = err_set(e, ERR_INTERNAL, "cannot build the response");
         goto out;
     }
-    o = json_pack("{s:s, s:s, s:O, s:O, s:s, s:f, s:f}", "HyperParameterTuningJobName", t.name,
-                  "HyperParameterTuningJobArn", t.arn, "HyperParameterTuningJobConfig",
-                  json_object_get(echo, "HyperParameterTuningJobConfig"), "TrainingJobDefinition",
-                  json_object_get(echo, "TrainingJobDefinition"), "HyperParameterTuningJobStatus",
+    /* The echo: HyperParameterTuningJobConfig and TrainingJobDefinition (or
+     * TrainingJobDefinitions, as the request gave them). */
+    o = json_pack("{s:s, s:s, s:s, s:f, s:f}", "HyperParameterTuningJobName", t.name,
+                  "HyperParameterTuningJobArn", t.arn, "HyperParameterTuningJobStatus",
                   current_status(t.status), "CreationTime", t.created, "LastModifiedTime",
                   last_modified(t.created, t.started, t.ended));
-    if (!o) {
+    if (!o || json_object_update(o, echo)) {
         rc = err_set(e, ERR_INTERNAL, "cannot build the response");
         goto out;
     }
@@ -409,7 +448,7 @@ int api_current_describe_tuning(const api_call *c, json_t **out, err_t *e) {
     }
     rc = store_best_training(c->env->st, t.id, !strcmp(t.objective_type, "Maximize"), &best);
     if (rc == 0)
-        json_object_set_new(o, "BestTrainingJob", hpo_summary(c, &best, &t));
+        json_object_set_new(o, "BestTrainingJob", hpo_summary(c, &best, &t, r));
     else if (rc != ERR_NOT_FOUND) {
         err_set(e, rc, "cannot read the best training job");
         goto out;
@@ -473,7 +512,9 @@ int api_current_describe_training(const api_call *c, json_t **out, err_t *e) {
                   t.created, "LastModifiedTime", last_modified(t.created, t.started, t.ended),
                   "EnableNetworkIsolation", 0, "EnableInterContainerTrafficEncryption", 0,
                   "EnableManagedSpotTraining", 0);
-    if (!o || !(def = request_definition_json(r, 0)) || json_object_update(o, def)) {
+    int di = request_def_index(r, t.definition); /* the definition it ran */
+    if (!o || !(def = request_definition_json(r, di > 0 ? (size_t)di : 0)) ||
+        json_object_update(o, def)) {
         rc = err_set(e, ERR_INTERNAL, "cannot build the response");
         goto out;
     }
@@ -583,15 +624,17 @@ typedef struct {
     const api_call *c;
     const store_tuning *tj; /* ListTrainingJobsForHyperParameterTuningJob */
     json_t *arr;
+    const req_tuning *r; /* tj's request (its definitions), or NULL */
 } list_ctx;
 
 static void on_hpo_training(void *ud, const store_training *t) {
     list_ctx *x = ud;
-    json_array_append_new(x->arr, hpo_summary(x->c, t, x->tj));
+    json_array_append_new(x->arr, hpo_summary(x->c, t, x->tj, x->r));
 }
 
 int api_current_list_for_tuning(const api_call *c, json_t **out, err_t *e) {
     store_tuning t = {0};
+    req_tuning *r = NULL;
     store_list_query q = {0};
     const char *statuses[3];
     char scope[1024];
@@ -602,7 +645,9 @@ int api_current_list_for_tuning(const api_call *c, json_t **out, err_t *e) {
                          sizeof scope, e)))
         goto out;
     q.tuning_id = t.id;
-    list_ctx x = {c, &t, json_array()};
+    if ((rc = load_request(&t, &r, e)))
+        goto out;
+    list_ctx x = {c, &t, json_array(), r};
     json_t *o = json_pack("{s:o}", "TrainingJobSummaries", x.arr);
     if (o && (rc = store_list_trainings_q(c->env->st, &q, on_hpo_training, &x, &more))) {
         json_decref(o);
@@ -611,6 +656,7 @@ int api_current_list_for_tuning(const api_call *c, json_t **out, err_t *e) {
     }
     rc = list_reply(c, o, &q, scope, more, out, e);
 out:
+    request_free(r);
     store_tuning_clear(&t);
     return rc;
 }
@@ -636,7 +682,7 @@ int api_current_list_trainings(const api_call *c, json_t **out, err_t *e) {
     if ((rc = list_query(c, "training-jobs", "CreationTime", API_DEFAULT_MAX_RESULTS, &q, statuses,
                          scope, sizeof scope, e)))
         return rc;
-    list_ctx x = {c, NULL, json_array()};
+    list_ctx x = {c, NULL, json_array(), NULL};
     json_t *o = json_pack("{s:o}", "TrainingJobSummaries", x.arr);
     if (o && (rc = store_list_trainings_q(c->env->st, &q, on_training, &x, &more))) {
         json_decref(o);

@@ -31,8 +31,21 @@ typedef struct tuning_def {
     engine *en;              /* NULL once the engine is gone */
     int refs;                /* the tuning job's own, plus one per launch in flight */
     req_tuning *r;
-    image_spec img;
+    image_spec img[REQ_MAX_DEFINITIONS]; /* each definition's, resolved */
 } tuning_def;
+
+/* One training job definition's search: a tuning job has one per
+ * definition (TrainingJobDefinitions: up to REQ_MAX_DEFINITIONS; else one),
+ * each with its own space, strategy, metrics and backend. Which definition
+ * a new training job runs: next_def. */
+typedef struct {
+    space *sp;
+    strategy *strat; /* NULL for a training job created on its own */
+    metrics_set *ms;
+    int objective; /* index of the objective in ms, or -1 */
+    backend *be;
+    int launched; /* training jobs of this definition: its strategy's next index */
+} def_search;
 
 /* A finished trial, for the strategy. */
 typedef struct {
@@ -42,6 +55,7 @@ typedef struct {
     double *cy; /* minimised curve */
     size_t n;
     double ended; /* when it finished (the completion criteria's order) */
+    size_t def;   /* the definition it ran (its cfg is of that one's space) */
 } hist_entry;
 
 /* A suggestion being computed (on the worker, or inline). */
@@ -51,6 +65,7 @@ typedef struct suggest_job {
     tuning *tj;               /* NULL once the tuning job is gone */
     strategy *strat;          /* borrowed from tj, or owned once tj is gone */
     space *sp;                /* likewise */
+    size_t def;               /* the definition it proposes for */
     uint64_t index;
     strategy_obs *done;
     size_t ndone;
@@ -73,12 +88,9 @@ struct tuning {
     tuning_status status;
     tuning_def *def; /* owns r and img (shared with launches in flight) */
     req_tuning *r;   /* = def->r */
-    space *sp;
-    strategy *strat; /* NULL for a training job created on its own */
-    metrics_set *ms;
-    int objective;
-    int maximize;
-    backend *be;
+    def_search ds[REQ_MAX_DEFINITIONS];
+    size_t nds;   /* r->ndefs once loaded */
+    int maximize; /* the objective's direction (every definition's: request_check) */
     int solo;
     uint64_t seed; /* the stored seed (the request may not give one) */
     int max_jobs, max_parallel;
@@ -96,7 +108,8 @@ struct tuning {
     hist_entry *hist;
     size_t nhist, caphist;
     suggest_job *inflight;
-    double *ready; /* a suggestion computed, to apply on the next tick */
+    double *ready;    /* a suggestion computed, to apply on the next tick */
+    size_t ready_def; /* the definition it is for */
     int failed_load;
 };
 
@@ -156,6 +169,7 @@ static void suggest_done(void *arg, int cancelled) {
         tj->inflight = NULL;
         if (!cancelled && j->rc == 0 && !tj->ready) {
             tj->ready = j->out;
+            tj->ready_def = j->def;
             j->out = NULL;
         } else if (!cancelled && j->rc) {
             log_error("tuning job %s: strategy failed: %s", tj->name, j->e.msg);
@@ -166,17 +180,20 @@ static void suggest_done(void *arg, int cancelled) {
     job_free(j);
 }
 
-/* Starts computing the next config of tj. 0, or -1 when it cannot. */
-static int suggest_start(engine *en, tuning *tj) {
-    size_t d = tj->sp->n ? tj->sp->n : 1;
+/* Starts computing the next config of tj's definition k, from that
+ * definition's history and pending trials. 0, or -1 when it cannot. */
+static int suggest_start(engine *en, tuning *tj, size_t k) {
+    const def_search *ds = &tj->ds[k];
+    size_t d = ds->sp->n ? ds->sp->n : 1;
     suggest_job *j = calloc(1, sizeof *j);
     if (!j)
         return -1;
     j->en = en;
     j->tj = tj;
-    j->strat = tj->strat;
-    j->sp = tj->sp;
-    j->index = (uint64_t)tj->launched;
+    j->strat = ds->strat;
+    j->sp = ds->sp;
+    j->def = k;
+    j->index = (uint64_t)ds->launched;
     j->done = calloc(tj->nhist ? tj->nhist : 1, sizeof *j->done);
     j->done_cfg = calloc((tj->nhist ? tj->nhist : 1) * d, sizeof *j->done_cfg);
     j->pending = calloc(tj->ntrials ? tj->ntrials : 1, sizeof *j->pending);
@@ -188,16 +205,20 @@ static int suggest_start(engine *en, tuning *tj) {
     }
     /* Copies: the worker must not read what the loop changes. */
     for (size_t i = 0; i < tj->nhist; i++) {
-        memcpy(j->done_cfg + i * d, tj->hist[i].cfg, tj->sp->n * sizeof(double));
-        j->done[i].cfg = j->done_cfg + i * d;
-        j->done[i].y = tj->hist[i].y;
+        if (tj->hist[i].def != k)
+            continue;
+        memcpy(j->done_cfg + j->ndone * d, tj->hist[i].cfg, ds->sp->n * sizeof(double));
+        j->done[j->ndone].cfg = j->done_cfg + j->ndone * d;
+        j->done[j->ndone++].y = tj->hist[i].y;
     }
-    j->ndone = tj->nhist;
     for (size_t i = 0; i < tj->ntrials; i++) {
-        memcpy(j->pending_cfg + i * d, trial_cfg(tj->trials[i]), tj->sp->n * sizeof(double));
-        j->pending[i] = j->pending_cfg + i * d;
+        if (trial_def(tj->trials[i]) != k)
+            continue;
+        memcpy(j->pending_cfg + j->npending * d, trial_cfg(tj->trials[i]),
+               ds->sp->n * sizeof(double));
+        j->pending[j->npending] = j->pending_cfg + j->npending * d;
+        j->npending++;
     }
-    j->npending = tj->ntrials;
     tj->inflight = j;
     if (en->cfg.wk) {
         j->next = en->jobs;
@@ -235,7 +256,8 @@ static void def_release(tuning_def *d) {
             *pp = d->next;
             break;
         }
-    image_clear(&d->img);
+    for (size_t k = 0; k < REQ_MAX_DEFINITIONS; k++)
+        image_clear(&d->img[k]);
     request_free(d->r);
     free(d);
 }
@@ -269,16 +291,20 @@ static void tuning_free(tuning *tj) {
         hist_clear(&tj->hist[i]);
     free(tj->hist);
     free(tj->ready);
-    if (tj->inflight) {
-        /* Its suggest() may be running: the job takes the strategy and space. */
+    if (tj->inflight)
         tj->inflight->tj = NULL;
-        tj->inflight->strat = tj->strat;
-        tj->inflight->sp = tj->sp;
-    } else {
-        strategy_free(tj->strat);
-        space_free(tj->sp);
+    for (size_t k = 0; k < tj->nds; k++) {
+        def_search *ds = &tj->ds[k];
+        if (tj->inflight && tj->inflight->def == k) {
+            /* Its suggest() may be running: the job takes the strategy and space. */
+            tj->inflight->strat = ds->strat;
+            tj->inflight->sp = ds->sp;
+        } else {
+            strategy_free(ds->strat);
+            space_free(ds->sp);
+        }
+        metrics_free(ds->ms);
     }
-    metrics_free(tj->ms);
     def_release(tj->def); /* and with it r and img, once no launch holds them */
     free(tj);
 }
@@ -309,8 +335,8 @@ static int tuning_move(engine *en, tuning *tj, tuning_status to, const char *rea
 /* The next history entry, zeroed, with room for its config (not yet
  * counted: the caller bumps nhist when it is filled). NULL when out of
  * memory. */
-static hist_entry *hist_slot(tuning *tj) {
-    size_t d = tj->sp->n;
+static hist_entry *hist_slot(tuning *tj, size_t def) {
+    size_t d = tj->ds[def].sp->n;
     if (tj->nhist == tj->caphist) {
         size_t cap = tj->caphist ? tj->caphist * 2 : 32;
         hist_entry *h = realloc(tj->hist, cap * sizeof *h);
@@ -321,14 +347,15 @@ static hist_entry *hist_slot(tuning *tj) {
     }
     hist_entry *h = &tj->hist[tj->nhist];
     memset(h, 0, sizeof *h);
+    h->def = def;
     if (!(h->cfg = calloc(d ? d : 1, sizeof *h->cfg)))
         return NULL;
     return h;
 }
 
 static int hist_add(tuning *tj, trial *t) {
-    size_t d = tj->sp->n;
-    hist_entry *h = hist_slot(tj);
+    size_t d = tj->ds[trial_def(t)].sp->n;
+    hist_entry *h = hist_slot(tj, trial_def(t));
     if (!h)
         return -1;
     memcpy(h->cfg, trial_cfg(t), d * sizeof *h->cfg);
@@ -372,12 +399,13 @@ static void curve_point(void *ud, int64_t step, double v) {
 /* A finished row found at load, for the strategy's history; with its
  * curve when the strategy stops trials from curves (Hyperband, early
  * stopping Auto), so that its decisions go on across a restart. */
-static int hist_add_row(tuning *tj, const store_training *row) {
-    hist_entry *h = hist_slot(tj);
+static int hist_add_row(tuning *tj, const store_training *row, size_t def) {
+    const def_search *ds = &tj->ds[def];
+    hist_entry *h = hist_slot(tj, def);
     if (!h)
         return -1;
     json_t *tuned = json_loads(row->tuned ? row->tuned : "{}", 0, NULL);
-    int ok = tuned && space_parse(tj->sp, tuned, h->cfg) == 0;
+    int ok = tuned && space_parse(ds->sp, tuned, h->cfg) == 0;
     json_decref(tuned);
     if (!ok) {
         log_warn("training job %s: cannot read back its hyperparameters", row->name);
@@ -390,14 +418,14 @@ static int hist_add_row(tuning *tj, const store_training *row) {
     h->y = has ? (tj->maximize ? -row->objective : row->objective) : NAN;
     h->ended = row->ended > 0 ? row->ended : row->created;
     tj->nhist++;
-    if (tj->ms && tj->objective >= 0 &&
+    if (ds->ms && ds->objective >= 0 &&
         (tj->r->strategy == REQ_STRATEGY_HYPERBAND ||
          tj->r->early_stopping == REQ_EARLY_STOPPING_AUTO)) {
         curve_load c = {h, tj->maximize};
         if (!(h->step = malloc(ENGINE_HIST_CURVE_MAX * sizeof *h->step)) ||
             !(h->cy = malloc(ENGINE_HIST_CURVE_MAX * sizeof *h->cy)))
             return -1;
-        if (store_each_point(tj->en->cfg.st, row->id, metrics_name(tj->ms, (size_t)tj->objective),
+        if (store_each_point(tj->en->cfg.st, row->id, metrics_name(ds->ms, (size_t)ds->objective),
                              curve_point, &c))
             return -1;
     }
@@ -429,12 +457,20 @@ static void trials_remove(tuning *tj, size_t i) {
     tj->ntrials--;
 }
 
-static trial_job job_of(tuning *tj) {
+/* The seed of definition k's strategy: the tuning job's for the first,
+ * one drawn from it for each other (so two definitions do not walk the
+ * same random sequence). */
+static uint64_t def_seed(const tuning *tj, size_t k) {
+    return k ? rng_mix64(tj->seed ^ (uint64_t)k) : tj->seed;
+}
+
+static trial_job job_of(tuning *tj, size_t def) {
     trial_job j = {.r = tj->r,
-                   .img = &tj->def->img,
-                   .be = tj->be,
-                   .ms = tj->ms,
-                   .objective = tj->objective,
+                   .def = def,
+                   .img = &tj->def->img[def],
+                   .be = tj->ds[def].be,
+                   .ms = tj->ds[def].ms,
+                   .objective = tj->ds[def].objective,
                    .solo = tj->solo,
                    .tuning_name = tj->name,
                    .ref = def_ref,
@@ -504,14 +540,16 @@ out:
     return rc;
 }
 
-/* The hyperparameters of a trial running `cfg` (JSON texts, caller frees). */
-static int build_hp(tuning *tj, const double *cfg, char **tuned_s, char **hp_s) {
+/* The hyperparameters of a trial of definition k running `cfg` (JSON
+ * texts, caller frees). */
+static int build_hp(tuning *tj, size_t k, const double *cfg, char **tuned_s, char **hp_s) {
     json_t *tuned = json_object(), *hp = json_object();
     int rc = -1;
-    const req_training_def *def = &tj->r->defs[0];
+    const req_training_def *def = &tj->r->defs[k];
+    const def_search *ds = &tj->ds[k];
     if (!tuned || !hp)
         goto out;
-    if (tj->sp->n && space_format(tj->sp, cfg, tuned))
+    if (ds->sp->n && space_format(ds->sp, cfg, tuned))
         goto out;
     for (size_t i = 0; i < def->nstatic; i++)
         if (json_object_set_new(hp, def->static_hp[i].key, json_string(def->static_hp[i].value)))
@@ -519,9 +557,9 @@ static int build_hp(tuning *tj, const double *cfg, char **tuned_s, char **hp_s) 
     if (json_object_update(hp, tuned))
         goto out;
     /* The current API tells the program which metric is tuned. */
-    if (!tj->solo && tj->r->api == API_CURRENT && tj->ms && tj->objective >= 0 &&
+    if (!tj->solo && tj->r->api == API_CURRENT && ds->ms && ds->objective >= 0 &&
         json_object_set_new(hp, "_tuning_objective_metric",
-                            json_string(metrics_name(tj->ms, (size_t)tj->objective))))
+                            json_string(metrics_name(ds->ms, (size_t)ds->objective))))
         goto out;
     *tuned_s = json_dumps(tuned, JSON_COMPACT | JSON_SORT_KEYS);
     *hp_s = json_dumps(hp, JSON_COMPACT | JSON_SORT_KEYS);
@@ -532,15 +570,20 @@ out:
     return rc;
 }
 
-/* Inserts the next training job of tj, running `cfg`, and launches it.
- * 0 (launched, or the slot failed with a reason), or a store err_code. */
-static int launch_cfg(engine *en, tuning *tj, const double *cfg) {
+/* Inserts the next training job of tj, of definition k, running `cfg`,
+ * and launches it. 0 (launched, or the slot failed with a reason), or a
+ * store err_code. */
+static int launch_cfg(engine *en, tuning *tj, size_t k, const double *cfg) {
     err_t e = {0};
     char *tuned_s = NULL, *hp_s = NULL;
     int rc = ERR_INTERNAL;
     store_training row = {0};
-    if (build_hp(tj, cfg, &tuned_s, &hp_s))
+    def_search *ds = &tj->ds[k];
+    if (build_hp(tj, k, cfg, &tuned_s, &hp_s))
         goto out;
+    if (tj->r->multi_defs)
+        snprintf(row.definition, sizeof row.definition, "%s",
+                 tj->r->defs[k].definition_name ? tj->r->defs[k].definition_name : "");
     row.tuning_id = tj->id;
     snprintf(row.account, sizeof row.account, "%s", tj->account);
     row.idx = tj->launched;
@@ -549,8 +592,8 @@ static int launch_cfg(engine *en, tuning *tj, const double *cfg) {
     row.hyperparameters = hp_s;
     row.tuned = tuned_s;
     snprintf(row.strategy, sizeof row.strategy, "%s",
-             tj->strat ? strategy_name(tj->strat) : request_strategy_name(tj->r->strategy));
-    row.seed = tj->seed;
+             ds->strat ? strategy_name(ds->strat) : request_strategy_name(tj->r->strategy));
+    row.seed = def_seed(tj, k);
     row.created = now_of(en);
     int try = 0;
     for (; try < (tj->solo ? 1 : ENGINE_NAME_TRIES); try++) {
@@ -590,8 +633,9 @@ static int launch_cfg(engine *en, tuning *tj, const double *cfg) {
     if (!tj->solo && (rc = copy_tags(en, tj, row.name)))
         goto out;
     tj->launched++;
-    trial_job job = job_of(tj);
-    trial *t = trial_new(&en->tenv, &job, &row, cfg, tj->sp->n, 0, 1);
+    ds->launched++;
+    trial_job job = job_of(tj, k);
+    trial *t = trial_new(&en->tenv, &job, &row, cfg, ds->sp->n, 0, 1);
     if (!t || trials_add(tj, t)) {
         trial_free(t);
         rc = ERR_INTERNAL;
@@ -648,10 +692,13 @@ static int build_curves(tuning *tj, curves *cv) {
     return 0;
 }
 
-/* Lets the strategy stop running trials whose curve grew. */
+/* Lets the strategy stop running trials whose curve grew (one definition:
+ * early stopping and Hyperband are refused with TrainingJobDefinitions). */
 static int early_stops(engine *en, tuning *tj) {
     curves cv = {0};
     int rc = 0, built = 0;
+    if (tj->nds != 1)
+        return 0;
     for (size_t i = 0; i < tj->ntrials && !rc; i++) {
         trial *t = tj->trials[i];
         const int64_t *step;
@@ -668,7 +715,7 @@ static int early_stops(engine *en, tuning *tj) {
             built = 1;
         }
         const strategy_curve *me = &cv.c[tj->nhist + i];
-        if (strategy_should_stop(tj->strat, me, cv.c, cv.n)) {
+        if (strategy_should_stop(tj->ds[0].strat, me, cv.c, cv.n)) {
             log_info("tuning job %s: the strategy stops %s early", tj->name, trial_name(t));
             rc = trial_stop(t, TRIAL_STOP_EARLY);
         }
@@ -761,7 +808,7 @@ static int by_ended(const void *a, const void *b) {
  * a store err_code. */
 static int check_completion(engine *en, tuning *tj) {
     const req_tuning *r = tj->r;
-    if (tj->solo || !tj->sp || tj->nhist == tj->evaluated)
+    if (tj->solo || !tj->nds || tj->nhist == tj->evaluated)
         return 0;
     tj->evaluated = tj->nhist;
     const hist_entry **order = malloc((tj->nhist ? tj->nhist : 1) * sizeof *order);
@@ -808,6 +855,26 @@ out:
     return rc;
 }
 
+/* The definition the next training job runs: of those whose strategy has
+ * something left to propose, the one with the fewest training jobs so far,
+ * the first among ties — with nothing exhausted, round-robin (job i runs
+ * definition i mod n), so MaxNumberOfTrainingJobs is divided evenly; a
+ * definition whose strategy is exhausted (Grid: its combinations run)
+ * leaves its share to the others. The counts come from the store's rows
+ * (each row names its definition), so a restart goes on the same way. -1
+ * when every definition is exhausted. */
+static int next_def(tuning *tj) {
+    int best = -1;
+    for (size_t k = 0; k < tj->nds; k++) {
+        const def_search *ds = &tj->ds[k];
+        if (ds->strat && strategy_exhausted(ds->strat, (uint64_t)ds->launched))
+            continue;
+        if (best < 0 || ds->launched < tj->ds[best].launched)
+            best = (int)k;
+    }
+    return best;
+}
+
 /* 0, or a store err_code (the tick's writes are then suspect: reload). */
 static int tick_tuning(engine *en, tuning *tj) {
     int rc = 0;
@@ -822,7 +889,7 @@ static int tick_tuning(engine *en, tuning *tj) {
         if (s == TRIAL_FAULT)
             return ERR_INTERNAL;
         if (s == TRIAL_DONE) {
-            if (tj->sp && hist_add(tj, t))
+            if (tj->nds && hist_add(tj, t))
                 log_warn("tuning job %s: out of memory for its history", tj->name);
             trials_remove(tj, i);
             continue;
@@ -834,7 +901,7 @@ static int tick_tuning(engine *en, tuning *tj) {
     /* 2. The completion criteria; the strategy's early stops. */
     if ((rc = check_completion(en, tj)))
         return rc;
-    if (tj->strat && tj->status == TUNING_RUNNING && !tj->completed_early &&
+    if (tj->nds && tj->ds[0].strat && tj->status == TUNING_RUNNING && !tj->completed_early &&
         (rc = early_stops(en, tj)))
         return rc;
     /* 3. The clock limit. */
@@ -850,7 +917,8 @@ static int tick_tuning(engine *en, tuning *tj) {
         int room = tj->status == TUNING_RUNNING && !tj->clock_expired && !tj->exhausted &&
                    !tj->completed_early && (int)tj->ntrials < tj->max_parallel &&
                    tj->launched < tj->max_jobs;
-        if (room && tj->strat && strategy_exhausted(tj->strat, (uint64_t)tj->launched)) {
+        int k = room ? next_def(tj) : 0;
+        if (room && k < 0) {
             log_info("tuning job %s: the strategy has nothing left to propose", tj->name);
             tj->exhausted = 1;
             room = 0;
@@ -863,7 +931,7 @@ static int tick_tuning(engine *en, tuning *tj) {
         if (tj->ready) {
             double *cfg = tj->ready;
             tj->ready = NULL;
-            rc = launch_cfg(en, tj, cfg);
+            rc = launch_cfg(en, tj, tj->ready_def, cfg);
             free(cfg);
             if (rc)
                 return rc;
@@ -871,13 +939,13 @@ static int tick_tuning(engine *en, tuning *tj) {
         }
         if (!machine_room(en) || tj->inflight)
             break;
-        if (!tj->strat) { /* one trial, no search */
+        if (!tj->ds[k].strat) { /* one trial, no search */
             double none = 0;
-            if ((rc = launch_cfg(en, tj, &none)))
+            if ((rc = launch_cfg(en, tj, (size_t)k, &none)))
                 return rc;
             continue;
         }
-        if (suggest_start(en, tj))
+        if (suggest_start(en, tj, (size_t)k))
             break;
         if (!tj->ready)
             break; /* on the worker: applied when it answers */
@@ -962,30 +1030,39 @@ static void load_training(void *ud, const store_training *row) {
         return;
     if (row->idx + 1 > tj->launched)
         tj->launched = row->idx + 1;
+    /* The definition it runs: the one its row names. */
+    int k = request_def_index(tj->r, row->definition);
+    if (k < 0 || (size_t)k >= tj->nds) {
+        log_warn("training job %s: no definition '%s' in its tuning job; taking the first",
+                 row->name, row->definition);
+        k = 0;
+    }
+    def_search *ds = &tj->ds[k];
+    ds->launched++;
     if (training_status_parse(row->status, &s)) {
         log_error("training job %s: unknown status '%s'", row->name, row->status);
         return;
     }
     if (training_status_final(s)) {
-        if (tj->sp && hist_add_row(tj, row))
+        if (ds->sp && hist_add_row(tj, row, (size_t)k))
             c->rc = ERR_INTERNAL;
         return;
     }
-    double *cfg = calloc(tj->sp && tj->sp->n ? tj->sp->n : 1, sizeof *cfg);
+    double *cfg = calloc(ds->sp && ds->sp->n ? ds->sp->n : 1, sizeof *cfg);
     json_t *tuned = json_loads(row->tuned ? row->tuned : "{}", 0, NULL);
-    if (cfg && tuned && tj->sp && tj->sp->n && space_parse(tj->sp, tuned, cfg))
+    if (cfg && tuned && ds->sp && ds->sp->n && space_parse(ds->sp, tuned, cfg))
         log_warn("training job %s: cannot read back its hyperparameters", row->name);
     json_decref(tuned);
     /* The objective's curve goes on from the steps already stored. */
     int64_t count0 = 0;
-    if (tj->ms && tj->objective >= 0 &&
+    if (ds->ms && ds->objective >= 0 &&
         (c->rc = store_metric_count(en->cfg.st, row->id,
-                                    metrics_name(tj->ms, (size_t)tj->objective), &count0))) {
+                                    metrics_name(ds->ms, (size_t)ds->objective), &count0))) {
         free(cfg);
         return;
     }
-    trial_job job = job_of(tj);
-    trial *t = cfg ? trial_new(&en->tenv, &job, row, cfg, tj->sp ? tj->sp->n : 0, count0, 0) : NULL;
+    trial_job job = job_of(tj, (size_t)k);
+    trial *t = cfg ? trial_new(&en->tenv, &job, row, cfg, ds->sp ? ds->sp->n : 0, count0, 0) : NULL;
     free(cfg);
     if (!t || trials_add(tj, t)) {
         trial_free(t);
@@ -993,12 +1070,55 @@ static void load_training(void *ud, const store_training *row) {
     }
 }
 
+/* Builds definition k's search (tj->ds[k]): its space, strategy, metrics,
+ * image and backend. 0, or -1 with e set (the job cannot run). */
+static int load_def(engine *en, tuning *tj, size_t k, err_t *e) {
+    char field[256];
+    def_search *ds = &tj->ds[k];
+    const req_training_def *def = &tj->r->defs[k];
+    ds->objective = -1;
+    if (!(ds->sp = request_space(tj->r, k, e)))
+        return -1;
+    const char *obj = request_objective(tj->r, k, NULL);
+    if (!tj->solo) {
+        strategy_obs *prior = NULL;
+        size_t nprior = 0;
+        uint64_t seed = def_seed(tj, k);
+        if (warm_start_prior(en, tj->r, ds->sp, &prior, &nprior))
+            return -1;
+        ds->strat = en->cfg.strategy
+                        ? strategy_from_ops(en->cfg.strategy, ds->sp, seed, prior, nprior, e)
+                        : strategy_new(request_strategy_name(tj->r->strategy), ds->sp, seed, prior,
+                                       nprior, e);
+        free(prior);
+        if (!ds->strat || configure_strategy(ds->strat, tj->r, e))
+            return -1;
+    }
+    if (!(ds->ms = compile_metrics(def, e)))
+        return -1;
+    for (size_t i = 0; obj && i < metrics_count(ds->ms); i++)
+        if (!strcmp(metrics_name(ds->ms, i), obj))
+            ds->objective = (int)i;
+    request_def_path(tj->r, k, "AlgorithmSpecification.TrainingImage", field, sizeof field);
+    /* The policy of now (it may have changed since the job was created):
+     * an image the account may no longer use fails the job. */
+    image_policy pol = tenant_image_policy(en->cfg.tenant, tj->r->account);
+    pol.container_backend = container_backend(en);
+    if (image_resolve(en->cfg.images, def->image, &pol, field, &tj->def->img[k], e))
+        return -1;
+    if (!(ds->be = find_backend(en, tj->def->img[k].backend))) {
+        err_set(e, ERR_VALIDATION, "%s: backend '%s' is not configured in this daemon", field,
+                tj->def->img[k].backend);
+        return -1;
+    }
+    return 0;
+}
+
 /* Builds the in-memory tuning job from its row and adopts its training
  * jobs. A job that can no longer run is failed with the reason. 0, or a
  * store err_code (nothing kept: retry later). */
 static int load_tuning(engine *en, const store_tuning *row) {
     err_t e = {0};
-    char field[256];
     int rc = 0;
     tuning *tj = calloc(1, sizeof *tj);
     if (!tj)
@@ -1006,7 +1126,6 @@ static int load_tuning(engine *en, const store_tuning *row) {
     tj->en = en;
     tj->id = row->id;
     tj->solo = !strcmp(row->kind, "training");
-    tj->objective = -1;
     snprintf(tj->account, sizeof tj->account, "%s", row->account);
     snprintf(tj->name, sizeof tj->name, "%s", row->name);
     snprintf(tj->arn, sizeof tj->arn, "%s", row->arn);
@@ -1028,49 +1147,23 @@ static int load_tuning(engine *en, const store_tuning *row) {
                                  row->account, &tj->def->r, &e)))
         goto fail;
     tj->r = tj->def->r;
-    const req_training_def *def = &tj->r->defs[0];
     tj->max_jobs = tj->solo ? 1 : tj->r->max_jobs;
     tj->max_parallel = tj->solo ? 1 : tj->r->max_parallel;
     if (tj->max_parallel > tj->max_jobs)
         tj->max_parallel = tj->max_jobs;
-    if (!(tj->sp = request_space(tj->r, 0, &e)))
-        goto fail;
-    const char *obj = request_objective(tj->r, 0, &tj->maximize);
-    if (!tj->solo) {
-        strategy_obs *prior = NULL;
-        size_t nprior = 0;
-        if (warm_start_prior(en, tj->r, tj->sp, &prior, &nprior))
+    request_objective(tj->r, 0, &tj->maximize);
+    for (size_t k = 0; k < tj->r->ndefs && k < REQ_MAX_DEFINITIONS; k++) {
+        tj->nds = k + 1;
+        if (load_def(en, tj, k, &e))
             goto fail;
-        tj->strat = en->cfg.strategy
-                        ? strategy_from_ops(en->cfg.strategy, tj->sp, tj->seed, prior, nprior, &e)
-                        : strategy_new(request_strategy_name(tj->r->strategy), tj->sp, tj->seed,
-                                       prior, nprior, &e);
-        free(prior);
-        if (!tj->strat || configure_strategy(tj->strat, tj->r, &e))
-            goto fail;
-    }
-    if (!(tj->ms = compile_metrics(def, &e)))
-        goto fail;
-    for (size_t i = 0; obj && i < metrics_count(tj->ms); i++)
-        if (!strcmp(metrics_name(tj->ms, i), obj))
-            tj->objective = (int)i;
-    request_def_path(tj->r, 0, "AlgorithmSpecification.TrainingImage", field, sizeof field);
-    /* The policy of now (it may have changed since the job was created):
-     * an image the account may no longer use fails the job. */
-    image_policy pol = tenant_image_policy(en->cfg.tenant, tj->r->account);
-    pol.container_backend = container_backend(en);
-    if (image_resolve(en->cfg.images, def->image, &pol, field, &tj->def->img, &e))
-        goto fail;
-    if (!(tj->be = find_backend(en, tj->def->img.backend))) {
-        err_set(&e, ERR_VALIDATION, "%s: backend '%s' is not configured in this daemon", field,
-                tj->def->img.backend);
-        goto fail;
     }
     load_ctx c = {tj, 0};
     if ((rc = store_each_training(en->cfg.st, tj->id, load_training, &c)) || (rc = c.rc)) {
         tuning_free(tj);
         return rc;
     }
+    if (tj->nds == 1) /* its strategy's next index is the tuning job's */
+        tj->ds[0].launched = tj->launched;
     if (tj->status == TUNING_CREATED &&
         (rc = tuning_move(en, tj, TUNING_RUNNING, NULL, tj->started, 0))) {
         tuning_free(tj);
@@ -1186,41 +1279,47 @@ int engine_check_tuning(const engine *en, const req_tuning *r, err_t *e) {
     int rc = 0;
     if (!r->ndefs)
         return err_set(e, ERR_VALIDATION, "no training job definition");
-    if (r->kind == REQ_KIND_TUNING) {
-        if (!(sp = request_space(r, 0, e)) ||
-            !(st = strategy_new(request_strategy_name(r->strategy), sp, 1, NULL, 0, e)) ||
-            configure_strategy(st, r, e)) {
-            rc = e->code ? e->code : ERR_INTERNAL;
-            goto out;
-        }
-    }
-    if (!(ms = compile_metrics(&r->defs[0], e))) {
-        rc = e->code ? e->code : ERR_INTERNAL;
-        goto out;
-    }
     if ((rc = tenant_check_request(en->cfg.tenant, r, e)))
-        goto out;
-    request_def_path(r, 0, "AlgorithmSpecification.TrainingImage", field, sizeof field);
-    image_policy pol = tenant_image_policy(en->cfg.tenant, r->account);
-    pol.container_backend = container_backend(en);
-    if ((rc = image_resolve(en->cfg.images, r->defs[0].image, &pol, field, &img, e)))
-        goto out;
-    const backend *be = find_backend(en, img.backend);
-    if (!be) {
-        rc = err_set(e, ERR_VALIDATION, "%s: backend '%s' is not configured in this daemon", field,
-                     img.backend);
-    } else if (r->defs[0].instance_count > 1 && !(backend_caps(be) & BACKEND_CAP_MULTI_NODE)) {
-        request_def_path(r, 0, "ResourceConfig.InstanceCount", field, sizeof field);
-        rc = err_set(e, ERR_VALIDATION,
-                     "%s: %d instances, but backend '%s' runs a training job on one host (the "
-                     "docker and slurm backends run several)",
-                     field, r->defs[0].instance_count, img.backend);
+        return rc;
+    for (size_t k = 0; k < r->ndefs && !rc; k++) { /* each definition's */
+        if (r->kind == REQ_KIND_TUNING) {
+            if (!(sp = request_space(r, k, e)) ||
+                !(st = strategy_new(request_strategy_name(r->strategy), sp, 1, NULL, 0, e)) ||
+                configure_strategy(st, r, e)) {
+                rc = e->code ? e->code : ERR_INTERNAL;
+                goto next;
+            }
+        }
+        if (!(ms = compile_metrics(&r->defs[k], e))) {
+            rc = e->code ? e->code : ERR_INTERNAL;
+            goto next;
+        }
+        request_def_path(r, k, "AlgorithmSpecification.TrainingImage", field, sizeof field);
+        image_policy pol = tenant_image_policy(en->cfg.tenant, r->account);
+        pol.container_backend = container_backend(en);
+        if ((rc = image_resolve(en->cfg.images, r->defs[k].image, &pol, field, &img, e)))
+            goto next;
+        const backend *be = find_backend(en, img.backend);
+        if (!be) {
+            rc = err_set(e, ERR_VALIDATION, "%s: backend '%s' is not configured in this daemon",
+                         field, img.backend);
+        } else if (r->defs[k].instance_count > 1 &&
+                   !(backend_caps(be) & BACKEND_CAP_MULTI_NODE)) {
+            request_def_path(r, k, "ResourceConfig.InstanceCount", field, sizeof field);
+            rc = err_set(e, ERR_VALIDATION,
+                         "%s: %d instances, but backend '%s' runs a training job on one host (the "
+                         "docker and slurm backends run several)",
+                         field, r->defs[k].instance_count, img.backend);
+        }
+    next:
+        image_clear(&img);
+        metrics_free(ms);
+        strategy_free(st);
+        space_free(sp);
+        ms = NULL;
+        st = NULL;
+        sp = NULL;
     }
-out:
-    image_clear(&img);
-    metrics_free(ms);
-    strategy_free(st);
-    space_free(sp);
     return rc;
 }
 
@@ -1313,8 +1412,9 @@ int engine_stop_training(engine *en, int64_t training_id, err_t *e) {
 }
 
 /* The backend a stored tuning job's image names (NULL when it cannot be
- * told: the request no longer parses or the image no longer resolves). */
-static backend *stored_backend(engine *en, int64_t tuning_id) {
+ * told: the request no longer parses or the image no longer resolves), for
+ * its definition named `definition` ("" for the one). */
+static backend *stored_backend(engine *en, int64_t tuning_id, const char *definition) {
     store_tuning row = {0};
     req_tuning *r = NULL;
     image_spec img = {0};
@@ -1327,7 +1427,9 @@ static backend *stored_backend(engine *en, int64_t tuning_id) {
         !r->ndefs)
         goto out;
     image_policy pol = {.container_backend = container_backend(en)};
-    if (image_resolve(en->cfg.images, r->defs[0].image, &pol, "TrainingImage", &img, &e) == 0)
+    int k = request_def_index(r, definition);
+    if (image_resolve(en->cfg.images, r->defs[k > 0 ? k : 0].image, &pol, "TrainingImage", &img,
+                      &e) == 0)
         be = find_backend(en, img.backend);
 out:
     image_clear(&img);
@@ -1339,7 +1441,10 @@ out:
 ssize_t engine_read_log(engine *en, const store_training *row, int64_t offset, char *buf,
                         size_t n) {
     tuning *tj = find_tuning(en, row->tuning_id);
-    backend *be = tj && tj->be ? tj->be : stored_backend(en, row->tuning_id);
+    int k = tj ? request_def_index(tj->r, row->definition) : -1;
+    backend *be = k >= 0 && (size_t)k < tj->nds && tj->ds[k].be
+                      ? tj->ds[k].be
+                      : stored_backend(en, row->tuning_id, row->definition);
     if (!be)
         be = find_backend(en, IMAGE_DEFAULT_BACKEND);
     if (!be || !row->job_dir[0])

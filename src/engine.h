@@ -7,7 +7,11 @@
  * strategy for each next config (on the worker thread when there is one;
  * the answer is applied on the loop), lets the strategy stop a running
  * trial from its intermediate objective values and end the search when it
- * is exhausted, applies the clock limit, and finishes the tuning job. One
+ * is exhausted, applies the clock limit, and finishes the tuning job. A
+ * tuning job with TrainingJobDefinitions has a search per definition (its
+ * own space, strategy, metrics, image, backend and history); each new
+ * training job runs the definition with the fewest jobs among those not
+ * exhausted (round-robin otherwise), named in its row. One
  * training job's lifecycle is trial.c's; reading its log is ingest.c's;
  * TrainingImage resolution is image.c's; the failure-reason rule is
  * contract.c's. It is driven by the loop: engine_tick() runs on every tick

@@ -175,6 +175,15 @@ const char *request_def_path(const req_tuning *r, size_t def, const char *member
     return buf;
 }
 
+int request_def_index(const req_tuning *r, const char *name) {
+    if (!name || !name[0])
+        return r->multi_defs ? -1 : 0;
+    for (size_t d = 0; d < r->ndefs; d++)
+        if (r->defs[d].definition_name && !strcmp(r->defs[d].definition_name, name))
+            return (int)d;
+    return -1;
+}
+
 /* ------------------------------------------------------------------ */
 /* 2. Parsers                                                           */
 /* ------------------------------------------------------------------ */
@@ -381,12 +390,13 @@ static int parse_def(parser *p, const json_t *d, const char *hp_member, req_trai
     size_t i;
     const json_t *j;
     int rc;
+    size_t di = (size_t)(def - p->r->defs); /* its index, for the paths */
     def->definition_name = dup_at(p, d, "DefinitionName");
     def->image = dup_at(p, d, "AlgorithmSpecification.TrainingImage");
     def->input_mode = dup_at(p, d, "AlgorithmSpecification.TrainingInputMode");
     if (json_array_size(md) > REQ_MAX_METRICS)
         return err_set(p->e, ERR_VALIDATION, "%s: must have at most %d items",
-                       request_def_path(p->r, 0, "AlgorithmSpecification.MetricDefinitions", path,
+                       request_def_path(p->r, di, "AlgorithmSpecification.MetricDefinitions", path,
                                         sizeof path),
                        REQ_MAX_METRICS);
     if (json_array_size(md) &&
@@ -396,15 +406,15 @@ static int parse_def(parser *p, const json_t *d, const char *hp_member, req_trai
             def->metrics[def->nmetrics++].regex = dup_at(p, j, "Regex");
         }
     if ((rc = parse_map(p, get(d, hp_member), REQ_MAX_STATIC_HP,
-                        request_def_path(p->r, 0, "StaticHyperParameters", path, sizeof path),
+                        request_def_path(p->r, di, "StaticHyperParameters", path, sizeof path),
                         &def->static_hp, &def->nstatic)) ||
         (rc = parse_map(p, get(d, "Environment"), REQ_MAX_ENV,
-                        request_def_path(p->r, 0, "Environment", path, sizeof path), &def->env,
+                        request_def_path(p->r, di, "Environment", path, sizeof path), &def->env,
                         &def->nenv)))
         return rc;
     if (json_array_size(ch) > REQ_MAX_CHANNELS)
         return err_set(p->e, ERR_VALIDATION, "%s: must have at most %d items",
-                       request_def_path(p->r, 0, "InputDataConfig", path, sizeof path),
+                       request_def_path(p->r, di, "InputDataConfig", path, sizeof path),
                        REQ_MAX_CHANNELS);
     if (json_array_size(ch) &&
         (def->channels = alloc_n(p, json_array_size(ch), sizeof *def->channels)))
@@ -448,18 +458,35 @@ static int new_request(parser *p, api_flavor api, req_kind kind, const char *acc
     return 0;
 }
 
-/* The number of combinations of the ranges' values when every range is
- * categorical (Grid), or 0 when one is not or there are over
+/* The number of combinations of one set of ranges' values when every range
+ * is categorical (Grid), or 0 when one is not or there are over
  * STRATEGY_GRID_MAX. */
-static uint64_t grid_combinations(const req_tuning *r) {
-    uint64_t n = r->nranges ? 1 : 0;
-    for (size_t i = 0; i < r->nranges; i++) {
-        if (r->ranges[i].kind != PARAM_CATEGORICAL || !r->ranges[i].nvalues ||
-            n > STRATEGY_GRID_MAX / r->ranges[i].nvalues)
+static uint64_t set_combinations(const req_range *rg, size_t nr) {
+    uint64_t n = nr ? 1 : 0;
+    for (size_t i = 0; i < nr; i++) {
+        if (rg[i].kind != PARAM_CATEGORICAL || !rg[i].nvalues ||
+            n > STRATEGY_GRID_MAX / rg[i].nvalues)
             return 0;
-        n *= r->ranges[i].nvalues;
+        n *= rg[i].nvalues;
     }
     return n;
+}
+
+/* Grid's MaxNumberOfTrainingJobs: the combinations of the tuning job's
+ * ranges or, with TrainingJobDefinitions, the sum of each definition's
+ * (each definition runs its own grid); 0 as set_combinations, or when the
+ * sum is over STRATEGY_GRID_MAX. */
+static uint64_t grid_combinations(const req_tuning *r) {
+    uint64_t total = 0;
+    for (size_t d = 0; d < (r->multi_defs ? r->ndefs : 1); d++) {
+        size_t n;
+        const req_range *rg = def_ranges(r, d, &n);
+        uint64_t c = set_combinations(rg, n);
+        if (!c || total + c > STRATEGY_GRID_MAX)
+            return 0;
+        total += c;
+    }
+    return total;
 }
 
 /* The static hyperparameters Hyperband infers MaxResource from, in the
@@ -533,6 +560,76 @@ static int parse_2017(parser *p, const json_t *b, const char *account) {
     return 0;
 }
 
+/* TrainingJobDefinitions (1..REQ_MAX_DEFINITIONS), instead of
+ * TrainingJobDefinition: each definition has its DefinitionName,
+ * TuningObjective and HyperParameterRanges, so the tuning job's own
+ * HyperParameterTuningJobObjective and ParameterRanges are left out. */
+static int parse_definitions(parser *p, const json_t *b, const json_t *cfg) {
+    const char *cfgp = "HyperParameterTuningJobConfig";
+    const json_t *list = get(b, "TrainingJobDefinitions"), *d;
+    size_t n = json_array_size(list), i;
+    char path[160];
+    int rc;
+    if (get(b, "TrainingJobDefinition"))
+        return err_set(p->e, ERR_VALIDATION,
+                       "TrainingJobDefinitions: give either TrainingJobDefinition or "
+                       "TrainingJobDefinitions, not both");
+    if (!json_is_array(list) || n < 1)
+        return err_set(p->e, ERR_VALIDATION, "TrainingJobDefinitions: must have at least 1 item");
+    if (n > REQ_MAX_DEFINITIONS)
+        return err_set(p->e, ERR_VALIDATION,
+                       "TrainingJobDefinitions: must have at most %d items, not %zu",
+                       REQ_MAX_DEFINITIONS, n);
+    if (get(cfg, "HyperParameterTuningJobObjective"))
+        return err_set(p->e, ERR_VALIDATION,
+                       "%s.HyperParameterTuningJobObjective: must be left out with "
+                       "TrainingJobDefinitions (each definition has its own TuningObjective)",
+                       cfgp);
+    if (get(cfg, "ParameterRanges"))
+        return err_set(p->e, ERR_VALIDATION,
+                       "%s.ParameterRanges: must be left out with TrainingJobDefinitions (each "
+                       "definition has its own HyperParameterRanges)",
+                       cfgp);
+    req_training_def *a = calloc(n, sizeof *a);
+    if (!a)
+        return err_set(p->e, ERR_INTERNAL, "out of memory");
+    free(p->r->defs); /* new_request's one, still empty */
+    p->r->defs = a;
+    p->r->ndefs = 0;
+    p->r->multi_defs = 1;
+    json_array_foreach(list, i, d) {
+        req_training_def *def = &p->r->defs[i];
+        const json_t *obj = get(d, "TuningObjective");
+        const char *type = json_string_value(get(obj, "Type"));
+        static const char *const required[] = {
+            "DefinitionName", "TuningObjective", "HyperParameterRanges",
+            "AlgorithmSpecification.TrainingImage", "ResourceConfig"};
+        p->r->ndefs = i + 1;
+        for (size_t k = 0; k < sizeof required / sizeof *required; k++)
+            if (!path_get(d, required[k]))
+                return err_set(p->e, ERR_VALIDATION, "%s: is required%s",
+                               request_def_path(p->r, i, required[k], path, sizeof path),
+                               k < 3 ? " in each of TrainingJobDefinitions" : "");
+        if ((rc = parse_def(p, d, "StaticHyperParameters", def)) ||
+            (rc = parse_ranges(p, get(d, "HyperParameterRanges"),
+                               request_def_path(p->r, i, "HyperParameterRanges", path, sizeof path),
+                               &def->ranges, &def->nranges)))
+            return rc;
+        if (!def->nranges)
+            return err_set(p->e, ERR_VALIDATION,
+                           "%s: at least one parameter range is required (in "
+                           "ContinuousParameterRanges, IntegerParameterRanges or "
+                           "CategoricalParameterRanges)",
+                           path);
+        def->objective_metric = dup_at(p, obj, "MetricName");
+        def->maximize = type ? !strcmp(type, "Maximize") : REQ_DEFAULT_MAXIMIZE;
+    }
+    /* The tuning job's direction is its definitions' (check_definitions:
+     * one Type for all); its metric, the first definition's. */
+    p->r->maximize = p->r->defs[0].maximize;
+    return 0;
+}
+
 static int parse_current_tuning(parser *p, const json_t *b, const char *account) {
     const char *cfgp = "HyperParameterTuningJobConfig";
     const json_t *cfg = get(b, cfgp);
@@ -545,27 +642,35 @@ static int parse_current_tuning(parser *p, const json_t *b, const char *account)
     int rc;
     if ((rc = new_request(p, API_CURRENT, REQ_KIND_TUNING, account)))
         return rc;
-    /* Several definitions (TrainingJobDefinitions) are refused before parsing
-     * (api_current's table); the one definition is required then. */
-    if (!def)
-        return err_set(p->e, ERR_VALIDATION, "TrainingJobDefinition: is required");
-    if (!obj)
-        return err_set(p->e, ERR_VALIDATION, "%s.HyperParameterTuningJobObjective: is required",
-                       cfgp);
-    if (!json_string_value(path_get(def, "AlgorithmSpecification.TrainingImage")))
-        return err_set(p->e, ERR_VALIDATION,
-                       "TrainingJobDefinition.AlgorithmSpecification.TrainingImage: is required");
-    if (!get(def, "ResourceConfig"))
-        return err_set(p->e, ERR_VALIDATION, "TrainingJobDefinition.ResourceConfig: is required");
+    /* One definition (TrainingJobDefinition), or several (parse_definitions). */
+    if (get(b, "TrainingJobDefinitions")) {
+        if ((rc = parse_definitions(p, b, cfg)))
+            return rc;
+    } else {
+        if (!def)
+            return err_set(p->e, ERR_VALIDATION,
+                           "TrainingJobDefinition: is required (or TrainingJobDefinitions)");
+        if (!obj)
+            return err_set(p->e, ERR_VALIDATION, "%s.HyperParameterTuningJobObjective: is required",
+                           cfgp);
+        if (!json_string_value(path_get(def, "AlgorithmSpecification.TrainingImage")))
+            return err_set(p->e, ERR_VALIDATION,
+                           "TrainingJobDefinition.AlgorithmSpecification.TrainingImage: is "
+                           "required");
+        if (!get(def, "ResourceConfig"))
+            return err_set(p->e, ERR_VALIDATION,
+                           "TrainingJobDefinition.ResourceConfig: is required");
+        if ((rc = parse_def(p, def, "StaticHyperParameters", &p->r->defs[0])) ||
+            (rc = parse_ranges(p, get(cfg, "ParameterRanges"),
+                               "HyperParameterTuningJobConfig.ParameterRanges", &p->r->ranges,
+                               &p->r->nranges)))
+            return rc;
+        parse_objective(p, obj);
+    }
     p->r->name = dup_at(p, b, "HyperParameterTuningJobName");
     if ((rc = parse_strategy(p, get(cfg, "Strategy"), "HyperParameterTuningJobConfig.Strategy")) ||
-        (rc = parse_def(p, def, "StaticHyperParameters", &p->r->defs[0])) ||
-        (rc = parse_ranges(p, get(cfg, "ParameterRanges"),
-                           "HyperParameterTuningJobConfig.ParameterRanges", &p->r->ranges,
-                           &p->r->nranges)) ||
         (rc = parse_tags(p, get(b, "Tags"))))
         return rc;
-    parse_objective(p, obj);
     p->r->max_jobs =
         (int)int_at(lim, "MaxNumberOfTrainingJobs", REQ_DEFAULT_MAX_JOBS, &p->r->max_jobs_given);
     p->r->max_parallel =
@@ -667,6 +772,7 @@ static const char *const current_only_2017[] = {
     "TuningJobConfig.RandomSeed",
     "TuningJobConfig.ResourceLimits.MaxRuntimeInSeconds",
     "TrainingJobDefinition.RetryStrategy",
+    "TrainingJobDefinitions",
 };
 
 int request_refuse_2017(const json_t *body, err_t *e) {
@@ -1100,15 +1206,21 @@ static int check_strategy(const req_tuning *r, err_t *e) {
                        "%s.StrategyConfig: is only for Strategy Hyperband (Strategy is %s)",
                        cfg_path(r), request_strategy_name(r->strategy));
     if (r->strategy == REQ_STRATEGY_GRID) {
-        ranges_path(r, SIZE_MAX, path, sizeof path);
-        for (size_t i = 0; i < r->nranges; i++)
-            if (r->ranges[i].kind != PARAM_CATEGORICAL) {
-                range_where(r->ranges, i, where, sizeof where);
-                return err_set(e, ERR_VALIDATION,
-                               "%s.%s: '%s': Strategy Grid supports CategoricalParameterRanges "
-                               "only",
-                               path, where, r->ranges[i].name ? r->ranges[i].name : "");
-            }
+        for (size_t d = 0; d < (r->multi_defs ? r->ndefs : 1); d++) {
+            size_t nr;
+            const req_range *rg = def_ranges(r, d, &nr);
+            ranges_path(r, r->multi_defs ? d : SIZE_MAX, path, sizeof path);
+            for (size_t i = 0; i < nr; i++)
+                if (rg[i].kind != PARAM_CATEGORICAL) {
+                    range_where(rg, i, where, sizeof where);
+                    return err_set(e, ERR_VALIDATION,
+                                   "%s.%s: '%s': Strategy Grid supports CategoricalParameterRanges "
+                                   "only",
+                                   path, where, rg[i].name ? rg[i].name : "");
+                }
+        }
+        if (r->multi_defs)
+            snprintf(path, sizeof path, "TrainingJobDefinitions[].HyperParameterRanges");
         uint64_t n = grid_combinations(r);
         if (!n)
             return err_set(e, ERR_VALIDATION,
@@ -1236,11 +1348,54 @@ static int check_output(const req_tuning *r, err_t *e) {
     return 0;
 }
 
+/* Several definitions (TrainingJobDefinitions): distinct DefinitionNames;
+ * one objective Type for all (the best training job is chosen across the
+ * definitions by the objective's value, so "best" must mean the same for
+ * each; the metric names may differ); none of what openhpo does not run
+ * across definitions: Strategy Hyperband, early stopping Auto, warm start. */
+static int check_definitions(const req_tuning *r, err_t *e) {
+    char path[160], ex[VALIDATE_EXCERPT_BUF];
+    if (!r->multi_defs)
+        return 0;
+    for (size_t d = 0; d < r->ndefs; d++) {
+        const char *name = r->defs[d].definition_name ? r->defs[d].definition_name : "";
+        for (size_t k = 0; k < d; k++)
+            if (r->defs[k].definition_name && !strcmp(name, r->defs[k].definition_name))
+                return err_set(e, ERR_VALIDATION,
+                               "%s: '%s' is already the DefinitionName of "
+                               "TrainingJobDefinitions[%zu]",
+                               request_def_path(r, d, "DefinitionName", path, sizeof path),
+                               EX(name, ex), k);
+        if (r->defs[d].maximize != r->defs[0].maximize)
+            return err_set(e, ERR_VALIDATION,
+                           "%s: %s differs from TrainingJobDefinitions[0]'s %s; every definition "
+                           "must have the same objective Type (the best training job is chosen "
+                           "across them)",
+                           request_def_path(r, d, "TuningObjective.Type", path, sizeof path),
+                           r->defs[d].maximize ? "Maximize" : "Minimize",
+                           r->defs[0].maximize ? "Maximize" : "Minimize");
+    }
+    if (r->strategy == REQ_STRATEGY_HYPERBAND)
+        return err_set(e, ERR_VALIDATION,
+                       "%s.Strategy: Hyperband is not supported with TrainingJobDefinitions "
+                       "(use Bayesian, Random or Grid)",
+                       cfg_path(r));
+    if (r->early_stopping != REQ_EARLY_STOPPING_OFF)
+        return err_set(e, ERR_VALIDATION,
+                       "%s.TrainingJobEarlyStoppingType: must be Off with TrainingJobDefinitions",
+                       cfg_path(r));
+    if (r->warm_start != REQ_WARM_START_NONE)
+        return err_set(e, ERR_VALIDATION,
+                       "WarmStartConfig: is not supported with TrainingJobDefinitions");
+    return 0;
+}
+
 /* The rules, in the order they are checked (and documented in request.h). */
 static const struct {
     const char *rule;
     int (*check)(const req_tuning *r, err_t *e);
 } checks[] = {
+    {"several definitions: names, one objective Type, what they support", check_definitions},
     {"ranges: bounds, scaling, width, values, names, SM_HP_ names", check_ranges},
     {"at least one parameter range", check_some_range},
     {"metric definitions are usable", check_metrics},
@@ -1401,6 +1556,28 @@ json_t *request_definition_json(const req_tuning *r, size_t def) {
     return o;
 }
 
+/* TrainingJobDefinitions as given: each definition with its DefinitionName,
+ * TuningObjective, HyperParameterRanges and StaticHyperParameters. */
+static json_t *describe_definitions(const req_tuning *r) {
+    json_t *a = json_array();
+    for (size_t d = 0; a && d < r->ndefs; d++) {
+        const req_training_def *def = &r->defs[d];
+        json_t *o = request_definition_json(r, d);
+        if (!o)
+            continue;
+        set_str(o, "DefinitionName", def->definition_name);
+        json_object_set_new(o, "TuningObjective",
+                            json_pack("{s:s, s:s}", "Type", def->maximize ? "Maximize" : "Minimize",
+                                      "MetricName",
+                                      def->objective_metric ? def->objective_metric : ""));
+        json_object_set_new(o, "HyperParameterRanges", request_ranges_json(r, d, API_CURRENT));
+        json_object_set_new(o, "StaticHyperParameters",
+                            request_kv_json(def->static_hp, def->nstatic));
+        json_array_append_new(a, o);
+    }
+    return a;
+}
+
 json_t *request_describe_current(const req_tuning *r) {
     int maximize;
     const char *metric = request_objective(r, 0, &maximize);
@@ -1446,6 +1623,15 @@ json_t *request_describe_current(const req_tuning *r) {
         json_object_set_new(cfg, "TuningJobCompletionCriteria", cc);
     else
         json_decref(cc);
+    if (r->multi_defs) {
+        json_decref(def);
+        if (cfg) {
+            json_object_del(cfg, "HyperParameterTuningJobObjective");
+            json_object_del(cfg, "ParameterRanges");
+        }
+        return json_pack("{s:o, s:o}", "HyperParameterTuningJobConfig", cfg ? cfg : json_object(),
+                         "TrainingJobDefinitions", describe_definitions(r));
+    }
     return json_pack("{s:o, s:o}", "HyperParameterTuningJobConfig", cfg ? cfg : json_object(),
                      "TrainingJobDefinition", def ? def : json_object());
 }

@@ -190,7 +190,8 @@ int request_parse(api_flavor api, const char *op, const json_t *body, const char
 
 /* Refuses (ERR_VALIDATION naming it) a member of a 2017 CreateTuningJob
  * body that only the current API has (TuningJobCompletionCriteria,
- * RandomSeed, ResourceLimits.MaxRuntimeInSeconds, RetryStrategy). Called on
+ * RandomSeed, ResourceLimits.MaxRuntimeInSeconds, RetryStrategy,
+ * TrainingJobDefinitions). Called on
  * new requests only, not on stored ones. */
 int request_refuse_2017(const json_t *body, err_t *e);
 
@@ -207,7 +208,10 @@ int request_parse_text(api_flavor api, const char *op, const char *text, const c
  * names, the objective names a metric, the strategy's own rules (Grid:
  * categorical ranges only, MaxNumber = the combinations; Hyperband: a
  * MaxResource, early stopping Off), MaxParallel <= MaxNumber, distinct
- * channel names with supported URIs, a supported output path. */
+ * channel names with supported URIs, a supported output path. With
+ * TrainingJobDefinitions: distinct DefinitionNames, one objective Type for
+ * every definition, no Hyperband, early stopping or warm start; Grid runs
+ * each definition's combinations (MaxNumber = their sum). */
 int request_check(const req_tuning *r, err_t *e);
 
 void request_free(req_tuning *r);
@@ -237,6 +241,11 @@ const char *request_objective(const req_tuning *r, size_t def, int *maximize);
 const char *request_def_path(const req_tuning *r, size_t def, const char *member, char *buf,
                              size_t n);
 
+/* The index of the definition whose DefinitionName is `name` (a training
+ * job row's definition); a NULL or "" name is definition 0 of a request
+ * with one definition. -1 when no definition has that name. */
+int request_def_index(const req_tuning *r, const char *name);
+
 /* ---- emitters (struct -> wire JSON; each returns a new reference, NULL
  * when out of memory) ---- */
 
@@ -255,7 +264,11 @@ json_t *request_describe_2017(const req_tuning *r);
 
 /* The request echo of the current API's DescribeHyperParameterTuningJob:
  * {"HyperParameterTuningJobConfig", "TrainingJobDefinition"} (the latter
- * with StaticHyperParameters). */
+ * with StaticHyperParameters), or, for a request given with
+ * TrainingJobDefinitions, {"HyperParameterTuningJobConfig" (without
+ * HyperParameterTuningJobObjective and ParameterRanges),
+ * "TrainingJobDefinitions" (each with DefinitionName, TuningObjective,
+ * HyperParameterRanges, StaticHyperParameters)}. */
 json_t *request_describe_current(const req_tuning *r);
 
 /* Definition `def` as DescribeTrainingJob shows it: AlgorithmSpecification,

@@ -201,6 +201,10 @@ static const char schema_v5[] =
     "ALTER TABLE tuning_jobs ADD COLUMN not_improving INTEGER NOT NULL DEFAULT 0;"
     "ALTER TABLE tuning_jobs ADD COLUMN converged REAL;";
 
+/* 6: the training job definition a training job ran (DefinitionName of
+ * one of TrainingJobDefinitions; NULL for a tuning job with one). */
+static const char schema_v6[] = "ALTER TABLE training_jobs ADD COLUMN definition TEXT;";
+
 static const struct {
     const char *sql;
     int (*fn)(store *s);
@@ -210,6 +214,7 @@ static const struct {
     {NULL, migrate_nocase}, /* 2 -> 3 */
     {schema_v4, NULL},      /* 3 -> 4 */
     {schema_v5, NULL},      /* 4 -> 5 */
+    {schema_v6, NULL},      /* 5 -> 6 */
 };
 
 #define NMIGRATIONS (sizeof store_migrations / sizeof *store_migrations)
@@ -856,7 +861,7 @@ int store_finish_deletes(store *s, int *n) {
 #define TRAINING_COLS                                                                              \
     "id, tuning_id, account, name, idx, status, secondary, hyperparameters, tuned, retried,"       \
     " strategy, seed, created, started, ended, failure_reason, objective, handle, job_dir,"        \
-    " log_offset, stop_requested, model_artifacts"
+    " log_offset, stop_requested, model_artifacts, definition"
 
 static void read_training(sqlite3_stmt *st, store_training *t) {
     memset(t, 0, sizeof *t);
@@ -883,6 +888,7 @@ static void read_training(sqlite3_stmt *st, store_training *t) {
     t->log_offset = sqlite3_column_int64(st, 19);
     t->stop_requested = sqlite3_column_int(st, 20);
     copy_col(t->model_artifacts, sizeof t->model_artifacts, st, 21);
+    copy_col(t->definition, sizeof t->definition, st, 22);
 }
 
 int store_insert_training(store *s, store_training *t, err_t *e) {
@@ -895,11 +901,11 @@ int store_insert_training(store *s, store_training *t, err_t *e) {
         return err_set(e, ERR_IN_USE, "Training job %s already exists", t->name);
     int rc = run(s,
                  "INSERT INTO training_jobs(tuning_id, account, name, idx, status, secondary,"
-                 " hyperparameters, tuned, strategy, seed, created, job_dir)"
-                 " VALUES(NULLIF(?,0),?,?,?,?,?,?,?,?,?,?,?)",
-                 "ississsssids", t->tuning_id, t->account, t->name, (int64_t)t->idx, t->status,
+                 " hyperparameters, tuned, strategy, seed, created, job_dir, definition)"
+                 " VALUES(NULLIF(?,0),?,?,?,?,?,?,?,?,?,?,?,NULLIF(?,''))",
+                 "ississsssidss", t->tuning_id, t->account, t->name, (int64_t)t->idx, t->status,
                  t->secondary, t->hyperparameters, t->tuned ? t->tuned : "{}", t->strategy,
-                 (int64_t)t->seed, t->created, t->job_dir);
+                 (int64_t)t->seed, t->created, t->job_dir, t->definition);
     if (rc == ERR_IN_USE)
         return err_set(e, ERR_IN_USE, "Training job %s already exists", t->name);
     if (rc)

@@ -49,7 +49,8 @@ typedef struct store store;
 #define STORE_LIST_MAX_CONTAINS 256
 
 #define STORE_NAME_MAX 64
-#define STORE_REASON_MAX 1025 /* FailureReason: 1024 characters + NUL */
+#define STORE_REASON_MAX 1025   /* FailureReason: 1024 characters + NUL */
+#define STORE_DEFINITION_MAX 65 /* DefinitionName: 64 characters + NUL */
 /* How the FailureReason of a training job that failed for the platform's
  * sake (a lost runner, a container engine / S3 / node failure, a result
  * that could not be written) begins; a program's own failures are
@@ -103,6 +104,8 @@ typedef struct {
     int64_t log_offset;         /* bytes of the log already scanned for metrics */
     int stop_requested;         /* 1 = stop asked (StopTuningJob), 2 = tuning clock limit */
     char model_artifacts[1100]; /* URI of model.tar.gz, or "" */
+    char definition[STORE_DEFINITION_MAX]; /* DefinitionName of the definition it ran (one of
+                                              TrainingJobDefinitions), or "" */
 } store_training;
 
 typedef struct {

@@ -104,6 +104,9 @@ int trial_stop_requested(const trial *t) {
 const double *trial_cfg(const trial *t) {
     return t->cfg;
 }
+size_t trial_def(const trial *t) {
+    return t->job.def;
+}
 training_status trial_status(const trial *t) {
     return t->status;
 }
@@ -469,7 +472,7 @@ static void fetch_done(void *arg, int cancelled) {
  * (RetriedAttempt + 1); any other, or the last, is Failed. Returns as
  * finish() does. */
 static int start_failure(trial *t) {
-    int infra = t->start_infra, max = trial_max_retries(&t->job.r->defs[0]);
+    int infra = t->start_infra, max = trial_max_retries(&t->job.r->defs[t->job.def]);
     char reason[STORE_REASON_MAX];
     t->start_failed = t->start_infra = 0;
     if (infra && !t->stop_why && t->retried < max) {
@@ -497,7 +500,7 @@ static int start_failure(trial *t) {
 static int launch(trial *t) {
     err_t e = {0};
     int rc = 0, store_rc = 0;
-    const req_training_def *def = &t->job.r->defs[0];
+    const req_training_def *def = &t->job.r->defs[t->job.def];
     launch_job *lj = NULL;
     if (t->stop_why) /* stopped before it ever ran */
         return finish(t, TRAINING_STOPPED, "Stopped", NULL, 0, 0, now_of(t));
@@ -668,7 +671,7 @@ static int decide(trial *t) {
         return relaunch(t);
     }
     if (trial_infrastructure_failure(bs, &r)) {
-        int max = trial_max_retries(&t->job.r->defs[0]);
+        int max = trial_max_retries(&t->job.r->defs[t->job.def]);
         if (!t->stop_why && t->retried < max) {
             log_warn("training job %s %s; relaunching it (attempt %d of %d)", t->name,
                      bs == BACKEND_LOST ? "was lost" : "failed for the platform's sake",
@@ -704,7 +707,7 @@ static int decide(trial *t) {
     if (r.timed_out) {
         snprintf(reason, sizeof reason,
                  "Training job exceeded MaxRuntimeInSeconds (%ld s) and was stopped",
-                 t->job.r->defs[0].max_runtime);
+                 t->job.r->defs[t->job.def].max_runtime);
         return finish(t, TRAINING_STOPPED, "MaxRuntimeExceeded", reason, 0, 0, ended);
     }
     if (r.stopped || (t->stop_why && !(r.exited && r.code == 0)))

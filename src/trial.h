@@ -81,7 +81,8 @@ typedef struct {
  * the loop thread, so the owner can keep r, img and be alive for a launch
  * that outlives trial_free()). */
 typedef struct {
-    const req_tuning *r;     /* definition 0 is run */
+    const req_tuning *r;     /* its definition `def` is run */
+    size_t def;              /* index in r->defs (TrainingJobDefinitions), 0 for one */
     const image_spec *img;   /* program, resolved */
     backend *be;             /* the backend that runs it */
     const metrics_set *ms;   /* metric definitions (may be NULL) */
@@ -157,6 +158,8 @@ const char *trial_name(const trial *t);
 trial_phase trial_phase_of(const trial *t);
 int trial_stop_requested(const trial *t);
 const double *trial_cfg(const trial *t);
+/* The index of the definition it runs (trial_job.def). */
+size_t trial_def(const trial *t);
 /* The objective's curve so far, for the strategy (values as printed). */
 size_t trial_curve(const trial *t, const int64_t **step, const double **y);
 

@@ -380,8 +380,6 @@ def test_current_and_2017_share_jobs_per_account(hpod_auth):
      "TrainingJobDefinition.EnableManagedSpotTraining"),
     (lambda b: b["TrainingJobDefinition"]["AlgorithmSpecification"].update(
         TrainingInputMode="Pipe"), "TrainingInputMode"),
-    (lambda b: b.update(TrainingJobDefinitions=[b["TrainingJobDefinition"]]),
-     "TrainingJobDefinitions"),
 ])
 def test_current_unsupported_fields_refused(hpod_auth, mutate, field):
     sm = client(hpod_auth)
