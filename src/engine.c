@@ -18,6 +18,7 @@
 #include "tenant.h"
 #include "trial.h"
 #include "util.h"
+#include "warmstart.h"
 
 typedef struct tuning tuning;
 
@@ -863,17 +864,20 @@ static int configure_strategy(strategy *st, const req_tuning *r, err_t *e) {
     return strategy_configure(st, &o, e);
 }
 
-/* Warm start: the finished trials of r->parents, as configs of `sp`. None
- * are passed yet (the store cannot list a parent's trials by name for this
- * space); this is where they will be gathered. Sets *prior NULL, *n 0. */
-static int warm_start_prior(engine *en, const req_tuning *r, const space *sp, strategy_obs **prior,
-                            size_t *n) {
-    (void)en;
-    (void)r;
-    (void)sp;
-    *prior = NULL;
-    *n = 0;
-    return 0;
+/* Warm start: the prior of the job's parents (row->parents, resolved at
+ * Create), over `sp` (warmstart.h). 0, or a store err_code. */
+static int warm_start_prior(engine *en, const store_tuning *row, const space *sp, int maximize,
+                            warmstart_prior **wp, err_t *e) {
+    size_t n = 0;
+    int rc =
+        warmstart_prior_load(en->cfg.st, row->parents, (size_t)row->nparents, sp, maximize, wp, e);
+    if (!rc && row->nparents) {
+        (void)warmstart_prior_obs(*wp, &n);
+        log_info("tuning job %s: warm start from %d parent(s): %zu training jobs, %zu outside "
+                 "its ranges left out",
+                 row->name, row->nparents, n, warmstart_prior_dropped(*wp));
+    }
+    return rc;
 }
 
 static const char *create_op(int api, int solo) {
@@ -998,15 +1002,18 @@ static int load_tuning(engine *en, const store_tuning *row) {
         goto fail;
     const char *obj = request_objective(tj->r, 0, &tj->maximize);
     if (!tj->solo) {
-        strategy_obs *prior = NULL;
+        warmstart_prior *wp = NULL;
         size_t nprior = 0;
-        if (warm_start_prior(en, tj->r, tj->sp, &prior, &nprior))
-            goto fail;
+        if ((rc = warm_start_prior(en, row, tj->sp, tj->maximize, &wp, &e))) {
+            tuning_free(tj); /* the store could not be read: retry later */
+            return rc;
+        }
+        const strategy_obs *prior = warmstart_prior_obs(wp, &nprior);
         tj->strat = en->cfg.strategy
                         ? strategy_from_ops(en->cfg.strategy, tj->sp, tj->seed, prior, nprior, &e)
                         : strategy_new(request_strategy_name(tj->r->strategy), tj->sp, tj->seed,
                                        prior, nprior, &e);
-        free(prior);
+        warmstart_prior_free(wp);
         if (!tj->strat || configure_strategy(tj->strat, tj->r, &e))
             goto fail;
     }

@@ -666,6 +666,7 @@ static const char *const current_only_2017[] = {
     "TuningJobConfig.RandomSeed",
     "TuningJobConfig.ResourceLimits.MaxRuntimeInSeconds",
     "TrainingJobDefinition.RetryStrategy",
+    "WarmStartConfig",
 };
 
 int request_refuse_2017(const json_t *body, err_t *e) {
