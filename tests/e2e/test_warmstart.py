@@ -210,11 +210,12 @@ def test_parents_fixed_at_create_across_delete_and_restart(hpod_ws):
     run(sm, req("p", rng=good, static={"mode": "normal", "delay": "0"}))
     slow = dict(max_jobs=3, parallel=1, seed=5, parents=["p"], rng=ranges(x=("-5", "-4")))
     run(sm, req("twin", static={"mode": "normal", "delay": "0"}, **slow))
-    sm.create_hyper_parameter_tuning_job(**req("child", static={"mode": "normal", "delay": "1"},
+    sm.create_hyper_parameter_tuning_job(**req("child", static={"mode": "normal", "delay": "2"},
                                                **slow))
     p_best = overall(sm, "p")["BestTrainingJob"]["TrainingJobName"]
     sm.delete_hyper_parameter_tuning_job(HyperParameterTuningJobName="p")
     run(sm, req("p", rng=ranges(x=("-5", "-4.9")), static={"mode": "normal", "delay": "0"}))
+    assert overall(sm, "child")["HyperParameterTuningJobStatus"] == "InProgress"
     d.stop()
     d.start()
     sm = client(d)
