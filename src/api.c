@@ -18,6 +18,7 @@
 #include "reply.h"
 #include "util.h"
 #include "validate.h"
+#include "warmstart.h"
 
 struct api {
     api_config cfg;
@@ -68,6 +69,9 @@ int api_create_job(const api_call *c, const req_tuning *r, const char *arn, err_
     t.max_seconds = r->api == API_2017 ? (int64_t)r->max_clock_hours * c->env->hour_seconds
                                        : (int64_t)r->max_tuning_seconds;
     t.created = util_now();
+    /* WarmStartConfig: its parents checked and fixed by id (warmstart.h). */
+    if ((rc = warmstart_resolve(c->env->st, r, t.parents, &t.nparents, e)))
+        goto out;
     /* The original request, as the caller sent it (engine_add_tuning and a
      * restart parse it again). */
     if (!(text = strndup(c->req->body, c->req->body_len))) {

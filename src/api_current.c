@@ -19,6 +19,7 @@
 #include "status.h"
 #include "util.h"
 #include "validate.h"
+#include "warmstart.h"
 
 /* ---------- members openhpo does not support ----------
  *
@@ -35,7 +36,6 @@ typedef struct {
 } unsupported_member;
 
 static const unsupported_member unsupported[] = {
-    {"CreateHyperParameterTuningJob", "WarmStartConfig", NULL},
     {"CreateHyperParameterTuningJob", "Autotune", NULL},
     {"CreateHyperParameterTuningJob",
      "HyperParameterTuningJobConfig.ParameterRanges.AutoParameters", NULL},
@@ -405,6 +405,39 @@ static json_t *resource_limits(const store_tuning *t) {
     return l;
 }
 
+/* WarmStartConfig as requested, and, for IdenticalDataAndAlgorithm,
+ * OverallBestTrainingJob: the best of the job's and its parents' training
+ * jobs (warmstart.h), summarised with the tuning job it belongs to. */
+static int describe_warm_start(const api_call *c, const store_tuning *t, const req_tuning *r,
+                               json_t *o, err_t *e) {
+    store_training best = {0};
+    store_tuning owner = {0};
+    int64_t owner_id = 0;
+    json_t *ws = warmstart_config_json(r);
+    int rc;
+    if (!ws)
+        return 0;
+    json_object_set_new(o, "WarmStartConfig", ws);
+    if (r->warm_start != REQ_WARM_START_IDENTICAL)
+        return 0;
+    rc = warmstart_overall_best(c->env->st, t->id, t->parents, (size_t)t->nparents,
+                                !strcmp(t->objective_type, "Maximize"), &best, &owner_id);
+    if (rc == ERR_NOT_FOUND)
+        return 0;
+    if (!rc && owner_id != t->id)
+        rc = store_get_tuning_by_id(c->env->st, owner_id, &owner);
+    if (rc) {
+        store_training_clear(&best);
+        return err_set(e, rc, "cannot read the overall best training job");
+    }
+    json_object_set_new(o, "OverallBestTrainingJob",
+                        hpo_summary(c, &best, owner_id == t->id ? t : &owner,
+                                    owner_id == t->id ? r : NULL));
+    store_tuning_clear(&owner);
+    store_training_clear(&best);
+    return 0;
+}
+
 int api_current_describe_tuning(const api_call *c, json_t **out, err_t *e) {
     store_tuning t = {0};
     store_training best = {0};
@@ -453,7 +486,8 @@ int api_current_describe_tuning(const api_call *c, json_t **out, err_t *e) {
         err_set(e, rc, "cannot read the best training job");
         goto out;
     }
-    rc = 0;
+    if ((rc = describe_warm_start(c, &t, r, o, e)))
+        goto out;
     *out = o;
     o = NULL;
 out:

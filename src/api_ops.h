@@ -90,7 +90,9 @@ int api_logs_get(const api_call *c, http_response *resp, err_t *e);
  * row of the typed request `r` (the queried columns from r; the request
  * text is the call's original body), adds r's tags to `arn`, and starts it
  * (engine_add_tuning). The seed is r's RandomSeed, or a random one. The
- * row's kind is "training" for a CreateTrainingJob. 0 or an err_code. */
+ * row's kind is "training" for a CreateTrainingJob. A WarmStartConfig's
+ * parents are checked and kept by id first (warmstart_resolve). 0 or an
+ * err_code. */
 int api_create_job(const api_call *c, const req_tuning *r, const char *arn, err_t *e);
 
 #endif

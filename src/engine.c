@@ -19,6 +19,7 @@
 #include "tenant.h"
 #include "trial.h"
 #include "util.h"
+#include "warmstart.h"
 
 typedef struct tuning tuning;
 
@@ -970,17 +971,20 @@ static int configure_strategy(strategy *st, const req_tuning *r, err_t *e) {
     return strategy_configure(st, &o, e);
 }
 
-/* Warm start: the finished trials of r->parents, as configs of `sp`. None
- * are passed yet (the store cannot list a parent's trials by name for this
- * space); this is where they will be gathered. Sets *prior NULL, *n 0. */
-static int warm_start_prior(engine *en, const req_tuning *r, const space *sp, strategy_obs **prior,
-                            size_t *n) {
-    (void)en;
-    (void)r;
-    (void)sp;
-    *prior = NULL;
-    *n = 0;
-    return 0;
+/* Warm start: the prior of the job's parents (row->parents, resolved at
+ * Create), over `sp` (warmstart.h). 0, or a store err_code. */
+static int warm_start_prior(engine *en, const store_tuning *row, const space *sp, int maximize,
+                            warmstart_prior **wp, err_t *e) {
+    size_t n = 0;
+    int rc =
+        warmstart_prior_load(en->cfg.st, row->parents, (size_t)row->nparents, sp, maximize, wp, e);
+    if (!rc && row->nparents) {
+        (void)warmstart_prior_obs(*wp, &n);
+        log_info("tuning job %s: warm start from %d parent(s): %zu training jobs, %zu outside "
+                 "its ranges left out",
+                 row->name, row->nparents, n, warmstart_prior_dropped(*wp));
+    }
+    return rc;
 }
 
 static const char *create_op(int api, int solo) {
@@ -1071,8 +1075,9 @@ static void load_training(void *ud, const store_training *row) {
 }
 
 /* Builds definition k's search (tj->ds[k]): its space, strategy, metrics,
- * image and backend. 0, or -1 with e set (the job cannot run). */
-static int load_def(engine *en, tuning *tj, size_t k, err_t *e) {
+ * image and backend. 0; -1 with e set (the job cannot run); or the err_code
+ * of a failed store read (the warm-start prior: retry later). */
+static int load_def(engine *en, tuning *tj, const store_tuning *row, size_t k, err_t *e) {
     char field[256];
     def_search *ds = &tj->ds[k];
     const req_training_def *def = &tj->r->defs[k];
@@ -1081,16 +1086,18 @@ static int load_def(engine *en, tuning *tj, size_t k, err_t *e) {
         return -1;
     const char *obj = request_objective(tj->r, k, NULL);
     if (!tj->solo) {
-        strategy_obs *prior = NULL;
+        warmstart_prior *wp = NULL;
         size_t nprior = 0;
         uint64_t seed = def_seed(tj, k);
-        if (warm_start_prior(en, tj->r, ds->sp, &prior, &nprior))
-            return -1;
+        int rc = warm_start_prior(en, row, ds->sp, tj->maximize, &wp, e);
+        if (rc)
+            return rc; /* the store could not be read */
+        const strategy_obs *prior = warmstart_prior_obs(wp, &nprior);
         ds->strat = en->cfg.strategy
                         ? strategy_from_ops(en->cfg.strategy, ds->sp, seed, prior, nprior, e)
                         : strategy_new(request_strategy_name(tj->r->strategy), ds->sp, seed, prior,
                                        nprior, e);
-        free(prior);
+        warmstart_prior_free(wp);
         if (!ds->strat || configure_strategy(ds->strat, tj->r, e))
             return -1;
     }
@@ -1154,7 +1161,12 @@ static int load_tuning(engine *en, const store_tuning *row) {
     request_objective(tj->r, 0, &tj->maximize);
     for (size_t k = 0; k < tj->r->ndefs && k < REQ_MAX_DEFINITIONS; k++) {
         tj->nds = k + 1;
-        if (load_def(en, tj, k, &e))
+        int lrc = load_def(en, tj, row, k, &e);
+        if (lrc > 0) {
+            tuning_free(tj); /* the store could not be read: retry later */
+            return lrc;
+        }
+        if (lrc)
             goto fail;
     }
     load_ctx c = {tj, 0};

@@ -114,7 +114,7 @@ static int print_client_error(const client_error *ce, int rc) {
 
 /* ---------- operations of both APIs ---------- */
 
-enum { T_STR, T_INT, T_NUM, T_STRLIST, T_TAGS };
+enum { T_STR, T_INT, T_NUM, T_STRLIST, T_TAGS, T_PARENTS };
 
 /* `field` is a member of the body, or a dotted path into it (the members
  * on the way are made as needed; the option overrides the file's value). */
@@ -124,7 +124,7 @@ typedef struct {
     const char *help;
 } opt_spec;
 
-#define OPT_MAX 8
+#define OPT_MAX 10
 typedef struct {
     const char *name;
     api_flavor fl;
@@ -211,7 +211,11 @@ static const op_spec ops[] = {
       {"--maximum-retry-attempts", "TrainingJobDefinition.RetryStrategy.MaximumRetryAttempts",
        T_INT, "relaunches (1..30) of a training job after infrastructure failures"},
       {"--random-seed", "HyperParameterTuningJobConfig.RandomSeed", T_INT,
-       "the same seed and request propose the same configurations"}}},
+       "the same seed and request propose the same configurations"},
+      {"--warm-start-parents", "WarmStartConfig.ParentHyperParameterTuningJobs", T_PARENTS,
+       "NAME ...: warm start from these (1..5) finished tuning jobs"},
+      {"--warm-start-type", "WarmStartConfig.WarmStartType", T_STR,
+       "IdenticalDataAndAlgorithm|TransferLearning"}}},
     {"describe-hyper-parameter-tuning-job",
      API_CURRENT,
      "DescribeHyperParameterTuningJob",
@@ -1129,7 +1133,10 @@ static int run_op(ctx *x, const op_spec *o, int argc, char **argv) {
             json_t *arr = json_array();
             while (i + 1 < argc && strncmp(argv[i + 1], "--", 2)) {
                 const char *v = argv[++i];
-                json_t *item = s->type == T_TAGS ? parse_tag(v) : json_string(v);
+                json_t *item = s->type == T_TAGS ? parse_tag(v)
+                               : s->type == T_PARENTS
+                                   ? json_pack("{s:s}", "HyperParameterTuningJobName", v)
+                                   : json_string(v);
                 if (!item) {
                     errorf("%s: %s is not Key=k,Value=v", a, v);
                     json_decref(arr);

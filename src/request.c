@@ -773,6 +773,7 @@ static const char *const current_only_2017[] = {
     "TuningJobConfig.ResourceLimits.MaxRuntimeInSeconds",
     "TrainingJobDefinition.RetryStrategy",
     "TrainingJobDefinitions",
+    "WarmStartConfig",
 };
 
 int request_refuse_2017(const json_t *body, err_t *e) {

@@ -191,7 +191,7 @@ int request_parse(api_flavor api, const char *op, const json_t *body, const char
 /* Refuses (ERR_VALIDATION naming it) a member of a 2017 CreateTuningJob
  * body that only the current API has (TuningJobCompletionCriteria,
  * RandomSeed, ResourceLimits.MaxRuntimeInSeconds, RetryStrategy,
- * TrainingJobDefinitions). Called on
+ * TrainingJobDefinitions, WarmStartConfig). Called on
  * new requests only, not on stored ones. */
 int request_refuse_2017(const json_t *body, err_t *e);
 

@@ -204,6 +204,9 @@ static const char schema_v5[] =
 /* 6: the training job definition a training job ran (DefinitionName of
  * one of TrainingJobDefinitions; NULL for a tuning job with one). */
 static const char schema_v6[] = "ALTER TABLE training_jobs ADD COLUMN definition TEXT;";
+/* 7: a tuning job's warm-start parents: their ids, comma-separated
+ * (store_tuning.parents). */
+static const char schema_v7[] = "ALTER TABLE tuning_jobs ADD COLUMN parents TEXT;";
 
 static const struct {
     const char *sql;
@@ -215,6 +218,7 @@ static const struct {
     {schema_v4, NULL},      /* 3 -> 4 */
     {schema_v5, NULL},      /* 4 -> 5 */
     {schema_v6, NULL},      /* 5 -> 6 */
+    {schema_v7, NULL},      /* 6 -> 7 */
 };
 
 #define NMIGRATIONS (sizeof store_migrations / sizeof *store_migrations)
@@ -604,7 +608,7 @@ void store_training_clear(store_training *t) {
 #define TUNING_COLS                                                                                \
     "id, account, name, arn, kind, status, api, request, strategy, seed, objective_metric,"        \
     " objective_type, max_jobs, max_parallel, max_seconds, created, started, ended,"               \
-    " failure_reason, not_improving, converged"
+    " failure_reason, not_improving, converged, parents"
 
 static void read_tuning(sqlite3_stmt *st, store_tuning *t) {
     memset(t, 0, sizeof *t);
@@ -629,6 +633,15 @@ static void read_tuning(sqlite3_stmt *st, store_tuning *t) {
     copy_col(t->failure_reason, sizeof t->failure_reason, st, 18);
     t->not_improving = sqlite3_column_int(st, 19);
     t->converged = sqlite3_column_double(st, 20);
+    const char *p = (const char *)sqlite3_column_text(st, 21);
+    while (p && *p && t->nparents < STORE_MAX_PARENTS) {
+        char *end;
+        long long id = strtoll(p, &end, 10);
+        if (end == p)
+            break;
+        t->parents[t->nparents++] = id;
+        p = *end == ',' ? end + 1 : end;
+    }
 }
 
 /* 1 when `sql` (binding account, kind or nothing, name) finds a row, 0 when
@@ -659,13 +672,18 @@ int store_create_tuning(store *s, store_tuning *t, err_t *e) {
         return err_set(e, -taken, "cannot store the tuning job");
     if (taken)
         return err_set(e, ERR_IN_USE, "Tuning job %s already exists", t->name);
+    char parents[STORE_MAX_PARENTS * 21 + 1] = "";
+    for (int i = 0, n = 0; i < t->nparents && i < STORE_MAX_PARENTS; i++)
+        n += snprintf(parents + n, sizeof parents - (size_t)n, "%s%lld", i ? "," : "",
+                      (long long)t->parents[i]);
     int rc = run(s,
                  "INSERT INTO tuning_jobs(account, name, arn, kind, status, api, request, strategy,"
                  " seed, objective_metric, objective_type, max_jobs, max_parallel, max_seconds,"
-                 " created) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                 "sssssississiiid", t->account, t->name, t->arn, kind, t->status, (int64_t)t->api,
+                 " created, parents) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                 "sssssississiiids", t->account, t->name, t->arn, kind, t->status, (int64_t)t->api,
                  t->request, t->strategy, (int64_t)t->seed, t->objective_metric, t->objective_type,
-                 (int64_t)t->max_jobs, (int64_t)t->max_parallel, t->max_seconds, t->created);
+                 (int64_t)t->max_jobs, (int64_t)t->max_parallel, t->max_seconds, t->created,
+                 t->nparents ? parents : NULL);
     if (rc == ERR_IN_USE)
         return err_set(e, ERR_IN_USE, "Tuning job %s already exists", t->name);
     if (rc)

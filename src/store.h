@@ -58,6 +58,8 @@ typedef struct store store;
 #define STORE_INTERNAL_PREFIX "InternalServerError"
 /* The kind of a deleted tuning job's tombstone: this prefix and its id. */
 #define STORE_DELETED_KIND "deleted:"
+/* Most warm-start parents kept with a tuning job (WarmStartConfig's 5). */
+#define STORE_MAX_PARENTS 5
 
 typedef struct {
     int64_t id;
@@ -79,6 +81,11 @@ typedef struct {
     char failure_reason[STORE_REASON_MAX];
     int not_improving; /* TuningJobCompletionDetails.NumberOfTrainingJobsObjectiveNotImproving */
     double converged;  /* ConvergenceDetectedTime, 0 = not detected */
+    /* The warm-start parents (WarmStartConfig), by row id, in the order the
+     * request names them: resolved once at Create, so a parent deleted since
+     * (a tombstone) or a new job of its name changes nothing (schema 6). */
+    int64_t parents[STORE_MAX_PARENTS];
+    int nparents;
 } store_tuning;
 
 typedef struct {
@@ -166,7 +173,7 @@ STORE_MUST_CHECK uint64_t store_commit_failures(const store *s);
 void store_tuning_clear(store_tuning *t);
 void store_training_clear(store_training *t);
 
-/* Inserts a tuning job. t->request is borrowed. Sets t->id. ERR_IN_USE when
+/* Inserts a tuning job (with t->parents). t->request is borrowed. Sets t->id. ERR_IN_USE when
  * (account, kind, name) exists, the name compared case-insensitively. */
 STORE_MUST_CHECK int store_create_tuning(store *s, store_tuning *t, err_t *e);
 /* Fills *t (caller clears it) with the tuning job (kind "tuning") named

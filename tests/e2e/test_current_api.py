@@ -369,10 +369,7 @@ def test_current_and_2017_share_jobs_per_account(hpod_auth):
 
 
 @pytest.mark.parametrize("mutate,field", [
-    (lambda b: b.update(WarmStartConfig={"ParentHyperParameterTuningJobs": [
-        {"HyperParameterTuningJobName": "p"}], "WarmStartType": "TransferLearning"}),
-     "WarmStartConfig"),
-    # (Strategy Hyperband/Grid, StrategyConfig and early stopping Auto are
+    # (WarmStartConfig is supported: test_warmstart.py. Strategy Hyperband/Grid, StrategyConfig and early stopping Auto are
     # supported: test_strategies.py.)
     (lambda b: b["TrainingJobDefinition"].update(VpcConfig={
         "SecurityGroupIds": ["sg-1"], "Subnets": ["subnet-1"]}), "TrainingJobDefinition.VpcConfig"),

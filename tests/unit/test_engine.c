@@ -234,6 +234,9 @@ static void fake_reset(void) {
 /* Members added to HyperParameterTuningJobConfig and to the definition by
  * add_tuning (each "" or ", \"Member\": ..."). */
 static const char *extra_cfg = "", *extra_def = "";
+/* The warm-start parents add_tuning() gives the next row (then cleared). */
+static int64_t warm_parents[STORE_MAX_PARENTS];
+static int nwarm_parents;
 
 static double clock_now = 1000.0;
 static double fake_now(void *ud) {
@@ -378,6 +381,9 @@ static int64_t add_tuning(const char *name, int max_jobs, int max_parallel, int6
     t.max_seconds = max_seconds;
     t.created = clock_now;
     t.request = req;
+    memcpy(t.parents, warm_parents, sizeof t.parents);
+    t.nparents = nwarm_parents;
+    nwarm_parents = 0;
     assert_int_equal(store_create_tuning(X.st, &t, &e), 0);
     assert_int_equal(store_tags_add(X.st, ACCOUNT, t.arn, "team", "blue"), 0);
     if (X.en)
@@ -1118,6 +1124,71 @@ static const strategy_ops fake_strategy = {.name = "Fake",
                                            .exhausted = fs_exhausted,
                                            .destroy = fs_destroy};
 
+/* ---- a fake strategy that records the prior it is created with ---- */
+#define WS_MAX 8
+static size_t ws_creates, ws_nprior;
+static double ws_x[WS_MAX], ws_y[WS_MAX];
+static void *ws_create(const space *sp, uint64_t seed, const strategy_obs *prior, size_t nprior,
+                       err_t *e) {
+    static int st;
+    ws_creates++;
+    ws_nprior = nprior;
+    for (size_t i = 0; i < nprior && i < WS_MAX; i++) {
+        ws_x[i] = prior[i].cfg[0];
+        ws_y[i] = prior[i].y;
+    }
+    return &st;
+}
+static const strategy_ops ws_strategy = {
+    .name = "Fake", .create = ws_create, .suggest = fs_suggest, .destroy = fs_destroy};
+
+static void add_parent_job(int64_t tid, const char *name, int idx, const char *x,
+                           const char *status, int has, double acc) {
+    store_training r = {0};
+    err_t e = {0};
+    char hp[128];
+    snprintf(hp, sizeof hp, "{\"x\": \"%s\"}", x);
+    r.tuning_id = tid;
+    snprintf(r.account, sizeof r.account, ACCOUNT);
+    snprintf(r.name, sizeof r.name, "%s", name);
+    r.idx = idx;
+    snprintf(r.status, sizeof r.status, "InProgress");
+    snprintf(r.secondary, sizeof r.secondary, "Starting");
+    r.hyperparameters = r.tuned = hp;
+    r.created = clock_now;
+    snprintf(r.job_dir, sizeof r.job_dir, "%s/none", X.dir);
+    assert_int_equal(store_insert_training(X.st, &r, &e), 0);
+    assert_int_equal(store_training_finish(X.st, r.id, status, status, NULL, has, acc, clock_now),
+                     0);
+}
+
+/* Warm start: the engine gives the strategy the parents' finished jobs
+ * inside the ranges (Maximize negated, failures NAN), at every load: also
+ * after a restart once the parent is deleted. */
+static void test_warm_start_prior_at_every_load(void **unused) {
+    X.strat = &ws_strategy;
+    ws_creates = 0;
+    int64_t par = add_tuning("par", 3, 1, 0);
+    assert_int_equal(store_set_tuning_status(X.st, par, "Completed", NULL, 0, clock_now), 0);
+    add_parent_job(par, "par-1", 0, "0.25", "Completed", 1, 0.5);
+    add_parent_job(par, "par-2", 1, "2", "Completed", 1, 0.9); /* outside [0, 1] */
+    add_parent_job(par, "par-3", 2, "0.75", "Failed", 0, 0);
+    warm_parents[0] = par;
+    nwarm_parents = 1;
+    add_tuning("child", 2, 1, 0);
+    for (int round = 0; round < 2; round++) {
+        engine_up();
+        assert_int_equal(ws_creates, round + 1);
+        assert_int_equal(ws_nprior, 2);
+        assert_true(ws_x[0] == 0.25 && ws_y[0] == -0.5);
+        assert_true(ws_x[1] == 0.75 && isnan(ws_y[1]));
+        engine_free(X.en);
+        X.en = NULL;
+        if (round == 0) /* the parent deleted, then hpod restarted */
+            assert_int_equal(store_delete_tuning(X.st, par), 0);
+    }
+}
+
 static void test_strategy_stops_and_exhausts(void **unused) {
     X.strat = &fake_strategy;
     fs_stops = 0;
@@ -1463,6 +1534,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_completion_not_improving_restart, setup, teardown),
         cmocka_unit_test_setup_teardown(test_failure_reason, setup, teardown),
         cmocka_unit_test_setup_teardown(test_strategy_stops_and_exhausts, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_warm_start_prior_at_every_load, setup, teardown),
         cmocka_unit_test_setup_teardown(test_worker_stop_while_starting, setup, teardown),
         cmocka_unit_test_setup_teardown(test_worker_free_with_launch_queued, setup, teardown),
         cmocka_unit_test_setup_teardown(test_worker_free_before_engine, setup, teardown),
