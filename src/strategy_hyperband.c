@@ -38,13 +38,15 @@
  * settings and seed): nothing is remembered between calls, so a restarted
  * daemon, fed the same curves, makes the same decisions.
  *
- * New configs are quasi-random (Sobol', as strategy_random.c): the same
- * index and seed give the same config. Built with -DHB_MODEL_BASED=1 they
- * are Bayesian's (strategy_bayes.c) over the finished trials, each with
- * its last value (BOHB-like, one model for every budget): an experiment
- * for bench/multifidelity.py, not the default (see bench/README.md).
- * Stopped trials keep their last value (the engine's early stop); prior
- * history is ignored.
+ * New configs are model-based, BOHB-like: Bayesian's (strategy_bayes.c:
+ * its Sobol' initial design, then its GP) over the finished trials, each
+ * with its last value (one model for every budget; a stopped trial keeps
+ * its last value, as the engine's early stop does), warm-started with the
+ * prior history as Bayesian is. bench/multifidelity.py measured them
+ * ahead of quasi-random proposals at equal epochs (see bench/README.md).
+ * Built with -DHB_MODEL_BASED=0 they are quasi-random instead (Sobol', as
+ * strategy_random.c; the prior is then ignored): the same index and seed
+ * give the same config.
  *
  * Threads (strategy.h): suggest() writes only `u` (and `model`'s state);
  * should_stop() reads only the settings, immutable after configure(). */
@@ -59,7 +61,7 @@
 extern const strategy_ops strategy_bayes_ops; /* HB_MODEL_BASED */
 
 #ifndef HB_MODEL_BASED
-#define HB_MODEL_BASED 0
+#define HB_MODEL_BASED 1 /* 0: quasi-random proposals (a build option, for the benchmark) */
 #endif
 
 #define HB_RUNGS_MAX 32 /* r0 * 3^32 > STRATEGY_HB_MAX_RESOURCE */
@@ -78,8 +80,6 @@ typedef struct {
 
 static void *hb_create(const space *sp, uint64_t seed, const strategy_obs *prior, size_t nprior,
                        err_t *e) {
-    (void)prior;
-    (void)nprior;
     hb_state *st = calloc(1, sizeof *st);
     if (st)
         st->u = calloc(sp->n ? sp->n : 1, sizeof *st->u);
@@ -91,7 +91,7 @@ static void *hb_create(const space *sp, uint64_t seed, const strategy_obs *prior
     st->sp = sp;
     st->seed = seed;
     sobol_init(&st->sobol, sp->n, seed, true);
-    if (HB_MODEL_BASED && !(st->model = strategy_bayes_ops.create(sp, seed, NULL, 0, e))) {
+    if (HB_MODEL_BASED && !(st->model = strategy_bayes_ops.create(sp, seed, prior, nprior, e))) {
         free(st->u);
         free(st);
         return NULL;
