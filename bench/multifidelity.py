@@ -3,7 +3,7 @@
 
 The model is scikit-learn's MLPClassifier trained with partial_fit on
 load_digits (Debian's python3-sklearn ships it), one pass over the training
-set per epoch; the objective is the validation error (minimised), printed
+set per epoch; the objective is the validation log loss (minimised), printed
 every epoch. Its hyperparameters: learning_rate_init (1e-5..1, log), alpha
 (1e-7..1, log), hidden units (4..128, log), batch_size (16..512, log).
 
@@ -13,7 +13,7 @@ median rule), Hyperband (MinResource 1, MaxResource = the static "epochs")
 and Random. Training happens for real: each training job is a thin client
 (this file with --client, no scikit-learn import, so it starts fast) that
 asks a training server in this process (a thread per job) to train its
-config; the server sends each epoch's validation error back and the client
+config; the server sends each epoch's validation log loss back and the client
 prints it; a stopped job's client dies, and the server stops training at
 the next epoch it cannot deliver. Every epoch trained is counted. Each
 epoch takes at least --epoch-seconds (paced), so that hpod's 100 ms tick is
@@ -26,10 +26,13 @@ sequentially, until it has consumed as many epochs as openhpo's Hyperband
 did on the same seed (equal epochs).
 
 "best at E epochs": in the order epochs were trained, each job counts with
-its latest validation error (what it would report if it ended there); the
+its latest validation loss (what it would report if it ended there); the
 best is the minimum over jobs once E epochs in all have been trained.
 
-usage: /usr/bin/python3 bench/multifidelity.py [--seeds 10] [--jobs 30]
+Reported: medians over the seeds, with a 90% bootstrap interval of the
+median (2000 resamples of the seeds).
+
+usage: /usr/bin/python3 bench/multifidelity.py [--quick] [--seeds 10] [--jobs 30]
        [--hb-jobs 60] [--epochs 27] [--parallel 3] [--epoch-seconds 0.1]
 """
 import argparse
@@ -60,7 +63,7 @@ def client_main(sock_path):
     s.sendall((json.dumps({"job": os.environ["TRAINING_JOB_NAME"], "hp": hp}) + "\n").encode())
     for line in s.makefile("r"):
         e, v = line.split()
-        print("epoch %s val_error=%s" % (e, v), flush=True)
+        print("epoch %s val_loss=%s" % (e, v), flush=True)
 
 
 # ---------------------------------------------------------------- training
@@ -78,9 +81,14 @@ def data():
     return DATA
 
 
+LOSS_CAP = 10.0  # a diverged model's loss (NaN weights, or worse than this)
+
+
 def train(hp, epochs):
-    """Yields the validation error after each epoch."""
+    """Yields the validation log loss after each epoch."""
     import warnings
+    import numpy as np
+    from sklearn.metrics import log_loss
     from sklearn.neural_network import MLPClassifier
     Xtr, Xva, ytr, yva = data()
     clf = MLPClassifier(hidden_layer_sizes=(int(hp["hidden"]),),
@@ -90,7 +98,9 @@ def train(hp, epochs):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             clf.partial_fit(Xtr, ytr, classes=list(range(10)))
-        yield 1.0 - clf.score(Xva, yva)
+            p = clf.predict_proba(Xva)
+        v = log_loss(yva, p, labels=list(range(10))) if np.all(np.isfinite(p)) else LOSS_CAP
+        yield min(v, LOSS_CAP)
 
 
 class Server:
@@ -145,6 +155,17 @@ def best_at(log, budget):
     return (min(latest.values()) if latest else float("nan")), len(log)
 
 
+def epochs_to_reach(log, target):
+    """Epochs of `log` (as best_at's) after which the best is <= target; inf
+    when never."""
+    latest = {}
+    for i, r in enumerate(log):
+        latest[r[0]] = r[-1]
+        if min(latest.values()) <= target:
+            return i + 1
+    return float("inf")
+
+
 # ---------------------------------------------------------------- openhpo
 RANGES = {
     "ContinuousParameterRanges": [
@@ -167,7 +188,7 @@ def call(url, op, body):
 
 def tuning_body(name, strategy, seed, jobs, parallel, epochs, early, out_dir):
     cfg = {"Strategy": strategy, "RandomSeed": seed,
-           "HyperParameterTuningJobObjective": {"Type": "Minimize", "MetricName": "val_error"},
+           "HyperParameterTuningJobObjective": {"Type": "Minimize", "MetricName": "val_loss"},
            "ResourceLimits": {"MaxNumberOfTrainingJobs": jobs,
                               "MaxParallelTrainingJobs": parallel},
            "ParameterRanges": RANGES,
@@ -178,8 +199,8 @@ def tuning_body(name, strategy, seed, jobs, parallel, epochs, early, out_dir):
             "TrainingJobDefinition": {
                 "AlgorithmSpecification": {
                     "TrainingImage": "mlp:bench", "TrainingInputMode": "File",
-                    "MetricDefinitions": [{"Name": "val_error",
-                                           "Regex": "val_error=([-+0-9.eE]+)"}]},
+                    "MetricDefinitions": [{"Name": "val_loss",
+                                           "Regex": "val_loss=([-+0-9.eE]+)"}]},
                 "RoleArn": "arn:aws:iam::123456789012:role/bench",
                 "OutputDataConfig": {"S3OutputPath": "file://" + out_dir},
                 "ResourceConfig": {"InstanceCount": 1, "InstanceType": "ml.m5.large",
@@ -244,20 +265,44 @@ def med(xs):
     return statistics.median(xs) if xs else float("nan")
 
 
+def med_ci(xs, fmt, resamples=2000):
+    """'median [lo, hi]': a 90% percentile bootstrap interval of the median."""
+    import random
+    xs = [x for x in xs if not math.isnan(x)]
+    if not xs:
+        return "nan"
+    rnd = random.Random(0)
+    ms = sorted(statistics.median(rnd.choices(xs, k=len(xs))) for _ in range(resamples))
+    lo, hi = ms[int(0.05 * resamples)], ms[int(0.95 * resamples) - 1]
+    return (fmt + " [" + fmt + ", " + fmt + "]") % (statistics.median(xs), lo, hi)
+
+
 def main():
     if len(sys.argv) > 2 and sys.argv[1] == "--client":
         return client_main(sys.argv[2])
     ap = argparse.ArgumentParser()
+    ap.add_argument("--quick", action="store_true", help="3 seeds, 15 jobs (30 for Hyperband)")
     ap.add_argument("--seeds", type=int, default=10)
     ap.add_argument("--jobs", type=int, default=30, help="training jobs of the full budget")
     ap.add_argument("--hb-jobs", type=int, default=60, help="Hyperband's training jobs")
     ap.add_argument("--epochs", type=int, default=27, help="epochs of a full training job")
     ap.add_argument("--parallel", type=int, default=3)
     ap.add_argument("--epoch-seconds", type=float, default=0.1)
-    ap.add_argument("--json", help="also write the raw results here")
+    ap.add_argument("--first-seed", type=int, default=1)
+    ap.add_argument("--json", help="also write the raw results here (after each seed)")
+    ap.add_argument("--report", nargs="+", metavar="JSON",
+                    help="run nothing: report the merged results of earlier --json runs")
     ap.add_argument("--only", help="comma-separated rows to run (default: all): bayes, "
                     "bayes_median, hyperband, random, optuna_hb, optuna_median")
     a = ap.parse_args()
+    if a.quick:
+        a.seeds, a.jobs, a.hb_jobs = 3, 15, 30
+    if a.report:
+        runs = [json.load(open(f)) for f in a.report]
+        for k in ("jobs", "hb_jobs", "epochs", "parallel"):
+            setattr(a, k, runs[0]["args"][k])
+        rows = {k: sum((r["rows"][k] for r in runs), []) for k in runs[0]["rows"]}
+        return report(rows, a)
 
     def on_term(sig, frame):
         raise KeyboardInterrupt  # so that hpod is stopped (finally below)
@@ -276,7 +321,7 @@ def main():
         json.dump({"mlp:bench": ["/usr/bin/python3", HERE, "--client", server.path]},
                   open(images, "w"))
         port_file = os.path.join(tmp, "port")
-        log = open(os.path.join(tmp, "hpod.log"), "w")
+        log = open(os.environ.get("HPOD_LOG", os.path.join(tmp, "hpod.log")), "w")
         p = subprocess.Popen([hpod, "--listen", "127.0.0.1:0", "--data-dir",
                               os.path.join(tmp, "data"), "--port-file", port_file,
                               "--images", images], stdout=log, stderr=log)
@@ -284,7 +329,7 @@ def main():
             while not os.path.exists(port_file) or not open(port_file).read().strip():
                 time.sleep(0.02)
             url = "http://127.0.0.1:" + open(port_file).read().strip()
-            for seed in range(1, a.seeds + 1):
+            for seed in range(a.first_seed, a.first_seed + a.seeds):
                 r = {}
                 for key, strat, early, jobs in (("bayes", "Bayesian", False, a.jobs),
                                                 ("bayes_median", "Bayesian", True, a.jobs),
@@ -310,26 +355,37 @@ def main():
                 print("seed %d: " % seed + ", ".join(
                     "%s %.4f/%d ep" % (k, r[k]["best"], r[k]["epochs"]) for k in rows),
                     flush=True)
+                if a.json:
+                    with open(a.json, "w") as f:
+                        json.dump({"args": vars(a), "rows": rows}, f)
         finally:
             p.send_signal(signal.SIGTERM)
             p.wait(timeout=30)
+    report(rows, a)
+
+
+def report(rows, a):
+    full = a.jobs * a.epochs
+    nseeds = len(next(iter(rows.values())))
     print()
-    print("Multi-fidelity (MLPClassifier on digits, val error, %d seeds; full budget %d jobs "
-          "x %d epochs = %d; parallel %d)" % (a.seeds, a.jobs, a.epochs, full, a.parallel))
-    print("| strategy | median epochs | median best (end) | median best at %d epochs (1/3) "
+    print("Multi-fidelity (MLPClassifier on digits, validation log loss, %d seeds; full budget "
+          "%d jobs x %d epochs = %d; parallel %d). Medians [90%% bootstrap interval]"
+          % (nseeds, a.jobs, a.epochs, full, a.parallel))
+    print("| strategy | epochs | best at the end | best at %d epochs (1/3 of the full budget) "
           "| stopped jobs |" % (full // 3))
     print("|---|---|---|---|---|")
-    names = {"bayes": "openhpo Bayesian", "bayes_median": "openhpo Bayesian + median stop",
-             "hyperband": "openhpo Hyperband (%d jobs)" % a.hb_jobs, "random": "openhpo Random",
-             "optuna_hb": "Optuna TPE + HyperbandPruner (= HB's epochs)",
-             "optuna_median": "Optuna TPE + MedianPruner (= HB's epochs)"}
+    names = {"bayes": "openhpo Bayesian (%d jobs)" % a.jobs,
+             "bayes_median": "openhpo Bayesian + median stop (%d jobs)" % a.jobs,
+             "hyperband": "openhpo Hyperband (%d jobs)" % a.hb_jobs,
+             "random": "openhpo Random (%d jobs)" % a.jobs,
+             "optuna_hb": "Optuna TPE + HyperbandPruner, at Hyperband's epochs",
+             "optuna_median": "Optuna TPE + MedianPruner, at Hyperband's epochs"}
     for k in rows:
-        print("| %s | %d | %.4f | %.4f | %s |" % (
-            names[k], med([x["epochs"] for x in rows[k]]), med([x["best"] for x in rows[k]]),
-            med([x["best_third"] for x in rows[k]]),
+        print("| %s | %s | %s | %s | %s |" % (
+            names[k], med_ci([x["epochs"] for x in rows[k]], "%.0f"),
+            med_ci([x["best"] for x in rows[k]], "%.4f"),
+            med_ci([x["best_third"] for x in rows[k]], "%.4f"),
             ("%g" % med([x["stopped"] for x in rows[k]])) if "stopped" in rows[k][0] else "-"))
-    if a.json:
-        json.dump(rows, open(a.json, "w"))
     if not all(k in rows for k in ("bayes", "hyperband", "optuna_hb", "optuna_median")):
         return
     hb_vs_bayes = sum(1 for h, b in zip(rows["hyperband"], rows["bayes"])
@@ -338,13 +394,18 @@ def main():
                     if h["best"] <= o["best"])
     hb_vs_med = sum(1 for h, o in zip(rows["hyperband"], rows["optuna_median"])
                     if h["best"] <= o["best"])
+    reach = sorted(epochs_to_reach(h["log"], b["best"]) / b["epochs"]
+                   for h, b in zip(rows["hyperband"], rows["bayes"]))
     print()
+    print("epochs Hyperband needed to reach Bayesian's full-budget best, as a share of "
+          "Bayesian's epochs, per seed: " + ", ".join("%.2f" % x for x in reach)
+          + " (inf: never); median %.2f" % statistics.median(reach))
     print("seeds where Hyperband within 1/3 of Bayesian's epochs <= Bayesian's full-budget best: "
-          "%d/%d" % (hb_vs_bayes, a.seeds))
+          "%d/%d" % (hb_vs_bayes, nseeds))
     print("seeds where Hyperband <= Optuna TPE+HyperbandPruner at equal epochs: %d/%d"
-          % (hb_vs_opt, a.seeds))
+          % (hb_vs_opt, nseeds))
     print("seeds where Hyperband <= Optuna TPE+MedianPruner at equal epochs: %d/%d"
-          % (hb_vs_med, a.seeds))
+          % (hb_vs_med, nseeds))
 
 
 if __name__ == "__main__":

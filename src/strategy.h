@@ -112,9 +112,9 @@ typedef struct strategy_opts {
 #define STRATEGY_GRID_MAX 10000
 
 /* ---- Hyperband (strategy_hyperband.c): asynchronous successive halving ----
- * Reduction factor eta: a trial reaching a rung continues only when its
- * value there is within the best 1/eta of the values every trial recorded
- * at that rung so far. */
+ * Reduction factor eta: a trial past a rung (and not yet at the next)
+ * continues only while its value there is within the best 1/eta of the
+ * values every trial has at that rung. */
 #define STRATEGY_HB_ETA 3
 #define STRATEGY_HB_MAX_RESOURCE 20000 /* the API's cap of MaxResource */
 #define STRATEGY_HB_MAX_BRACKETS 8     /* brackets of successive halving */

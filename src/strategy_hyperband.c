@@ -18,31 +18,38 @@
  * so it is the same after a restart.
  *
  * Promotion (should_stop, as results arrive; nothing waits for a rung to
- * fill). When a running trial's curve first reaches a rung of its bracket,
- * its value there (the value at that step) is compared with the values
- * every trial had at that rung (running or finished, of any bracket,
- * itself included: a bracket sets only where a trial is first judged, so
- * that the few trials of the later brackets are not judged among
- * themselves alone): it continues only when its value is at most the 1/eta
- * quantile of those values (linear interpolation between order
- * statistics; minimised), that is, when it is in the best 1/eta so far.
- * The first trial at a rung always continues. A curve that jumped over
- * several rungs between two calls is judged at each in turn. The rungs
- * already judged are remembered per config on the loop thread; after a
- * restart (nothing remembered) a running trial is judged only at the
- * highest rung it has reached.
+ * fill). A running trial whose curve has reached rung k of its bracket but
+ * not rung k+1 (its segment k) is judged at rung k: its value there (the
+ * value at that step) is compared with the values every trial has at that
+ * rung (running or finished, of any bracket, itself included: a bracket
+ * sets only where a trial is first judged, so that the few trials of the
+ * later brackets are not judged among themselves alone): it continues only
+ * when its value is at most the 1/eta quantile of those values (linear
+ * interpolation between order statistics; minimised), that is, when it is
+ * in the best 1/eta so far. The first trial at a rung continues. While in
+ * segment k a trial is judged again each time its curve grows, against the
+ * rung's values as they are then (a trial let through early by a rung
+ * that few had reached is stopped once enough better ones reach it); once
+ * it reaches rung k+1 it is judged only there, never again for rung k. A
+ * curve that jumped over several rungs between two calls is judged at the
+ * highest it reached.
  *
- * New configs are quasi-random (Sobol', as strategy_random.c): the same
- * index and seed give the same config. Built with -DHB_MODEL_BASED=1 they
- * are Bayesian's (strategy_bayes.c) over the finished trials, each with
- * its last value (BOHB-like, one model for every budget): an experiment
- * for bench/multifidelity.py, not the default (see bench/README.md).
- * Stopped trials keep their last value (the engine's early stop); prior
- * history is ignored.
+ * Restart. The decision is a pure function of the curves (and of the
+ * settings and seed): nothing is remembered between calls, so a restarted
+ * daemon, fed the same curves, makes the same decisions.
  *
- * Threads (strategy.h): suggest() writes only `u`; should_stop() reads
- * the immutable settings and writes only `judged`, which suggest() never
- * touches. */
+ * New configs are model-based, BOHB-like: Bayesian's (strategy_bayes.c:
+ * its Sobol' initial design, then its GP) over the finished trials, each
+ * with its last value (one model for every budget; a stopped trial keeps
+ * its last value, as the engine's early stop does), warm-started with the
+ * prior history as Bayesian is. bench/multifidelity.py measured them
+ * ahead of quasi-random proposals at equal epochs (see bench/README.md).
+ * Built with -DHB_MODEL_BASED=0 they are quasi-random instead (Sobol', as
+ * strategy_random.c; the prior is then ignored): the same index and seed
+ * give the same config.
+ *
+ * Threads (strategy.h): suggest() writes only `u` (and `model`'s state);
+ * should_stop() reads only the settings, immutable after configure(). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,17 +61,10 @@
 extern const strategy_ops strategy_bayes_ops; /* HB_MODEL_BASED */
 
 #ifndef HB_MODEL_BASED
-#define HB_MODEL_BASED 0
+#define HB_MODEL_BASED 1 /* 0: quasi-random proposals (a build option, for the benchmark) */
 #endif
 
-#define HB_RUNGS_MAX 32      /* r0 * 3^32 > STRATEGY_HB_MAX_RESOURCE */
-#define HB_JUDGED_MAX 100000 /* configs remembered; beyond, judged statelessly */
-
-typedef struct {
-    uint64_t key; /* config hash */
-    int rung;     /* highest rung judged */
-} hb_judged;
-
+#define HB_RUNGS_MAX 32 /* r0 * 3^32 > STRATEGY_HB_MAX_RESOURCE */
 typedef struct {
     const space *sp;
     uint64_t seed;
@@ -76,15 +76,10 @@ typedef struct {
     int64_t rung[HB_RUNGS_MAX];
     int nrungs, nbrackets;
     double cum[STRATEGY_HB_MAX_BRACKETS]; /* cumulative bracket shares, last = 1 */
-    /* should_stop()'s memory (loop thread only) */
-    hb_judged *judged;
-    size_t njudged, capjudged;
 } hb_state;
 
 static void *hb_create(const space *sp, uint64_t seed, const strategy_obs *prior, size_t nprior,
                        err_t *e) {
-    (void)prior;
-    (void)nprior;
     hb_state *st = calloc(1, sizeof *st);
     if (st)
         st->u = calloc(sp->n ? sp->n : 1, sizeof *st->u);
@@ -96,7 +91,7 @@ static void *hb_create(const space *sp, uint64_t seed, const strategy_obs *prior
     st->sp = sp;
     st->seed = seed;
     sobol_init(&st->sobol, sp->n, seed, true);
-    if (HB_MODEL_BASED && !(st->model = strategy_bayes_ops.create(sp, seed, NULL, 0, e))) {
+    if (HB_MODEL_BASED && !(st->model = strategy_bayes_ops.create(sp, seed, prior, nprior, e))) {
         free(st->u);
         free(st);
         return NULL;
@@ -209,51 +204,21 @@ static int fails_rung(int64_t r, double v, const strategy_curve *all, size_t nal
     return fail;
 }
 
-static hb_judged *judged_of(hb_state *st, uint64_t key) {
-    for (size_t i = 0; i < st->njudged; i++)
-        if (st->judged[i].key == key)
-            return &st->judged[i];
-    if (st->njudged == st->capjudged) {
-        size_t cap = st->capjudged ? st->capjudged * 2 : 64;
-        hb_judged *a;
-        if (cap > HB_JUDGED_MAX || !(a = realloc(st->judged, cap * sizeof *a)))
-            return NULL;
-        st->judged = a;
-        st->capjudged = cap;
-    }
-    st->judged[st->njudged] = (hb_judged){key, -2}; /* -2: never seen */
-    return &st->judged[st->njudged++];
-}
-
 static int hb_should_stop(void *state, const strategy_curve *trial, const strategy_curve *all,
                           size_t nall) {
-    hb_state *st = state;
+    const hb_state *st = state;
     if (!trial->n || !st->rmax)
         return 0;
     int64_t n = trial->step[trial->n - 1];
     if (n >= st->rmax)
         return 1;
-    uint64_t key = cfg_key(st, trial->cfg);
-    int b = bracket_of(st, key);
-    int top = -1; /* highest rung reached */
+    int top = -1; /* highest rung reached: the trial is in segment top */
     while (top + 1 < st->nrungs && st->rung[top + 1] <= n)
         top++;
-    hb_judged *j = judged_of(st, key);
-    int from = j && j->rung > -2 ? j->rung + 1 : top; /* unseen: only the highest rung */
-    if (from < b)
-        from = b;
-    for (int k = from; k <= top; k++) {
-        double v = value_at(trial, st->rung[k]);
-        if (j)
-            j->rung = k;
-        if (isfinite(v) && fails_rung(st->rung[k], v, all, nall))
-            return 1;
-    }
-    if (j && j->rung < top)
-        j->rung = top;
-    if (j && j->rung == -2)
-        j->rung = -1;
-    return 0;
+    if (top < 0 || top < bracket_of(st, cfg_key(st, trial->cfg)))
+        return 0;
+    double v = value_at(trial, st->rung[top]);
+    return isfinite(v) && fails_rung(st->rung[top], v, all, nall);
 }
 
 static void hb_destroy(void *state) {
@@ -262,7 +227,6 @@ static void hb_destroy(void *state) {
         if (st->model)
             strategy_bayes_ops.destroy(st->model);
         free(st->u);
-        free(st->judged);
     }
     free(st);
 }

@@ -208,6 +208,67 @@ def test_hyperband_stops_jobs_that_keep_their_values(hpod_curve, tmp_path):
         vals[stopped[0]["TrainingJobName"]][-1], abs=1e-5)
 
 
+def quantile_third(vals):
+    """Hyperband's cut: the 1/eta (eta 3) quantile, linear interpolation."""
+    v = sorted(vals)
+    pos = (len(v) - 1) / 3.0
+    lo = int(pos)
+    return v[lo] + (pos - lo) * (v[lo + 1] - v[lo]) if lo + 1 < len(v) else v[lo]
+
+
+def test_hyperband_across_kill_9_of_hpod(tmp_path):
+    """kill -9 of hpod three times during a Hyperband job whose only rung is
+    at 4 epochs (MinResource 4, MaxResource 12: one bracket). Hyperband's
+    decisions are a function of the curves alone, so the restarted daemon
+    goes on judging: a job whose value at epoch 4 is outside the best third
+    of the values at epoch 4 of the jobs that had reached it before this job
+    started is stopped before its 12th epoch (its epochs 4 to 12 take 3.2 s,
+    longer than hpod is down); the best job runs all 12; every job ends with
+    its last value kept, each ran once."""
+    d = start_hpod(tmp_path)
+    track = str(tmp_path / "track")
+    try:
+        sm = client(d)
+        sm.create_hyper_parameter_tuning_job(**request(
+            "hbk", "Hyperband", CONT, {"epochs": "12", "sleep": "0.4", "track": track},
+            max_jobs=12, parallel=3,
+            strategy_config={"HyperbandStrategyConfig": {"MinResource": 4}}))
+        for _ in range(3):
+            time.sleep(2.0)
+            d.stop(sig=signal.SIGKILL)
+            d.start()
+        sm = client(d)
+        desc = wait_tuning(sm, "hbk", timeout=180)
+        assert desc["HyperParameterTuningJobStatus"] == "Completed", desc
+        jobs, _ = check_values_and_best(sm, "hbk", track)
+        assert len(jobs) == 12
+        vals, starts = track_values(track)
+        assert sorted(starts) == sorted(j["TrainingJobName"] for j in jobs)  # each ran once
+        assert all(len(v) >= 4 for v in vals.values()), vals  # never before MinResource
+        # Who had reached epoch 4 before each job started (the track file is
+        # in time order: hpod had seen those values by the time it judged).
+        at3, seen, must_stop = {}, {}, []
+        for line in open(track):
+            f = line.split()
+            if f[0] == "start":
+                seen[f[1]] = dict(at3)
+            elif f[0] == "value" and f[2] == "4":
+                at3[f[1]] = float(f[3])
+        for name, before in seen.items():
+            if len(before) >= 2 and vals[name][3] > quantile_third(
+                    list(before.values()) + [vals[name][3]]):
+                must_stop.append(name)
+        assert must_stop, (vals, seen)
+        by_name = {j["TrainingJobName"]: j for j in jobs}
+        for name in must_stop:
+            assert by_name[name]["TrainingJobStatus"] == "Stopped", (name, vals[name])
+            assert len(vals[name]) < 12, (name, vals[name])
+        best = min(vals, key=lambda n: vals[n][-1])
+        assert len(vals[best]) == 12, vals
+    finally:
+        d.stop()
+
+
 def test_hyperband_refusals(hpod_curve):
     sm = client(hpod_curve)
     cases = [

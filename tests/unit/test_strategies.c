@@ -1,6 +1,7 @@
 /* Grid, Hyperband (ASHA) and the median rule, on synthetic spaces and
  * curves: Grid's order, exhaustion and cap; Hyperband's settings, stop at
- * MaxResource and promotion decisions at its rungs; the median rule's
+ * MaxResource and promotion decisions at its rungs, the same from a
+ * fresh strategy (restart); the median rule's
  * minimum jobs, start step and decision, through strategy_should_stop with
  * any strategy. */
 #include <math.h>
@@ -246,6 +247,122 @@ static void test_hb_brackets(void **unused) {
     space_free(sp);
 }
 
+/* A config of bracket 0 with MinResource 1, MaxResource 9 (rungs 1 and 3,
+ * brackets 0 and 1), found by probing: alone against better values at
+ * rung 1, a trial of bracket 0 stops, one of bracket 1 runs on. */
+static double hb_bracket0_cfg(strategy *s) {
+    static tcurve fin[3], probe;
+    strategy_curve all[4];
+    double one[3] = {1, 1, 1}, bad[1] = {5};
+    for (int i = 0; i < 3; i++) {
+        curve_set(&fin[i], -1.0 - i, one, 3, 1);
+        all[i] = fin[i].c;
+    }
+    for (int k = 0; k < 100; k++) {
+        curve_set(&probe, 0.01 * k, bad, 1, 0);
+        all[3] = probe.c;
+        if (strategy_should_stop(s, &all[3], all, 4))
+            return 0.01 * k;
+    }
+    fail_msg("no config of bracket 0 in 100 probes");
+    return 0;
+}
+
+/* Segments: a trial let through by a rung that few had reached is stopped
+ * while still before the next rung once better values reach that rung;
+ * once it has reached the next rung it is judged only there. */
+static void test_hb_segments(void **unused) {
+    space *sp = mk(CONT1);
+    strategy *s = hb_new(sp, 1, 9);
+    double c0 = hb_bracket0_cfg(s);
+    static tcurve me, other[3];
+    strategy_curve all[4];
+    double mine[4] = {2, 2, 0.5, 0.5}, good[1] = {1};
+    curve_set(&me, c0, mine, 1, 0); /* alone at rung 1: continues */
+    all[0] = me.c;
+    assert_int_equal(strategy_should_stop(s, &all[0], all, 1), 0);
+    for (int i = 0; i < 3; i++) {
+        curve_set(&other[i], 10.0 + i, good, 1, 0);
+        all[1 + i] = other[i].c;
+    }
+    curve_set(&me, c0, mine, 2, 0); /* step 2, still before rung 3: cut */
+    all[0] = me.c;
+    assert_int_equal(strategy_should_stop(s, &all[0], all, 4), 1);
+    curve_set(&me, c0, mine, 3, 0); /* at rung 3 (best there): rung 1 is not judged again */
+    all[0] = me.c;
+    assert_int_equal(strategy_should_stop(s, &all[0], all, 4), 0);
+    strategy_free(s);
+    space_free(sp);
+}
+
+/* Restart: the decisions are a pure function of the curves. A simulated
+ * run (MinResource 1, MaxResource 27: rungs 1, 3, 9 and three brackets; 40
+ * trials, 3 at a time, one step each per round) asks the live strategy at
+ * every step; a fresh strategy created at each call (as after a restart at
+ * that moment) and one created halfway through and asked from then on make
+ * the same decisions. The run stops some trials at each kind of rung, and
+ * lets some run to MaxResource. */
+#define SIM_TRIALS 40
+#define SIM_MAX 27
+static void test_hb_restart(void **unused) {
+    space *sp = mk(CONT1);
+    strategy *live = hb_new(sp, 1, SIM_MAX), *half = NULL;
+    static tcurve t[SIM_TRIALS];
+    strategy_curve all[SIM_TRIALS];
+    double y[SIM_TRIALS][SIM_MAX];
+    size_t len[SIM_TRIALS] = {0};
+    int done[SIM_TRIALS] = {0}, started = 0, calls = 0, stops_at[SIM_MAX + 1] = {0};
+    for (int i = 0; i < SIM_TRIALS; i++) {
+        double q = 0.2 + 0.8 * fmod(0.6180339887 * (i + 1), 1.0); /* quality */
+        for (int k = 0; k < SIM_MAX; k++)
+            y[i][k] = q * (1 + 3.0 / (k + 1)) + 0.01 * sin(7.0 * i + k);
+    }
+    while (1) {
+        int running = 0;
+        for (int i = 0; i < started; i++)
+            running += !done[i];
+        while (running < 3 && started < SIM_TRIALS) {
+            running++;
+            started++;
+        }
+        if (!running)
+            break;
+        for (int i = 0; i < started; i++) {
+            if (done[i])
+                continue;
+            len[i]++;
+            for (int j = 0; j < started; j++) {
+                curve_set(&t[j], 0.0123 * (j + 1), y[j], len[j], done[j]);
+                all[j] = t[j].c;
+            }
+            int d = strategy_should_stop(live, &all[i], all, (size_t)started);
+            strategy *fresh = hb_new(sp, 1, SIM_MAX);
+            assert_int_equal(strategy_should_stop(fresh, &all[i], all, (size_t)started), d);
+            strategy_free(fresh);
+            if (!half && started > SIM_TRIALS / 2)
+                half = hb_new(sp, 1, SIM_MAX);
+            if (half)
+                assert_int_equal(strategy_should_stop(half, &all[i], all, (size_t)started), d);
+            calls++;
+            if (d) {
+                done[i] = 1;
+                stops_at[len[i]]++;
+            }
+        }
+    }
+    assert_true(calls > 100);
+    int early = 0;
+    for (int n = 1; n < SIM_MAX; n++)
+        early += stops_at[n];
+    assert_true(stops_at[1] + stops_at[2] > 0); /* segment of rung 1 */
+    assert_true(stops_at[3] + stops_at[4] + stops_at[5] > 0);
+    assert_true(early > SIM_TRIALS / 2);
+    assert_true(stops_at[SIM_MAX] > 0);
+    strategy_free(live);
+    strategy_free(half);
+    space_free(sp);
+}
+
 /* The median rule: not before START_STEP, not with fewer than MIN_JOBS
  * finished trials; stops a trial worse than the median of the finished
  * trials' running averages up to its step; works over any strategy. */
@@ -314,6 +431,7 @@ int main(void) {
         cmocka_unit_test(test_grid_order),   cmocka_unit_test(test_grid_refusals),
         cmocka_unit_test(test_hb_settings),  cmocka_unit_test(test_hb_bounds),
         cmocka_unit_test(test_hb_promotion), cmocka_unit_test(test_hb_brackets),
+        cmocka_unit_test(test_hb_segments),  cmocka_unit_test(test_hb_restart),
         cmocka_unit_test(test_median),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
