@@ -1,6 +1,6 @@
 /* api — the router of both APIs (see api.h and api_ops.h).
  *
- * One route table (/health, the logs endpoint, the 2017 operations by path,
+ * One route table (/health, /metrics, the logs endpoint, the 2017 operations by path,
  * the current ones by X-Amz-Target) and one operation table. A request is
  * authenticated once (auth_check), routed, checked for its method, content
  * type and size, its body parsed once (JSON) and validated against its

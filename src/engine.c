@@ -1317,12 +1317,12 @@ int engine_max_running(const engine *en) {
     return en->cfg.max_running > 0 ? en->cfg.max_running : ENGINE_DEFAULT_MAX_RUNNING;
 }
 
-void engine_each_trial(const engine *en, void (*cb)(void *ud, const char *backend,
-                                                    const char *status),
-                       void *ud) {
+void engine_each_trial(const engine *en,
+                       void (*cb)(void *ud, const char *be, const char *status), void *ud) {
     for (const tuning *tj = en->tunings; tj; tj = tj->next)
         for (size_t i = 0; i < tj->ntrials; i++)
-            cb(ud, tj->be ? backend_name(tj->be) : "", training_status_text(trial_status(tj->trials[i])));
+            cb(ud, tj->be ? backend_name(tj->be) : "",
+               training_status_text(trial_status(tj->trials[i])));
 }
 
 int engine_tunings(const engine *en) {

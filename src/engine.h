@@ -121,8 +121,8 @@ int engine_max_running(const engine *en);
 /* Calls cb for every training job the engine holds (not final): its
  * backend's name and its status's stored text, both static. For the
  * metrics (telemetry.h). */
-void engine_each_trial(const engine *en,
-                       void (*cb)(void *ud, const char *be, const char *status), void *ud);
+void engine_each_trial(const engine *en, void (*cb)(void *ud, const char *be, const char *status),
+                       void *ud);
 
 /* Reads training job `row`'s log (borrowed) from byte `offset` through the
  * backend that runs it (the backend owns the log stream): at most n bytes

@@ -67,8 +67,7 @@ static int reserved(const char *key) {
     return !strcmp(key, "time") || !strcmp(key, "level") || !strcmp(key, "msg");
 }
 
-char *logjson_format(double now, const char *level, const char *msg, const log_kv *f,
-                     size_t nf) {
+char *logjson_format(double now, const char *level, const char *msg, const log_kv *f, size_t nf) {
     char ts[40], date[24];
     struct tm tm;
     time_t sec = (time_t)floor(now);
@@ -107,7 +106,8 @@ void logjson_write(const char *level, const char *msg, const log_kv *f, size_t n
     clock_gettime(CLOCK_REALTIME, &t);
     char *line = logjson_format((double)t.tv_sec + (double)t.tv_nsec / 1e9, level, msg, f, nf);
     if (!line) {
-        static const char oom[] = "{\"level\":\"error\",\"msg\":\"log line lost: out of memory\"}\n";
+        static const char oom[] =
+            "{\"level\":\"error\",\"msg\":\"log line lost: out of memory\"}\n";
         if (write(STDERR_FILENO, oom, sizeof oom - 1) < 0) {
             /* nowhere left to say it */
         }

@@ -18,8 +18,7 @@
 
 /* Formats one line (no trailing newline) into a string the caller frees
  * with free(); `now` is epoch seconds. NULL when out of memory. */
-char *logjson_format(double now, const char *level, const char *msg, const log_kv *f,
-                     size_t nf);
+char *logjson_format(double now, const char *level, const char *msg, const log_kv *f, size_t nf);
 
 /* The log_sink: formats the line at the current time and writes it, with
  * its newline, to stderr in one write. Safe from any thread. */

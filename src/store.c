@@ -1470,8 +1470,8 @@ int store_training_artifacts(store *s, int64_t id, const char *uri) {
     return run(s, "UPDATE training_jobs SET model_artifacts=? WHERE id=?", "si", uri, id);
 }
 
-int store_count_by_status(store *s, void (*cb)(void *ud, int training, const char *status,
-                                                int64_t n),
+int store_count_by_status(store *s,
+                          void (*cb)(void *ud, int training, const char *status, int64_t n),
                           void *ud) {
     int r;
     sqlite3_stmt *st = prep(s, "SELECT status, count(*) FROM tuning_jobs WHERE kind='tuning'"

@@ -339,10 +339,9 @@ STORE_MUST_CHECK int store_training_artifacts(store *s, int64_t id, const char *
  * cb(ud, 1, status, n) for each training job status (InProgress, Stopping,
  * Completed, Failed, Stopped; from the counters' table, no scan of the
  * training jobs). */
-STORE_MUST_CHECK int store_count_by_status(store *s,
-                                           void (*cb)(void *ud, int training, const char *status,
-                                                      int64_t n),
-                                           void *ud);
+STORE_MUST_CHECK int
+store_count_by_status(store *s, void (*cb)(void *ud, int training, const char *status, int64_t n),
+                      void *ud);
 /* Size of the database file: page_count x page_size (the WAL not counted). */
 STORE_MUST_CHECK int store_size_bytes(store *s, int64_t *bytes);
 

@@ -47,8 +47,8 @@ const char *telemetry_reason_label(telemetry_reason r) {
 /* One label set of a counter or histogram. */
 typedef struct {
     char lv[2][TELEMETRY_LABEL_MAX];
-    uint64_t count; /* a counter's value; a histogram's observations */
-    double sum;     /* a histogram's sum */
+    uint64_t count;                      /* a counter's value; a histogram's observations */
+    double sum;                          /* a histogram's sum */
     uint64_t bucket[TELEMETRY_NBUCKETS]; /* observations <= BUCKETS[i] (not cumulative) */
 } cell;
 
@@ -227,7 +227,8 @@ int telemetry_collect(store *st, const engine *en, telemetry_gauges *g) {
     int64_t bytes = 0;
     /* Every status is exported, 0 when no job has it: a series that
      * appears only once a job reaches its status breaks rate() and alerts. */
-#define X(code, stored, n17, ncur, final, stoppable) telemetry_gauge(g, TM_TUNING_JOBS, stored, NULL, 0);
+#define X(code, stored, n17, ncur, final, stoppable)                                               \
+    telemetry_gauge(g, TM_TUNING_JOBS, stored, NULL, 0);
     TUNING_STATUS_TABLE(X)
 #undef X
 #define X(code, stored, n17, ncur, final, stoppable)                                               \

@@ -39,13 +39,13 @@
 #include "store.h"
 
 /* Caps. */
-#define TELEMETRY_CELLS_MAX 128         /* label sets per counter / histogram series */
-#define TELEMETRY_LABEL_MAX 64          /* bytes of a label value, NUL included */
-#define TELEMETRY_GAUGES_MAX 256        /* gauge samples of one scrape */
-#define TELEMETRY_BODY_MAX (1 << 20)    /* bytes of a /metrics answer */
-#define TELEMETRY_TOKEN_MAX 256         /* bytes of the --metrics-token-file token */
-#define TELEMETRY_OTHER "other"         /* label value past TELEMETRY_CELLS_MAX */
-#define TELEMETRY_PATH "/metrics"       /* the route (api.c) */
+#define TELEMETRY_CELLS_MAX 128      /* label sets per counter / histogram series */
+#define TELEMETRY_LABEL_MAX 64       /* bytes of a label value, NUL included */
+#define TELEMETRY_GAUGES_MAX 256     /* gauge samples of one scrape */
+#define TELEMETRY_BODY_MAX (1 << 20) /* bytes of a /metrics answer */
+#define TELEMETRY_TOKEN_MAX 256      /* bytes of the --metrics-token-file token */
+#define TELEMETRY_OTHER "other"      /* label value past TELEMETRY_CELLS_MAX */
+#define TELEMETRY_PATH "/metrics"    /* the route (api.c) */
 #define TELEMETRY_CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
 
 /* Histogram bucket upper bounds, seconds (one list for every histogram:

@@ -154,18 +154,18 @@ static char *render(const telemetry_gauges *g) {
  * that pass it mean something). */
 static void test_parser_rejects(void **unused) {
     static const char *const bad[] = {
-        "x 1\n",                                                /* no TYPE */
-        "# TYPE a_total counter\na_total{l=\"x} 1\n",           /* unterminated value */
-        "# TYPE a_total counter\na_total{l=\"a\"b\"} 1\n",       /* raw quote */
-        "# TYPE a_total counter\na_total{l=\"x\"} one\n",       /* not a number */
-        "# TYPE a_total counter\na_total{l=\"x\"}  1\n",        /* two spaces */
-        "# TYPE a counter\na 1\n",                              /* counter without _total */
-        "# TYPE a gauge\na 1\n# TYPE a gauge\na 2\n",           /* a family twice */
-        "# TYPE a gauge\nb 1\n",                                /* outside its family */
+        "x 1\n",                                           /* no TYPE */
+        "# TYPE a_total counter\na_total{l=\"x} 1\n",      /* unterminated value */
+        "# TYPE a_total counter\na_total{l=\"a\"b\"} 1\n", /* raw quote */
+        "# TYPE a_total counter\na_total{l=\"x\"} one\n",  /* not a number */
+        "# TYPE a_total counter\na_total{l=\"x\"}  1\n",   /* two spaces */
+        "# TYPE a counter\na 1\n",                         /* counter without _total */
+        "# TYPE a gauge\na 1\n# TYPE a gauge\na 2\n",      /* a family twice */
+        "# TYPE a gauge\nb 1\n",                           /* outside its family */
         "# TYPE h histogram\nh_bucket{le=\"1\"} 2\nh_bucket{le=\"2\"} 1\n", /* not cumulative */
-        "# TYPE a gauge\na 1",                                   /* no final newline */
-        "# TYPE a summary\na 1\n",                              /* a type we do not make */
-        "# HELP\n",                                             /* bad HELP */
+        "# TYPE a gauge\na 1",                                              /* no final newline */
+        "# TYPE a summary\na 1\n", /* a type we do not make */
+        "# HELP\n",                /* bad HELP */
     };
     parsed p;
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
@@ -220,8 +220,7 @@ static void test_counters_and_histograms(void **unused) {
                             "code=\"200\"}") == 2);
     assert_true(value_of(t, "openhpo_api_requests_total{operation=\"CreateTuningJob\","
                             "code=\"400\"}") == 1);
-    assert_true(value_of(t, "openhpo_api_requests_total{operation=\"Unknown\",code=\"400\"}") ==
-                1);
+    assert_true(value_of(t, "openhpo_api_requests_total{operation=\"Unknown\",code=\"400\"}") == 1);
     const char *h = "openhpo_api_request_duration_seconds";
     char head[256];
     snprintf(head, sizeof head, "%s_bucket{operation=\"CreateTuningJob\",le=\"0.0005\"}", h);
