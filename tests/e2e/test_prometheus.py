@@ -245,29 +245,36 @@ def test_prometheus_scrapes_counters_moving(hpod_metrics, tmp_path):
         sm.create_hyper_parameter_tuning_job(
             **tuning_body("good", {"mode": "normal", "sleep": "2"}, 4, 2))
         sm.create_hyper_parameter_tuning_job(**tuning_body("bad", {"mode": "crash"}, 2, 1))
+        # One that fails with its own reason (output/failure).
+        sm.create_hyper_parameter_tuning_job(**tuning_body("told", {"mode": "failurefile"}, 1, 1))
         prom.wait('sum(openhpo_training_jobs_active{job="hpod",backend="local"})',
                   lambda v: v >= 1)
         assert wait_tuning(sm, "good")["HyperParameterTuningJobStatus"] == "Completed"
         assert wait_tuning(sm, "bad")["HyperParameterTuningJobStatus"] == "Failed"
+        assert wait_tuning(sm, "told")["HyperParameterTuningJobStatus"] == "Failed"
 
         q = 'openhpo_training_jobs_launched_total{job="hpod",backend="local"}'
-        assert prom.wait(q, lambda v: v >= 6) == 6
+        assert prom.wait(q, lambda v: v >= 7) == 7
         assert prom.wait('openhpo_training_jobs_ended_total{job="hpod",backend="local",'
                          'status="Completed"}', lambda v: v == 4) == 4
         assert prom.wait('openhpo_training_jobs_failed_total{job="hpod",backend="local",'
                          'reason="exit_code"}', lambda v: v == 2) == 2
+        assert prom.wait('openhpo_training_jobs_failed_total{job="hpod",backend="local",'
+                         'reason="reported"}', lambda v: v == 1) == 1
         assert prom.scalar('sum(openhpo_training_jobs_failed_total{job="hpod",'
-                           'reason!="exit_code"})') == 0
+                           'reason!~"exit_code|reported"})') == 0
+        assert prom.scalar('sum(openhpo_training_jobs_ended_total{job="hpod",'
+                           'status="Failed"})') == 3
         # Jobs by status: the store's counts now, and what was running meanwhile.
         assert prom.wait('openhpo_training_jobs{job="hpod",status="Completed"}',
                          lambda v: v == 4) == 4
         assert prom.wait('openhpo_tuning_jobs{job="hpod",status="Completed"}',
                          lambda v: v == 1) == 1
         assert prom.wait('openhpo_tuning_jobs{job="hpod",status="Failed"}',
-                         lambda v: v == 1) == 1
+                         lambda v: v == 2) == 2
         assert prom.wait('openhpo_training_jobs_running{job="hpod"}', lambda v: v == 0) == 0
         peak = prom.scalar('max_over_time(openhpo_training_jobs_running{job="hpod"}[5m])')
-        assert 1 <= peak <= 3, peak
+        assert 1 <= peak <= 4, peak  # 2 + 1 + 1 parallel at most
         assert prom.scalar('max_over_time(openhpo_training_jobs{job="hpod",'
                            'status="InProgress"}[5m])') >= 1
         assert prom.scalar('min_over_time(openhpo_tuning_jobs{job="hpod",'
@@ -275,15 +282,15 @@ def test_prometheus_scrapes_counters_moving(hpod_metrics, tmp_path):
         # API requests by operation and code, and their latency.
         assert prom.wait('sum(openhpo_api_requests_total{job="hpod",'
                          'operation="CreateHyperParameterTuningJob",code="200"})',
-                         lambda v: v == 2) == 2
+                         lambda v: v == 3) == 3
         described = prom.wait('sum(openhpo_api_requests_total{job="hpod",'
                               'operation="DescribeHyperParameterTuningJob",code="200"})',
                               lambda v: v >= 2)
         assert prom.scalar('sum(openhpo_api_request_duration_seconds_count{job="hpod",'
                            'operation="DescribeHyperParameterTuningJob"})') >= described
-        # Suggestions: one per training job of the Bayesian tuning jobs.
+        # Suggestions: one per training job of the (Bayesian) tuning jobs.
         assert prom.wait('sum(openhpo_suggestion_duration_seconds_count{job="hpod",'
-                         'strategy="Bayesian"})', lambda v: v >= 6) >= 6
+                         'strategy="Bayesian"})', lambda v: v >= 7) >= 7
         assert prom.scalar('histogram_quantile(0.5, sum by (le) (rate('
                            'openhpo_suggestion_duration_seconds_bucket{job="hpod"}[5m])))') >= 0
         assert prom.scalar('openhpo_store_size_bytes{job="hpod"}') > 0
@@ -304,7 +311,7 @@ def test_prometheus_scrapes_counters_moving(hpod_metrics, tmp_path):
     st, _, text = scrape(d)
     assert st == 200
     after, _ = parse_exposition(text)
-    assert after[("openhpo_training_jobs_launched_total", '{backend="local"}')] == 6
+    assert after[("openhpo_training_jobs_launched_total", '{backend="local"}')] == 7
     assert after[("openhpo_training_jobs_failed_total",
                   '{backend="local",reason="exit_code"}')] == 2
     assert after[("openhpo_tuning_jobs", '{status="Completed"}')] == 1
@@ -327,7 +334,7 @@ def test_prometheus_scrapes_counters_moving(hpod_metrics, tmp_path):
     assert len(scrapes) >= 5  # Prometheus' scrapes, every second
     assert {j["status"] for j in scrapes} == {200, 401}
     creates = [j for j in requests if j.get("target") == "SageMaker.CreateHyperParameterTuningJob"]
-    assert len(creates) == 2 and all(j["status"] == 200 and j["method"] == "POST" for j in creates)
+    assert len(creates) == 3 and all(j["status"] == 200 and j["method"] == "POST" for j in creates)
     assert all(re.match(r"^[0-9a-f-]{36}$", j["request_id"]) for j in requests)
 
 
