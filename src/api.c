@@ -1,6 +1,6 @@
 /* api — the router of both APIs (see api.h and api_ops.h).
  *
- * One route table (/health, the logs endpoint, the 2017 operations by path,
+ * One route table (/health, /metrics, the logs endpoint, the 2017 operations by path,
  * the current ones by X-Amz-Target) and one operation table. A request is
  * authenticated once (auth_check), routed, checked for its method, content
  * type and size, its body parsed once (JSON) and validated against its
@@ -16,6 +16,7 @@
 
 #include "api_ops.h"
 #include "reply.h"
+#include "telemetry.h"
 #include "util.h"
 #include "validate.h"
 #include "warmstart.h"
@@ -130,11 +131,13 @@ static const struct {
 #define TARGET_PREFIX "SageMaker."
 
 /* The routes, in the order they are tried. */
-typedef enum { ROUTE_HEALTH, ROUTE_LOGS, ROUTE_CURRENT, ROUTE_2017 } route;
+typedef enum { ROUTE_HEALTH, ROUTE_METRICS, ROUTE_LOGS, ROUTE_CURRENT, ROUTE_2017 } route;
 
 static route route_of(const http_request *req) {
     if (!strcmp(req->path, "/health"))
         return ROUTE_HEALTH;
+    if (!strcmp(req->path, TELEMETRY_PATH))
+        return ROUTE_METRICS;
     if (!strncmp(req->path, API_LOGS_PREFIX, strlen(API_LOGS_PREFIX)))
         return ROUTE_LOGS;
     if (!strcmp(req->path, "/") && http_header(req, "X-Amz-Target"))
@@ -148,6 +151,20 @@ static size_t find_op(api_flavor fl, const char *name) {
         if (ops[i].api == fl && !strcmp(ops[i].name, name))
             return i;
     return NOPS;
+}
+
+/* The operation a request names, for the metrics: a name of the table
+ * (static), "GetLogs" for the logs endpoint, else NULL (unknown). */
+static const char *op_label(route rt, const http_request *req) {
+    const char *target = http_header(req, "X-Amz-Target");
+    size_t i = NOPS;
+    if (rt == ROUTE_LOGS)
+        return "GetLogs";
+    if (rt == ROUTE_CURRENT && !strncmp(target, TARGET_PREFIX, strlen(TARGET_PREFIX)))
+        i = find_op(API_CURRENT, target + strlen(TARGET_PREFIX));
+    else if (rt == ROUTE_2017)
+        i = find_op(API_2017, req->path + 1);
+    return i < NOPS ? ops[i].name : NULL;
 }
 
 /* Reads and checks the body of an API call: method, content type, size,
@@ -189,10 +206,15 @@ void api_handle(void *ud, const http_request *req, http_response *resp) {
     api *a = ud;
     route rt = route_of(req);
     api_call c = {.env = &a->env, .api = rt == ROUTE_CURRENT ? API_CURRENT : API_2017, .req = req};
+    double t0 = telemetry_clock();
     auth_identity who;
     json_t *body = NULL, *out = NULL;
     err_t e = {0};
     int rc;
+    if (rt == ROUTE_METRICS) {
+        telemetry_serve(a->cfg.st, a->cfg.en, a->cfg.metrics_token, req, resp);
+        return;
+    }
     if (rt == ROUTE_HEALTH) {
         reply_json(resp, 200,
                    json_pack("{s:s, s:i}", "Status", "ok", "RunningTrainingJobs",
@@ -239,6 +261,7 @@ out:
             err_set(&e, ERR_INTERNAL, "internal error");
         reply_error(resp, &e, c.api);
     }
+    telemetry_api_request(op_label(rt, req), resp->status, telemetry_clock() - t0);
     json_decref(out);
     json_decref(body);
 }

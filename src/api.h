@@ -22,6 +22,8 @@ typedef struct {
     const char *region; /* for ARNs */
     int hour_seconds;   /* length of an hour for MaxClockTimeInHours (3600; tests shorten it) */
     auth_config auth;   /* who may call (auth.h): credentials and throttle, borrowed */
+    const char *metrics_token; /* GET /metrics needs "Bearer <it>" when non-empty (telemetry.h);
+                                  borrowed, may be NULL */
 } api_config;
 
 /* Caller frees with api_free(). NULL on allocation failure. */

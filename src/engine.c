@@ -16,6 +16,7 @@
 #include "space.h"
 #include "status.h"
 #include "strategy.h"
+#include "telemetry.h"
 #include "tenant.h"
 #include "trial.h"
 #include "util.h"
@@ -77,6 +78,7 @@ typedef struct suggest_job {
     double *out;
     int rc;
     err_t e;
+    double seconds; /* run()'s time (on the worker), recorded by done() */
 } suggest_job;
 
 struct tuning {
@@ -157,14 +159,18 @@ static void job_unlink(engine *en, suggest_job *j) {
 
 static void suggest_run(void *arg) {
     suggest_job *j = arg;
+    double t0 = telemetry_clock();
     j->rc = strategy_suggest(j->strat, j->index, j->done, j->ndone, j->pending, j->npending, j->out,
                              &j->e);
+    j->seconds = telemetry_clock() - t0;
 }
 
 static void suggest_done(void *arg, int cancelled) {
     suggest_job *j = arg;
     if (j->en)
         job_unlink(j->en, j);
+    if (!cancelled && !j->rc)
+        telemetry_suggestion(strategy_name(j->strat), j->seconds);
     if (j->tj) {
         tuning *tj = j->tj;
         tj->inflight = NULL;
@@ -788,7 +794,7 @@ static int finish_tuning(engine *en, tuning *tj) {
 }
 
 static int machine_room(engine *en) {
-    int cap = en->cfg.max_running > 0 ? en->cfg.max_running : ENGINE_DEFAULT_MAX_RUNNING;
+    int cap = engine_max_running(en);
     int n = 0;
     /* A suggestion in flight, or computed and not yet applied, holds its slot. */
     for (const tuning *tj = en->tunings; tj; tj = tj->next)
@@ -1469,6 +1475,20 @@ int engine_running(const engine *en) {
     for (const tuning *tj = en->tunings; tj; tj = tj->next)
         n += (int)tj->ntrials;
     return n;
+}
+
+int engine_max_running(const engine *en) {
+    return en->cfg.max_running > 0 ? en->cfg.max_running : ENGINE_DEFAULT_MAX_RUNNING;
+}
+
+void engine_each_trial(const engine *en,
+                       void (*cb)(void *ud, const char *be, const char *status), void *ud) {
+    for (const tuning *tj = en->tunings; tj; tj = tj->next)
+        for (size_t i = 0; i < tj->ntrials; i++) {
+            size_t k = trial_def(tj->trials[i]);
+            const backend *be = k < tj->nds ? tj->ds[k].be : NULL;
+            cb(ud, be ? backend_name(be) : "", training_status_text(trial_status(tj->trials[i])));
+        }
 }
 
 int engine_tunings(const engine *en) {

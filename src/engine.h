@@ -121,6 +121,15 @@ int engine_stop_training(engine *en, int64_t training_id, err_t *e);
 /* Number of training jobs running now (for /health and tests). */
 int engine_running(const engine *en);
 
+/* The machine's cap on running training jobs (engine_config.max_running,
+ * or its default). */
+int engine_max_running(const engine *en);
+/* Calls cb for every training job the engine holds (not final): its
+ * backend's name and its status's stored text, both static. For the
+ * metrics (telemetry.h). */
+void engine_each_trial(const engine *en, void (*cb)(void *ud, const char *be, const char *status),
+                       void *ud);
+
 /* Reads training job `row`'s log (borrowed) from byte `offset` through the
  * backend that runs it (the backend owns the log stream): at most n bytes
  * into buf. The backend is that of the job's tuning job in memory, else the

@@ -31,9 +31,11 @@
 #include "contract.h"
 #include "engine.h"
 #include "http.h"
+#include "logjson.h"
 #include "loop.h"
 #include "s3.h"
 #include "store.h"
+#include "telemetry.h"
 #include "tenant.h"
 #include "throttle.h"
 #include "util.h"
@@ -65,6 +67,8 @@ typedef struct {
     int allow_host_programs;              /* --allow-host-programs */
     const char *run_as;                   /* --run-as USER */
     opt_list allow_env;                   /* --allow-env KEY */
+    const char *log_format;               /* --log-format text|json */
+    const char *metrics_token_file;       /* --metrics-token-file FILE */
 } options;
 
 typedef struct {
@@ -126,6 +130,11 @@ static const opt_def OPTIONS[] = {
     OPT("--allow-env", OPT_LIST, allow_env, "KEY",
         "allow Environment key KEY although it changes how programs load or start (LD_*, "
         "BASH_ENV, PATH, ...; src/tenant.h); '*' allows every key"),
+    OPT("--log-format", OPT_STR, log_format, "text|json",
+        "log lines as text (default) or one JSON object per line (docs/METRICS.md)"),
+    OPT("--metrics-token-file", OPT_STR, metrics_token_file, "FILE",
+        "GET /metrics then needs \"Authorization: Bearer <the file's first line>\" (mode 0600; "
+        "default: /metrics is open, like /health)"),
     OPT("--throttle-rate", OPT_DOUBLE, throttle_rate, "R",
         "requests/second per access key (default: no throttling)"),
     OPT("--throttle-burst", OPT_DOUBLE, throttle_burst, "B",
@@ -216,6 +225,10 @@ static int parse_args(int argc, char **argv, options *o) {
     }
     if (!o->listen || !o->data_dir) {
         usage(stderr);
+        return -1;
+    }
+    if (o->log_format && strcmp(o->log_format, "text") && strcmp(o->log_format, "json")) {
+        fprintf(stderr, "hpod: --log-format is text or json, not '%s'\n", o->log_format);
         return -1;
     }
     if (o->throttle_burst > 0 && !(o->throttle_rate > 0)) {
@@ -337,12 +350,15 @@ int main(int argc, char **argv) {
     json_t *bconf = NULL; /* --backend-config: outlives the backends */
     throttle *th = NULL;
     tenant *tn = NULL;
+    char metrics_token[TELEMETRY_TOKEN_MAX] = ""; /* --metrics-token-file */
 
     /* Nothing hpod creates is for others (database, logs, job directories);
      * what a job's user must reach is opened up explicitly. */
     umask(077);
     if (parse_args(argc, argv, &o))
         return 2;
+    if (o.log_format && !strcmp(o.log_format, "json"))
+        log_sink = logjson_write; /* before any thread: util.h */
     signal(SIGPIPE, SIG_IGN);
     /* S3 settings are read from the environment where they are used (s3.h):
      * set before any thread exists, never changed after. */
@@ -438,6 +454,10 @@ int main(int argc, char **argv) {
                         .nallow_env = o.allow_env.n};
     if (!(tn = tenant_new(&tc, &e))) {
         fprintf(stderr, "hpod: %s%s%s\n", creds ? o.credentials : "", creds ? ": " : "", e.msg);
+        goto out;
+    }
+    if (o.metrics_token_file && telemetry_load_token(o.metrics_token_file, metrics_token, &e)) {
+        fprintf(stderr, "hpod: %s\n", e.msg);
         goto out;
     }
     if (o.throttle_rate > 0 && !(th = throttle_new(o.throttle_rate, o.throttle_burst))) {
@@ -559,7 +579,8 @@ int main(int argc, char **argv) {
                      .en = en,
                      .region = o.region,
                      .hour_seconds = o.hour_seconds,
-                     .auth = {.creds = creds, .th = th, .region = o.region}};
+                     .auth = {.creds = creds, .th = th, .region = o.region},
+                     .metrics_token = metrics_token};
     if (!(ap = api_new(&ac)))
         goto out;
     if (!(http = http_start(l, host, port, VALIDATE_MAX_BODY_BYTES, api_handle, ap)))
@@ -587,6 +608,10 @@ int main(int argc, char **argv) {
         log_warn("jobs run as other Unix users (run_as, --run-as): hpod runs as uid %d, not "
                  "root, so it can start only jobs of its own user",
                  (int)geteuid());
+    if (!metrics_token[0] && !is_loopback(host))
+        log_warn("GET /metrics is open to whoever reaches %s (counts only); "
+                 "--metrics-token-file restricts it",
+                 host);
     if (creds && o.allow_host_programs)
         log_warn("--allow-host-programs: every caller may run any host program as its jobs' user");
     rc = loop_run(l) ? 1 : 0;

@@ -288,8 +288,20 @@ static enum MHD_Result respond(http_server *s, struct MHD_Connection *conn, req_
         snprintf(body, sizeof body, "over the cap");
     else
         snprintf(body, sizeof body, "%zu bytes", st->len);
-    log_info("http: %s %s%s%s %d %.2f ms body %s peer %s id %s", method, path, *target ? " " : "",
-             target, resp.status, precise_ms() - st->start_ms, body, st->peer, st->id);
+    double ms = precise_ms() - st->start_ms;
+    /* The same, as fields (hpod --log-format json); "target" last, when sent. */
+    log_kv lf[] = {{"method", method, 0},
+                   {"path", path, 0},
+                   {"status", NULL, resp.status},
+                   {"ms", NULL, (double)(int64_t)(ms * 100 + 0.5) / 100},
+                   {"body_bytes", NULL, (double)st->len},
+                   {"body_over_cap", NULL, st->too_large},
+                   {"peer", st->peer, 0},
+                   {"request_id", st->id, 0},
+                   {"target", target, 0}};
+    log_fields("info", lf, sizeof lf / sizeof *lf - !*target,
+               "http: %s %s%s%s %d %.2f ms body %s peer %s id %s", method, path, *target ? " " : "",
+               target, resp.status, ms, body, st->peer, st->id);
     return ret;
 }
 

@@ -207,6 +207,9 @@ static const char schema_v6[] = "ALTER TABLE training_jobs ADD COLUMN definition
 /* 7: a tuning job's warm-start parents: their ids, comma-separated
  * (store_tuning.parents). */
 static const char schema_v7[] = "ALTER TABLE tuning_jobs ADD COLUMN parents TEXT;";
+/* 8: tuning jobs by kind and status, for the metrics' count by status
+ * (store_count_by_status) without reading the rows. */
+static const char schema_v8[] = "CREATE INDEX tuning_kind_status ON tuning_jobs(kind, status);";
 
 static const struct {
     const char *sql;
@@ -219,6 +222,7 @@ static const struct {
     {schema_v5, NULL},      /* 4 -> 5 */
     {schema_v6, NULL},      /* 5 -> 6 */
     {schema_v7, NULL},      /* 6 -> 7 */
+    {schema_v8, NULL},      /* 7 -> 8 */
 };
 
 #define NMIGRATIONS (sizeof store_migrations / sizeof *store_migrations)
@@ -1487,4 +1491,49 @@ int store_each_training_of_account(store *s, const char *account,
 
 int store_training_artifacts(store *s, int64_t id, const char *uri) {
     return run(s, "UPDATE training_jobs SET model_artifacts=? WHERE id=?", "si", uri, id);
+}
+
+int store_count_by_status(store *s,
+                          void (*cb)(void *ud, int training, const char *status, int64_t n),
+                          void *ud) {
+    int r;
+    sqlite3_stmt *st = prep(s, "SELECT status, count(*) FROM tuning_jobs WHERE kind='tuning'"
+                               " GROUP BY status");
+    if (!st)
+        return ERR_INTERNAL;
+    while ((r = step(s, st)) == SQLITE_ROW)
+        cb(ud, 0, (const char *)sqlite3_column_text(st, 0), sqlite3_column_int64(st, 1));
+    sqlite3_finalize(st);
+    if (done_rc(r))
+        return done_rc(r);
+    /* Every training job has a tuning_id (a standalone one, its wrapper's):
+     * the counters' table has them all, one narrow row per tuning job. */
+    st = prep(s, "SELECT sum(in_progress) + sum(pending), sum(stopping), sum(completed),"
+                 " sum(failed), sum(stopped) FROM tuning_counts");
+    if (!st)
+        return ERR_INTERNAL;
+    if ((r = step(s, st)) == SQLITE_ROW) {
+        static const char *const status[] = {"InProgress", "Stopping", "Completed", "Failed",
+                                             "Stopped"};
+        for (int i = 0; i < 5; i++)
+            cb(ud, 1, status[i], sqlite3_column_int64(st, i));
+        r = SQLITE_DONE;
+    }
+    sqlite3_finalize(st);
+    return done_rc(r);
+}
+
+int store_size_bytes(store *s, int64_t *bytes) {
+    int r;
+    sqlite3_stmt *st = prep(s, "SELECT page_count * page_size FROM pragma_page_count(),"
+                               " pragma_page_size()");
+    *bytes = 0;
+    if (!st)
+        return ERR_INTERNAL;
+    if ((r = step(s, st)) == SQLITE_ROW) {
+        *bytes = sqlite3_column_int64(st, 0);
+        r = SQLITE_DONE;
+    }
+    sqlite3_finalize(st);
+    return done_rc(r);
 }

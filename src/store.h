@@ -83,7 +83,7 @@ typedef struct {
     double converged;  /* ConvergenceDetectedTime, 0 = not detected */
     /* The warm-start parents (WarmStartConfig), by row id, in the order the
      * request names them: resolved once at Create, so a parent deleted since
-     * (a tombstone) or a new job of its name changes nothing (schema 6). */
+     * (a tombstone) or a new job of its name changes nothing (schema 7). */
     int64_t parents[STORE_MAX_PARENTS];
     int nparents;
 } store_tuning;
@@ -343,5 +343,16 @@ STORE_MUST_CHECK int store_each_training_of_account(store *s, const char *accoun
 
 /* Records where a job's model.tar.gz was written. */
 STORE_MUST_CHECK int store_training_artifacts(store *s, int64_t id, const char *uri);
+
+/* For the metrics (telemetry.h): cb(ud, 0, status, n) for each status
+ * tuning jobs of kind "tuning" have (by an index on kind and status), then
+ * cb(ud, 1, status, n) for each training job status (InProgress, Stopping,
+ * Completed, Failed, Stopped; from the counters' table, no scan of the
+ * training jobs). */
+STORE_MUST_CHECK int
+store_count_by_status(store *s, void (*cb)(void *ud, int training, const char *status, int64_t n),
+                      void *ud);
+/* Size of the database file: page_count x page_size (the WAL not counted). */
+STORE_MUST_CHECK int store_size_bytes(store *s, int64_t *bytes);
 
 #endif

@@ -13,6 +13,7 @@
 #include "ingest.h"
 #include "tenant.h"
 #include "pack.h"
+#include "telemetry.h"
 #include "util.h"
 
 typedef struct launch_job launch_job;
@@ -208,12 +209,31 @@ static int finish(trial *t, training_status to, const char *secondary, const cha
                 : "Training job stopped");
     if (rc)
         return rc;
+    if (to != TRAINING_FAILED) /* fail() records its own, with its reason */
+        telemetry_ended(backend_name(t->job.be), training_status_text(to), 0);
     t->status = to;
     t->phase = TRIAL_FINAL;
     t->has_obj = has_obj;
     t->obj = obj;
     log_debug("training job %s: %s %s", t->name, training_status_text(to), reason ? reason : "");
     return 0;
+}
+
+/* Finishes the job Failed with `reason`, its class `why` for the metrics. */
+static int fail(trial *t, telemetry_reason why, const char *reason, double ended) {
+    int rc = finish(t, TRAINING_FAILED, "Failed", reason, 0, 0, ended);
+    if (!rc)
+        telemetry_ended(backend_name(t->job.be), training_status_text(TRAINING_FAILED), why);
+    return rc;
+}
+
+/* The reason class of a program's failure (contract_failure_reason's cases). */
+static telemetry_reason failure_class(const char *failure, const backend_result *r) {
+    if (failure[0])
+        return TELEMETRY_REASON_REPORTED;
+    if (r->error[0])
+        return TELEMETRY_REASON_BACKEND;
+    return r->exited ? TELEMETRY_REASON_EXIT : TELEMETRY_REASON_SIGNAL;
 }
 
 /* Builds the hyperparameters object (string -> string) from the stored row. */
@@ -414,6 +434,7 @@ static void launch_apply(trial *t, launch_job *lj) {
     if (t->first_started <= 0)
         t->first_started = t->started_at;
     t->checked = t->started_at;
+    telemetry_launched(backend_name(t->job.be));
     if (backend_watch_job(t->job.be, t->job_dir, t->handle, on_exit_cb, t, &t->w) !=
         BACKEND_RUNNING)
         t->exited = 1;
@@ -482,15 +503,16 @@ static int start_failure(trial *t) {
         int rc = store_training_retry(t->env.st, t->id);
         if (rc)
             return rc;
+        telemetry_retried(backend_name(t->job.be));
         t->retried++;
         t->phase = TRIAL_NEW;
         return 0;
     }
     if (!infra)
-        return finish(t, TRAINING_FAILED, "Failed", t->start_error, 0, 0, now_of(t));
+        return fail(t, TELEMETRY_REASON_START, t->start_error, now_of(t));
     snprintf(reason, sizeof reason, STORE_INTERNAL_PREFIX ": %s (%d attempts)", t->start_error,
              t->retried + 1);
-    return finish(t, TRAINING_FAILED, "Failed", reason, 0, 0, now_of(t));
+    return fail(t, TELEMETRY_REASON_INFRASTRUCTURE, reason, now_of(t));
 }
 
 /* NEW -> STARTING (on the worker) or, inline, RUNNING: builds the launch,
@@ -679,6 +701,7 @@ static int decide(trial *t) {
             int rc = store_training_retry(t->env.st, t->id);
             if (rc)
                 return rc;
+            telemetry_retried(backend_name(t->job.be));
             t->retried++;
             return relaunch(t);
         }
@@ -695,14 +718,14 @@ static int decide(trial *t) {
                      : r.model_error[0] ? r.model_error
                                         : "the platform failed the training job",
                      t->retried + 1);
-        return finish(t, TRAINING_FAILED, "Failed", reason, 0, 0, ended);
+        return fail(t, TELEMETRY_REASON_INFRASTRUCTURE, reason, ended);
     }
     if (r.result_unwritable) {
         snprintf(reason, sizeof reason,
                  STORE_INTERNAL_PREFIX ": the training job ended but its result could not be "
                                        "recorded%s%s (is the data dir's disk full?)",
                  r.error[0] ? ": " : "", r.error);
-        return finish(t, TRAINING_FAILED, "Failed", reason, 0, 0, ended);
+        return fail(t, TELEMETRY_REASON_UNRECORDED, reason, ended);
     }
     if (r.timed_out) {
         snprintf(reason, sizeof reason,
@@ -716,7 +739,7 @@ static int decide(trial *t) {
     if (r.exited && r.code == 0) {
         if (r.model_error[0]) {
             snprintf(reason, sizeof reason, "ClientError: %s", r.model_error);
-            return finish(t, TRAINING_FAILED, "Failed", reason, 0, 0, ended);
+            return fail(t, TELEMETRY_REASON_ARTIFACTS, reason, ended);
         }
         if (r.model_uri[0]) {
             int rc = store_training_artifacts(t->env.st, t->id, r.model_uri);
@@ -735,7 +758,7 @@ static int decide(trial *t) {
         contract_read_failure(t->job_dir, failure, sizeof failure);
     size_t tl = log_tail(t, tail, sizeof tail);
     contract_failure_reason(failure, tail, tl, &r, reason, sizeof reason);
-    return finish(t, TRAINING_FAILED, "Failed", reason, 0, 0, ended);
+    return fail(t, failure_class(failure, &r), reason, ended);
 }
 
 /* Delivers a stop asked for, once the store has it. */

@@ -15,19 +15,35 @@
 #include <unistd.h>
 
 int log_verbose; /* set once by main() before the loop starts */
+void (*log_sink)(const char *, const char *, const log_kv *, size_t); /* likewise */
 
-void log_msg(const char *level, const char *fmt, ...) {
-    char ts[32], line[2048];
+static void vlog(const char *level, const log_kv *f, size_t nf, const char *fmt, va_list ap) {
+    char ts[32], line[LOG_LINE_MAX];
     struct timespec now;
     struct tm tm;
-    va_list ap;
+    vsnprintf(line, sizeof line, fmt, ap);
+    if (log_sink) {
+        log_sink(level, line, f, nf);
+        return;
+    }
     clock_gettime(CLOCK_REALTIME, &now);
     gmtime_r(&now.tv_sec, &tm);
     strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%S", &tm);
-    va_start(ap, fmt);
-    vsnprintf(line, sizeof line, fmt, ap);
-    va_end(ap);
     fprintf(stderr, "%s.%03ldZ hpod %s: %s\n", ts, now.tv_nsec / 1000000, level, line);
+}
+
+void log_msg(const char *level, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vlog(level, NULL, 0, fmt, ap);
+    va_end(ap);
+}
+
+void log_fields(const char *level, const log_kv *f, size_t nf, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vlog(level, f, nf, fmt, ap);
+    va_end(ap);
 }
 
 double util_now(void) {

@@ -10,6 +10,23 @@
  * start-up by main() before any other thread or callback exists. */
 extern int log_verbose;
 void log_msg(const char *level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* A line's structured fields: key (static) and a string value, or, when s
+ * is NULL, the number n. As text the line is its message alone (which
+ * should say the same); log_sink gets them apart. */
+typedef struct {
+    const char *key;
+    const char *s;
+    double n;
+} log_kv;
+/* Each log line's message is capped at LOG_LINE_MAX - 1 bytes. */
+#define LOG_LINE_MAX 2048
+/* Where lines go instead of stderr as text, or NULL: set once by main()
+ * before any other thread or callback exists (hpod --log-format json:
+ * logjson_write, logjson.h). It must be safe from any thread. */
+extern void (*log_sink)(const char *level, const char *msg, const log_kv *f, size_t nf);
+void log_fields(const char *level, const log_kv *f, size_t nf, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 #define log_info(...) log_msg("info", __VA_ARGS__)
 #define log_warn(...) log_msg("warn", __VA_ARGS__)
 #define log_error(...) log_msg("error", __VA_ARGS__)

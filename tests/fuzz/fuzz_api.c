@@ -24,7 +24,9 @@
  *                            3 "/" without X-Amz-Target
  *                            4 "/health"
  *                            5 "/openhpo/logs/<extra>"
- *                            6 the extra string as the raw path
+ *                            6 the extra string as the raw path ("/metrics" in a
+ *                              seed; it needs a bearer token on the daemon with
+ *                              credentials)
  *                            7 "/<op>" + X-Amz-Target "SageMaker.<op>"
  *           bits 5-7 Content-Type: x-amz-json-1.1, json, x-amz-json-1.0, none,
  *                            text/plain, the extra string,
@@ -63,6 +65,7 @@
 #include "loop.h"
 #include "sigv4.h"
 #include "store.h"
+#include "telemetry.h"
 #include "util.h"
 
 #define FUZZ_REGION "us-east-1"
@@ -258,6 +261,7 @@ static void world_up(void) {
     if (!(w.open = api_new(&ac)))
         die("api_new");
     ac.auth.creds = w.creds;
+    ac.metrics_token = "fuzz-metrics-token-0123456789"; /* /metrics needs it there */
     if (!(w.auth = api_new(&ac)))
         die("api_new");
     base_job("/CreateTuningJob", NULL, "application/json", base_2017);
@@ -376,6 +380,25 @@ static const char *header_of(const http_response *resp, const char *name) {
     return NULL;
 }
 
+/* GET /metrics (telemetry.h) answers text, not the APIs' errors: the
+ * exposition, or 401 with its challenge, 405 with Allow, 500/503 text. */
+static void check_metrics(const http_response *resp) {
+    if (resp->status == 200) {
+        if (!resp->content_type || strcmp(resp->content_type, TELEMETRY_CONTENT_TYPE) ||
+            resp->body_len < 8 || strncmp(resp->body, "# HELP openhpo_", 15) ||
+            resp->body[resp->body_len - 1] != '\n')
+            die("/metrics 200 is not the exposition");
+    } else if (resp->status == 401) {
+        if (!header_of(resp, "WWW-Authenticate"))
+            die("/metrics 401 without WWW-Authenticate");
+    } else if (resp->status == 405) {
+        if (!header_of(resp, "Allow"))
+            die("/metrics 405 without Allow");
+    } else if (resp->status != 500 && resp->status != 503) {
+        die("/metrics answered %d", resp->status);
+    }
+}
+
 static void check_response(const http_response *resp, const char *path) {
     if (resp->status < 100 || resp->status > 599)
         die("status out of range");
@@ -383,6 +406,10 @@ static void check_response(const http_response *resp, const char *path) {
         die("body_len without a body");
     if (resp->nheaders < 0 || resp->nheaders > HTTP_MAX_HEADERS)
         die("header count out of range");
+    if (!strcmp(path, TELEMETRY_PATH)) {
+        check_metrics(resp);
+        return;
+    }
     json_t *js = NULL;
     if (resp->body_len && http_json_content_type(resp->content_type)) {
         json_error_t je;

@@ -105,6 +105,9 @@ def api_seeds():
           api_seed("DescribeTuningJob", old[2][1], route=1, auth=2))
     # The other routes.
     write("api", "health", api_seed("x", b"", route=4, method=2, ctype=3))
+    write("api", "metrics", api_seed("x", b"", route=6, method=2, ctype=3, extra=b"/metrics"))
+    write("api", "metrics-token", api_seed("x", b"", route=6, method=2, ctype=3, auth=2,
+                                           extra=b"/metrics"))
     write("api", "logs", api_seed("x", b"", route=5, method=2, ctype=3,
                                   extra=b"123456789012/train1/0"))
     write("api", "unknown-op", api_seed("Frobnicate", {}, route=0, extra=b"Frobnicate"))
