@@ -1,9 +1,11 @@
 /* api — the router of both APIs (see api.h and api_ops.h).
  *
- * One route table (/health, the dashboard under /ui/ (ui.h), the logs endpoint, the 2017 operations
- * by path, the current ones by X-Amz-Target) and one operation table. A request is authenticated
- * once (auth_check), routed, checked for its method, content type and size, its body parsed once
- * (JSON) and validated against its API's shape model (and, on the current API, the table of refused
+ * One route table (/health, the dashboard under /ui/ (ui.h), the logs
+ * endpoint, the 2017 operations by path, the current ones by X-Amz-Target)
+ * and one operation table. A request is
+ * authenticated once (auth_check), routed, checked for its method, content
+ * type and size, its body parsed once (JSON) and validated against its
+ * API's shape model (and, on the current API, the table of refused
  * members), then its operation runs; this file writes every reply and every
  * error (reply.c). */
 #include "api.h"

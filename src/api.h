@@ -17,12 +17,14 @@
 typedef struct api api;
 
 typedef struct {
-    store *st;            /* borrowed */
-    engine *en;           /* borrowed */
-    const char *region;   /* for ARNs */
-    int hour_seconds;     /* length of an hour for MaxClockTimeInHours (3600; tests shorten it) */
-    auth_config auth;     /* who may call (auth.h): credentials and throttle, borrowed */
-    const char *data_dir; /* the store's directory, for the dashboard (ui.h); NULL = no /ui/ */
+    store *st;          /* borrowed */
+    engine *en;         /* borrowed */
+    const char *region; /* for ARNs */
+    int hour_seconds;   /* length of an hour for MaxClockTimeInHours (3600; tests shorten it) */
+    auth_config auth;   /* who may call (auth.h): credentials and throttle, borrowed */
+
+    /* The store's directory, for the dashboard (ui.h); NULL = no /ui/. */
+    const char *data_dir;
 } api_config;
 
 /* Caller frees with api_free(). NULL on allocation failure (or when the
