@@ -307,8 +307,19 @@ static const char *kind_name(param_kind k) {
     return k == PARAM_CONTINUOUS ? "Continuous" : k == PARAM_INTEGER ? "Integer" : "Categorical";
 }
 
+/* The scale a numeric range is searched on: as the space resolves it (an
+ * absent ScalingType, or Auto, becomes what openhpo applies). */
+static param_scale resolved_scale(const space *sp, const req_range *g) {
+    for (size_t i = 0; sp && i < sp->n; i++)
+        if (!strcmp(sp->p[i].name, g->name))
+            return sp->p[i].scale;
+    return g->scale;
+}
+
 static json_t *ranges_json(const req_tuning *r) {
     json_t *a = json_array();
+    err_t e = {0};
+    space *sp = r ? request_space(r, 0, &e) : NULL;
     for (size_t i = 0; a && r && i < r->nranges; i++) {
         const req_range *g = &r->ranges[i];
         int num = g->kind != PARAM_CATEGORICAL, oom = 0;
@@ -320,19 +331,24 @@ static json_t *ranges_json(const req_tuning *r) {
             json_decref(o);
             json_decref(vals);
             json_decref(a);
-            return NULL;
+            a = NULL;
+            break;
         }
         put(o, "name", json_string(g->name), &oom);
         put(o, "type", json_string(kind_name(g->kind)), &oom);
         put(o, "min", num ? json_real(g->lo) : json_null(), &oom);
         put(o, "max", num ? json_real(g->hi) : json_null(), &oom);
-        put(o, "scale", json_string(num ? scale_name(g->scale) : "Auto"), &oom);
+        put(o, "scale", json_string(num ? scale_name(resolved_scale(sp, g)) : "Auto"), &oom);
         put(o, "values", vals, &oom);
+        if (oom)
+            json_decref(o);
         if (oom || json_array_append_new(a, o)) {
             json_decref(a);
-            return NULL;
+            a = NULL;
+            break;
         }
     }
+    space_free(sp);
     return a;
 }
 
@@ -367,9 +383,9 @@ static int read_trainings(ui_data *d, int64_t tuning_id, json_t **jobs, err_t *e
         put(o, "failure_reason", col_string_or_null(st, 7), &oom);
         put(o, "early_stopped", json_boolean(early), &oom);
         put(o, "definition", json_null(), &oom);
+        if (oom)
+            json_decref(o);
         if (oom || json_array_append_new(a, o)) {
-            if (!oom)
-                json_decref(o);
             rc = err_set(e, ERR_INTERNAL, "out of memory");
             goto out;
         }
