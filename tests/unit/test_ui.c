@@ -212,6 +212,21 @@ static void test_importance_missing_and_edges(void **state) {
     assert_int_equal(ui_importances(N, 0, x, levels, y, imp), 0);
 }
 
+static void test_utf8_seq(void **state) {
+    assert_int_equal(ui_utf8_seq("a", 1), 1);
+    assert_int_equal(ui_utf8_seq("\xc3\xa9", 2), 2);         /* e acute */
+    assert_int_equal(ui_utf8_seq("\xe2\x82\xac", 3), 3);     /* euro */
+    assert_int_equal(ui_utf8_seq("\xf0\x9f\x98\x80", 4), 4); /* emoji */
+    assert_int_equal(ui_utf8_seq("\xe2\x82\xac", 2), 0);     /* cut */
+    assert_int_equal(ui_utf8_seq("\xc0\xaf", 2), 0);         /* overlong '/' */
+    assert_int_equal(ui_utf8_seq("\xe0\x80\xaf", 3), 0);     /* overlong */
+    assert_int_equal(ui_utf8_seq("\xed\xa0\x80", 3), 0);     /* a surrogate */
+    assert_int_equal(ui_utf8_seq("\xf4\x90\x80\x80", 4), 0); /* past U+10FFFF */
+    assert_int_equal(ui_utf8_seq("\x80", 1), 0);             /* a stray continuation */
+    assert_int_equal(ui_utf8_seq("\xff", 1), 0);
+    assert_int_equal(ui_utf8_seq("", 0), 0);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_cookie_vector),
@@ -221,6 +236,7 @@ int main(void) {
         cmocka_unit_test(test_importance_one_numeric),
         cmocka_unit_test(test_importance_categorical_and_two),
         cmocka_unit_test(test_importance_missing_and_edges),
+        cmocka_unit_test(test_utf8_seq),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
