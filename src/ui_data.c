@@ -17,7 +17,7 @@
 #include "util.h"
 
 /* The queries, prepared once (persistent statements). */
-enum { Q_TUNINGS, Q_TUNING, Q_TRAININGS, Q_TRAINING, Q_POINTS, Q_TRANSITIONS, Q__COUNT };
+enum { Q_TUNINGS, Q_TUNING, Q_TRAININGS, Q_TRAINING, Q_POINTS, Q_TRANSITIONS, Q_VERSION, Q__COUNT };
 
 /* One tuning job's columns, shared by the list and the detail: the row,
  * its counters (tuning_counts), its internal failures, its best job (by
@@ -80,11 +80,27 @@ static const char *const sql[Q__COUNT] = {
     [Q_POINTS] = "SELECT name, ts, value FROM metric_points WHERE training_id=?1"
                  " ORDER BY name, rowid",
     [Q_TRANSITIONS] = "SELECT status, start FROM transitions WHERE training_id=?1 ORDER BY rowid",
+    /* Changes when another connection (the store's) has committed since. */
+    [Q_VERSION] = "PRAGMA data_version",
 };
+
+/* A built answer of a tuning job (its JSON or its CSV), valid while the
+ * database's data_version is the one it was built at: a dashboard polling
+ * a job that has not changed is answered without reading it again. */
+typedef struct {
+    int64_t version; /* data_version when built; -1 = empty slot */
+    int csv;
+    char account[16];
+    char name[STORE_NAME_MAX];
+    char *text; /* owned */
+    size_t len;
+} cached;
 
 struct ui_data {
     sqlite3 *db;
     sqlite3_stmt *q[Q__COUNT];
+    cached cache[UI_CACHE_SLOTS]; /* the loop thread's only: no lock */
+    size_t next;                  /* the slot to fill next (round robin) */
 };
 
 ui_data *ui_data_open(const char *data_dir, err_t *e) {
@@ -123,6 +139,8 @@ out:
 void ui_data_close(ui_data *d) {
     if (!d)
         return;
+    for (size_t i = 0; i < UI_CACHE_SLOTS; i++)
+        free(d->cache[i].text);
     for (int i = 0; i < Q__COUNT; i++)
         sqlite3_finalize(d->q[i]);
     sqlite3_close(d->db);
@@ -384,6 +402,18 @@ static void sb_add(sbuf *b, const char *s, size_t n) {
     b->buf[b->len] = 0;
 }
 
+/* Makes room for n more bytes at once (an estimate of the answer), so
+ * that a large one is not copied while it grows. */
+static void sb_reserve(sbuf *b, size_t n) {
+    if (b->over || b->len + n + 1 <= b->cap || b->len + n + 1 > UI_BODY_MAX)
+        return;
+    char *nb = realloc(b->buf, b->len + n + 1);
+    if (!nb)
+        return; /* sb_add will try again, and fail */
+    b->buf = nb;
+    b->cap = b->len + n + 1;
+}
+
 static void sb_lit(sbuf *b, const char *s) {
     sb_add(b, s, strlen(s));
 }
@@ -458,9 +488,16 @@ static void sb_time(sbuf *b, double v) {
         sb_lit(b, "null");
         return;
     }
-    long long ms = (long long)llround(v * 1000);
-    int n = snprintf(t, sizeof t, "%lld.%03d", ms / 1000, (int)(ms % 1000));
-    sb_add(b, t, (size_t)n);
+    /* Digits by hand: snprintf is most of the cost of 3000 times. */
+    unsigned long long ms = (unsigned long long)llround(v * 1000);
+    char *p = t + sizeof t;
+    for (int k = 0; k < 3; k++, ms /= 10)
+        *--p = (char)('0' + ms % 10);
+    *--p = '.';
+    do
+        *--p = (char)('0' + ms % 10);
+    while ((ms /= 10) > 0);
+    sb_add(b, p, (size_t)(t + sizeof t - p));
 }
 
 /* ---- a tuning job's training jobs, read once ---- */
@@ -713,8 +750,86 @@ out:
     return rc;
 }
 
+/* The database's data_version now, or -1 when it cannot be read. */
+static int64_t data_version(ui_data *d) {
+    sqlite3_stmt *st = d->q[Q_VERSION];
+    int64_t v = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -1;
+    sqlite3_reset(st);
+    return v;
+}
+
+/* A copy of the cached answer (csv, account, name) built at `version`:
+ * 0 with *text (caller frees) and *len, or -1 (none). */
+static int cache_get(ui_data *d, int64_t version, int csv, const char *account, const char *name,
+                     char **text, size_t *len) {
+    for (size_t i = 0; version >= 0 && i < UI_CACHE_SLOTS; i++) {
+        cached *c = &d->cache[i];
+        if (c->text && c->version == version && c->csv == csv && !strcmp(c->account, account) &&
+            !strcmp(c->name, name)) {
+            if (!(*text = malloc(c->len + 1)))
+                return -1;
+            memcpy(*text, c->text, c->len + 1);
+            *len = c->len;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+/* Keeps a copy of an answer just built at `version` (when it is small
+ * enough; out of memory only skips it). */
+static void cache_put(ui_data *d, int64_t version, int csv, const char *account, const char *name,
+                      const char *text, size_t len) {
+    if (version < 0 || len > UI_CACHE_MAX_BYTES || strlen(account) >= sizeof d->cache[0].account ||
+        strlen(name) >= sizeof d->cache[0].name)
+        return;
+    cached *c = &d->cache[d->next];
+    char *copy = malloc(len + 1);
+    if (!copy)
+        return;
+    memcpy(copy, text, len);
+    copy[len] = 0;
+    free(c->text);
+    *c = (cached){.version = version, .csv = csv, .text = copy, .len = len};
+    snprintf(c->account, sizeof c->account, "%s", account);
+    snprintf(c->name, sizeof c->name, "%s", name);
+    d->next = (d->next + 1) % UI_CACHE_SLOTS;
+}
+
+static int build_tuning(ui_data *d, const char *account, const char *name, char **text, size_t *len,
+                        err_t *e);
+static int build_csv(ui_data *d, const char *account, const char *name, char **csv, size_t *len,
+                     err_t *e);
+
+/* An answer of a tuning job: the cached one when the database has not
+ * changed since it was built, else built anew (and kept). */
+static int cached_answer(ui_data *d, int csv, const char *account, const char *name, char **text,
+                         size_t *len, err_t *e) {
+    int64_t v = data_version(d);
+    int rc;
+    *text = NULL;
+    *len = 0;
+    if (cache_get(d, v, csv, account, name, text, len) == 0)
+        return 0;
+    rc = csv ? build_csv(d, account, name, text, len, e)
+             : build_tuning(d, account, name, text, len, e);
+    if (!rc)
+        cache_put(d, v, csv, account, name, *text, *len);
+    return rc;
+}
+
 int ui_data_tuning(ui_data *d, const char *account, const char *name, char **text, size_t *len,
                    err_t *e) {
+    return cached_answer(d, 0, account, name, text, len, e);
+}
+
+int ui_data_tuning_csv(ui_data *d, const char *account, const char *name, char **csv, size_t *len,
+                       err_t *e) {
+    return cached_answer(d, 1, account, name, csv, len, e);
+}
+
+static int build_tuning(ui_data *d, const char *account, const char *name, char **text, size_t *len,
+                        err_t *e) {
     json_t *head = NULL;
     req_tuning *r = NULL;
     trows rows = {0};
@@ -730,6 +845,10 @@ int ui_data_tuning(ui_data *d, const char *account, const char *name, char **tex
         rc = err_set(e, ERR_INTERNAL, "out of memory");
         goto out;
     }
+    size_t want = strlen(h) + 64;
+    for (size_t i = 0; i < rows.n; i++)
+        want += 240 + strlen(rows.v[i].tuned) + (rows.v[i].reason ? strlen(rows.v[i].reason) : 0);
+    sb_reserve(&b, want);
     sb_add(&b, h, strlen(h) - 1);
     sb_lit(&b, ",\"training_jobs\":");
     write_trows(&b, &rows);
@@ -766,10 +885,14 @@ static void csv_field(sbuf *b, const char *s, int first) {
         sb_add(b, "\"", 1);
     if (formula)
         sb_add(b, "'", 1);
-    for (const char *p = s; *p; p++) {
-        if (*p == '"')
-            sb_add(b, "\"", 1);
-        sb_add(b, p, 1);
+    for (const char *p = s; *p;) {
+        size_t run = strcspn(p, "\"");
+        sb_add(b, p, run);
+        p += run;
+        if (*p == '"') {
+            sb_add(b, "\"\"", 2);
+            p++;
+        }
     }
     if (quote)
         sb_add(b, "\"", 1);
@@ -789,8 +912,8 @@ static void csv_time(sbuf *b, double s) {
     csv_field(b, t, 0);
 }
 
-int ui_data_tuning_csv(ui_data *d, const char *account, const char *name, char **csv, size_t *len,
-                       err_t *e) {
+static int build_csv(ui_data *d, const char *account, const char *name, char **csv, size_t *len,
+                     err_t *e) {
     json_t *head = NULL;
     req_tuning *r = NULL;
     trows rows = {0};

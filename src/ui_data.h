@@ -25,6 +25,12 @@
  * marginals explain nothing: shares of nothing would mislead), there are
  * none.
  *
+ * The answers of a tuning job (its JSON and its CSV, the two that grow
+ * with its training jobs) are kept, UI_CACHE_SLOTS of them, each valid while
+ * SQLite's data_version is the one it was built at (it changes whenever
+ * another connection — the store's — commits): a dashboard polling a job
+ * that has not changed costs a copy. Nothing in them depends on the clock.
+ *
  * All functions run on the loop thread (one connection, not shared). */
 #ifndef OPENHPO_UI_DATA_H
 #define OPENHPO_UI_DATA_H
@@ -38,6 +44,8 @@
 #define UI_IMP_MAX_BINS 10             /* bins of a numeric parameter */
 #define UI_BODY_MAX (64 * 1024 * 1024) /* bytes of one answer (a tuning job's JSON, its CSV) */
 #define UI_IMP_MIN_EXPLAINED 0.01      /* least total omega^2 for importances to be shown */
+#define UI_CACHE_SLOTS 8               /* tuning job answers kept (see below) */
+#define UI_CACHE_MAX_BYTES (4 * 1024 * 1024) /* the largest answer kept */
 
 typedef struct ui_data ui_data;
 
