@@ -428,6 +428,13 @@ def test_ui_sign_in(hpod_auth):
     # Logout clears the cookie.
     st, hd, js = post_json(d, "/ui/api/logout", cookie=cookie)
     assert st == 200 and "Max-Age=0" in hd["Set-Cookie"], hd
+    # Guessing is throttled per client address: past the burst, 429, even
+    # for the right secret (so the throttle cannot be used as an oracle).
+    got = [post_json(d, "/ui/api/login", {"access_key": KEY_A, "secret": "guess%d" % i})[0]
+           for i in range(25)]
+    assert set(got) <= {401, 429} and 429 in got, got
+    st, _, _ = post_json(d, "/ui/api/login", {"access_key": KEY_A, "secret": SECRET_A})
+    assert st == 429
 
 
 def test_ui_accounts_and_csrf(hpod_auth, tmp_path):
