@@ -19,9 +19,18 @@
 /* The queries, prepared once (persistent statements). */
 enum { Q_TUNINGS, Q_TUNING, Q_TRAININGS, Q_TRAINING, Q_POINTS, Q_TRANSITIONS, Q_VERSION, Q__COUNT };
 
+/* The best objective among a tuning job's Completed and Stopped (early:
+ * only they keep one) training jobs: one index seek per status (the
+ * training_tuning_best index, min/max optimised), as store_best_training
+ * chooses it (the lowest index among ties). */
+#define BEST_OF(agg, st)                                                                           \
+    "(SELECT " agg "(objective) FROM training_jobs WHERE tuning_id=t.id AND status='" st "')"
+#define BEST_BOTH(agg)                                                                             \
+    agg "(coalesce(" BEST_OF(agg, "Completed") ", " BEST_OF(                                       \
+        agg, "Stopped") "), coalesce(" BEST_OF(agg, "Stopped") ", " BEST_OF(agg, "Completed") "))"
+
 /* One tuning job's columns, shared by the list and the detail: the row,
- * its counters (tuning_counts), its internal failures, its best job (by
- * the training_tuning_best index, in the objective's direction). */
+ * its counters (tuning_counts), its internal failures, its best job. */
 #define TUNING_COLS                                                                                \
     "SELECT t.id, t.name, t.status, t.strategy, t.created, t.ended, t.objective_metric,"           \
     " t.objective_type, t.max_jobs, t.max_parallel, COALESCE(c.total, 0),"                         \
@@ -30,13 +39,10 @@ enum { Q_TUNINGS, Q_TUNING, Q_TRAININGS, Q_TRAINING, Q_POINTS, Q_TRANSITIONS, Q_
     "  AND f.failure_reason LIKE '" STORE_INTERNAL_PREFIX "%'),"                                   \
     " b.name, b.objective, t.failure_reason, t.converged, t.not_improving, t.api, t.request"       \
     " FROM tuning_jobs t LEFT JOIN tuning_counts c ON c.tuning_id=t.id"                            \
-    " LEFT JOIN training_jobs b ON b.id = (CASE WHEN t.objective_type='Maximize' THEN"             \
-    "  (SELECT x.id FROM training_jobs x WHERE x.tuning_id=t.id AND x.status IN"                   \
-    "   ('Completed','Stopped') AND x.objective IS NOT NULL ORDER BY x.objective DESC, x.idx"      \
-    "   LIMIT 1) ELSE"                                                                             \
-    "  (SELECT x.id FROM training_jobs x WHERE x.tuning_id=t.id AND x.status IN"                   \
-    "   ('Completed','Stopped') AND x.objective IS NOT NULL ORDER BY x.objective ASC, x.idx"       \
-    "   LIMIT 1) END)"
+    " LEFT JOIN training_jobs b ON b.id = (SELECT x.id FROM training_jobs x"                       \
+    "  WHERE x.tuning_id=t.id AND x.status IN ('Completed','Stopped') AND x.objective ="           \
+    "  (CASE WHEN t.objective_type='Maximize' THEN " BEST_BOTH("max") " ELSE " BEST_BOTH(          \
+        "min") "  END) ORDER BY x.idx LIMIT 1)"
 enum {
     TC_ID,
     TC_NAME,
@@ -69,7 +75,7 @@ static const char *const sql[Q__COUNT] = {
                              " ORDER BY t.name=?2 DESC LIMIT 1",
     [Q_TRAININGS] = ("SELECT name, status, tuned, objective, created, started, ended,"
                      " failure_reason, stop_requested FROM training_jobs WHERE tuning_id=?1"
-                     " ORDER BY idx, id"),
+                     " ORDER BY idx"), /* by training_tuning_idx, no sort */
     [Q_TRAINING] = ("SELECT t.id, t.name, t.status, t.hyperparameters, t.objective, t.created,"
                     " t.started, t.ended, t.failure_reason, j.name, j.kind, j.objective_metric,"
                     " j.objective_type, j.api, j.request FROM training_jobs t"
@@ -101,6 +107,12 @@ struct ui_data {
     sqlite3_stmt *q[Q__COUNT];
     cached cache[UI_CACHE_SLOTS]; /* the loop thread's only: no lock */
     size_t next;                  /* the slot to fill next (round robin) */
+    /* The last importances computed, and what they were computed from: they
+     * change only when a job finishes with an objective, while the answers
+     * above go stale at every commit (metric points of running jobs). */
+    int64_t imp_tuning;
+    uint64_t imp_hash;
+    json_t *imp;
 };
 
 ui_data *ui_data_open(const char *data_dir, err_t *e) {
@@ -141,6 +153,7 @@ void ui_data_close(ui_data *d) {
         return;
     for (size_t i = 0; i < UI_CACHE_SLOTS; i++)
         free(d->cache[i].text);
+    json_decref(d->imp);
     for (int i = 0; i < Q__COUNT; i++)
         sqlite3_finalize(d->q[i]);
     sqlite3_close(d->db);
@@ -699,6 +712,42 @@ out:
     return a;
 }
 
+/* What the importances of a tuning job are computed from (FNV-1a over the
+ * name, status and objective of each job they use). */
+static uint64_t importances_hash(const trows *t) {
+    uint64_t h = 1469598103934665603ULL;
+    for (size_t i = 0; i < t->n; i++) {
+        const trow *r = &t->v[i];
+        if (!r->has_obj)
+            continue;
+        unsigned char bytes[sizeof r->obj];
+        memcpy(bytes, &r->obj, sizeof bytes);
+        for (const char *p = r->name; *p; p++)
+            h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+        for (const char *p = r->status; *p; p++)
+            h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+        for (size_t k = 0; k < sizeof bytes; k++)
+            h = (h ^ bytes[k]) * 1099511628211ULL;
+    }
+    return h;
+}
+
+/* The importances of tuning job `id` (a new reference): the last ones when
+ * computed from the same jobs, else computed anew (and kept). */
+static json_t *importances_of(ui_data *d, int64_t id, const req_tuning *r, trows *t) {
+    uint64_t h = importances_hash(t);
+    if (d->imp && d->imp_tuning == id && d->imp_hash == h)
+        return json_incref(d->imp);
+    json_t *imp = importances_json(r, t);
+    if (imp) {
+        json_decref(d->imp);
+        d->imp = json_incref(imp);
+        d->imp_tuning = id;
+        d->imp_hash = h;
+    }
+    return imp;
+}
+
 /* The tuning job `name` of `account`: its fields with ranges and
  * importances (*head), its training jobs (*rows), its request (*req, may be
  * NULL when unreadable). */
@@ -731,7 +780,7 @@ static int read_tuning(ui_data *d, const char *account, const char *name, json_t
     if ((rc = read_trainings(d, id, rows, e)))
         goto out;
     put(o, "ranges", ranges_json(r), &oom);
-    put(o, "importances", importances_json(r, rows), &oom);
+    put(o, "importances", importances_of(d, id, r, rows), &oom);
     if (oom) {
         rc = err_set(e, ERR_INTERNAL, "out of memory");
         goto out;
