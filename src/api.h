@@ -24,9 +24,13 @@ typedef struct {
     auth_config auth;   /* who may call (auth.h): credentials and throttle, borrowed */
     const char *metrics_token; /* GET /metrics needs "Bearer <it>" when non-empty (telemetry.h);
                                   borrowed, may be NULL */
+
+    /* The store's directory, for the dashboard (ui.h); NULL = no /ui/. */
+    const char *data_dir;
 } api_config;
 
-/* Caller frees with api_free(). NULL on allocation failure. */
+/* Caller frees with api_free(). NULL on allocation failure (or when the
+ * dashboard cannot open the store: logged). */
 api *api_new(const api_config *cfg);
 void api_free(api *a);
 

@@ -580,7 +580,8 @@ int main(int argc, char **argv) {
                      .region = o.region,
                      .hour_seconds = o.hour_seconds,
                      .auth = {.creds = creds, .th = th, .region = o.region},
-                     .metrics_token = metrics_token};
+                     .metrics_token = metrics_token,
+                     .data_dir = datadir};
     if (!(ap = api_new(&ac)))
         goto out;
     if (!(http = http_start(l, host, port, VALIDATE_MAX_BODY_BYTES, api_handle, ap)))
