@@ -74,7 +74,7 @@ static const char *const sql[Q__COUNT] = {
     [Q_TUNING] = TUNING_COLS " WHERE t.account=?1 AND t.kind='tuning' AND t.name=?2 COLLATE NOCASE"
                              " ORDER BY t.name=?2 DESC LIMIT 1",
     [Q_TRAININGS] = ("SELECT name, status, tuned, objective, created, started, ended,"
-                     " failure_reason, stop_requested FROM training_jobs WHERE tuning_id=?1"
+                     " failure_reason, stop_requested, definition FROM training_jobs WHERE tuning_id=?1"
                      " ORDER BY idx"), /* by training_tuning_idx, no sort */
     [Q_TRAINING] = ("SELECT t.id, t.name, t.status, t.hyperparameters, t.objective, t.created,"
                     " t.started, t.ended, t.failure_reason, j.name, j.kind, j.objective_metric,"
@@ -525,6 +525,7 @@ typedef struct {
     double created, started, ended;
     char *reason; /* FailureReason (owned), or NULL */
     int early;
+    char definition[STORE_NAME_MAX]; /* its DefinitionName (TrainingJobDefinitions), or "" */
 } trow;
 
 typedef struct {
@@ -573,6 +574,7 @@ static int read_trainings(ui_data *d, int64_t tuning_id, trows *out, err_t *e) {
         t->ended = col_double0(st, 6);
         t->early = sqlite3_column_int(st, 8) == TRIAL_STOP_EARLY ||
                    (!strcmp(t->status, "Stopped") && t->has_obj);
+        snprintf(t->definition, sizeof t->definition, "%s", col_text(st, 9));
         out->n++;
         if (!(t->tuned = strdup(tuned)) || (*reason && !(t->reason = strdup(reason)))) {
             rc = err_set(e, ERR_INTERNAL, "out of memory");
@@ -637,8 +639,13 @@ static void write_trows(sbuf *b, trows *t) {
             sb_str(b, r->reason);
         else
             sb_lit(b, "null");
-        sb_lit(b, r->early ? ",\"early_stopped\":true,\"definition\":null}"
-                           : ",\"early_stopped\":false,\"definition\":null}");
+        sb_lit(b, r->early ? ",\"early_stopped\":true,\"definition\":"
+                           : ",\"early_stopped\":false,\"definition\":");
+        if (r->definition[0])
+            sb_str(b, r->definition);
+        else
+            sb_lit(b, "null");
+        sb_lit(b, "}");
     }
     sb_add(b, "]", 1);
 }

@@ -171,6 +171,12 @@ def test_two_definitions_run_and_the_best_is_across_them(hpod_defs):
     for j in jobs:
         row = [ln for ln in lines if j["TrainingJobName"] in ln]
         assert len(row) == 1 and j["TrainingJobDefinitionName"] in row[0].split(), p.stdout
+    # The dashboard's training jobs name their definitions too.
+    from test_ui_api import get_json, login
+    cookie, _ = login(hpod_defs)
+    ui = get_json(hpod_defs, "/ui/api/tuning-jobs/multi", cookie)
+    assert {t["name"]: t["definition"] for t in ui["training_jobs"]} == {
+        j["TrainingJobName"]: j["TrainingJobDefinitionName"] for j in jobs}
 
 
 def test_a_definition_that_fails_does_not_hide_the_other(hpod_defs):
