@@ -222,7 +222,7 @@ def test_hyperband_across_kill_9_of_hpod(tmp_path):
     decisions are a function of the curves alone, so the restarted daemon
     goes on judging: a job whose value at epoch 4 is outside the best third
     of the values at epoch 4 of the jobs that had reached it before this job
-    started is stopped before its 12th epoch (its epochs 4 to 12 take 3.2 s,
+    started is stopped before its 12th epoch (its epochs 4 to 12 take 6.4 s,
     longer than hpod is down); the best job runs all 12; every job ends with
     its last value kept, each ran once."""
     d = start_hpod(tmp_path)
@@ -230,7 +230,7 @@ def test_hyperband_across_kill_9_of_hpod(tmp_path):
     try:
         sm = client(d)
         sm.create_hyper_parameter_tuning_job(**request(
-            "hbk", "Hyperband", CONT, {"epochs": "12", "sleep": "0.4", "track": track},
+            "hbk", "Hyperband", CONT, {"epochs": "12", "sleep": "0.8", "track": track},
             max_jobs=12, parallel=3,
             strategy_config={"HyperbandStrategyConfig": {"MinResource": 4}}))
         for _ in range(3):
