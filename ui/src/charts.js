@@ -151,17 +151,17 @@ export function parallelOption(t, order) {
   const objDim = ranges.length;
   const axes = order.map((name) => ranges.findIndex((r) => r.name === name)).filter((k) => k >= 0)
     .map((k, pos) => ({ dim: k, name: ranges[k].name + (ranges[k].scale === "Logarithmic" ? " (log)" : ""), ...axisFor(ranges[k]) }));
-  axes.push({ dim: objDim, name: t.objective ? t.objective.metric : "objective", type: "value", min: lo, max: hi, nameTextStyle: { fontWeight: "bold" } });
+  axes.push({ dim: objDim, name: t.objective ? t.objective.metric : "objective", type: "value", scale: true, nameTextStyle: { fontWeight: "bold" } });
   const data = jobs.map((j) => ({ name: j.name, value: [...ranges.map((r) => hpValue(r, (j.hyperparameters || {})[r.name])), j.objective] }));
   return {
     animation: false,
     textStyle: { fontFamily: "system-ui, sans-serif" },
     tooltip: { trigger: "item", formatter: (p) => `${p.name}<br>objective ${fmtNum(p.value[objDim])}` },
-    parallel: { left: 50, right: 110, top: 40, bottom: 30, parallelAxisDefault: { nameLocation: "end", nameGap: 14, nameTextStyle: { color: "#1d2330", fontSize: 12 } } },
+    parallel: { left: 50, right: 130, top: 40, bottom: 30, parallelAxisDefault: { nameLocation: "end", nameGap: 14, nameTextStyle: { color: "#1d2330", fontSize: 12 } } },
     parallelAxis: axes.map((a) => ({ ...a, realtime: true })),
     visualMap: {
       type: "continuous", dimension: objDim, min: lo, max: hi, right: 8, top: "middle", itemHeight: 160,
-      text: [maximize ? "best" : "worst", maximize ? "worst" : "best"], calculable: true, precision: 4,
+      text: [maximize ? "best" : "worst", maximize ? "worst" : "best"], textGap: 14, calculable: true, precision: 2,
       inRange: { color: maximize ? VIRIDIS : VIRIDIS.slice().reverse() },
     },
     series: [{ id: "jobs", type: "parallel", data, lineStyle: { width: 1.6, opacity: 0.8 }, emphasis: { lineStyle: { width: 3, opacity: 1 } } }],
@@ -180,8 +180,8 @@ export function sliceOption(t, range) {
     grid: { left: 56, right: 16, top: 30, bottom: 40 },
     title: { text: range.name + (range.scale === "Logarithmic" ? " (log scale)" : ""), left: "center", top: 4, textStyle: { fontSize: 13, fontWeight: 600 } },
     tooltip: { trigger: "item", formatter: (p) => `${p.name}<br>${range.name} = ${p.value[0]}<br>objective ${fmtNum(p.value[1])}` },
-    xAxis: { ...x, scale: x.type === "value", boundaryGap: x.type === "category" ? true : undefined },
-    yAxis: { type: "value", scale: true },
+    xAxis: { ...x, scale: x.type === "value", boundaryGap: x.type === "category" ? true : undefined, axisLine: { onZero: false } },
+    yAxis: { type: "value", scale: true, axisLine: { onZero: false, show: true } },
     series: [{ id: "slice", type: "scatter", data, symbolSize: 8, itemStyle: { color: "#2f6fde", opacity: 0.75 } }],
   };
 }

@@ -56,6 +56,7 @@ function loginForm(message) {
   h("label", { for: "secret" }, "Secret"), secret,
   err, h("button", { class: "primary", type: "submit", id: "login-submit" }, "Sign in"));
   app.replaceChildren(form);
+  document.body.dataset.login = "1";
   key.focus();
 }
 
@@ -71,6 +72,9 @@ function parseRoute() {
 // every POLL_MS while it answers true (its job is live).
 async function route() {
   if (current && current.timer) clearTimeout(current.timer);
+  delete document.body.dataset.login;
+  setCrumbs();
+  delete document.body.dataset.error;
   const my = ++gen;
   current = { timer: 0 };
   const { parts, params } = parseRoute();
@@ -97,6 +101,7 @@ async function route() {
     if (my !== gen) return;
     setLive(live);
     document.body.dataset.live = live ? "1" : "0";
+    document.body.dataset.page = location.hash || "#/";
     document.body.dataset.loaded = String(Number(document.body.dataset.loaded || 0) + 1);
     current.timer = setTimeout(tick, live ? POLL_MS : POLL_MS * 5);
   };
@@ -107,6 +112,7 @@ function fail(e, my) {
   if (my !== gen) return;
   if (e instanceof api.AuthError) { loginForm("Your session ended: sign in again."); return; }
   setLive(false);
+  document.body.dataset.error = e.message || String(e);
   app.replaceChildren(h("div", { class: "banner", id: "error" }, e.message || String(e)),
     h("p", null, h("a", { href: "#/" }, "Back to the tuning jobs")));
 }

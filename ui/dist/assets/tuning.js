@@ -28,10 +28,9 @@ export async function tuningPage(name, root, ctx) {
   root.append(title,
     h("div", { class: "card" }, h("h2", null, "Optimization history"), history),
     h("div", { class: "card" }, h("h2", null, "Parallel coordinates"), axes, parallel, parallelNote),
-    h("div", { class: "grid2" },
-      h("div", { class: "card" }, h("h2", null, "Slice plots"), slices),
-      h("div", { class: "card" }, h("h2", null, "Hyperparameter importance"), importance, importanceNote)),
-    h("div", { class: "card", style: { marginTop: "16px" } }, h("h2", null, "Timeline of training jobs"), timeline),
+    h("div", { class: "card" }, h("h2", null, "Slice plots"), h("p", { class: "note", style: { marginTop: "-6px" } }, "Each hyperparameter's value against the objective, over the finished training jobs."), slices),
+    h("div", { class: "card" }, h("h2", null, "Hyperparameter importance"), importance, importanceNote),
+    h("div", { class: "card" }, h("h2", null, "Timeline of training jobs"), timeline),
     h("div", { class: "card" }, h("div", { class: "row", style: { justifyContent: "space-between", marginBottom: "8px" } },
       h("h2", { style: { margin: 0 } }, "Training jobs"), statusSel), tableBox));
 
@@ -80,7 +79,7 @@ export async function tuningPage(name, root, ctx) {
     const ranges = t.ranges || [];
     if (!v.axes || v.axes.length !== ranges.length || ranges.some((r) => !v.axes.includes(r.name))) v.axes = ranges.map((r) => r.name);
     const move = (k, d) => { const a = v.axes; [a[k], a[k + d]] = [a[k + d], a[k]]; paintParallel(); };
-    axes.replaceChildren(h("span", { class: "small muted" }, "Axes:"), v.axes.map((n, k) => h("span", { class: "axis-chip" + (v.hidden.has(n) ? " off" : ""), "data-axis": n },
+    axes.replaceChildren(h("span", { class: "small muted" }, "Axes:"), ...v.axes.map((n, k) => h("span", { class: "axis-chip" + (v.hidden.has(n) ? " off" : ""), "data-axis": n },
       h("input", { type: "checkbox", class: "axis-toggle", "data-axis": n, checked: !v.hidden.has(n), title: "show or hide this axis",
         onchange: (e) => { if (e.target.checked) v.hidden.delete(n); else v.hidden.add(n); paintParallel(); } }), n,
       h("button", { class: "axis-left", title: "move left", disabled: k === 0, onclick: () => move(k, -1) }, "◀"),
@@ -131,8 +130,9 @@ export async function tuningPage(name, root, ctx) {
     C.draw("history", history, C.historyOption(t));
     paintParallel();
     paintSlices();
+    importance.style.height = Math.max(120, 50 + 34 * (t.importances || []).length) + "px";
     if ((t.importances || []).length) {
-      C.draw("importance", importance, C.importanceOption(t));
+      C.draw("importance", importance, C.importanceOption(t)).resize();
       importanceNote.textContent = "Computed by hpod over the finished training jobs (method: docs/DASHBOARD.md).";
     } else {
       C.draw("importance", importance, C.importanceOption(t));
