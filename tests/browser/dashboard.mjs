@@ -8,6 +8,9 @@
 //   node dashboard.mjs <base-url> <outdir> pages <finished> <running> <training-job>...
 //   node dashboard.mjs <base-url> <outdir> stop <tuning-job>
 //   node dashboard.mjs <base-url> <outdir> auth <key> <secret> <own-tuning> <other-tuning>
+//   node dashboard.mjs <base-url> <outdir> list
+// With HPO_ACCESS_KEY and HPO_SECRET set, pages and stop sign in through
+// the form when the dashboard asks.
 import { chromium } from "playwright-core";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -46,6 +49,12 @@ async function shot(name) {
 async function open(hash, allowError) {
   await page.goto(base + "/ui/" + hash, { waitUntil: "load" });
   await page.waitForFunction(() => document.body.dataset.loaded || document.body.dataset.login || document.body.dataset.error);
+  if (process.env.HPO_ACCESS_KEY && await page.evaluate(() => !!document.body.dataset.login)) {
+    await page.fill("#access-key", process.env.HPO_ACCESS_KEY);
+    await page.fill("#secret", process.env.HPO_SECRET);
+    await page.click("#login-submit");
+    await page.waitForFunction(() => document.body.dataset.loaded || document.body.dataset.error);
+  }
   const error = await page.evaluate(() => document.body.dataset.error || null);
   if (error && !allowError) throw new Error(`${hash}: the page shows the error "${error}"`);
 }
@@ -127,6 +136,14 @@ async function trainingPage(name, key) {
   await page.waitForFunction(() => document.getElementById("log-state").textContent !== "");
   r.log = await page.locator("#log").innerText();
   r.log_complete = await page.evaluate(() => document.getElementById("log-state").dataset.complete === "1");
+  r.failure_reason = await page.locator("#failure-reason").count() ? await text("#failure-reason") : null;
+  if (r.status === "InProgress") {
+    // The live tail: the log grows while the job runs.
+    const n0 = r.log.length;
+    await page.waitForFunction((n) => document.getElementById("log").textContent.length > n, n0, { timeout: 10000 });
+    r.log_grew = true;
+    r.live_badge = await page.locator("#live").isVisible();
+  }
   r.screenshot = await shot(key);
   result.pages[key] = r;
 }
@@ -202,6 +219,9 @@ try {
     await page.click("#logout");
     await page.locator("#login").waitFor();
     result.after_logout_login_shown = true;
+  } else if (scenario === "list") {
+    await listPage("list");
+    result.login_shown = await page.locator("#login").count() > 0;
   } else {
     throw new Error("unknown scenario " + scenario);
   }

@@ -85,9 +85,8 @@ export async function comparePage(names, root, ctx) {
   h("div", { class: "card" }, chartEl), h("div", { class: "card" }, tableBox));
   const state = { sort: "", desc: false };
   if (!names.length) { tableBox.append(h("p", { class: "empty" }, "No tuning jobs picked: tick some on the tuning jobs page.")); return async () => false; }
-  return async () => {
-    const tjs = await Promise.all(names.map((n) => api.tuningJob(n)));
-    draw("compare", chartEl, compareOption(tjs));
+  let tjs = [];
+  const paint = () => {
     const metrics = new Set(tjs.map((t) => t.objective && t.objective.metric + "/" + t.objective.type));
     const cols = [
       { key: "name", label: "Tuning job", cell: (t) => h("a", { href: "#/tuning/" + encodeURIComponent(t.name) }, t.name) },
@@ -97,8 +96,13 @@ export async function comparePage(names, root, ctx) {
       { key: "best", label: "Best", num: true, value: (t) => (t.best ? t.best.value : null), cell: (t) => (t.best ? fmtNum(t.best.value) : "—") },
       { key: "jobs", label: "Training jobs", num: true, value: (t) => (t.training_jobs || []).length, cell: (t) => String((t.training_jobs || []).length) },
     ];
-    tableBox.replaceChildren(sortableTable(cols, tjs, state, () => {}, { id: "compare-table" }),
-      metrics.size > 1 ? h("p", { class: "note" }, "These tuning jobs have different objectives: their values share one axis.") : null);
+    tableBox.replaceChildren(sortableTable(cols, tjs, state, paint, { id: "compare-table" }));
+    if (metrics.size > 1) tableBox.append(h("p", { class: "note" }, "These tuning jobs have different objectives: their values share one axis."));
+  };
+  return async () => {
+    tjs = await Promise.all(names.map((n) => api.tuningJob(n)));
+    draw("compare", chartEl, compareOption(tjs));
+    paint();
     return tjs.some((t) => LIVE_STATUSES.has(t.status));
   };
 }

@@ -10,7 +10,7 @@ const LOG_CAP = 1 << 20; // characters of log kept on the page (the oldest dropp
 
 export async function trainingPage(name, root, ctx) {
   const title = h("div", { id: "summary" });
-  const metricsBox = h("div", { class: "slices", id: "metrics" });
+  const metricsBox = h("div", { class: "metrics", id: "metrics" });
   const curve = h("div", { id: "chart-curve", class: "chart small" });
   const hpBox = h("div", { id: "hyperparameters" }), transBox = h("div", { id: "transitions" });
   const log = h("pre", { class: "log", id: "log" });
@@ -57,7 +57,7 @@ export async function trainingPage(name, root, ctx) {
       h("div", { class: "card" }, h("div", { class: "facts" },
         fact("Tuning job", j.tuning_job ? h("a", { href: "#/tuning/" + encodeURIComponent(j.tuning_job) }, j.tuning_job) : "—"),
         fact("Objective", j.objective ? `${j.objective.type} ${j.objective.metric}` : "—"),
-        fact("Final objective", fmtNum(j.final_objective)),
+        fact(LIVE_STATUSES.has(j.status) ? "Objective (latest)" : "Final objective", fmtNum(j.final_objective)),
         fact("Created", fmtTime(j.created)), fact("Started", fmtTime(j.started)), fact("Ended", fmtTime(j.ended)),
         fact("Ran", j.started ? fmtDuration((j.ended ?? Date.now() / 1000) - j.started) : "—")),
       j.failure_reason ? h("p", { class: "reason", id: "failure-reason" }, "Failure reason: " + j.failure_reason) : null));

@@ -282,7 +282,7 @@ export function compareOption(tjs) {
     legend: { top: 4, left: "center", data: tjs.map((t) => t.name) },
     tooltip: { trigger: "item", formatter: (p) => `${p.seriesName}<br>${p.data.name ? p.data.name + "<br>" : "best so far "}#${p.value[0]}: ${fmtNum(p.value[1])}` },
     xAxis: { type: "value", minInterval: 1, min: 0, ...axisName("training job (order created)") },
-    yAxis: { type: "value", scale: true, ...axisName("objective"), nameGap: 44 },
+    yAxis: { type: "value", scale: true, ...axisName(new Set(tjs.map((t) => t.objective && t.objective.metric)).size === 1 && tjs[0].objective ? tjs[0].objective.metric : "objective"), nameGap: 44 },
     series,
   };
 }
