@@ -127,6 +127,20 @@ $(BUILD)/obj/gen/validate_models.o: $(BUILD)/gen/validate_models.c
 
 $(BUILD)/libopenhpo.a: $(BUILD)/obj/gen/validate_models.o
 
+# --- ui: the dashboard's files embedded into the library ---------------------
+# Every file under ui/dist/ (the front-end's committed build) becomes an entry
+# of ui_assets[] (ui_assets.h) in a generated source; no npm at build time.
+UI_DIST := $(shell find ui/dist -type f 2>/dev/null | LC_ALL=C sort)
+
+$(BUILD)/gen/ui_assets.c: $(UI_DIST) scripts/embed_ui.py
+	$(PYTHON) scripts/embed_ui.py $@ ui/dist
+
+$(BUILD)/obj/gen/ui_assets.o: $(BUILD)/gen/ui_assets.c src/ui_assets.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/libopenhpo.a: $(BUILD)/obj/gen/ui_assets.o
+
 # --- cli: the hpo command-line client, the demo, installation ----------------
 # hpo talks HTTP through libcurl; only it links libcurl. It links nothing of
 # the daemon's (no BLAS, whose thread pool, started at load, would not block

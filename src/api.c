@@ -1,7 +1,8 @@
 /* api — the router of both APIs (see api.h and api_ops.h).
  *
- * One route table (/health, the logs endpoint, the 2017 operations by path,
- * the current ones by X-Amz-Target) and one operation table. A request is
+ * One route table (/health, the dashboard under /ui/ (ui.h), the logs
+ * endpoint, the 2017 operations by path, the current ones by X-Amz-Target)
+ * and one operation table. A request is
  * authenticated once (auth_check), routed, checked for its method, content
  * type and size, its body parsed once (JSON) and validated against its
  * API's shape model (and, on the current API, the table of refused
@@ -16,13 +17,25 @@
 
 #include "api_ops.h"
 #include "reply.h"
+#include "ui.h"
 #include "util.h"
 #include "validate.h"
 
 struct api {
     api_config cfg;
     api_env env;
+    ui *ui; /* the dashboard under /ui/, or NULL */
 };
+
+/* The dashboard (ui.h) over this api's env; NULL when it cannot start (logged). */
+static ui *api_ui_new(api *a) {
+    err_t e = {0};
+    ui_config uc = {.env = &a->env, .creds = a->cfg.auth.creds, .data_dir = a->cfg.data_dir};
+    ui *u = ui_new(&uc, &e);
+    if (!u)
+        log_error("the dashboard cannot start: %s", e.msg);
+    return u;
+}
 
 api *api_new(const api_config *cfg) {
     api *a = calloc(1, sizeof *a);
@@ -33,10 +46,16 @@ api *api_new(const api_config *cfg) {
                        .en = cfg->en,
                        .region = cfg->region,
                        .hour_seconds = cfg->hour_seconds > 0 ? cfg->hour_seconds : 3600};
+    if (cfg->data_dir && !(a->ui = api_ui_new(a))) {
+        free(a);
+        return NULL;
+    }
     return a;
 }
 
 void api_free(api *a) {
+    if (a)
+        ui_free(a->ui);
     free(a);
 }
 
@@ -126,11 +145,13 @@ static const struct {
 #define TARGET_PREFIX "SageMaker."
 
 /* The routes, in the order they are tried. */
-typedef enum { ROUTE_HEALTH, ROUTE_LOGS, ROUTE_CURRENT, ROUTE_2017 } route;
+typedef enum { ROUTE_HEALTH, ROUTE_UI, ROUTE_LOGS, ROUTE_CURRENT, ROUTE_2017 } route;
 
 static route route_of(const http_request *req) {
     if (!strcmp(req->path, "/health"))
         return ROUTE_HEALTH;
+    if (ui_owns(req->path))
+        return ROUTE_UI;
     if (!strncmp(req->path, API_LOGS_PREFIX, strlen(API_LOGS_PREFIX)))
         return ROUTE_LOGS;
     if (!strcmp(req->path, "/") && http_header(req, "X-Amz-Target"))
@@ -194,6 +215,10 @@ void api_handle(void *ud, const http_request *req, http_response *resp) {
                    json_pack("{s:s, s:i}", "Status", "ok", "RunningTrainingJobs",
                              engine_running(a->cfg.en)),
                    API_2017);
+        return;
+    }
+    if (rt == ROUTE_UI) { /* its own sign-in (a browser cannot sign requests) */
+        ui_handle(a->ui, req, resp);
         return;
     }
     if ((rc = auth_check(&a->cfg.auth, req, util_now(), &who, &e)))

@@ -22,9 +22,13 @@ typedef struct {
     const char *region; /* for ARNs */
     int hour_seconds;   /* length of an hour for MaxClockTimeInHours (3600; tests shorten it) */
     auth_config auth;   /* who may call (auth.h): credentials and throttle, borrowed */
+
+    /* The store's directory, for the dashboard (ui.h); NULL = no /ui/. */
+    const char *data_dir;
 } api_config;
 
-/* Caller frees with api_free(). NULL on allocation failure. */
+/* Caller frees with api_free(). NULL on allocation failure (or when the
+ * dashboard cannot open the store: logged). */
 api *api_new(const api_config *cfg);
 void api_free(api *a);
 

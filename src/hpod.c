@@ -555,7 +555,8 @@ int main(int argc, char **argv) {
                      .en = en,
                      .region = o.region,
                      .hour_seconds = o.hour_seconds,
-                     .auth = {.creds = creds, .th = th, .region = o.region}};
+                     .auth = {.creds = creds, .th = th, .region = o.region},
+                     .data_dir = datadir};
     if (!(ap = api_new(&ac)))
         goto out;
     if (!(http = http_start(l, host, port, VALIDATE_MAX_BODY_BYTES, api_handle, ap)))

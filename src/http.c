@@ -180,6 +180,10 @@ const char *http_header(const http_request *req, const char *name) {
     return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
 }
 
+const char *http_query(const http_request *req, const char *name) {
+    return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, name);
+}
+
 typedef struct {
     void (*cb)(void *, const char *, const char *);
     void *ud;

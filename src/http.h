@@ -56,11 +56,16 @@ const char *http_header(const http_request *req, const char *name);
  * application/x-amz-json-1.0/1.1, parameters such as charset allowed. */
 int http_json_content_type(const char *content_type);
 
+/* Value of query-string argument `name` (the path holds none), URL-decoded,
+ * or NULL. Borrowed; valid during the handler call. */
+const char *http_query(const http_request *req, const char *name);
+
 /* Calls cb for every request header, in order received. */
 void http_headers_each(const http_request *req,
                        void (*cb)(void *ud, const char *name, const char *value), void *ud);
 
 #define HTTP_MAX_HEADERS 8
+#define HTTP_HEADER_VALUE_MAX 512 /* bytes of a response header's value (a Set-Cookie fits) */
 typedef struct http_response {
     int status;
     char *body; /* owned: malloc'd, freed by the server; may be NULL */
@@ -68,12 +73,13 @@ typedef struct http_response {
     const char *content_type; /* static string, or NULL for none */
     struct {
         const char *name; /* static */
-        char value[128];
+        char value[HTTP_HEADER_VALUE_MAX];
     } headers[HTTP_MAX_HEADERS];
     int nheaders;
 } http_response;
 
-/* Adds a header to `resp` (name static; value copied, truncated at 127). */
+/* Adds a header to `resp` (name static; value copied, truncated at
+ * HTTP_HEADER_VALUE_MAX - 1 bytes). */
 void http_response_header(http_response *resp, const char *name, const char *value);
 
 typedef void (*http_handler)(void *ud, const http_request *req, http_response *resp);

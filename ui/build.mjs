@@ -18,7 +18,7 @@ rmSync(dist, { recursive: true, force: true });
 mkdirSync(assets, { recursive: true });
 copyFileSync(join(src, "index.html"), join(dist, "index.html"));
 for (const f of readdirSync(src).sort()) {
-  if (/\.(js|css)$/.test(f)) copyFileSync(join(src, f), join(assets, f));
+  if (/\.(js|css|svg)$/.test(f)) copyFileSync(join(src, f), join(assets, f));
 }
 copyFileSync(join(echartsDir, "dist", "echarts.min.js"), join(assets, "echarts.min.js"));
 copyFileSync(join(echartsDir, "LICENSE"), join(assets, "echarts-LICENSE.txt"));
