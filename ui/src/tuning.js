@@ -114,7 +114,7 @@ export async function tuningPage(name, root, ctx) {
     const cols = [
       { key: "order", label: "#", num: true, cell: (j) => String(j.order) },
       { key: "name", label: "Training job", cell: (j) => h("a", { href: "#/training/" + encodeURIComponent(j.name), class: "job-link" }, j.name) },
-      { key: "status", label: "Status", cell: (j) => h("span", null, badge(j.status), j.early_stopped ? h("span", { class: "small muted" }, " early stop") : null) },
+      { key: "status", label: "Status", cell: (j) => h("span", null, badge(j.status), j.early_stopped && j.status === "Stopped" ? h("span", { class: "small muted" }, " early stop") : null) },
       { key: "objective", label: "Objective", num: true },
       ...hp.map((n) => ({ key: "hp:" + n, label: n, value: (j) => { const x = (j.hyperparameters || {})[n]; return x !== undefined && isFinite(Number(x)) ? Number(x) : x; }, cell: (j) => { const x = (j.hyperparameters || {})[n]; return x === undefined ? "—" : isFinite(Number(x)) ? fmtNum(x) : String(x); } })),
       { key: "started", label: "Started", cell: (j) => fmtTime(j.started) },
@@ -133,10 +133,10 @@ export async function tuningPage(name, root, ctx) {
     importance.style.height = Math.max(120, 50 + 34 * (t.importances || []).length) + "px";
     if ((t.importances || []).length) {
       C.draw("importance", importance, C.importanceOption(t)).resize();
-      importanceNote.textContent = "Computed by hpod over the finished training jobs (method: docs/DASHBOARD.md).";
+      importanceNote.textContent = "Each hyperparameter's share of the objective's variance (by rank) explained by its values alone, over the finished training jobs (method: docs/DASHBOARD.md).";
     } else {
       C.draw("importance", importance, C.importanceOption(t));
-      importanceNote.textContent = "No importances yet: they need a few finished training jobs.";
+      importanceNote.textContent = "";
     }
     timeline.style.height = Math.max(220, 60 + 16 * (t.training_jobs || []).length) + "px";
     C.draw("timeline", timeline, C.timelineOption(t)).resize();

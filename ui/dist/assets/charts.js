@@ -17,6 +17,8 @@ export function draw(id, el, option) {
     c = echarts.init(el, null, { renderer: "canvas" });
     window.__charts[id] = c;
     delete lastJson[id];
+    // Follow the element's size (a grid that gains a column, a window resize).
+    if (window.ResizeObserver) new ResizeObserver(() => c.isDisposed() || c.resize()).observe(el);
   }
   const js = JSON.stringify(option);
   if (lastJson[id] !== js) {
@@ -33,11 +35,10 @@ export function prune() {
   }
 }
 
-let resizeTimer = 0;
-window.addEventListener("resize", () => {
-  clearTimeout(resizeTimer);
-  resizeTimer = setTimeout(() => Object.values(window.__charts).forEach((c) => c.resize()), 100);
-});
+// A grey line of text across an empty chart, saying why it is empty.
+function emptyNote(empty, text) {
+  return empty ? { graphic: [{ type: "text", left: "center", top: "middle", silent: true, style: { text, fill: "#6b7385", fontSize: 13 } }] } : {};
+}
 
 const FINAL_WITH_VALUE = new Set(["Completed", "Stopped"]);
 const base = {
@@ -82,9 +83,11 @@ export function historyOption(t) {
   const early = sel((j) => j.status === "Stopped" && j.early_stopped && has(j));
   const stopped = sel((j) => (j.status === "Stopped" || j.status === "Stopping") && !j.early_stopped && has(j));
   const running = sel((j) => j.status === "InProgress" && has(j));
+  const runningMarks = ord.filter(({ job }) => job.status === "InProgress" && !has(job)).map(({ job, i }) => ({ xAxis: i, name: job.name }));
   const failed = ord.filter(({ job }) => job.status === "Failed").map(({ job, i }) => ({ xAxis: i, name: job.name }));
   return {
     ...base,
+    ...emptyNote(!completed.length && !early.length && !stopped.length && !running.length, failed.length + runningMarks.length ? "No objective values yet (dotted: running, dashed: failed)" : "No training jobs yet"),
     legend: { top: 4, left: "center" },
     tooltip: {
       trigger: "item",
@@ -99,7 +102,10 @@ export function historyOption(t) {
       { id: "completed", name: "Completed", type: "scatter", data: completed, symbolSize: 9, itemStyle: { color: STATUS_COLOR.Completed } },
       { id: "early", name: "Early stopped", type: "scatter", data: early, symbol: "triangle", symbolSize: 10, itemStyle: { color: STATUS_COLOR.Stopped } },
       { id: "stopped", name: "Stopped", type: "scatter", data: stopped, symbol: "diamond", symbolSize: 10, itemStyle: { color: "#9a8fb5" } },
-      { id: "running", name: "Running (latest)", type: "scatter", data: running, symbolSize: 9, itemStyle: { color: "#fff", borderColor: STATUS_COLOR.InProgress, borderWidth: 2 } },
+      {
+        id: "running", name: "Running", type: "scatter", data: running, symbolSize: 9, itemStyle: { color: "#fff", borderColor: STATUS_COLOR.InProgress, borderWidth: 2 },
+        markLine: { symbol: "none", label: { show: false }, lineStyle: { color: STATUS_COLOR.InProgress, type: "dotted", width: 1.5 }, data: runningMarks },
+      },
       {
         id: "failed", name: "Failed", type: "scatter", data: [], itemStyle: { color: STATUS_COLOR.Failed },
         markLine: { symbol: "none", silent: false, label: { show: false }, lineStyle: { color: STATUS_COLOR.Failed, type: "dashed", width: 1.5 }, data: failed },
@@ -155,12 +161,13 @@ export function parallelOption(t, order) {
   const data = jobs.map((j) => ({ name: j.name, value: [...ranges.map((r) => hpValue(r, (j.hyperparameters || {})[r.name])), j.objective] }));
   return {
     animation: false,
+    ...emptyNote(!jobs.length, "No finished training job with an objective yet"),
     textStyle: { fontFamily: "system-ui, sans-serif" },
     tooltip: { trigger: "item", formatter: (p) => `${p.name}<br>objective ${fmtNum(p.value[objDim])}` },
     parallel: { left: 50, right: 130, top: 40, bottom: 30, parallelAxisDefault: { nameLocation: "end", nameGap: 14, nameTextStyle: { color: "#1d2330", fontSize: 12 } } },
     parallelAxis: axes.map((a) => ({ ...a, realtime: true })),
     visualMap: {
-      type: "continuous", dimension: objDim, min: lo, max: hi, right: 8, top: "middle", itemHeight: 160,
+      type: "continuous", show: jobs.length > 0, dimension: objDim, min: lo, max: hi, right: 8, top: "middle", itemHeight: 160,
       text: [maximize ? "best" : "worst", maximize ? "worst" : "best"], textGap: 14, calculable: true, precision: 2,
       inRange: { color: maximize ? VIRIDIS : VIRIDIS.slice().reverse() },
     },
@@ -177,6 +184,7 @@ export function sliceOption(t, range) {
   const x = axisFor(range);
   return {
     ...base,
+    ...emptyNote(!data.length, "No finished training jobs yet"),
     grid: { left: 56, right: 16, top: 30, bottom: 40 },
     title: { text: range.name + (range.scale === "Logarithmic" ? " (log scale)" : ""), left: "center", top: 4, textStyle: { fontSize: 13, fontWeight: 600 } },
     tooltip: { trigger: "item", formatter: (p) => `${p.name}<br>${range.name} = ${p.value[0]}<br>objective ${fmtNum(p.value[1])}` },
@@ -190,10 +198,11 @@ export function importanceOption(t) {
   const imp = (t.importances || []).slice().sort((a, b) => a.importance - b.importance);
   return {
     ...base,
+    ...emptyNote(!imp.length, "No importances yet: they need 3 finished training jobs with different objectives"),
     grid: { left: 110, right: 40, top: 14, bottom: 30 },
     tooltip: { trigger: "item", formatter: (p) => `${p.name}: ${fmtNum(p.value)}` },
-    xAxis: { type: "value", min: 0 },
-    yAxis: { type: "category", data: imp.map((x) => x.name), axisLabel: { width: 95, overflow: "truncate" } },
+    xAxis: { type: "value", min: 0, show: imp.length > 0 },
+    yAxis: { type: "category", show: imp.length > 0, data: imp.map((x) => x.name), axisLabel: { width: 95, overflow: "truncate" } },
     series: [{ id: "importance", type: "bar", data: imp.map((x) => ({ name: x.name, value: x.importance })), itemStyle: { color: "#2f6fde" }, barMaxWidth: 26, label: { show: true, position: "right", formatter: (p) => fmtNum(p.value) } }],
   };
 }
@@ -211,7 +220,7 @@ export function timelineOption(t) {
   for (const { job } of ord) {
     if (job.started === null || job.started === undefined) { offset.push(0); run.push({ name: job.name, value: 0, itemStyle: { color: "transparent" } }); continue; }
     const end = job.ended ?? at;
-    const color = job.early_stopped ? STATUS_COLOR.Stopped : STATUS_COLOR[job.status] || "#888";
+    const color = job.status === "Stopped" && !job.early_stopped ? "#9a8fb5" : STATUS_COLOR[job.status] || "#888";
     offset.push(job.started - t0);
     run.push({ name: job.name, value: Math.max(end - job.started, 0.05), itemStyle: { color }, status: job.status, early: !!job.early_stopped, running: job.ended === null || job.ended === undefined });
   }
@@ -222,7 +231,7 @@ export function timelineOption(t) {
       trigger: "item",
       formatter: (p) => {
         const d = p.data;
-        return `${d.name}<br>${d.status}${d.early ? " (early stop)" : ""}${d.running ? " (running)" : ""}<br>` +
+        return `${d.name}<br>${d.status}${d.early && d.status === "Stopped" ? " (early stop)" : ""}${d.running ? " (running)" : ""}<br>` +
           `start +${fmtDuration(offset[p.dataIndex])}, ran ${fmtDuration(d.value)}`;
       },
     },
@@ -240,6 +249,7 @@ export function metricOption(name, points, started) {
   const t0 = started ?? (points.length ? points[0][0] : 0);
   return {
     ...base,
+    ...emptyNote(!points.length, "No values yet"),
     grid: { left: 60, right: 18, top: 30, bottom: 40 },
     title: { text: name, left: "center", top: 4, textStyle: { fontSize: 13, fontWeight: 600 } },
     tooltip: { trigger: "axis", valueFormatter: (v) => fmtNum(v) },
@@ -254,6 +264,7 @@ export function metricOption(name, points, started) {
 export function curveOption(name, curve) {
   return {
     ...base,
+    ...emptyNote(!curve.length, "No values yet"),
     grid: { left: 60, right: 18, top: 30, bottom: 40 },
     title: { text: name + " by step (seen by early stopping)", left: "center", top: 4, textStyle: { fontSize: 13, fontWeight: 600 } },
     tooltip: { trigger: "axis", valueFormatter: (v) => fmtNum(v) },
