@@ -131,15 +131,18 @@ def dash(tmp_path_factory, playwright):  # noqa: F811
             "dash-other", out_b, "Random", 2, 2, {"epochs": "2"}))
         assert wait_tuning(sm, "dash-done", timeout=180)["HyperParameterTuningJobStatus"] == "Completed"
         assert wait_tuning(smb, "dash-other")["HyperParameterTuningJobStatus"] == "Completed"
-        # The live one: each training job runs ~60 s, two at once.
+        # The live one: four short training jobs (one fails), then ones
+        # that run ~2 min, two at once.
         sm.create_hyper_parameter_tuning_job(**request(
-            "dash-live", out_a, "Random", 20, 2, {"epochs": "60", "sleep": "1"}))
+            "dash-live", out_a, "Random", 20, 2,
+            {"epochs": "60", "sleep": "0.01", "slow_after": "4", "slow_sleep": "2"}))
         ui = UiClient(d.url, KEY_A, SECRET_A)
         deadline = time.time() + 60
-        while time.time() < deadline:  # until its first two jobs printed a value
-            live = [ui.get("training-jobs/" + j["name"]) for j in
-                    ui.get("tuning-jobs/dash-live")["training_jobs"] if j["status"] == "InProgress"]
-            if sum(1 for j in live if j["metrics"]["val_loss"]) >= 2:
+        while time.time() < deadline:  # the short ones ended, two slow ones printed a value
+            jobs = ui.get("tuning-jobs/dash-live")["training_jobs"]
+            live = [ui.get("training-jobs/" + j["name"]) for j in jobs if j["status"] == "InProgress"]
+            ended = [j for j in jobs if j["status"] in ("Completed", "Failed")]
+            if len(ended) >= 4 and sum(1 for j in live if j["metrics"]["val_loss"]) >= 2:
                 break
             time.sleep(0.2)
         else:
@@ -219,6 +222,8 @@ def test_every_page_renders_with_the_right_number_of_points(dash):
     # Unfinished jobs are not drawn on the parallel plot (never as 0).
     assert r["charts"]["parallel"]["series"]["jobs"]["points"] == h["completed"] + h["early"] + h["stopped"]
     assert live_before["jobs"] <= r["table_rows"] <= live_after["jobs"]
+    assert h["completed"] >= 3 and r["charts"]["history"]["series"]["failed"]["marks"] >= 1
+    assert r["charts"]["history"]["series"]["running"]["marks"] == 2  # the two slow ones
 
     # Training jobs: every metric over time, the objective's curve, the log.
     for k, name in enumerate(training):
