@@ -12,7 +12,7 @@
 // With HPO_ACCESS_KEY and HPO_SECRET set, pages and stop sign in through
 // the form when the dashboard asks.
 import { chromium } from "playwright-core";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -84,6 +84,11 @@ async function listPage(key) {
   await open("#/");
   const r = { rows: await page.locator("#tuning-jobs tbody tr[data-name]").evaluateAll((rs) => rs.map((x) => x.dataset.name).filter(Boolean)) };
   r.screenshot = await shot(key);
+  // Sorting by a click on a column's header, twice for descending.
+  await page.locator('#tuning-jobs th[data-key="name"]').click();
+  r.by_name = await page.locator("#tuning-jobs tbody tr[data-name]").evaluateAll((rs) => rs.map((x) => x.dataset.name));
+  await page.locator('#tuning-jobs th[data-key="name"]').click();
+  r.by_name_desc = await page.locator("#tuning-jobs tbody tr[data-name]").evaluateAll((rs) => rs.map((x) => x.dataset.name));
   result.pages[key] = r;
   return r;
 }
@@ -97,6 +102,13 @@ async function tuningPage(name, key) {
   r.charts = await charts();
   r.table_rows = await count("#training-jobs tbody tr[data-name]");
   r.csv_href = await page.locator("#csv").getAttribute("href");
+  r.reasons = await page.locator("#training-jobs tbody .reason").allInnerTexts();
+  // The CSV export downloads with the session's cookie.
+  const [download] = await Promise.all([page.waitForEvent("download"), page.click("#csv")]);
+  r.csv_name = download.suggestedFilename();
+  const csvPath = join(outdir, key + ".csv");
+  await download.saveAs(csvPath);
+  r.csv = readFileSync(csvPath, "utf8");
   r.stop_enabled = await page.locator("#stop").isEnabled();
   r.screenshot = await shot(key);
   // Hide the first hyperparameter axis, move the (new) first one right.

@@ -6,7 +6,9 @@ one of account A, and a finished one of account B. The browser's numbers are
 read from the charts' data (ECharts' options), not from pixels, and checked
 against what the SageMaker API (boto3) says. Screenshots are kept in
 $HPO_TEST_ARTIFACTS/dashboard or tests/e2e/artifacts/dashboard."""
+import csv
 import hashlib
+import io
 import http.cookiejar
 import json
 import os
@@ -137,7 +139,7 @@ def dash(tmp_path_factory, playwright):  # noqa: F811
             "dash-live", out_a, "Random", 20, 2,
             {"epochs": "60", "sleep": "0.01", "slow_after": "4", "slow_sleep": "2"}))
         ui = UiClient(d.url, KEY_A, SECRET_A)
-        deadline = time.time() + 60
+        deadline = time.time() + 120
         while time.time() < deadline:  # the short ones ended, two slow ones printed a value
             jobs = ui.get("tuning-jobs/dash-live")["training_jobs"]
             live = [ui.get("training-jobs/" + j["name"]) for j in jobs if j["status"] == "InProgress"]
@@ -175,6 +177,8 @@ def test_every_page_renders_with_the_right_number_of_points(dash):
     # The list: account A's two jobs, the filter, the compare button.
     assert sorted(p["list"]["rows"]) == ["dash-done", "dash-live"]
     assert p["list"]["filtered"] == ["dash-done"]
+    assert p["list"]["by_name"] == ["dash-done", "dash-live"]
+    assert p["list"]["by_name_desc"] == ["dash-live", "dash-done"]
     assert p["list"]["compare_hash"] == "#/compare?jobs=dash-done,dash-live"
 
     # The finished tuning job: exact numbers.
@@ -209,6 +213,11 @@ def test_every_page_renders_with_the_right_number_of_points(dash):
     assert vals == sorted(vals) and len(vals) == drawn
     assert f["sorted_objectives"][len(vals):] == ["—"] * (len(done) - drawn)  # the failed ones last
     assert f["csv_href"] == "/ui/api/tuning-jobs/dash-done/csv"
+    assert f["csv_name"] == "dash-done.csv"
+    rows = list(csv.DictReader(io.StringIO(f["csv"])))
+    assert sorted(r["name"] for r in rows) == sorted(j["TrainingJobName"] for j in done)
+    failed_reasons = [j["FailureReason"] for j in done if j["TrainingJobStatus"] == "Failed"]
+    assert sorted(f["reasons"]) == sorted(failed_reasons)  # FailureReason in the table
 
     # The running tuning job: live, polled again, numbers between the API's
     # before and after the browser looked.
