@@ -200,6 +200,8 @@ try {
     result.after_stop = await text("#summary .badge");
     await page.waitForFunction(() => document.querySelector("#summary .badge").textContent === "Stopped", null, { timeout: 60000 });
     result.final = await text("#summary .badge");
+    result.stop_enabled_after = await page.locator("#stop").isEnabled();
+    result.charts = await charts();
     await shot("stopped");
   } else if (scenario === "auth") {
     const [key, secret, own, other] = args;

@@ -187,6 +187,8 @@ def test_every_page_renders_with_the_right_number_of_points(dash):
     h = {k: v["points"] for k, v in f["charts"]["history"]["series"].items()}
     assert h["completed"] == c["completed"]
     assert h["early"] + h["stopped"] == c["stopped"]
+    stopped_without = len([j for j in done if j["TrainingJobStatus"] == "Stopped" and not has_objective(j)])
+    assert f["charts"]["history"]["series"]["stopped"]["marks"] == stopped_without
     assert h["running"] == 0
     assert f["charts"]["history"]["series"]["failed"]["marks"] == c["failed"]
     assert h["failed"] == 0  # failed jobs are marks, never points
@@ -300,8 +302,18 @@ def test_stop_button_stops_the_running_job(dash):
     assert res["final"] == "Stopped"
     d = sm.describe_hyper_parameter_tuning_job(HyperParameterTuningJobName="dash-live")
     assert d["HyperParameterTuningJobStatus"] == "Stopped"
-    assert all(j["TrainingJobStatus"] in ("Stopped", "Failed", "Completed")
-               for j in jobs_of(sm, "dash-live"))
+    jobs = jobs_of(sm, "dash-live")
+    assert all(j["TrainingJobStatus"] in ("Stopped", "Failed", "Completed") for j in jobs)
+    assert not res["stop_enabled_after"]
+    # The page drew the jobs the stop ended: marked, or with their value.
+    hist = res["charts"]["history"]["series"]
+    c = counts(jobs)
+    stopped_without = len([j for j in jobs if j["TrainingJobStatus"] == "Stopped" and not has_objective(j)])
+    assert stopped_without + c["stopped"] >= 1
+    assert hist["stopped"]["marks"] == stopped_without
+    assert hist["stopped"]["points"] + hist["early"]["points"] == c["stopped"]
+    assert hist["completed"]["points"] == c["completed"]
+    assert hist["running"]["points"] == hist["running"]["marks"] == 0
 
 
 def test_without_credentials_no_sign_in(playwright, hpod):  # noqa: F811

@@ -83,11 +83,12 @@ export function historyOption(t) {
   const early = sel((j) => j.status === "Stopped" && j.early_stopped && has(j));
   const stopped = sel((j) => (j.status === "Stopped" || j.status === "Stopping") && !j.early_stopped && has(j));
   const running = sel((j) => j.status === "InProgress" && has(j));
+  const stoppedMarks = ord.filter(({ job }) => (job.status === "Stopped" || job.status === "Stopping") && !has(job)).map(({ job, i }) => ({ xAxis: i, name: job.name }));
   const runningMarks = ord.filter(({ job }) => job.status === "InProgress" && !has(job)).map(({ job, i }) => ({ xAxis: i, name: job.name }));
   const failed = ord.filter(({ job }) => job.status === "Failed").map(({ job, i }) => ({ xAxis: i, name: job.name }));
   return {
     ...base,
-    ...emptyNote(!completed.length && !early.length && !stopped.length && !running.length, failed.length + runningMarks.length ? "No objective values yet (dotted: running, dashed: failed)" : "No training jobs yet"),
+    ...emptyNote(!completed.length && !early.length && !stopped.length && !running.length, failed.length + runningMarks.length + stoppedMarks.length ? "No objective values yet (dotted: running, dashed: failed or stopped)" : "No training jobs yet"),
     legend: { top: 4, left: "center" },
     tooltip: {
       trigger: "item",
@@ -101,7 +102,10 @@ export function historyOption(t) {
     series: [
       { id: "completed", name: "Completed", type: "scatter", data: completed, symbolSize: 9, itemStyle: { color: STATUS_COLOR.Completed } },
       { id: "early", name: "Early stopped", type: "scatter", data: early, symbol: "triangle", symbolSize: 10, itemStyle: { color: STATUS_COLOR.Stopped } },
-      { id: "stopped", name: "Stopped", type: "scatter", data: stopped, symbol: "diamond", symbolSize: 10, itemStyle: { color: "#9a8fb5" } },
+      {
+        id: "stopped", name: "Stopped", type: "scatter", data: stopped, symbol: "diamond", symbolSize: 10, itemStyle: { color: "#9a8fb5" },
+        markLine: { symbol: "none", label: { show: false }, lineStyle: { color: "#9a8fb5", type: "dashed", width: 1.5 }, data: stoppedMarks },
+      },
       {
         id: "running", name: "Running", type: "scatter", data: running, symbolSize: 9, itemStyle: { color: "#fff", borderColor: STATUS_COLOR.InProgress, borderWidth: 2 },
         markLine: { symbol: "none", label: { show: false }, lineStyle: { color: STATUS_COLOR.InProgress, type: "dotted", width: 1.5 }, data: runningMarks },
