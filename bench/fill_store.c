@@ -1,9 +1,14 @@
 /* fill_store — fills a data dir with many training jobs through the store
  * API, and times the store's list and describe queries on it.
  *
- *   fill_store fill DIR CHILDREN STANDALONE   one tuning job (Completed) holding
+ *   fill_store fill DIR CHILDREN STANDALONE [POINTS]
+ *                                             one tuning job (Completed) holding
  *                                             CHILDREN training jobs, plus STANDALONE
- *                                             training jobs of their own; one transaction
+ *                                             training jobs of their own; one transaction;
+ *                                             with POINTS, each training job also gets
+ *                                             POINTS values of metrics acc and loss and
+ *                                             its status transitions (the dashboard's
+ *                                             bench, bench/ui_latency.py)
  *   fill_store time DIR REPS                  p50/p99 ms of each store query
  *
  * The jobs are finished (Completed with an objective, a few Failed and
@@ -35,6 +40,27 @@
     "\"StoppingCondition\":{\"MaxRuntimeInSeconds\":600}},\"_api_current\":true,"                  \
     "\"_original\":{}}"
 
+/* The dashboard's bench reads the ranges back: a whole 2017 request. */
+#define REQUEST_2017                                                                               \
+    "{\"AwsAccountId\":\"" ACCOUNT "\",\"TuningJobName\":\"" TUNING "\","                          \
+    "\"TuningJobConfig\":{\"Strategy\":\"Random\",\"ParameterRanges\":{"                           \
+    "\"ContinuousParameterRanges\":[{\"Name\":\"lr\",\"Type\":\"Continuous\",\"MinValue\":\"0."    \
+    "0001\",\"MaxValue\":"                                                                         \
+    "\"0.1\",\"ScalingType\":\"Logarithmic\"}],\"IntegerParameterRanges\":[{\"Type\":\"Integer\"," \
+    "\"Name\":"                                                                                    \
+    "\"depth\",\"MinValue\":\"1\",\"MaxValue\":\"12\"}]},\"ResourceLimits\":{"                     \
+    "\"MaxNumberOfTrainingJobs\":500000,\"MaxParallelTrainingJobs\":8},"                           \
+    "\"TuningJobObjective\":{\"MetricName\":\"acc\",\"Type\":\"Maximize\"}},"                      \
+    "\"TrainingJobDefinition\":{\"AlgorithmSpecification\":{\"TrainingImage\":\"bench\","          \
+    "\"TrainingInputMode\":\"File\",\"MetricDefinitions\":[{\"Name\":\"acc\",\"Regex\":"           \
+    "\"acc=([0-9.]+)\"},{\"Name\":\"loss\",\"Regex\":\"loss=([0-9.]+)\"}]},"                       \
+    "\"RoleArn\":\"arn:aws:iam::" ACCOUNT ":role/bench\","                                         \
+    "\"OutputDataConfig\":{\"S3OutputPath\":\"file:///tmp/out\"},\"ResourceConfig\":{"             \
+    "\"InstanceCount\":1,\"InstanceType\":\"ml.m5.large\",\"VolumeSizeInGB\":1},"                  \
+    "\"StoppingCondition\":{\"MaxRuntimeInSeconds\":600}}}"
+
+static int npoints; /* metric points per training job and metric (fill's POINTS) */
+
 static void die(const char *what, int rc) {
     fprintf(stderr, "fill_store: %s failed (%d)\n", what, rc);
     exit(1);
@@ -62,6 +88,27 @@ static void tuning_row(store_tuning *t, const char *name, const char *kind, doub
 /* Inserts training job `name` (of tuning job `tuning_id`, index idx) and
  * finishes it: mostly Completed with an objective; every 97th Failed, every
  * 89th Stopped. */
+/* POINTS values of acc and loss, as ingest.c writes them, and the
+ * transitions of a finished job. */
+static void training_metrics(store *s, int64_t id, double created, const char *final) {
+    store_point *p = calloc((size_t)npoints * 2, sizeof *p);
+    int rc;
+    if (!p)
+        die("calloc", 0);
+    for (int k = 0; k < npoints; k++) {
+        double ts = created + 1 + 29.0 * k / npoints;
+        p[2 * k] = (store_point){"loss", ts, 1.0 / (k + 1)};
+        p[2 * k + 1] = (store_point){"acc", ts, 1.0 - 1.0 / (k + 2)};
+    }
+    if ((rc = store_add_points(s, id, p, (size_t)npoints * 2, 4096)))
+        die("points", rc);
+    free(p);
+    if ((rc = store_add_transition(s, id, "Starting", created, "Starting")) ||
+        (rc = store_add_transition(s, id, "Training", created + 1, "Training")) ||
+        (rc = store_add_transition(s, id, final, created + 30, final)))
+        die("transitions", rc);
+}
+
 static void training_row(store *s, int64_t tuning_id, const char *name, int idx, double created,
                          unsigned *seed) {
     char hp[256], tuned[128];
@@ -96,6 +143,8 @@ static void training_row(store *s, int64_t tuning_id, const char *name, int idx,
              s, r.id, st, st, !strcmp(st, "Failed") ? "AlgorithmError" : NULL,
              !strcmp(st, "Completed"), (double)rand_r(seed) / RAND_MAX, created + 30)))
         die("finish", rc);
+    if (npoints > 0)
+        training_metrics(s, r.id, created, st);
 }
 
 static int fill(const char *dir, int children, int standalone) {
@@ -111,6 +160,10 @@ static int fill(const char *dir, int children, int standalone) {
     if ((rc = store_begin(s)))
         die("begin", rc);
     tuning_row(&t, TUNING, "tuning", t0);
+    if (npoints > 0) {
+        t.api = 0;
+        t.request = REQUEST_2017;
+    }
     if ((rc = store_create_tuning(s, &t, &e)))
         die(e.msg, rc);
     if ((rc = store_set_tuning_status(s, t.id, "Completed", NULL, t0, t0 + children)))
@@ -260,10 +313,12 @@ static int time_queries(const char *dir, int reps) {
 }
 
 int main(int argc, char **argv) {
-    if (argc == 5 && !strcmp(argv[1], "fill"))
+    if ((argc == 5 || argc == 6) && !strcmp(argv[1], "fill")) {
+        npoints = argc == 6 ? atoi(argv[5]) : 0;
         return fill(argv[2], atoi(argv[3]), atoi(argv[4]));
+    }
     if (argc == 4 && !strcmp(argv[1], "time"))
         return time_queries(argv[2], atoi(argv[3]) > 0 ? atoi(argv[3]) : 1);
-    fprintf(stderr, "usage: fill_store fill DIR CHILDREN STANDALONE | time DIR REPS\n");
+    fprintf(stderr, "usage: fill_store fill DIR CHILDREN STANDALONE [POINTS] | time DIR REPS\n");
     return 2;
 }

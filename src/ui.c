@@ -365,31 +365,27 @@ static void stop_tuning(ui *u, const caller *c, const http_request *req, const c
     json_decref(body);
 }
 
-/* Copies n bytes of in as valid UTF-8 (invalid bytes become U+FFFD); a
- * sequence cut at the end is left for the next read unless `last`:
- * *used = the bytes consumed. Caller frees. */
+/* Copies n bytes of in as valid UTF-8 (invalid bytes and NULs become
+ * U+FFFD); a sequence cut at the end is left for the next read unless
+ * `last`: *used = the bytes consumed. Caller frees. */
 static char *utf8_clean(const char *in, size_t n, int last, size_t *used) {
     char *out = malloc(3 * n + 1), *o = out;
     size_t i = 0;
     if (!out)
         return NULL;
     while (i < n) {
-        unsigned char b = (unsigned char)in[i];
-        size_t len = b < 0x80 ? 1 : (b >> 5) == 6 ? 2 : (b >> 4) == 14 ? 3 : (b >> 3) == 30 ? 4 : 0;
-        int ok = len > 0 && (len == 1 || b >= 0xC2) && (b <= 0xF4);
-        if (ok && i + len > n && !last)
-            break; /* cut: the rest comes with the next read */
-        for (size_t k = 1; ok && k < len; k++)
-            ok = i + k < n && ((unsigned char)in[i + k] & 0xC0) == 0x80;
-        if (ok && len == 3) {
-            unsigned char c1 = (unsigned char)in[i + 1];
-            ok = !(b == 0xE0 && c1 < 0xA0) && !(b == 0xED && c1 >= 0xA0);
+        size_t len = ui_utf8_seq(in + i, n - i);
+        if (!len && !last) {
+            /* Maybe a sequence cut by the read: is it a valid prefix? */
+            unsigned char b = (unsigned char)in[i];
+            size_t want = (b >> 5) == 6 ? 2 : (b >> 4) == 14 ? 3 : (b >> 3) == 30 ? 4 : 0;
+            int prefix = want > n - i && b >= 0xC2 && b <= 0xF4;
+            for (size_t k = 1; prefix && i + k < n; k++)
+                prefix = ((unsigned char)in[i + k] & 0xC0) == 0x80;
+            if (prefix)
+                break; /* the rest comes with the next read */
         }
-        if (ok && len == 4) {
-            unsigned char c1 = (unsigned char)in[i + 1];
-            ok = !(b == 0xF0 && c1 < 0x90) && !(b == 0xF4 && c1 >= 0x90);
-        }
-        if (ok && b != 0) {
+        if (len && in[i]) {
             memcpy(o, in + i, len);
             o += len;
             i += len;
@@ -513,10 +509,18 @@ static void api_route(ui *u, const http_request *req, http_response *resp) {
     }
     if (!split_path(rest, "tuning-jobs", name, &action)) {
         if (!*action) {
-            if (ui_data_tuning(u->data, c.account, name, &out, &e))
+            char *text = NULL;
+            size_t len = 0;
+            if (ui_data_tuning(u->data, c.account, name, &text, &len, &e)) {
                 reply_e(resp, &e);
-            else
-                reply(resp, 200, out);
+                return;
+            }
+            resp->status = 200;
+            resp->content_type = "application/json";
+            resp->body = text;
+            resp->body_len = len;
+            http_response_header(resp, "Cache-Control", "no-store");
+            security_headers(resp);
         } else if (!strcmp(action, "csv")) {
             char *csv = NULL, disp[HTTP_HEADER_VALUE_MAX];
             size_t len = 0;

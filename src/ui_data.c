@@ -17,7 +17,7 @@
 #include "util.h"
 
 /* The queries, prepared once (persistent statements). */
-enum { Q_TUNINGS, Q_TUNING, Q_TRAININGS, Q_TRAINING, Q_POINTS, Q_TRANSITIONS, Q__COUNT };
+enum { Q_TUNINGS, Q_TUNING, Q_TRAININGS, Q_TRAINING, Q_POINTS, Q_TRANSITIONS, Q_VERSION, Q__COUNT };
 
 /* One tuning job's columns, shared by the list and the detail: the row,
  * its counters (tuning_counts), its internal failures, its best job (by
@@ -80,11 +80,27 @@ static const char *const sql[Q__COUNT] = {
     [Q_POINTS] = "SELECT name, ts, value FROM metric_points WHERE training_id=?1"
                  " ORDER BY name, rowid",
     [Q_TRANSITIONS] = "SELECT status, start FROM transitions WHERE training_id=?1 ORDER BY rowid",
+    /* Changes when another connection (the store's) has committed since. */
+    [Q_VERSION] = "PRAGMA data_version",
 };
+
+/* A built answer of a tuning job (its JSON or its CSV), valid while the
+ * database's data_version is the one it was built at: a dashboard polling
+ * a job that has not changed is answered without reading it again. */
+typedef struct {
+    int64_t version; /* data_version when built; -1 = empty slot */
+    int csv;
+    char account[16];
+    char name[STORE_NAME_MAX];
+    char *text; /* owned */
+    size_t len;
+} cached;
 
 struct ui_data {
     sqlite3 *db;
     sqlite3_stmt *q[Q__COUNT];
+    cached cache[UI_CACHE_SLOTS]; /* the loop thread's only: no lock */
+    size_t next;                  /* the slot to fill next (round robin) */
 };
 
 ui_data *ui_data_open(const char *data_dir, err_t *e) {
@@ -123,6 +139,8 @@ out:
 void ui_data_close(ui_data *d) {
     if (!d)
         return;
+    for (size_t i = 0; i < UI_CACHE_SLOTS; i++)
+        free(d->cache[i].text);
     for (int i = 0; i < Q__COUNT; i++)
         sqlite3_finalize(d->q[i]);
     sqlite3_close(d->db);
@@ -307,8 +325,19 @@ static const char *kind_name(param_kind k) {
     return k == PARAM_CONTINUOUS ? "Continuous" : k == PARAM_INTEGER ? "Integer" : "Categorical";
 }
 
+/* The scale a numeric range is searched on: as the space resolves it (an
+ * absent ScalingType, or Auto, becomes what openhpo applies). */
+static param_scale resolved_scale(const space *sp, const req_range *g) {
+    for (size_t i = 0; sp && i < sp->n; i++)
+        if (!strcmp(sp->p[i].name, g->name))
+            return sp->p[i].scale;
+    return g->scale;
+}
+
 static json_t *ranges_json(const req_tuning *r) {
     json_t *a = json_array();
+    err_t e = {0};
+    space *sp = r ? request_space(r, 0, &e) : NULL;
     for (size_t i = 0; a && r && i < r->nranges; i++) {
         const req_range *g = &r->ranges[i];
         int num = g->kind != PARAM_CATEGORICAL, oom = 0;
@@ -320,213 +349,39 @@ static json_t *ranges_json(const req_tuning *r) {
             json_decref(o);
             json_decref(vals);
             json_decref(a);
-            return NULL;
+            a = NULL;
+            break;
         }
         put(o, "name", json_string(g->name), &oom);
         put(o, "type", json_string(kind_name(g->kind)), &oom);
         put(o, "min", num ? json_real(g->lo) : json_null(), &oom);
         put(o, "max", num ? json_real(g->hi) : json_null(), &oom);
-        put(o, "scale", json_string(num ? scale_name(g->scale) : "Auto"), &oom);
+        put(o, "scale", json_string(num ? scale_name(resolved_scale(sp, g)) : "Auto"), &oom);
         put(o, "values", vals, &oom);
+        if (oom)
+            json_decref(o);
         if (oom || json_array_append_new(a, o)) {
             json_decref(a);
-            return NULL;
+            a = NULL;
+            break;
         }
     }
+    space_free(sp);
     return a;
 }
 
-static int read_trainings(ui_data *d, int64_t tuning_id, json_t **jobs, err_t *e) {
-    sqlite3_stmt *st = d->q[Q_TRAININGS];
-    json_t *a = json_array();
-    int r, rc = 0;
-    if (!a)
-        return err_set(e, ERR_INTERNAL, "out of memory");
-    sqlite3_bind_int64(st, 1, tuning_id);
-    while ((r = sqlite3_step(st)) == SQLITE_ROW) {
-        int oom = 0;
-        json_t *o = json_object();
-        const char *tuned = col_text(st, 2);
-        json_t *hp = json_loads(*tuned ? tuned : "{}", 0, NULL);
-        const char *status = col_text(st, 1);
-        int has_obj = sqlite3_column_type(st, 3) != SQLITE_NULL;
-        int early = sqlite3_column_int(st, 8) == TRIAL_STOP_EARLY ||
-                    (!strcmp(status, "Stopped") && has_obj);
-        if (!o) {
-            json_decref(hp);
-            rc = err_set(e, ERR_INTERNAL, "out of memory");
-            goto out;
-        }
-        put(o, "name", json_string(col_text(st, 0)), &oom);
-        put(o, "status", json_string(status), &oom);
-        put(o, "hyperparameters", json_is_object(hp) ? hp : (json_decref(hp), json_object()), &oom);
-        put(o, "objective", col_real_or_null(st, 3), &oom);
-        put(o, "created", col_time(st, 4), &oom);
-        put(o, "started", col_time(st, 5), &oom);
-        put(o, "ended", col_time(st, 6), &oom);
-        put(o, "failure_reason", col_string_or_null(st, 7), &oom);
-        put(o, "early_stopped", json_boolean(early), &oom);
-        put(o, "definition", json_null(), &oom);
-        if (oom || json_array_append_new(a, o)) {
-            if (!oom)
-                json_decref(o);
-            rc = err_set(e, ERR_INTERNAL, "out of memory");
-            goto out;
-        }
-    }
-    if (r != SQLITE_DONE)
-        rc = step_err(d, r, e);
-out:
-    sqlite3_reset(st);
-    if (rc)
-        json_decref(a);
-    else
-        *jobs = a;
-    return rc;
-}
-
-/* Importances of r's ranges over the finished jobs of `jobs`. */
-static json_t *importances_json(const req_tuning *r, const json_t *jobs) {
-    size_t n = 0, p = r ? r->nranges : 0, total = json_array_size(jobs);
-    double *x = NULL, *y = NULL, *imp = NULL;
-    size_t *levels = NULL;
-    json_t *a = json_array();
-    if (!a || !p)
-        goto out;
-    if (!(x = malloc(total * p * sizeof *x + 1)) || !(y = malloc(total * sizeof *y + 1)) ||
-        !(imp = calloc(p, sizeof *imp)) || !(levels = calloc(p, sizeof *levels)))
-        goto fail;
-    for (size_t j = 0; j < p; j++)
-        levels[j] = r->ranges[j].kind == PARAM_CATEGORICAL ? r->ranges[j].nvalues : 0;
-    for (size_t i = 0; i < total; i++) {
-        const json_t *o = json_array_get(jobs, i), *obj = json_object_get(o, "objective");
-        const char *status = json_string_value(json_object_get(o, "status"));
-        if (!json_is_number(obj) || !status ||
-            (strcmp(status, "Completed") && strcmp(status, "Stopped")))
-            continue;
-        const json_t *hp = json_object_get(o, "hyperparameters");
-        for (size_t j = 0; j < p; j++) {
-            const req_range *g = &r->ranges[j];
-            const char *v = json_string_value(json_object_get(hp, g->name));
-            double xv = NAN;
-            if (v && g->kind == PARAM_CATEGORICAL) {
-                for (size_t k = 0; k < g->nvalues; k++)
-                    if (!strcmp(g->values[k], v))
-                        xv = (double)k;
-            } else if (v) {
-                char *end;
-                xv = strtod(v, &end);
-                if (end == v || *end)
-                    xv = NAN;
-            }
-            x[n * p + j] = xv;
-        }
-        y[n++] = json_number_value(obj);
-    }
-    int got = ui_importances(n, p, x, levels, y, imp);
-    if (got < 0)
-        goto fail;
-    if (got == 0)
-        goto out;
-    /* Highest first. */
-    size_t *order = malloc(p * sizeof *order);
-    if (!order)
-        goto fail;
-    for (size_t j = 0; j < p; j++)
-        order[j] = j;
-    for (size_t i = 1; i < p; i++)
-        for (size_t k = i; k > 0 && imp[order[k]] > imp[order[k - 1]]; k--) {
-            size_t t = order[k];
-            order[k] = order[k - 1];
-            order[k - 1] = t;
-        }
-    for (size_t k = 0; k < p; k++)
-        if (json_array_append_new(a, json_pack("{s:s, s:f}", "name", r->ranges[order[k]].name,
-                                               "importance", imp[order[k]]))) {
-            free(order);
-            goto fail;
-        }
-    free(order);
-    goto out;
-fail:
-    json_decref(a);
-    a = NULL;
-out:
-    free(x);
-    free(y);
-    free(imp);
-    free(levels);
-    return a;
-}
-
-/* The tuning job `name` of `account` with everything of its detail. */
-static int read_tuning(ui_data *d, const char *account, const char *name, json_t **out,
-                       req_tuning **req, err_t *e) {
-    sqlite3_stmt *st = d->q[Q_TUNING];
-    req_tuning *r = NULL;
-    json_t *o = NULL, *jobs = NULL;
-    int rc = 0, row;
-    *out = NULL;
-    sqlite3_bind_text(st, 1, account, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
-    row = sqlite3_step(st);
-    if (row == SQLITE_DONE) {
-        rc = err_set(e, ERR_NOT_FOUND, "no tuning job named %s", name);
-        goto out;
-    }
-    if (row != SQLITE_ROW) {
-        rc = step_err(d, row, e);
-        goto out;
-    }
-    r = parse_request(sqlite3_column_int(st, TC_API), "tuning", col_text(st, TC_REQUEST), account);
-    int64_t id = sqlite3_column_int64(st, TC_ID);
-    if (!(o = tuning_json(st, r))) {
-        rc = err_set(e, ERR_INTERNAL, "out of memory");
-        goto out;
-    }
-    sqlite3_reset(st);
-    if ((rc = read_trainings(d, id, &jobs, e)))
-        goto out;
-    int oom = 0;
-    put(o, "ranges", ranges_json(r), &oom);
-    put(o, "importances", importances_json(r, jobs), &oom);
-    put(o, "training_jobs", jobs, &oom);
-    jobs = NULL;
-    if (oom) {
-        rc = err_set(e, ERR_INTERNAL, "out of memory");
-        goto out;
-    }
-    *out = o;
-    o = NULL;
-    if (req) {
-        *req = r;
-        r = NULL;
-    }
-out:
-    sqlite3_reset(st);
-    sqlite3_clear_bindings(st);
-    json_decref(o);
-    json_decref(jobs);
-    request_free(r);
-    return rc;
-}
-
-int ui_data_tuning(ui_data *d, const char *account, const char *name, json_t **out, err_t *e) {
-    return read_tuning(d, account, name, out, NULL, e);
-}
-
-/* ---- CSV ---- */
+/* ---- answer buffers ---- */
 
 typedef struct {
     char *buf;
     size_t len, cap;
-    int over; /* past UI_CSV_MAX, or out of memory */
+    int over; /* past UI_BODY_MAX, or out of memory */
 } sbuf;
 
 static void sb_add(sbuf *b, const char *s, size_t n) {
     if (b->over)
         return;
-    if (b->len + n + 1 > UI_CSV_MAX) {
+    if (b->len + n + 1 > UI_BODY_MAX) {
         b->over = 1;
         return;
     }
@@ -547,6 +402,475 @@ static void sb_add(sbuf *b, const char *s, size_t n) {
     b->buf[b->len] = 0;
 }
 
+/* Makes room for n more bytes at once (an estimate of the answer), so
+ * that a large one is not copied while it grows. */
+static void sb_reserve(sbuf *b, size_t n) {
+    if (b->over || b->len + n + 1 <= b->cap || b->len + n + 1 > UI_BODY_MAX)
+        return;
+    char *nb = realloc(b->buf, b->len + n + 1);
+    if (!nb)
+        return; /* sb_add will try again, and fail */
+    b->buf = nb;
+    b->cap = b->len + n + 1;
+}
+
+static void sb_lit(sbuf *b, const char *s) {
+    sb_add(b, s, strlen(s));
+}
+
+size_t ui_utf8_seq(const char *s, size_t n) {
+    const unsigned char *p = (const unsigned char *)s;
+    if (!n)
+        return 0;
+    unsigned char b = p[0];
+    size_t len = b < 0x80 ? 1 : (b >> 5) == 6 ? 2 : (b >> 4) == 14 ? 3 : (b >> 3) == 30 ? 4 : 0;
+    if (!len || len > n || (len == 2 && b < 0xC2) || b > 0xF4)
+        return 0;
+    for (size_t k = 1; k < len; k++)
+        if ((p[k] & 0xC0) != 0x80)
+            return 0;
+    if (len == 3 && ((b == 0xE0 && p[1] < 0xA0) || (b == 0xED && p[1] >= 0xA0)))
+        return 0; /* overlong, surrogate */
+    if (len == 4 && ((b == 0xF0 && p[1] < 0x90) || (b == 0xF4 && p[1] >= 0x90)))
+        return 0; /* overlong, past U+10FFFF */
+    return len;
+}
+
+/* s as a JSON string: escaped, invalid UTF-8 as U+FFFD. */
+static void sb_str(sbuf *b, const char *s) {
+    static const char hexd[] = "0123456789abcdef";
+    size_t n = strlen(s), i = 0, run = 0;
+    sb_add(b, "\"", 1);
+    while (i < n) {
+        unsigned char c = (unsigned char)s[i];
+        if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') {
+            run++, i++;
+            continue;
+        }
+        sb_add(b, s + i - run, run);
+        run = 0;
+        if (c >= 0x80) {
+            size_t len = ui_utf8_seq(s + i, n - i);
+            if (len)
+                sb_add(b, s + i, len);
+            else
+                sb_lit(b, "\\ufffd");
+            i += len ? len : 1;
+            continue;
+        }
+        char esc[7] = {'\\', 'u', '0', '0', hexd[c >> 4], hexd[c & 15], 0};
+        if (c == '"' || c == '\\') {
+            esc[1] = (char)c;
+            esc[2] = 0;
+        }
+        sb_lit(b, esc);
+        i++;
+    }
+    sb_add(b, s + i - run, run);
+    sb_add(b, "\"", 1);
+}
+
+/* A number that reads back exactly, or null (not finite). */
+static void sb_num(sbuf *b, double v) {
+    char t[32];
+    if (!isfinite(v)) {
+        sb_lit(b, "null");
+        return;
+    }
+    int n = snprintf(t, sizeof t, "%.17g", v);
+    sb_add(b, t, (size_t)n);
+}
+
+/* A time, to the millisecond (cheaper than %.17g), or null when unset. */
+static void sb_time(sbuf *b, double v) {
+    char t[32];
+    if (!(v > 0) || !isfinite(v) || v > 1e15) {
+        sb_lit(b, "null");
+        return;
+    }
+    /* Digits by hand: snprintf is most of the cost of 3000 times. */
+    unsigned long long ms = (unsigned long long)llround(v * 1000);
+    char *p = t + sizeof t;
+    for (int k = 0; k < 3; k++, ms /= 10)
+        *--p = (char)('0' + ms % 10);
+    *--p = '.';
+    do
+        *--p = (char)('0' + ms % 10);
+    while ((ms /= 10) > 0);
+    sb_add(b, p, (size_t)(t + sizeof t - p));
+}
+
+/* ---- a tuning job's training jobs, read once ---- */
+
+typedef struct {
+    char name[STORE_NAME_MAX];
+    char status[16];
+    char *tuned; /* the tuned hyperparameters as stored: a JSON object's text (owned) */
+    json_t *hp;  /* tuned, parsed (owned); NULL until needed */
+    int has_obj;
+    double obj;
+    double created, started, ended;
+    char *reason; /* FailureReason (owned), or NULL */
+    int early;
+} trow;
+
+typedef struct {
+    trow *v;
+    size_t n, cap;
+} trows;
+
+static void trows_clear(trows *t) {
+    for (size_t i = 0; i < t->n; i++) {
+        free(t->v[i].tuned);
+        free(t->v[i].reason);
+        json_decref(t->v[i].hp);
+    }
+    free(t->v);
+    memset(t, 0, sizeof *t);
+}
+
+static double col_double0(sqlite3_stmt *st, int i) {
+    return sqlite3_column_type(st, i) == SQLITE_NULL ? 0 : sqlite3_column_double(st, i);
+}
+
+static int read_trainings(ui_data *d, int64_t tuning_id, trows *out, err_t *e) {
+    sqlite3_stmt *st = d->q[Q_TRAININGS];
+    int r, rc = 0;
+    sqlite3_bind_int64(st, 1, tuning_id);
+    while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+        if (out->n == out->cap) {
+            size_t cap = out->cap ? out->cap * 2 : 256;
+            trow *v = realloc(out->v, cap * sizeof *v);
+            if (!v) {
+                rc = err_set(e, ERR_INTERNAL, "out of memory");
+                goto out;
+            }
+            out->v = v;
+            out->cap = cap;
+        }
+        trow *t = &out->v[out->n];
+        memset(t, 0, sizeof *t);
+        snprintf(t->name, sizeof t->name, "%s", col_text(st, 0));
+        snprintf(t->status, sizeof t->status, "%s", col_text(st, 1));
+        const char *tuned = col_text(st, 2), *reason = col_text(st, 7);
+        t->has_obj = sqlite3_column_type(st, 3) != SQLITE_NULL;
+        t->obj = sqlite3_column_double(st, 3);
+        t->created = col_double0(st, 4);
+        t->started = col_double0(st, 5);
+        t->ended = col_double0(st, 6);
+        t->early = sqlite3_column_int(st, 8) == TRIAL_STOP_EARLY ||
+                   (!strcmp(t->status, "Stopped") && t->has_obj);
+        out->n++;
+        if (!(t->tuned = strdup(tuned)) || (*reason && !(t->reason = strdup(reason)))) {
+            rc = err_set(e, ERR_INTERNAL, "out of memory");
+            goto out;
+        }
+    }
+    if (r != SQLITE_DONE)
+        rc = step_err(d, r, e);
+out:
+    sqlite3_reset(st);
+    return rc;
+}
+
+/* The parsed tuned hyperparameters of t (an object; {} when unreadable). */
+static const json_t *trow_hp(trow *t) {
+    if (!t->hp) {
+        t->hp = json_loads(*t->tuned ? t->tuned : "{}", 0, NULL);
+        if (!json_is_object(t->hp)) {
+            json_decref(t->hp);
+            t->hp = json_object();
+        }
+    }
+    return t->hp;
+}
+
+/* The stored tuned text, when it is an object's: the daemon wrote it with
+ * jansson, so it is JSON; the check keeps a damaged row from breaking the
+ * answer's syntax. */
+static int tuned_is_object(const char *s) {
+    size_t n = strlen(s);
+    return n >= 2 && s[0] == '{' && s[n - 1] == '}';
+}
+
+/* The training_jobs array of the contract, written directly (1000 rows
+ * through jansson objects cost several times more). */
+static void write_trows(sbuf *b, trows *t) {
+    sb_add(b, "[", 1);
+    for (size_t i = 0; i < t->n; i++) {
+        trow *r = &t->v[i];
+        sb_lit(b, i ? ",{\"name\":" : "{\"name\":");
+        sb_str(b, r->name);
+        sb_lit(b, ",\"status\":");
+        sb_str(b, r->status);
+        sb_lit(b, ",\"hyperparameters\":");
+        if (tuned_is_object(r->tuned))
+            sb_lit(b, r->tuned);
+        else
+            sb_lit(b, "{}");
+        sb_lit(b, ",\"objective\":");
+        if (r->has_obj)
+            sb_num(b, r->obj);
+        else
+            sb_lit(b, "null");
+        sb_lit(b, ",\"created\":");
+        sb_time(b, r->created);
+        sb_lit(b, ",\"started\":");
+        sb_time(b, r->started);
+        sb_lit(b, ",\"ended\":");
+        sb_time(b, r->ended);
+        sb_lit(b, ",\"failure_reason\":");
+        if (r->reason)
+            sb_str(b, r->reason);
+        else
+            sb_lit(b, "null");
+        sb_lit(b, r->early ? ",\"early_stopped\":true,\"definition\":null}"
+                           : ",\"early_stopped\":false,\"definition\":null}");
+    }
+    sb_add(b, "]", 1);
+}
+
+/* Importances of r's ranges over the finished jobs of t. */
+static json_t *importances_json(const req_tuning *r, trows *t) {
+    size_t n = 0, p = r ? r->nranges : 0;
+    double *x = NULL, *y = NULL, *imp = NULL;
+    size_t *levels = NULL, *order = NULL;
+    json_t *a = json_array();
+    if (!a || !p)
+        goto out;
+    if (!(x = malloc(t->n * p * sizeof *x + 1)) || !(y = malloc(t->n * sizeof *y + 1)) ||
+        !(imp = calloc(p, sizeof *imp)) || !(levels = calloc(p, sizeof *levels)) ||
+        !(order = malloc(p * sizeof *order)))
+        goto fail;
+    for (size_t j = 0; j < p; j++)
+        levels[j] = r->ranges[j].kind == PARAM_CATEGORICAL ? r->ranges[j].nvalues : 0;
+    for (size_t i = 0; i < t->n; i++) {
+        trow *row = &t->v[i];
+        if (!row->has_obj || !isfinite(row->obj) ||
+            (strcmp(row->status, "Completed") && strcmp(row->status, "Stopped")))
+            continue;
+        const json_t *hp = trow_hp(row);
+        for (size_t j = 0; j < p; j++) {
+            const req_range *g = &r->ranges[j];
+            const char *v = json_string_value(json_object_get(hp, g->name));
+            double xv = NAN;
+            if (v && g->kind == PARAM_CATEGORICAL) {
+                for (size_t k = 0; k < g->nvalues; k++)
+                    if (!strcmp(g->values[k], v))
+                        xv = (double)k;
+            } else if (v) {
+                char *end;
+                xv = strtod(v, &end);
+                if (end == v || *end)
+                    xv = NAN;
+            }
+            x[n * p + j] = xv;
+        }
+        y[n++] = row->obj;
+    }
+    int got = ui_importances(n, p, x, levels, y, imp);
+    if (got < 0)
+        goto fail;
+    if (got == 0)
+        goto out;
+    /* Highest first. */
+    for (size_t j = 0; j < p; j++)
+        order[j] = j;
+    for (size_t i = 1; i < p; i++)
+        for (size_t k = i; k > 0 && imp[order[k]] > imp[order[k - 1]]; k--) {
+            size_t s = order[k];
+            order[k] = order[k - 1];
+            order[k - 1] = s;
+        }
+    for (size_t k = 0; k < p; k++)
+        if (json_array_append_new(a, json_pack("{s:s, s:f}", "name", r->ranges[order[k]].name,
+                                               "importance", imp[order[k]])))
+            goto fail;
+    goto out;
+fail:
+    json_decref(a);
+    a = NULL;
+out:
+    free(x);
+    free(y);
+    free(imp);
+    free(levels);
+    free(order);
+    return a;
+}
+
+/* The tuning job `name` of `account`: its fields with ranges and
+ * importances (*head), its training jobs (*rows), its request (*req, may be
+ * NULL when unreadable). */
+static int read_tuning(ui_data *d, const char *account, const char *name, json_t **head,
+                       trows *rows, req_tuning **req, err_t *e) {
+    sqlite3_stmt *st = d->q[Q_TUNING];
+    req_tuning *r = NULL;
+    json_t *o = NULL;
+    int rc = 0, row, oom = 0;
+    *head = NULL;
+    *req = NULL;
+    sqlite3_bind_text(st, 1, account, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
+    row = sqlite3_step(st);
+    if (row == SQLITE_DONE) {
+        rc = err_set(e, ERR_NOT_FOUND, "no tuning job named %s", name);
+        goto out;
+    }
+    if (row != SQLITE_ROW) {
+        rc = step_err(d, row, e);
+        goto out;
+    }
+    r = parse_request(sqlite3_column_int(st, TC_API), "tuning", col_text(st, TC_REQUEST), account);
+    int64_t id = sqlite3_column_int64(st, TC_ID);
+    if (!(o = tuning_json(st, r))) {
+        rc = err_set(e, ERR_INTERNAL, "out of memory");
+        goto out;
+    }
+    sqlite3_reset(st);
+    if ((rc = read_trainings(d, id, rows, e)))
+        goto out;
+    put(o, "ranges", ranges_json(r), &oom);
+    put(o, "importances", importances_json(r, rows), &oom);
+    if (oom) {
+        rc = err_set(e, ERR_INTERNAL, "out of memory");
+        goto out;
+    }
+    *head = o;
+    *req = r;
+    o = NULL;
+    r = NULL;
+out:
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    json_decref(o);
+    request_free(r);
+    if (rc)
+        trows_clear(rows);
+    return rc;
+}
+
+/* The database's data_version now, or -1 when it cannot be read. */
+static int64_t data_version(ui_data *d) {
+    sqlite3_stmt *st = d->q[Q_VERSION];
+    int64_t v = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -1;
+    sqlite3_reset(st);
+    return v;
+}
+
+/* A copy of the cached answer (csv, account, name) built at `version`:
+ * 0 with *text (caller frees) and *len, or -1 (none). */
+static int cache_get(ui_data *d, int64_t version, int csv, const char *account, const char *name,
+                     char **text, size_t *len) {
+    for (size_t i = 0; version >= 0 && i < UI_CACHE_SLOTS; i++) {
+        cached *c = &d->cache[i];
+        if (c->text && c->version == version && c->csv == csv && !strcmp(c->account, account) &&
+            !strcmp(c->name, name)) {
+            if (!(*text = malloc(c->len + 1)))
+                return -1;
+            memcpy(*text, c->text, c->len + 1);
+            *len = c->len;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+/* Keeps a copy of an answer just built at `version` (when it is small
+ * enough; out of memory only skips it). */
+static void cache_put(ui_data *d, int64_t version, int csv, const char *account, const char *name,
+                      const char *text, size_t len) {
+    if (version < 0 || len > UI_CACHE_MAX_BYTES || strlen(account) >= sizeof d->cache[0].account ||
+        strlen(name) >= sizeof d->cache[0].name)
+        return;
+    cached *c = &d->cache[d->next];
+    char *copy = malloc(len + 1);
+    if (!copy)
+        return;
+    memcpy(copy, text, len);
+    copy[len] = 0;
+    free(c->text);
+    *c = (cached){.version = version, .csv = csv, .text = copy, .len = len};
+    snprintf(c->account, sizeof c->account, "%s", account);
+    snprintf(c->name, sizeof c->name, "%s", name);
+    d->next = (d->next + 1) % UI_CACHE_SLOTS;
+}
+
+static int build_tuning(ui_data *d, const char *account, const char *name, char **text, size_t *len,
+                        err_t *e);
+static int build_csv(ui_data *d, const char *account, const char *name, char **csv, size_t *len,
+                     err_t *e);
+
+/* An answer of a tuning job: the cached one when the database has not
+ * changed since it was built, else built anew (and kept). */
+static int cached_answer(ui_data *d, int csv, const char *account, const char *name, char **text,
+                         size_t *len, err_t *e) {
+    int64_t v = data_version(d);
+    int rc;
+    *text = NULL;
+    *len = 0;
+    if (cache_get(d, v, csv, account, name, text, len) == 0)
+        return 0;
+    rc = csv ? build_csv(d, account, name, text, len, e)
+             : build_tuning(d, account, name, text, len, e);
+    if (!rc)
+        cache_put(d, v, csv, account, name, *text, *len);
+    return rc;
+}
+
+int ui_data_tuning(ui_data *d, const char *account, const char *name, char **text, size_t *len,
+                   err_t *e) {
+    return cached_answer(d, 0, account, name, text, len, e);
+}
+
+int ui_data_tuning_csv(ui_data *d, const char *account, const char *name, char **csv, size_t *len,
+                       err_t *e) {
+    return cached_answer(d, 1, account, name, csv, len, e);
+}
+
+static int build_tuning(ui_data *d, const char *account, const char *name, char **text, size_t *len,
+                        err_t *e) {
+    json_t *head = NULL;
+    req_tuning *r = NULL;
+    trows rows = {0};
+    sbuf b = {0};
+    char *h = NULL;
+    int rc;
+    *text = NULL;
+    *len = 0;
+    if ((rc = read_tuning(d, account, name, &head, &rows, &r, e)))
+        goto out;
+    /* The small part through jansson, then the rows: {...head..., "training_jobs": [...]} */
+    if (!(h = json_dumps(head, JSON_COMPACT)) || strlen(h) < 2) {
+        rc = err_set(e, ERR_INTERNAL, "out of memory");
+        goto out;
+    }
+    size_t want = strlen(h) + 64;
+    for (size_t i = 0; i < rows.n; i++)
+        want += 240 + strlen(rows.v[i].tuned) + (rows.v[i].reason ? strlen(rows.v[i].reason) : 0);
+    sb_reserve(&b, want);
+    sb_add(&b, h, strlen(h) - 1);
+    sb_lit(&b, ",\"training_jobs\":");
+    write_trows(&b, &rows);
+    sb_add(&b, "}", 1);
+    if (b.over) {
+        rc = err_set(e, ERR_INTERNAL, "the answer exceeds %d bytes", UI_BODY_MAX);
+        goto out;
+    }
+    *text = b.buf;
+    *len = b.len;
+    b.buf = NULL;
+out:
+    free(b.buf);
+    free(h);
+    json_decref(head);
+    request_free(r);
+    trows_clear(&rows);
+    return rc;
+}
+
+/* ---- CSV ---- */
+
 /* One CSV field (RFC 4180 quoting). Text that a spreadsheet would take for
  * a formula (=, +, -, @ first, and not a number) gets a leading '. */
 static void csv_field(sbuf *b, const char *s, int first) {
@@ -561,38 +885,43 @@ static void csv_field(sbuf *b, const char *s, int first) {
         sb_add(b, "\"", 1);
     if (formula)
         sb_add(b, "'", 1);
-    for (const char *p = s; *p; p++) {
-        if (*p == '"')
-            sb_add(b, "\"", 1);
-        sb_add(b, p, 1);
+    for (const char *p = s; *p;) {
+        size_t run = strcspn(p, "\"");
+        sb_add(b, p, run);
+        p += run;
+        if (*p == '"') {
+            sb_add(b, "\"\"", 2);
+            p++;
+        }
     }
     if (quote)
         sb_add(b, "\"", 1);
 }
 
-static void csv_time(sbuf *b, const json_t *v) {
+static void csv_time(sbuf *b, double s) {
     char t[40] = "";
-    if (json_is_number(v)) {
-        double s = json_number_value(v);
-        time_t sec = (time_t)s;
+    if (s > 0 && isfinite(s) && s < 1e15) {
+        long long ms = (long long)llround(s * 1000);
+        time_t sec = (time_t)(ms / 1000);
         struct tm tm;
         if (gmtime_r(&sec, &tm)) {
             size_t n = strftime(t, sizeof t, "%Y-%m-%dT%H:%M:%S", &tm);
-            snprintf(t + n, sizeof t - n, ".%03dZ", (int)((s - (double)sec) * 1000) % 1000);
+            snprintf(t + n, sizeof t - n, ".%03dZ", (int)(ms % 1000));
         }
     }
     csv_field(b, t, 0);
 }
 
-int ui_data_tuning_csv(ui_data *d, const char *account, const char *name, char **csv, size_t *len,
-                       err_t *e) {
-    json_t *o = NULL;
+static int build_csv(ui_data *d, const char *account, const char *name, char **csv, size_t *len,
+                     err_t *e) {
+    json_t *head = NULL;
     req_tuning *r = NULL;
+    trows rows = {0};
     sbuf b = {0};
     int rc;
     *csv = NULL;
     *len = 0;
-    if ((rc = read_tuning(d, account, name, &o, &r, e)))
+    if ((rc = read_tuning(d, account, name, &head, &rows, &r, e)))
         goto out;
     size_t p = r ? r->nranges : 0;
     csv_field(&b, "name", 1);
@@ -604,26 +933,24 @@ int ui_data_tuning_csv(ui_data *d, const char *account, const char *name, char *
     csv_field(&b, "ended", 0);
     csv_field(&b, "failure_reason", 0);
     sb_add(&b, "\r\n", 2);
-    const json_t *jobs = json_object_get(o, "training_jobs"), *job;
-    size_t i;
-    json_array_foreach(jobs, i, job) {
+    for (size_t i = 0; i < rows.n; i++) {
+        trow *t = &rows.v[i];
         char num[40] = "";
-        const json_t *obj = json_object_get(job, "objective");
-        if (json_is_number(obj))
-            snprintf(num, sizeof num, "%.17g", json_number_value(obj));
-        csv_field(&b, json_string_value(json_object_get(job, "name")), 1);
-        csv_field(&b, json_string_value(json_object_get(job, "status")), 0);
+        if (t->has_obj)
+            snprintf(num, sizeof num, "%.17g", t->obj);
+        csv_field(&b, t->name, 1);
+        csv_field(&b, t->status, 0);
         csv_field(&b, num, 0);
-        const json_t *hp = json_object_get(job, "hyperparameters");
+        const json_t *hp = trow_hp(t);
         for (size_t j = 0; j < p; j++)
             csv_field(&b, json_string_value(json_object_get(hp, r->ranges[j].name)), 0);
-        csv_time(&b, json_object_get(job, "started"));
-        csv_time(&b, json_object_get(job, "ended"));
-        csv_field(&b, json_string_value(json_object_get(job, "failure_reason")), 0);
+        csv_time(&b, t->started);
+        csv_time(&b, t->ended);
+        csv_field(&b, t->reason, 0);
         sb_add(&b, "\r\n", 2);
     }
     if (b.over) {
-        rc = err_set(e, ERR_INTERNAL, "the CSV export exceeds %d bytes", UI_CSV_MAX);
+        rc = err_set(e, ERR_INTERNAL, "the CSV export exceeds %d bytes", UI_BODY_MAX);
         goto out;
     }
     *csv = b.buf;
@@ -631,8 +958,9 @@ int ui_data_tuning_csv(ui_data *d, const char *account, const char *name, char *
     b.buf = NULL;
 out:
     free(b.buf);
-    json_decref(o);
+    json_decref(head);
     request_free(r);
+    trows_clear(&rows);
     return rc;
 }
 
@@ -894,10 +1222,13 @@ int ui_importances(size_t n, size_t p, const double *x, const size_t *levels, co
         out[j] = omega2(ry, group, n, k, sum, cnt);
         s += out[j];
     }
-    if (s > 0)
+    if (s < UI_IMP_MIN_EXPLAINED)
+        for (size_t j = 0; j < p; j++)
+            out[j] = 0;
+    else
         for (size_t j = 0; j < p; j++)
             out[j] /= s;
-    rc = s > 0 ? 1 : 0;
+    rc = s >= UI_IMP_MIN_EXPLAINED ? 1 : 0;
 out:
     free(ry);
     free(col);
