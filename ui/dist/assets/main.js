@@ -129,5 +129,7 @@ async function start() {
   await route();
 }
 
+// A page whose write met a 401 (its session ended) sends the user to sign in.
+window.addEventListener("hpo-signed-out", () => { gen++; loginForm("Your session ended: sign in again."); });
 window.addEventListener("hashchange", () => { if (!sess || !sess.auth_required || sess.signed_in) route(); });
 start();

@@ -37,19 +37,23 @@ export async function tuningPage(name, root, ctx) {
   let t = null;
   let stopping = false;
 
+  let stopError = "";
+
   async function stop() {
     const ok = await confirmDialog("Stop this tuning job?",
       `${name}: its running training jobs are stopped and no more are started. This cannot be undone.`, "Stop tuning job");
     if (!ok) return;
     stopping = true;
+    stopError = "";
+    paintSummary();
     try {
       await api.stopTuningJob(name);
-      t.status = "Stopping";
     } catch (e) {
-      if (e instanceof api.AuthError) throw e;
-      alert("Stopping failed: " + e.message);
+      if (e instanceof api.AuthError) { window.dispatchEvent(new Event("hpo-signed-out")); return; }
+      stopError = "Stopping failed: " + e.message;
+    } finally {
+      stopping = false;
     }
-    stopping = false;
     await refresh();
   }
 
@@ -62,8 +66,9 @@ export async function tuningPage(name, root, ctx) {
         t.completion_reason ? h("span", { class: "muted small", id: "completion-reason" }, t.completion_reason) : null)),
       h("div", { class: "row" },
         h("a", { class: "button", id: "csv", href: api.csvUrl(name), download: name + ".csv" }, "Export CSV"),
-        h("button", { class: "danger", id: "stop", disabled: !canStop || stopping, onclick: () => stop().catch(() => {}), title: canStop ? "" : "Only a tuning job in progress can be stopped" },
-          t.status === "Stopping" ? "Stopping…" : "Stop"))),
+        h("button", { class: "danger", id: "stop", disabled: !canStop || stopping, onclick: () => stop().catch((e) => { stopError = "Stopping failed: " + e.message; paintSummary(); }), title: canStop ? "" : "Only a tuning job in progress can be stopped" },
+          t.status === "Stopping" || stopping ? "Stopping…" : "Stop"))),
+    stopError ? h("div", { class: "banner", id: "stop-error" }, stopError) : null,
     h("div", { class: "card" }, h("div", { class: "facts" },
       fact("Objective", t.objective ? `${t.objective.type} ${t.objective.metric}` : "—"),
       fact("Best", t.best ? h("span", null, fmtNum(t.best.value), " ", h("a", { class: "small", href: "#/training/" + encodeURIComponent(t.best.training_job) }, t.best.training_job)) : "—"),
