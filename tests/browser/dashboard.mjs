@@ -120,6 +120,10 @@ async function tuningPage(name, key) {
     r.axes_after = (await charts()).parallel.axes.map((a) => a.name);
     await shot(key + "-axes");
     await page.locator(`.axis-toggle[data-axis="${chips[0]}"]`).check();
+    // Drag the last chip onto the first: its axis goes first.
+    const now = await page.locator("#axes .axis-chip").evaluateAll((cs) => cs.map((c) => c.dataset.axis));
+    await page.locator(`.axis-chip[data-axis="${now[now.length - 1]}"]`).dragTo(page.locator(`.axis-chip[data-axis="${now[0]}"]`));
+    r.axes_after_drag = (await charts()).parallel.axes.map((a) => a.name);
   }
   // The table's filter by status and a sort by objective.
   await page.selectOption("#filter-job-status", "Completed");

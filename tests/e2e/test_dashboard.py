@@ -202,6 +202,8 @@ def test_every_page_renders_with_the_right_number_of_points(dash):
     assert f["axis_chips"] == ["q", "lr", "kind"]
     # q hidden, lr moved right of kind.
     assert f["axes_after"] == ["kind", "lr (log)", "val_loss"]
+    # q shown again, then lr dragged to the front.
+    assert f["axes_after_drag"] == ["lr (log)", "q", "kind", "val_loss"]
     for r in ("q", "lr", "kind"):
         assert f["charts"]["slice:" + r]["series"]["slice"]["points"] == drawn, r
     assert f["charts"]["slice:lr"]["xType"] == "log"

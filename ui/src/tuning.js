@@ -84,7 +84,20 @@ export async function tuningPage(name, root, ctx) {
     const ranges = t.ranges || [];
     if (!v.axes || v.axes.length !== ranges.length || ranges.some((r) => !v.axes.includes(r.name))) v.axes = ranges.map((r) => r.name);
     const move = (k, d) => { const a = v.axes; [a[k], a[k + d]] = [a[k + d], a[k]]; paintParallel(); };
-    axes.replaceChildren(h("span", { class: "small muted" }, "Axes:"), ...v.axes.map((n, k) => h("span", { class: "axis-chip" + (v.hidden.has(n) ? " off" : ""), "data-axis": n },
+    // Drag a chip onto another to put its axis there (or use ◀ ▶).
+    const drop = (k) => (e) => {
+      e.preventDefault();
+      const from = Number(e.dataTransfer.getData("text/x-axis-index"));
+      if (!Number.isInteger(from) || from === k) return;
+      const [n] = v.axes.splice(from, 1);
+      v.axes.splice(k, 0, n);
+      paintParallel();
+    };
+    axes.replaceChildren(h("span", { class: "small muted" }, "Axes (drag to reorder):"), ...v.axes.map((n, k) => h("span", {
+      class: "axis-chip" + (v.hidden.has(n) ? " off" : ""), "data-axis": n, draggable: "true",
+      ondragstart: (e) => { e.dataTransfer.setData("text/x-axis-index", String(k)); e.dataTransfer.effectAllowed = "move"; },
+      ondragover: (e) => e.preventDefault(), ondrop: drop(k),
+    },
       h("input", { type: "checkbox", class: "axis-toggle", "data-axis": n, checked: !v.hidden.has(n), title: "show or hide this axis",
         onchange: (e) => { if (e.target.checked) v.hidden.delete(n); else v.hidden.add(n); paintParallel(); } }), n,
       h("button", { class: "axis-left", title: "move left", disabled: k === 0, onclick: () => move(k, -1) }, "◀"),
