@@ -11,6 +11,7 @@
 
 #include "auth.h"
 #include "status.h"
+#include "throttle.h"
 #include "ui_assets.h"
 #include "ui_data.h"
 #include "ui_session.h"
@@ -23,6 +24,7 @@ struct ui {
     ui_config cfg;
     ui_data *data;
     ui_session *sess;
+    throttle *logins; /* sign-in attempts by client address (its own mutex) */
 };
 
 ui *ui_new(const ui_config *cfg, err_t *e) {
@@ -38,6 +40,10 @@ ui *ui_new(const ui_config *cfg, err_t *e) {
         err_set(e, ERR_INTERNAL, "cannot make the dashboard's session key");
         goto fail;
     }
+    if (!(u->logins = throttle_new(UI_LOGIN_RATE, UI_LOGIN_BURST))) {
+        err_set(e, ERR_INTERNAL, "out of memory");
+        goto fail;
+    }
     return u;
 fail:
     ui_free(u);
@@ -49,6 +55,7 @@ void ui_free(ui *u) {
         return;
     ui_data_close(u->data);
     ui_session_free(u->sess);
+    throttle_free(u->logins);
     free(u);
 }
 
@@ -272,8 +279,14 @@ static void login(ui *u, const http_request *req, http_response *resp) {
     json_t *body = NULL;
     const char *secret = NULL, *acct = NULL;
     char cookie[UI_SESSION_VALUE_MAX], header[HTTP_HEADER_VALUE_MAX];
+    char peer[THROTTLE_KEY_MAX + 1];
     if (!u->cfg.creds) {
         reply_err(resp, 400, "sign-in is not enabled (hpod runs without --credentials)");
+        goto out;
+    }
+    snprintf(peer, sizeof peer, "login:%s", req->peer ? req->peer : "?");
+    if (throttle_take(u->logins, peer, util_now()) == ERR_THROTTLING) {
+        reply_err(resp, 429, "too many sign-in attempts; wait a few seconds");
         goto out;
     }
     body = json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, &je);

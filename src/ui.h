@@ -28,6 +28,10 @@
 #define UI_PREFIX "/ui"
 #define UI_LOG_CHUNK (64 * 1024) /* bytes of log per /ui/api/training-jobs/<name>/log */
 #define UI_COOKIE "hpo_session"
+/* Sign-in attempts per client address: a bucket of UI_LOGIN_BURST refilled
+ * at UI_LOGIN_RATE a second (throttle.h); past it, 429. */
+#define UI_LOGIN_RATE 0.5
+#define UI_LOGIN_BURST 10
 
 typedef struct ui ui;
 

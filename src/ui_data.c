@@ -67,18 +67,18 @@ static const char *const sql[Q__COUNT] = {
                               " ORDER BY t.created DESC, t.id DESC",
     [Q_TUNING] = TUNING_COLS " WHERE t.account=?1 AND t.kind='tuning' AND t.name=?2 COLLATE NOCASE"
                              " ORDER BY t.name=?2 DESC LIMIT 1",
-    [Q_TRAININGS] = "SELECT name, status, tuned, objective, created, started, ended,"
-                    " failure_reason, stop_requested FROM training_jobs WHERE tuning_id=?1"
-                    " ORDER BY idx, id",
-    [Q_TRAINING] = "SELECT t.id, t.name, t.status, t.hyperparameters, t.objective, t.created,"
-                   " t.started, t.ended, t.failure_reason, j.name, j.kind, j.objective_metric,"
-                   " j.objective_type, j.api, j.request FROM training_jobs t"
-                   " LEFT JOIN tuning_jobs j ON j.id=t.tuning_id"
-                   " WHERE t.account=?1 AND t.name=?2 COLLATE NOCASE ORDER BY t.name=?2 DESC"
-                   " LIMIT 1",
+    [Q_TRAININGS] = ("SELECT name, status, tuned, objective, created, started, ended,"
+                     " failure_reason, stop_requested FROM training_jobs WHERE tuning_id=?1"
+                     " ORDER BY idx, id"),
+    [Q_TRAINING] = ("SELECT t.id, t.name, t.status, t.hyperparameters, t.objective, t.created,"
+                    " t.started, t.ended, t.failure_reason, j.name, j.kind, j.objective_metric,"
+                    " j.objective_type, j.api, j.request FROM training_jobs t"
+                    " LEFT JOIN tuning_jobs j ON j.id=t.tuning_id"
+                    " WHERE t.account=?1 AND t.name=?2 COLLATE NOCASE ORDER BY t.name=?2 DESC"
+                    " LIMIT 1"),
     /* By points_by_job (training_id, name): in name order, then as reported. */
-    [Q_POINTS] = "SELECT name, ts, value FROM metric_points WHERE training_id=?1"
-                 " ORDER BY name, rowid",
+    [Q_POINTS] = ("SELECT name, ts, value FROM metric_points WHERE training_id=?1"
+                  " ORDER BY name, rowid"),
     [Q_TRANSITIONS] = "SELECT status, start FROM transitions WHERE training_id=?1 ORDER BY rowid",
     /* Changes when another connection (the store's) has committed since. */
     [Q_VERSION] = "PRAGMA data_version",

@@ -14,7 +14,7 @@ import pytest
 
 from conftest import ACCOUNT, Hpod, job_request
 from test_current_api import (KEY_A, KEY_B, OTHER, SECRET_A, SECRET_B, b_dir, signed,
-                              write_credentials)
+                              training_request, tuning_request, write_credentials)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DIST = os.path.join(HERE, "..", "..", "ui", "dist")
@@ -263,6 +263,36 @@ def test_ui_failed_training_jobs(hpod):
     assert tj["transitions"][-1]["status"] == "Failed", tj["transitions"]
 
 
+def current_unsigned(d, op, body):
+    st, _, raw = d.raw("/", json.dumps(body).encode(), headers={
+        "Content-Type": "application/x-amz-json-1.1", "X-Amz-Target": "SageMaker." + op})
+    assert st == 200, (op, st, raw)
+
+
+def test_ui_current_api_jobs(hpod):
+    """A current-API tuning job (scales as given / as resolved) and a training
+    job created on its own (no tuning job, not in the list)."""
+    d = hpod
+    current_unsigned(d, "CreateHyperParameterTuningJob", tuning_request("cur1", max_jobs=2))
+    current_unsigned(d, "CreateTrainingJob", training_request("solo1"))
+    tj = wait_for(lambda: (lambda j: j if j["status"] == "Completed" else None)(
+        get_json(d, "/ui/api/training-jobs/solo1")), what="solo1 Completed")
+    assert tj["tuning_job"] is None and tj["hyperparameters"]["x"] == "2.5", tj
+    # No tuning, no objective: its metrics are all there is.
+    assert tj["objective"] is None and tj["final_objective"] is None, tj
+    assert tj["objective_curve"] == [], tj
+    assert round(tj["metrics"]["accuracy"][0][2], 4) == 1.0, tj
+    d_cur = wait_for(lambda: (lambda t: t if t["status"] == "Completed" else None)(
+        ui_tuning(d, "cur1")), timeout=120, what="cur1 Completed")
+    scales = {r["name"]: r["scale"] for r in d_cur["ranges"]}
+    assert scales == {"x": "Linear", "n": "Logarithmic", "kind": "Auto"}, scales
+    assert len(d_cur["training_jobs"]) == 2 and d_cur["strategy"] == "Bayesian"
+    names = [t["name"] for t in get_json(d, "/ui/api/tuning-jobs")["tuning_jobs"]]
+    assert names == ["cur1"], names
+    # Names are looked up as the APIs do: case-insensitively.
+    assert ui_tuning(d, "CUR1")["name"] == "cur1"
+
+
 # ---- a running tuning job, and its stop ----
 
 def test_ui_running_tuning_job_and_stop(hpod):
@@ -398,6 +428,13 @@ def test_ui_sign_in(hpod_auth):
     # Logout clears the cookie.
     st, hd, js = post_json(d, "/ui/api/logout", cookie=cookie)
     assert st == 200 and "Max-Age=0" in hd["Set-Cookie"], hd
+    # Guessing is throttled per client address: past the burst, 429, even
+    # for the right secret (so the throttle cannot be used as an oracle).
+    got = [post_json(d, "/ui/api/login", {"access_key": KEY_A, "secret": "guess%d" % i})[0]
+           for i in range(25)]
+    assert set(got) <= {401, 429} and 429 in got, got
+    st, _, _ = post_json(d, "/ui/api/login", {"access_key": KEY_A, "secret": SECRET_A})
+    assert st == 429
 
 
 def test_ui_accounts_and_csrf(hpod_auth, tmp_path):
