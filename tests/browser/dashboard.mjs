@@ -19,7 +19,7 @@ import { join } from "node:path";
 const [base, outdir, scenario, ...args] = process.argv.slice(2);
 const CHROMIUM = process.env.CHROMIUM || "/usr/bin/chromium";
 const WAIT_MS = 20000;
-const result = { scenario, pages: {}, console_errors: [], screenshots: [] };
+const result = { scenario, pages: {}, console_errors: [], screenshots: [], bad_text: [] };
 
 const profile = mkdtempSync(join(tmpdir(), "hpo-chromium-"));
 // A fresh profile each run (playwright's persistent context is how it takes
@@ -37,7 +37,13 @@ page.on("console", (m) => { if (m.type() === "error") result.console_errors.push
 page.on("pageerror", (e) => result.console_errors.push(String(e)));
 page.setDefaultTimeout(WAIT_MS);
 
+// Words that only show when a value was missed ("null", "undefined", "NaN",
+// "[object ...]") in the page's visible text.
+const badText = () => page.evaluate(() => (document.body.innerText.match(/\b(null|undefined|NaN)\b|\[object \w+\]/g) || []));
+
 async function shot(name) {
+  const bad = await badText();
+  if (bad.length) result.bad_text.push({ page: name, words: bad });
   const path = join(outdir, name + ".png");
   await page.screenshot({ path, fullPage: true });
   result.screenshots.push(path);

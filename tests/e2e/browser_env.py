@@ -74,4 +74,6 @@ def run(url, outdir, scenario, *args, env=None):
     res = json.loads(out[-1])
     assert res["ok"], "dashboard.mjs %s failed: %s (screenshots in %s)" % (
         scenario, res.get("failure"), outdir)
+    # No page showed a value it missed ("null", "undefined", "NaN").
+    assert res["bad_text"] == [], res["bad_text"]
     return res

@@ -68,7 +68,7 @@ export async function tuningPage(name, root, ctx) {
         h("a", { class: "button", id: "csv", href: api.csvUrl(name), download: name + ".csv" }, "Export CSV"),
         h("button", { class: "danger", id: "stop", disabled: !canStop || stopping, onclick: () => stop().catch((e) => { stopError = "Stopping failed: " + e.message; paintSummary(); }), title: canStop ? "" : "Only a tuning job in progress can be stopped" },
           t.status === "Stopping" || stopping ? "Stopping…" : "Stop"))),
-    stopError ? h("div", { class: "banner", id: "stop-error" }, stopError) : null,
+    ...(stopError ? [h("div", { class: "banner", id: "stop-error" }, stopError)] : []),
     h("div", { class: "card" }, h("div", { class: "facts" },
       fact("Objective", t.objective ? `${t.objective.type} ${t.objective.metric}` : "—"),
       fact("Best", t.best ? h("span", null, fmtNum(t.best.value), " ", h("a", { class: "small", href: "#/training/" + encodeURIComponent(t.best.training_job) }, t.best.training_job)) : "—"),
