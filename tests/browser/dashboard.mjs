@@ -52,14 +52,20 @@ async function shot(name) {
 
 // Opens a page of the dashboard afresh and waits until it drew once (or
 // showed the sign-in form, or an error).
+// This page's own first drawing: only the hash changes between pages, so
+// page.goto is a same-document navigation and the document stays.
+const drawn = () => page.waitForFunction(() => (document.body.dataset.loaded && document.body.dataset.page === (location.hash || "#/")) ||
+  document.body.dataset.login || document.body.dataset.error);
+
 async function open(hash, allowError) {
   await page.goto(base + "/ui/" + hash, { waitUntil: "load" });
-  await page.waitForFunction(() => document.body.dataset.loaded || document.body.dataset.login || document.body.dataset.error);
+  await drawn();
   if (process.env.HPO_ACCESS_KEY && await page.evaluate(() => !!document.body.dataset.login)) {
     await page.fill("#access-key", process.env.HPO_ACCESS_KEY);
     await page.fill("#secret", process.env.HPO_SECRET);
     await page.click("#login-submit");
-    await page.waitForFunction(() => document.body.dataset.loaded || document.body.dataset.error);
+    await page.waitForFunction(() => !document.body.dataset.login);
+    await drawn();
   }
   const error = await page.evaluate(() => document.body.dataset.error || null);
   if (error && !allowError) throw new Error(`${hash}: the page shows the error "${error}"`);
@@ -225,7 +231,7 @@ try {
     result.wrong_secret_error = await text("#login-error");
     await page.fill("#secret", secret);
     await page.click("#login-submit");
-    await page.waitForFunction(() => document.body.dataset.loaded);
+    await drawn();
     result.account = await text("#account");
     result.rows = await page.locator("#tuning-jobs tbody tr[data-name]").evaluateAll((rs) => rs.map((x) => x.dataset.name));
     await shot("signed-in");

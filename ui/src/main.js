@@ -74,7 +74,11 @@ async function route() {
   if (current && current.timer) clearTimeout(current.timer);
   delete document.body.dataset.login;
   setCrumbs();
+  // A new page: what the tests wait on starts again (a hash change keeps
+  // the document, so these would otherwise tell of the page before).
   delete document.body.dataset.error;
+  delete document.body.dataset.loaded;
+  delete document.body.dataset.page;
   const my = ++gen;
   current = { timer: 0 };
   const { parts, params } = parseRoute();
