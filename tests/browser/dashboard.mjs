@@ -231,6 +231,7 @@ try {
     result.wrong_secret_error = await text("#login-error");
     await page.fill("#secret", secret);
     await page.click("#login-submit");
+    await page.waitForFunction(() => !document.body.dataset.login);
     await drawn();
     result.account = await text("#account");
     result.rows = await page.locator("#tuning-jobs tbody tr[data-name]").evaluateAll((rs) => rs.map((x) => x.dataset.name));
