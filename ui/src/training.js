@@ -57,7 +57,8 @@ export async function trainingPage(name, root, ctx) {
       h("div", { class: "card" }, h("div", { class: "facts" },
         fact("Tuning job", j.tuning_job ? h("a", { href: "#/tuning/" + encodeURIComponent(j.tuning_job) }, j.tuning_job) : "—"),
         fact("Objective", j.objective ? `${j.objective.type} ${j.objective.metric}` : "—"),
-        fact(LIVE_STATUSES.has(j.status) ? "Objective (latest)" : "Final objective", fmtNum(j.final_objective)),
+        fact(LIVE_STATUSES.has(j.status) ? "Objective (latest)" : "Final objective",
+          fmtNum(j.final_objective ?? (LIVE_STATUSES.has(j.status) && (j.objective_curve || []).length ? j.objective_curve[j.objective_curve.length - 1][1] : null))),
         fact("Created", fmtTime(j.created)), fact("Started", fmtTime(j.started)), fact("Ended", fmtTime(j.ended)),
         fact("Ran", j.started ? fmtDuration((j.ended ?? Date.now() / 1000) - j.started) : "—")),
       j.failure_reason ? h("p", { class: "reason", id: "failure-reason" }, "Failure reason: " + j.failure_reason) : null));
