@@ -95,6 +95,8 @@ const count = (sel) => page.locator(sel).count();
 async function listPage(key) {
   await open("#/");
   const r = { rows: await page.locator("#tuning-jobs tbody tr[data-name]").evaluateAll((rs) => rs.map((x) => x.dataset.name).filter(Boolean)) };
+  r.progress = Object.fromEntries(await page.locator("#tuning-jobs tbody tr[data-name]").evaluateAll((rs) =>
+    rs.map((x) => [x.dataset.name, x.querySelector(".progress").title])));
   r.screenshot = await shot(key);
   // Sorting by a click on a column's header, twice for descending.
   await page.locator('#tuning-jobs th[data-key="name"]').click();

@@ -182,6 +182,7 @@ def test_every_page_renders_with_the_right_number_of_points(dash):
     # The list: account A's two jobs, the filter, the compare button.
     assert sorted(p["list"]["rows"]) == ["dash-done", "dash-live"]
     assert p["list"]["filtered"] == ["dash-done"]
+    assert p["list"]["progress"]["dash-done"] == "%d of 10 training jobs finished" % len(done)
     assert p["list"]["by_name"] == ["dash-done", "dash-live"]
     assert p["list"]["by_name_desc"] == ["dash-live", "dash-done"]
     assert p["list"]["compare_hash"] == "#/compare?jobs=dash-done,dash-live"

@@ -8,7 +8,8 @@ import { draw, compareOption } from "./charts.js";
 const listState = { sort: "created", desc: true, text: "", status: "", picked: new Set() };
 
 function finishedCount(c) {
-  return (c.completed || 0) + (c.stopped || 0) + (c.failed || 0) + (c.non_retryable_error || 0);
+  // retryable_error and non_retryable_error split the failed ones: not added.
+  return (c.completed || 0) + (c.stopped || 0) + (c.failed || 0);
 }
 
 function progress(t) {
