@@ -572,8 +572,10 @@ static int read_trainings(ui_data *d, int64_t tuning_id, trows *out, err_t *e) {
         t->created = col_double0(st, 4);
         t->started = col_double0(st, 5);
         t->ended = col_double0(st, 6);
-        t->early = sqlite3_column_int(st, 8) == TRIAL_STOP_EARLY ||
-                   (!strcmp(t->status, "Stopped") && t->has_obj);
+        /* Only a Stopped job was stopped early: a stop that came after the
+         * program ended leaves it Completed. */
+        t->early = !strcmp(t->status, "Stopped") &&
+                   (sqlite3_column_int(st, 8) == TRIAL_STOP_EARLY || t->has_obj);
         snprintf(t->definition, sizeof t->definition, "%s", col_text(st, 9));
         out->n++;
         if (!(t->tuned = strdup(tuned)) || (*reason && !(t->reason = strdup(reason)))) {
