@@ -78,7 +78,7 @@
  * half plus a random half). So a suggestion costs O(FIT_POINTS^3) per
  * likelihood evaluation and O((MAX_POINTS + MAX_FAILED)^2) per acquisition
  * evaluation whatever the history's length: on 2 cores, median ask latency
- * ~8-15 ms at 100 trials and ~20-30 ms at 1000 (d <= 10; bench/run).
+ * ~15 ms at 100 trials and ~30-40 ms at 1000 (d <= 10; bench/run, 2026-12-02).
  *
  * Prior history (warm start). The finished trials of earlier tuning jobs
  * given to create() are copied (at most PRIOR_MAX; configs clamped into this
