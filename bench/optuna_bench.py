@@ -8,7 +8,9 @@ bench/strategy_bench.c. Same output lines:
       LAT TPE d nobs median_ms p95_ms   (time of ask + suggest_*: the sampler)
 
 Uses TPESampler(seed=s) with Optuna's defaults; the formulas below mirror
-strategy_bench.c.
+strategy_bench.c. On a noisy function (functions.json "noise") each told value
+has Gaussian noise added and the regret is the true value of the best
+observed trial (TPE's incumbent) minus the minimum.
 """
 import json
 import math
@@ -68,8 +70,39 @@ def logscale(x):
     return a * a + 0.5 * b * b + 2 * m * m + 0.5 * a * m
 
 
-FUNCS = {"branin": branin, "hartmann6": hartmann6, "rosenbrock4": rosenbrock,
-         "ackley5": ackley, "mixed": mixed, "logscale": logscale}
+def mixedlog(x):
+    off, w = [1.0, 0, 0.3], [1, 1, 2]
+    c = int(x[3])
+    a, b, m = math.log10(x[0]) + 4.5, x[1] - 0.2, math.log2(x[2]) - 7
+    return w[c] * a * a + 4 * b * b + 0.3 * a * b + 0.1 * m * m + off[c]
+
+
+def levy(x):
+    w = [1 + (v - 1) / 4 for v in x]
+    f = math.sin(math.pi * w[0]) ** 2
+    f += (w[-1] - 1) ** 2 * (1 + math.sin(2 * math.pi * w[-1]) ** 2)
+    for i in range(len(x) - 1):
+        f += (w[i] - 1) ** 2 * (1 + 10 * math.sin(math.pi * w[i] + 1) ** 2)
+    return f
+
+
+def styblinski(x):
+    return sum(0.5 * (v ** 4 - 16 * v * v + 5 * v) for v in x)
+
+
+FUNCS = {"branin": branin, "hartmann6": hartmann6, "mixed": mixed, "mixedlog": mixedlog,
+         "logscale": logscale}
+FAMILIES = {"rosenbrock": rosenbrock, "ackley": ackley, "levy": levy, "styblinski": styblinski}
+
+
+def formula(name):
+    """The formula of `name`: families with a dimension suffix take len(x)."""
+    if name in FUNCS:
+        return FUNCS[name]
+    for prefix, fn in FAMILIES.items():
+        if name.startswith(prefix):
+            return fn
+    raise KeyError(name)
 
 
 def params(ranges):
@@ -108,15 +141,24 @@ def regret(seeds, budget, only):
     for f in spec["functions"]:
         if only and f["name"] != only:
             continue
-        ps, fn, fmin = params(f["ranges"]), FUNCS[f["name"]], f["fmin"]
+        ps, fn, fmin = params(f["ranges"]), formula(f.get("f", f["name"])), f["fmin"]
+        noise = f.get("noise", 0.0)
         for s in range(seeds):
             study = optuna.create_study(sampler=optuna.samplers.TPESampler(seed=s + 1))
-            best, at = math.inf, {}
+            best, at, xs = math.inf, {}, []
             for t in range(budget):
                 trial = study.ask()
-                y = fn(suggest(trial, ps))
+                x = suggest(trial, ps)
+                xs.append(x)
+                y = fn(x)
+                if noise > 0:
+                    y += noise * np.random.default_rng([0x4015e, s + 1, t]).normal()
                 study.tell(trial, y)
-                best = min(best, y)
+                if noise > 0:
+                    # TPE's incumbent is the best observed (noisy) value
+                    best = fn(xs[study.best_trial.number])
+                else:
+                    best = min(best, y)
                 if t + 1 in (25, 30, 50, 100):
                     at[t + 1] = best - fmin
             r = [at.get(k, float("nan")) for k in (25, 30, 50, 100)]
@@ -125,10 +167,10 @@ def regret(seeds, budget, only):
 
 
 def latency(reps):
-    for d in (2, 6, 10):
+    for d in (2, 10, 30):
         ps = [("x%d" % i, "float", -32.768, 32.768, False, None) for i in range(d)]
         dists = {n: optuna.distributions.FloatDistribution(lo, hi) for n, _, lo, hi, _, _ in ps}
-        for n_obs in (100, 500, 1000):
+        for n_obs in (100, 1000):
             rng = np.random.default_rng(d * 10000 + n_obs)
             study = optuna.create_study(sampler=optuna.samplers.TPESampler(seed=1))
             trials = []

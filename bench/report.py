@@ -2,20 +2,35 @@
 """Tables from the REG / LAT lines of strategy_bench and optuna_bench.py.
 
   report.py FILE...   (lines from both programs, any order)
+
+Regret cells are the median over seeds with its 90% bootstrap interval
+(2000 resamples of the seeds, a fixed generator: the same lines give the
+same table). On noisy functions the regret is the true value of each
+strategy's incumbent (strategy_bench.c, optuna_bench.py).
 """
 import collections
 import sys
 
 import numpy as np
 
+BOOT = 2000
 
-def q(v):
+
+def boot(v):
+    """Median of v and the 5% / 95% percentiles of bootstrap medians."""
     v = np.asarray(v, float)
-    return np.percentile(v, 25), np.median(v), np.percentile(v, 75)
+    rng = np.random.default_rng(12345)
+    meds = np.median(v[rng.integers(0, len(v), size=(BOOT, len(v)))], axis=1)
+    return np.median(v), np.percentile(meds, 5), np.percentile(meds, 95)
 
 
 def fmt(x):
     return "%.3g" % x if abs(x) >= 1e-3 or x == 0 else "%.1e" % x
+
+
+def cell(v):
+    med, lo, hi = boot(v)
+    return "%s [%s, %s]" % (fmt(med), fmt(lo), fmt(hi))
 
 
 def main():
@@ -37,63 +52,55 @@ def main():
                     labels.append(label)
             elif f[0] == "LAT":
                 lat[(f[1], int(f[2]), int(f[3]))] = (float(f[4]), float(f[5]))
+    order = {"Bayesian": 0, "Bayesian(q=4)": 1, "TPE": 2, "Random": 3}
+    labels.sort(key=lambda s: (order.get(s, 9), s))
     if reg:
-        print("Simple regret (best so far - minimum): median [25%, 75%] over seeds")
-        print("%-12s %-16s %5s  %-28s %-28s %-28s" % ("function", "strategy", "seeds",
-                                                        "after 25", "after 50", "after 100"))
+        print("Simple regret (best so far - minimum; noisy: true value of the incumbent - "
+              "minimum): median [90% bootstrap interval] over seeds")
+        print()
+        print("| function | strategy | seeds | after 25 | after 50 | after 100 |")
+        print("|---|---|---|---|---|---|")
         for func in funcs:
             for label in labels:
                 rows = reg.get((func, label))
                 if not rows:
                     continue
                 a = np.array(rows)
-                cells = []
-                for col in (0, 2, 3):
-                    lo, med, hi = q(a[:, col])
-                    cells.append("%-9s [%s, %s]" % (fmt(med), fmt(lo), fmt(hi)))
-                print("%-12s %-16s %5d  %-28s %-28s %-28s" % (func, label, len(rows), *cells))
+                print("| %s | %s | %d | %s | %s | %s |" % (
+                    func, label, len(rows), cell(a[:, 0]), cell(a[:, 2]), cell(a[:, 3])))
         print()
-        print("Targets")
-        wins, total = 0, 0
+        print("Comparisons (medians)")
         for func in funcs:
             b, t = reg.get((func, "Bayesian")), reg.get((func, "TPE"))
             if b and t:
-                mb, mt = np.median(np.array(b)[:, 2]), np.median(np.array(t)[:, 2])
-                total += 1
-                wins += mb < mt
-                print("  %-12s median regret at 50: Bayesian %s vs TPE %s -> %s" % (
-                    func, fmt(mb), fmt(mt), "Bayesian" if mb < mt else "TPE"))
-        if total:
-            print("  Bayesian beats TPE at 50 evaluations on %d of %d functions (target >= 5 of 6)"
-                  % (wins, total))
-        if reg.get(("branin", "Bayesian")):
-            print("  Branin median regret at 30: %s (target < 1e-3)"
-                  % fmt(np.median(np.array(reg[("branin", "Bayesian")])[:, 1])))
-        if reg.get(("hartmann6", "Bayesian")):
-            print("  Hartmann6 median best at 100: %.4f (target <= -3.30)"
-                  % np.median(np.array(reg[("hartmann6", "Bayesian")])[:, 4]))
+                for col, at in ((2, 50), (3, 100)):
+                    mb, mt = np.median(np.array(b)[:, col]), np.median(np.array(t)[:, col])
+                    print("  %-16s at %3d: Bayesian %-9s TPE %-9s -> %s" % (
+                        func, at, fmt(mb), fmt(mt), "Bayesian" if mb < mt else
+                        "tie" if mb == mt else "TPE"))
         for label in labels:
             if label.startswith("Bayesian(q="):
                 for func in funcs:
                     s, p = reg.get((func, "Bayesian")), reg.get((func, label))
                     if s and p:
-                        print("  %-12s median regret at 50 / 100: sequential %s / %s, %s %s / %s"
-                              % (func, fmt(np.median(np.array(s)[:, 2])),
-                                 fmt(np.median(np.array(s)[:, 3])), label,
-                                 fmt(np.median(np.array(p)[:, 2])),
-                                 fmt(np.median(np.array(p)[:, 3]))))
+                        s50, s100 = np.median(np.array(s)[:, 2]), np.median(np.array(s)[:, 3])
+                        p50, p100 = np.median(np.array(p)[:, 2]), np.median(np.array(p)[:, 3])
+                        ratio = "%.2fx" % (p50 / s50) if s50 > 0 else "-"
+                        print("  %-16s at 50 / 100: sequential %s / %s, %s %s / %s (at 50: %s)"
+                              % (func, fmt(s50), fmt(s100), label, fmt(p50), fmt(p100), ratio))
         print()
     if lat:
         print("Ask latency, ms (median / p95), d-dimensional Ackley, random history")
+        print()
         strats = sorted({k[0] for k in lat})
-        print("%-4s %-6s " % ("d", "nobs") + " ".join("%-22s" % s for s in strats))
-        for d in (2, 6, 10):
-            for n in (100, 500, 1000):
-                cells = []
-                for s in strats:
-                    v = lat.get((s, d, n))
-                    cells.append("%-22s" % ("%.2f / %.2f" % v if v else "-"))
-                print("%-4d %-6d " % (d, n) + " ".join(cells))
+        print("| d | trials | " + " | ".join(strats) + " |")
+        print("|---|---|" + "---|" * len(strats))
+        for d, n in sorted({(k[1], k[2]) for k in lat}):
+            cells = []
+            for s in strats:
+                v = lat.get((s, d, n))
+                cells.append("%.1f / %.1f" % v if v else "-")
+            print("| %d | %d | " % (d, n) + " | ".join(cells) + " |")
 
 
 if __name__ == "__main__":

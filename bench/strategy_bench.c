@@ -3,13 +3,14 @@
  *
  *   strategy_bench regret STRATEGY SEEDS BUDGET BATCH [FUNC]
  *       one line per (function, seed): "REG func strategy batch seed r25 r30
- *       r50 r100 best": simple regret (best so far - minimum) after 25, 30,
- *       50 and 100 evaluations, and the best value. BATCH > 1 asks BATCH
+ *       r50 r100 best": simple regret (best so far - minimum; on a noisy
+ *       function the true value of the strategy's incumbent - minimum) after
+ *       25, 30, 50 and 100 evaluations, and the best value. BATCH > 1 asks BATCH
  *       configs (the earlier ones pending) before telling their results.
  *       Seeds are 1..SEEDS, or offset by $BENCH_SEED_OFFSET (a check on
  *       seeds a change was not tuned on).
  *   strategy_bench latency STRATEGY REPS
- *       "LAT strategy d nobs median_ms p95_ms" for d = 2, 6, 10 and 100, 500,
+ *       "LAT strategy d nobs median_ms p95_ms" for d = 2, 10, 30 and 100 and
  *       1000 finished random trials of a d-dimensional Ackley function.
  *
  * Prints numbers only; bench/report.py makes the tables. */
@@ -83,19 +84,53 @@ static double logscale(const double *x) {
     return a * a + 0.5 * b * b + 2 * m * m + 0.5 * a * m;
 }
 
-static double evaluate(const char *name, const double *x) {
+/* lr (log), dropout, units (integer, log), opt categorical (sgd, adam,
+ * rmsprop): the optimum lr = 10^-4.5 lies near the lower bound. */
+static double mixedlog(const double *x) {
+    static const double off[3] = {1.0, 0, 0.3}, w[3] = {1, 1, 2};
+    int c = (int)x[3];
+    double a = log10(x[0]) + 4.5, b = x[1] - 0.2, m = log2(x[2]) - 7;
+    return w[c] * a * a + 4 * b * b + 0.3 * a * b + 0.1 * m * m + off[c];
+}
+
+static double levy(const double *x, int d) {
+    double w1 = 1 + (x[0] - 1) / 4, wd = 1 + (x[d - 1] - 1) / 4;
+    double f = pow(sin(M_PI * w1), 2) + (wd - 1) * (wd - 1) * (1 + pow(sin(2 * M_PI * wd), 2));
+    for (int i = 0; i + 1 < d; i++) {
+        double w = 1 + (x[i] - 1) / 4;
+        f += (w - 1) * (w - 1) * (1 + 10 * pow(sin(M_PI * w + 1), 2));
+    }
+    return f;
+}
+
+static double styblinski(const double *x, int d) {
+    double f = 0;
+    for (int i = 0; i < d; i++)
+        f += 0.5 * (pow(x[i], 4) - 16 * x[i] * x[i] + 5 * x[i]);
+    return f;
+}
+
+/* The formula `name` at x (d coordinates): families with a dimension
+ * suffix (ackley5, rosenbrock20) take d. */
+static double evaluate(const char *name, const double *x, int d) {
     if (!strcmp(name, "branin"))
         return branin(x);
     if (!strcmp(name, "hartmann6"))
         return hartmann6(x);
-    if (!strcmp(name, "rosenbrock4"))
-        return rosenbrock(x, 4);
-    if (!strcmp(name, "ackley5"))
-        return ackley(x, 5);
     if (!strcmp(name, "mixed"))
         return mixed(x);
+    if (!strcmp(name, "mixedlog"))
+        return mixedlog(x);
     if (!strcmp(name, "logscale"))
         return logscale(x);
+    if (!strncmp(name, "rosenbrock", 10))
+        return rosenbrock(x, d);
+    if (!strncmp(name, "ackley", 6))
+        return ackley(x, d);
+    if (!strncmp(name, "levy", 4))
+        return levy(x, d);
+    if (!strncmp(name, "styblinski", 10))
+        return styblinski(x, d);
     return NAN;
 }
 
@@ -105,8 +140,14 @@ static double now_ms(void) {
     return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 
-static int run_regret(const char *strat, const char *name, const json_t *ranges, double fmin,
-                      int seeds, int budget, int batch) {
+/* One regret run per seed. `name` labels the lines, `formula` is evaluated;
+ * with noise > 0 each observed value gets N(0, noise^2) added (a stream of
+ * (seed, trial)) and the regret at a mark is the true value of the
+ * strategy's incumbent (strategy_incumbent()) minus the minimum; without
+ * noise it is the best value so far minus the minimum. */
+static int run_regret(const char *strat, const char *name, const char *formula,
+                      const json_t *ranges, double fmin, double noise, int seeds, int budget,
+                      int batch) {
     err_t e = {0};
     int seed_offset = getenv("BENCH_SEED_OFFSET") ? atoi(getenv("BENCH_SEED_OFFSET")) : 0;
     space *sp = space_from_json(ranges, &e);
@@ -140,12 +181,28 @@ static int run_regret(const char *strat, const char *name, const json_t *ranges,
             }
             for (int k = 0; k < q; k++, t++) {
                 obs[t].cfg = cfgs + (size_t)t * n;
-                obs[t].y = evaluate(name, obs[t].cfg);
-                if (obs[t].y < best)
+                double truth = evaluate(formula, obs[t].cfg, (int)n);
+                obs[t].y = truth;
+                if (noise > 0) {
+                    rng_t nr;
+                    rng_seed(&nr, 0x4015eULL + (uint64_t)(s + 1 + seed_offset), (uint64_t)t);
+                    obs[t].y += noise * rng_normal(&nr);
+                }
+                if (noise <= 0 && obs[t].y < best)
                     best = obs[t].y;
-                for (int m = 0; m < 4; m++)
-                    if (t + 1 == marks[m])
-                        at[m] = best - fmin;
+                for (int m = 0; m < 4; m++) {
+                    if (t + 1 != marks[m])
+                        continue;
+                    if (noise > 0) {
+                        size_t b = 0;
+                        if (strategy_incumbent(st, obs, (size_t)t + 1, &b, &e)) {
+                            fprintf(stderr, "incumbent: %s\n", e.msg);
+                            return 1;
+                        }
+                        best = evaluate(formula, obs[b].cfg, (int)n);
+                    }
+                    at[m] = best - fmin;
+                }
             }
         }
         printf("REG %s %s %d %d %.6g %.6g %.6g %.6g %.10g\n", name, strat, batch, s, at[0], at[1],
@@ -166,7 +223,7 @@ static int cmp_d(const void *a, const void *b) {
 }
 
 static int run_latency(const char *strat, int reps) {
-    static const int dims[3] = {2, 6, 10}, nobs[3] = {100, 500, 1000};
+    static const int dims[3] = {2, 10, 30}, nobs[2] = {100, 1000};
     for (int di = 0; di < 3; di++) {
         int d = dims[di];
         json_t *list = json_array();
@@ -181,9 +238,9 @@ static int run_latency(const char *strat, int reps) {
         err_t e = {0};
         space *sp = space_from_json(ranges, &e);
         json_decref(ranges);
-        for (int ni = 0; ni < 3; ni++) {
+        for (int ni = 0; ni < 2; ni++) {
             int N = nobs[ni];
-            double *cfgs = malloc((size_t)N * d * sizeof *cfgs), out[16],
+            double *cfgs = malloc((size_t)N * d * sizeof *cfgs), out[32],
                    *ms = malloc(reps * sizeof *ms);
             strategy_obs *obs = malloc((size_t)N * sizeof *obs);
             rng_t r;
@@ -239,9 +296,11 @@ int main(int argc, char **argv) {
         const char *name = json_string_value(json_object_get(f, "name"));
         if (argc > 6 && strcmp(argv[6], name))
             continue;
-        rc = run_regret(argv[2], name, json_object_get(f, "ranges"),
-                        json_number_value(json_object_get(f, "fmin")), atoi(argv[3]), atoi(argv[4]),
-                        atoi(argv[5]));
+        const char *formula = json_string_value(json_object_get(f, "f"));
+        rc = run_regret(argv[2], name, formula ? formula : name, json_object_get(f, "ranges"),
+                        json_number_value(json_object_get(f, "fmin")),
+                        json_number_value(json_object_get(f, "noise")), atoi(argv[3]),
+                        atoi(argv[4]), atoi(argv[5]));
     }
     json_decref(root);
     return rc;

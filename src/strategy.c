@@ -109,6 +109,20 @@ int strategy_should_stop(strategy *s, const strategy_curve *trial, const strateg
     return s->median ? strategy_median_stop(trial, all, nall) : 0;
 }
 
+int strategy_incumbent(strategy *s, const strategy_obs *done, size_t ndone, size_t *best,
+                       err_t *e) {
+    size_t k = ndone;
+    if (s->ops->incumbent)
+        return s->ops->incumbent(s->state, done, ndone, best, e);
+    for (size_t i = 0; i < ndone; i++)
+        if (isfinite(done[i].y) && (k == ndone || done[i].y < done[k].y))
+            k = i;
+    if (k == ndone)
+        return err_set(e, ERR_NOT_FOUND, "no finished trial has an objective");
+    *best = k;
+    return 0;
+}
+
 int strategy_exhausted(strategy *s, uint64_t index) {
     return s->ops->exhausted ? s->ops->exhausted(s->state, index) : 0;
 }

@@ -91,6 +91,16 @@ typedef struct strategy_ops {
      * options the strategy cannot run with). State it sets counts as set by
      * create() for the Threads rule above. */
     int (*configure)(void *state, const struct strategy_opts *o, err_t *e);
+    /* Optional (NULL = the finished trial with the lowest objective). The
+     * index into `done` (ndone, borrowed, as suggest()'s) of the finished
+     * trial the strategy believes best: for a model-based strategy the one
+     * with the lowest posterior mean, so a lucky draw of a noisy objective
+     * is not taken for the best config. Writes it to *best. Returns 0, or
+     * an err_code (ERR_NOT_FOUND when no trial has an objective). Like
+     * suggest(), may mutate scratch space: never concurrently with it. The
+     * engine does not call it (the API's best training job stays the best
+     * observed); benchmarks and tools do. */
+    int (*incumbent)(void *state, const strategy_obs *done, size_t ndone, size_t *best, err_t *e);
 } strategy_ops;
 
 /* The request's options for its strategy (the current API's StrategyConfig
@@ -163,6 +173,9 @@ int strategy_suggest(strategy *s, uint64_t index, const strategy_obs *done, size
  * the median rule when configured with early_stopping. */
 int strategy_should_stop(strategy *s, const strategy_curve *trial, const strategy_curve *all,
                          size_t nall);
+/* See strategy_ops.incumbent; without one, the finished trial with the
+ * lowest objective (the first of ties). */
+int strategy_incumbent(strategy *s, const strategy_obs *done, size_t ndone, size_t *best, err_t *e);
 /* See strategy_ops.exhausted; 0 when the strategy has none. */
 int strategy_exhausted(strategy *s, uint64_t index);
 /* The number of configs a strategy can propose, or 0 when unbounded (Grid:

@@ -239,6 +239,62 @@ static void test_noisy(void **unused) {
     space_free(sp);
 }
 
+/* Repeated configs with different values: the same config observed many
+ * times (noisy), beside one config whose single draw was lucky. The
+ * Bayesian incumbent is a config near the optimum, not the lucky draw that
+ * the default (best observed, Random's) picks; suggestions stay valid and
+ * deterministic on such a history. */
+static void test_incumbent_repeats(void **unused) {
+    space *sp = mk(QUAD2);
+    err_t e = {0};
+    enum { T = 48 };
+    double cfgs[T * 2], out[2], out2[2];
+    strategy_obs obs[T];
+    rng_t r;
+    rng_seed(&r, 5, 7);
+    for (int t = 0; t < T; t++) {
+        double *c = cfgs + 2 * t;
+        if (t % 4 == 0) { /* the optimum, observed T / 4 times */
+            c[0] = 0.3;
+            c[1] = -0.7;
+        } else {
+            c[0] = -1 + 2 * rng_uniform(&r);
+            c[1] = -1 + 2 * rng_uniform(&r);
+        }
+        obs[t].cfg = c;
+        obs[t].y = quad2(c) + 0.3 * rng_normal(&r);
+    }
+    /* a far config (true value ~2.3) with a lucky draw below all others */
+    cfgs[2 * 5] = -0.9;
+    cfgs[2 * 5 + 1] = 0.2;
+    double lowest = HUGE_VAL;
+    for (int t = 0; t < T; t++)
+        lowest = t != 5 && obs[t].y < lowest ? obs[t].y : lowest;
+    obs[5].y = lowest - 0.05;
+    size_t b = T;
+    strategy *s = strategy_new("Bayesian", sp, 1, NULL, 0, &e),
+             *rnd = strategy_new("Random", sp, 1, NULL, 0, &e);
+    assert_non_null(s);
+    assert_non_null(rnd);
+    assert_int_equal(strategy_incumbent(rnd, obs, T, &b, &e), 0);
+    assert_int_equal(b, 5);
+    assert_int_equal(strategy_incumbent(s, obs, T, &b, &e), 0);
+    assert_true(b < T);
+    assert_true(quad2(cfgs + 2 * b) < 0.3);
+    assert_int_equal(strategy_suggest(s, T, obs, T, NULL, 0, out, &e), 0);
+    assert_int_equal(strategy_suggest(s, T, obs, T, NULL, 0, out2, &e), 0);
+    check_valid(sp, out);
+    assert_memory_equal(out, out2, sizeof out);
+    /* nothing with an objective: no incumbent */
+    for (int t = 0; t < T; t++)
+        obs[t].y = NAN;
+    assert_int_equal(strategy_incumbent(s, obs, T, &b, &e), ERR_NOT_FOUND);
+    assert_int_equal(strategy_incumbent(rnd, obs, T, &b, &e), ERR_NOT_FOUND);
+    strategy_free(s);
+    strategy_free(rnd);
+    space_free(sp);
+}
+
 /* Long histories take the bounded path and still give a good, valid point. */
 static void test_long_history(void **unused) {
     space *sp = mk(QUAD2);
@@ -329,6 +385,7 @@ int main(void) {
         cmocka_unit_test(test_long_history),
         cmocka_unit_test(test_exhausts_discrete),
         cmocka_unit_test(test_converges),
+        cmocka_unit_test(test_incumbent_repeats),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
