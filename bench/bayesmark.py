@@ -53,6 +53,13 @@ sys.path.insert(0, HERE)
 import bayesmark_problems as bp  # noqa: E402
 
 IMAGE = "bayesmark:bench"
+# Set by SIGTERM/SIGINT (main thread only writes it); the runs poll it and
+# give up at their next round, so that a run cut short stops within seconds.
+STOP = threading.Event()
+
+
+class Stopped(Exception):
+    pass
 METHODS = ("openhpo-Bayesian", "openhpo-Random", "Optuna-TPE", "Optuna-Random", "Optuna-GP")
 RANDOMS = ("openhpo-Random", "Optuna-Random")
 
@@ -217,6 +224,9 @@ class Hpod:
                 "StaticHyperParameters": {"problem": problem},
                 "StoppingCondition": {"MaxRuntimeInSeconds": 3600}})
         while True:
+            if STOP.is_set():
+                self.sm.stop_hyper_parameter_tuning_job(HyperParameterTuningJobName=name)
+                raise Stopped()
             d = self.sm.describe_hyper_parameter_tuning_job(HyperParameterTuningJobName=name)
             if d["HyperParameterTuningJobStatus"] not in ("InProgress", "Stopping"):
                 break
@@ -261,6 +271,8 @@ def run_optuna(optuna, sampler, problem, rounds, batch, evaluate):
     losses = []
     with concurrent.futures.ThreadPoolExecutor(batch) as ex:
         for _ in range(rounds):
+            if STOP.is_set():
+                raise Stopped()
             trials = [study.ask() for _ in range(batch)]
             hps = [suggest(t, space) for t in trials]
             ls = list(ex.map(lambda hp: evaluate(problem, hp), hps))
@@ -364,47 +376,47 @@ def score(rows, budget):
 def report(rows, budget):
     sc, skipped = score(rows, budget)
     methods = [m for m in METHODS if any(m in v for v in sc.values())]
-    seeds = sorted({r["seed"] for r in rows})
+    # a problem's seeds: those every optimiser has run on it
+    seeds_of = {p: sorted(set.intersection(*[set(sc[p].get(m, {})) for m in methods]))
+                for p in sc}
+    n_full = max((len(v) for v in seeds_of.values()), default=0)
+    full = [p for p in sorted(sc) if len(seeds_of[p]) == n_full]
     print("Bayesmark-style score after %d evaluations (100 = the best loss found by any "
           "optimiser, 0 = random search's expected best); median over seeds [90%% bootstrap "
-          "interval]; seeds %d-%d (%d)" % (budget, seeds[0], seeds[-1], len(seeds)))
+          "interval]" % budget)
     print()
-    print("| problem | " + " | ".join(methods) + " |")
-    print("|---|" + "---|" * len(methods))
-    for prob in sorted(sc):
+    print("| problem | seeds | " + " | ".join(methods) + " |")
+    print("|---|---|" + "---|" * len(methods))
+    for prob in full + [p for p in sorted(sc) if p not in full]:
         cells = []
         for m in methods:
-            xs = [v[0] for v in sc[prob].get(m, {}).values()]
+            xs = [sc[prob][m][s][0] for s in seeds_of[prob]]
             cells.append("%.1f [%.1f, %.1f]" % bootstrap_median(xs) if xs else "-")
-        print("| %s | %s |" % (prob, " | ".join(cells)))
-    # aggregate: per seed the mean over the problems that seed has for every optimiser
+        print("| %s | %d | %s |" % (prob, len(seeds_of[prob]), " | ".join(cells)))
+    # aggregate over the problems with every seed: per seed the mean over them
     agg, bmk = {m: [] for m in methods}, {m: [] for m in methods}
+    seeds = seeds_of[full[0]] if full else []
     for s in seeds:
-        probs = [p for p in sc if all(s in sc[p].get(m, {}) for m in methods)]
-        if not probs:
+        if not all(s in seeds_of[p] for p in full):
             continue
         for m in methods:
-            agg[m].append(statistics.mean(sc[p][m][s][0] for p in probs))
-            bmk[m].append(statistics.mean(sc[p][m][s][1] for p in probs))
+            agg[m].append(statistics.mean(sc[p][m][s][0] for p in full))
+            bmk[m].append(statistics.mean(sc[p][m][s][1] for p in full))
     cells = ["%.1f [%.1f, %.1f]" % bootstrap_median(agg[m]) if agg[m] else "-" for m in methods]
-    print("| **all (per-seed mean over problems)** | %s |" % " | ".join(cells))
+    print("| **all %d with %d seeds (per-seed mean)** | %d | %s |" % (
+        len(full), n_full, len(agg[methods[0]]) if methods else 0, " | ".join(cells)))
     print()
-    print("Bayesmark's own mean score (normalised by the median single random evaluation, "
-          "clipped to [-1, 1]; mean over seeds and problems):")
+    print("Bayesmark's own mean score over those problems (normalised by the median single "
+          "random evaluation, clipped to [-1, 1]; mean over seeds and problems):")
     print("| " + " | ".join(methods) + " |")
     print("|" + "---|" * len(methods))
     print("| " + " | ".join("%.1f" % statistics.mean(bmk[m]) if bmk[m] else "-"
                             for m in methods) + " |")
-    wins = {}
-    for m in methods:
-        if m == "openhpo-Bayesian":
-            continue
-        pairs = [(a, b) for a, b in zip(agg["openhpo-Bayesian"], agg[m])]
-        wins[m] = sum(1 for a, b in pairs if a > b)
-    if "openhpo-Bayesian" in agg:
+    if "openhpo-Bayesian" in agg and agg["openhpo-Bayesian"]:
         print()
         print("seeds where openhpo Bayesian's mean score is above: " + ", ".join(
-            "%s %d/%d" % (m, w, len(agg[m])) for m, w in wins.items()))
+            "%s %d/%d" % (m, sum(1 for x, y in zip(agg["openhpo-Bayesian"], agg[m]) if x > y),
+                          len(agg[m])) for m in methods if m != "openhpo-Bayesian"))
     for p, why in skipped:
         print("left out of the scores: %s (%s)" % (p, why))
 
@@ -443,8 +455,10 @@ def main():
     seeds = range(1 + a.seed_offset, 1 + a.seed_offset + (3 if a.quick else a.seeds))
 
     def on_term(sig, frame):
+        STOP.set()
         raise KeyboardInterrupt
     signal.signal(signal.SIGTERM, on_term)
+    signal.signal(signal.SIGINT, on_term)
     import optuna
     rows = []
     out = open(a.out, "a") if a.out else None
@@ -505,7 +519,7 @@ def main():
                         seed, prob, time.time() - t0,
                         ", ".join("%s %.5g" % (m, min(r["losses"])) for m, r in res.items()),
                         server.fits, server.hits), flush=True)
-        except KeyboardInterrupt:
+        except (KeyboardInterrupt, Stopped):
             print("interrupted; reporting what is done", flush=True)
         finally:
             hpod.stop()
