@@ -34,7 +34,6 @@ usage: /usr/bin/python3 bench/bayesmark.py [--quick] [--seeds 20]
 import argparse
 import concurrent.futures
 import json
-import math
 import multiprocessing
 import os
 import random
