@@ -66,6 +66,7 @@
 #include "sigv4.h"
 #include "store.h"
 #include "telemetry.h"
+#include "ui.h"
 #include "util.h"
 
 #define FUZZ_REGION "us-east-1"
@@ -399,6 +400,19 @@ static void check_metrics(const http_response *resp) {
     }
 }
 
+/* The dashboard (ui.h) answers files and its own JSON, not the APIs'
+ * errors: an error is {"error": "..."} (docs/DASHBOARD.md), or a 405 with
+ * Allow. */
+static void check_ui(const http_response *resp, const json_t *js) {
+    if (resp->status < 400)
+        return;
+    if (resp->status == 405 && header_of(resp, "Allow"))
+        return;
+    if (!json_is_string(json_object_get(js, "error")))
+        die("/ui error %d body not {error}: %.*s", resp->status,
+            (int)(resp->body_len > 400 ? 400 : resp->body_len), resp->body ? resp->body : "");
+}
+
 static void check_response(const http_response *resp, const char *path) {
     if (resp->status < 100 || resp->status > 599)
         die("status out of range");
@@ -417,6 +431,11 @@ static void check_response(const http_response *resp, const char *path) {
             die("answer %d is not JSON (%s): %.*s", resp->status, je.text,
                 (int)(resp->body_len > 400 ? 400 : resp->body_len), resp->body);
         }
+    }
+    if (ui_owns(path)) {
+        check_ui(resp, js);
+        json_decref(js);
+        return;
     }
     if (resp->status >= 400 && strncmp(path, "/openhpo/logs/", 14)) {
         const char *type = header_of(resp, "x-amzn-ErrorType");
