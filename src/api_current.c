@@ -430,9 +430,9 @@ static int describe_warm_start(const api_call *c, const store_tuning *t, const r
         store_training_clear(&best);
         return err_set(e, rc, "cannot read the overall best training job");
     }
-    json_object_set_new(o, "OverallBestTrainingJob",
-                        hpo_summary(c, &best, owner_id == t->id ? t : &owner,
-                                    owner_id == t->id ? r : NULL));
+    json_object_set_new(
+        o, "OverallBestTrainingJob",
+        hpo_summary(c, &best, owner_id == t->id ? t : &owner, owner_id == t->id ? r : NULL));
     store_tuning_clear(&owner);
     store_training_clear(&best);
     return 0;

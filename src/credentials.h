@@ -63,10 +63,10 @@
 #define CREDENTIALS_KEY_ID_MAX 128
 #define CREDENTIALS_SECRET_MAX 128
 #define CREDENTIALS_ACCOUNT_ID_LEN 12
-#define CREDENTIALS_USER_MAX 32   /* bytes of a run_as user name */
+#define CREDENTIALS_USER_MAX 32       /* bytes of a run_as user name */
 #define CREDENTIALS_S3_TOKEN_MAX 4095 /* bytes of an s3_credentials.session_token */
-#define CREDENTIALS_ROOTS_MAX 16  /* file_roots, and s3_roots, of one entry */
-#define CREDENTIALS_ROOT_MAX 1024 /* bytes of one root (after resolution) */
+#define CREDENTIALS_ROOTS_MAX 16      /* file_roots, and s3_roots, of one entry */
+#define CREDENTIALS_ROOT_MAX 1024     /* bytes of one root (after resolution) */
 
 typedef struct credentials credentials;
 

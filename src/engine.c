@@ -1321,8 +1321,7 @@ int engine_check_tuning(const engine *en, const req_tuning *r, err_t *e) {
         if (!be) {
             rc = err_set(e, ERR_VALIDATION, "%s: backend '%s' is not configured in this daemon",
                          field, img.backend);
-        } else if (r->defs[k].instance_count > 1 &&
-                   !(backend_caps(be) & BACKEND_CAP_MULTI_NODE)) {
+        } else if (r->defs[k].instance_count > 1 && !(backend_caps(be) & BACKEND_CAP_MULTI_NODE)) {
             request_def_path(r, k, "ResourceConfig.InstanceCount", field, sizeof field);
             rc = err_set(e, ERR_VALIDATION,
                          "%s: %d instances, but backend '%s' runs a training job on one host (the "
@@ -1481,8 +1480,8 @@ int engine_max_running(const engine *en) {
     return en->cfg.max_running > 0 ? en->cfg.max_running : ENGINE_DEFAULT_MAX_RUNNING;
 }
 
-void engine_each_trial(const engine *en,
-                       void (*cb)(void *ud, const char *be, const char *status), void *ud) {
+void engine_each_trial(const engine *en, void (*cb)(void *ud, const char *be, const char *status),
+                       void *ud) {
     for (const tuning *tj = en->tunings; tj; tj = tj->next)
         for (size_t i = 0; i < tj->ntrials; i++) {
             size_t k = trial_def(tj->trials[i]);

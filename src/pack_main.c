@@ -6,8 +6,8 @@
  *
  * Packs JOB_DIR/model as pack_model() does and reports the outcome on
  * stdout in one line: "ok URI" (exit 0), "error MESSAGE" (exit 1; 2 for a
- * usage error) or "unavailable MESSAGE" (exit 1: S3 unreachable). The protocol and its caps are in pack.h. It is a program of
- * its own so that hpo-runner, which the daemon's loop waits for at every
+ * usage error) or "unavailable MESSAGE" (exit 1: S3 unreachable). The protocol and its caps are in
+ * pack.h. It is a program of its own so that hpo-runner, which the daemon's loop waits for at every
  * launch, links no libarchive. */
 #include <stdio.h>
 #include <string.h>

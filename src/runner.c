@@ -885,9 +885,9 @@ int main(int argc, char **argv) {
     int code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
     char model_uri[RUNNER_URI_MAX] = "", model_error[RUNNER_MODEL_ERROR_MAX] = "";
     int infra = 0; /* packing failed for the platform's sake (S3 unavailable) */
-    if (packs) { /* Completed, Failed or Stopped: artifacts are stored (pack.h) */
-        infra = run_pack(packer, dir, job_name, output_path, &ju, model_uri, sizeof model_uri, model_error,
-                 sizeof model_error);
+    if (packs) {   /* Completed, Failed or Stopped: artifacts are stored (pack.h) */
+        infra = run_pack(packer, dir, job_name, output_path, &ju, model_uri, sizeof model_uri,
+                         model_error, sizeof model_error);
         sweep(cg); /* hpo-pack starts nothing; should it have, nothing outlives it */
         char settings[LOCAL_PATH_MAX]; /* the S3 credentials hpo-pack read (pack.h) */
         snprintf(settings, sizeof settings, "%s/%s", dir, PACK_SETTINGS_FILE);

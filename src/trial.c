@@ -325,8 +325,7 @@ static int launch_fetch(launch_job *lj, int cache_only, worker *w) {
     struct stat st;
     int rc = s3_config_from_env(&cfg, &lj->e);
     if (!rc && lj->id.s3_key_id) /* the account's own keys (credentials.h s3_credentials) */
-        rc = s3_config_set_keys(&cfg, lj->id.s3_key_id, lj->id.s3_secret, lj->id.s3_token,
-                                &lj->e);
+        rc = s3_config_set_keys(&cfg, lj->id.s3_key_id, lj->id.s3_secret, lj->id.s3_token, &lj->e);
     if (rc)
         return rc;
     cache_paths(lj, cache, sizeof cache, staged, sizeof staged);

@@ -71,7 +71,7 @@ typedef struct {
     worker *dl;                  /* s3:// downloads (channels.h) run on it before the launch
                                     goes to wk, so they never hold up suggestions; NULL =
                                     inside the launch, on wk */
-    const char *region;          /* for the job's TRAINING_JOB_ARN; NULL = CONTRACT_DEFAULT_REGION */
+    const char *region; /* for the job's TRAINING_JOB_ARN; NULL = CONTRACT_DEFAULT_REGION */
 } trial_env;
 
 /* The tuning job's settings a trial runs with (borrowed; outlive it, and

@@ -73,9 +73,10 @@ static const char *const sql[Q__COUNT] = {
                               " ORDER BY t.created DESC, t.id DESC",
     [Q_TUNING] = TUNING_COLS " WHERE t.account=?1 AND t.kind='tuning' AND t.name=?2 COLLATE NOCASE"
                              " ORDER BY t.name=?2 DESC LIMIT 1",
-    [Q_TRAININGS] = ("SELECT name, status, tuned, objective, created, started, ended,"
-                     " failure_reason, stop_requested, definition FROM training_jobs WHERE tuning_id=?1"
-                     " ORDER BY idx"), /* by training_tuning_idx, no sort */
+    [Q_TRAININGS] =
+        ("SELECT name, status, tuned, objective, created, started, ended,"
+         " failure_reason, stop_requested, definition FROM training_jobs WHERE tuning_id=?1"
+         " ORDER BY idx"), /* by training_tuning_idx, no sort */
     [Q_TRAINING] = ("SELECT t.id, t.name, t.status, t.hyperparameters, t.objective, t.created,"
                     " t.started, t.ended, t.failure_reason, j.name, j.kind, j.objective_metric,"
                     " j.objective_type, j.api, j.request FROM training_jobs t"

@@ -104,9 +104,9 @@ int watch_count_early_stopped(const json_t *summaries) {
 }
 
 int watch_changed(const watch_state *a, const watch_state *b) {
-    return a->completed != b->completed || a->early_stopped != b->early_stopped || a->failed != b->failed || a->running != b->running ||
-           a->has_best != b->has_best || (a->has_best && a->best != b->best) ||
-           strcmp(a->status, b->status) != 0;
+    return a->completed != b->completed || a->early_stopped != b->early_stopped ||
+           a->failed != b->failed || a->running != b->running || a->has_best != b->has_best ||
+           (a->has_best && a->best != b->best) || strcmp(a->status, b->status) != 0;
 }
 
 void watch_format_duration(double seconds, char *out, size_t cap) {

@@ -323,8 +323,8 @@ spawn_pack(char *const *argv, char *const *envp, int out, int run_as, uid_t uid,
 /* Runs hpo-pack on the job: the model's URI to uri[nu], or why it failed to
  * error[ne]. Blocks (on the job's thread) for at most PACK_TIMEOUT_S. */
 static int run_pack(const dock *d, const char *job_dir, const char *job_name,
-                    const char *output_path, int run_as, uid_t uid, gid_t gid, char *uri,
-                    size_t nu, char *error, size_t ne) {
+                    const char *output_path, int run_as, uid_t uid, gid_t gid, char *uri, size_t nu,
+                    char *error, size_t ne) {
     int p[2] = {-1, -1};
     char rep[PACK_REPORT_MAX];
     int st = 0, timed_out = 0;
@@ -694,15 +694,15 @@ static void *job_main(void *arg) {
     if (why->code == 0 && !stopped && !timed_out && output_path[0] && job_name[0]) {
         unsigned uid = 0, gid = 0;
         int run_as = sscanf(user, "%u:%u", &uid, &gid) == 2;
-        infra |= run_pack(d, j->job_dir, job_name, output_path, run_as, (uid_t)uid, (gid_t)gid, model_uri,
-                 sizeof model_uri, model_error, sizeof model_error);
+        infra |= run_pack(d, j->job_dir, job_name, output_path, run_as, (uid_t)uid, (gid_t)gid,
+                          model_uri, sizeof model_uri, model_error, sizeof model_error);
     }
-    json_t *r = json_pack("{s:b, s:i, s:i, s:b, s:b, s:f, s:f, s:s, s:s, s:s, s:b}", "exited", 1,
-                          "code", why->code, "signal", 0, "timed_out", timed_out, "stopped",
-                          stopped, "started", hs[0].started > 0 ? hs[0].started : now_s(),
-                          "ended", hs[0].finished > 0 ? hs[0].finished : now_s(), "error", error,
-                          "model_uri", model_uri, "model_error", model_error, "infrastructure",
-                          infra);
+    json_t *r =
+        json_pack("{s:b, s:i, s:i, s:b, s:b, s:f, s:f, s:s, s:s, s:s, s:b}", "exited", 1, "code",
+                  why->code, "signal", 0, "timed_out", timed_out, "stopped", stopped, "started",
+                  hs[0].started > 0 ? hs[0].started : now_s(), "ended",
+                  hs[0].finished > 0 ? hs[0].finished : now_s(), "error", error, "model_uri",
+                  model_uri, "model_error", model_error, "infrastructure", infra);
     char *text = r ? json_dumps(r, JSON_COMPACT) : NULL;
     char p[DOCKER_FILE_MAX];
     path_in(p, sizeof p, j->job_dir, DOCKER_EXIT_FILE);

@@ -400,14 +400,14 @@ static void test_no_secret_in_errors(void **unused) {
 static void test_s3_credentials(void **unused) {
     (void)unused;
     err_t e = {0};
-    const char *ok = LIST(
-        "{\"access_key_id\":\"AKIA000000000000\",\"secret_access_key\":\"s\","
-        "\"account_id\":\"111111111111\",\"s3_credentials\":{\"access_key_id\":\"minio\","
-        "\"secret_access_key\":\"TopSecret/1\",\"session_token\":\"tok\"}},"
-        "{\"access_key_id\":\"AKIA000000000001\",\"secret_access_key\":\"t\","
-        "\"account_id\":\"111111111111\"},"
-        "{\"access_key_id\":\"AKIA000000000002\",\"secret_access_key\":\"u\","
-        "\"account_id\":\"222222222222\"}");
+    const char *ok =
+        LIST("{\"access_key_id\":\"AKIA000000000000\",\"secret_access_key\":\"s\","
+             "\"account_id\":\"111111111111\",\"s3_credentials\":{\"access_key_id\":\"minio\","
+             "\"secret_access_key\":\"TopSecret/1\",\"session_token\":\"tok\"}},"
+             "{\"access_key_id\":\"AKIA000000000001\",\"secret_access_key\":\"t\","
+             "\"account_id\":\"111111111111\"},"
+             "{\"access_key_id\":\"AKIA000000000002\",\"secret_access_key\":\"u\","
+             "\"account_id\":\"222222222222\"}");
     credentials *c = credentials_parse(ok, strlen(ok), "t", &e);
     if (!c)
         fail_msg("%s", e.msg);
@@ -447,13 +447,13 @@ static void test_s3_credentials(void **unused) {
         assert_null(strstr(e.msg, "Secret")); /* never the secret itself */
     }
     /* Two entries of one account with other keys: refused. */
-    const char *split = LIST(
-        "{\"access_key_id\":\"AKIA000000000000\",\"secret_access_key\":\"s\","
-        "\"account_id\":\"111111111111\",\"s3_credentials\":{\"access_key_id\":\"k\","
-        "\"secret_access_key\":\"one\"}},"
-        "{\"access_key_id\":\"AKIA000000000001\",\"secret_access_key\":\"t\","
-        "\"account_id\":\"111111111111\",\"s3_credentials\":{\"access_key_id\":\"k\","
-        "\"secret_access_key\":\"two\"}}");
+    const char *split =
+        LIST("{\"access_key_id\":\"AKIA000000000000\",\"secret_access_key\":\"s\","
+             "\"account_id\":\"111111111111\",\"s3_credentials\":{\"access_key_id\":\"k\","
+             "\"secret_access_key\":\"one\"}},"
+             "{\"access_key_id\":\"AKIA000000000001\",\"secret_access_key\":\"t\","
+             "\"account_id\":\"111111111111\",\"s3_credentials\":{\"access_key_id\":\"k\","
+             "\"secret_access_key\":\"two\"}}");
     memset(&e, 0, sizeof e);
     assert_null(credentials_parse(split, strlen(split), "t", &e));
     assert_non_null(strstr(e.msg, "s3_credentials for account 111111111111"));
