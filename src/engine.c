@@ -403,6 +403,14 @@ static void curve_point(void *ud, int64_t step, double v) {
     c->h->cy[k] = c->maximize ? -v : v;
 }
 
+/* 1 when trials are stopped from their curves (Hyperband, early stopping
+ * Auto): the curves of the jobs found at load are then read back. */
+static int judges_curves(const tuning *tj, const def_search *ds) {
+    return ds->ms && ds->objective >= 0 &&
+           (tj->r->strategy == REQ_STRATEGY_HYPERBAND ||
+            tj->r->early_stopping == REQ_EARLY_STOPPING_AUTO);
+}
+
 /* A finished row found at load, for the strategy's history; with its
  * curve when the strategy stops trials from curves (Hyperband, early
  * stopping Auto), so that its decisions go on across a restart. */
@@ -425,9 +433,7 @@ static int hist_add_row(tuning *tj, const store_training *row, size_t def) {
     h->y = has ? (tj->maximize ? -row->objective : row->objective) : NAN;
     h->ended = row->ended > 0 ? row->ended : row->created;
     tj->nhist++;
-    if (ds->ms && ds->objective >= 0 &&
-        (tj->r->strategy == REQ_STRATEGY_HYPERBAND ||
-         tj->r->early_stopping == REQ_EARLY_STOPPING_AUTO)) {
+    if (judges_curves(tj, ds)) {
         curve_load c = {h, tj->maximize};
         if (!(h->step = malloc(ENGINE_HIST_CURVE_MAX * sizeof *h->step)) ||
             !(h->cy = malloc(ENGINE_HIST_CURVE_MAX * sizeof *h->cy)))
@@ -1074,6 +1080,14 @@ static void load_training(void *ud, const store_training *row) {
     trial_job job = job_of(tj, (size_t)k);
     trial *t = cfg ? trial_new(&en->tenv, &job, row, cfg, ds->sp ? ds->sp->n : 0, count0, 0) : NULL;
     free(cfg);
+    /* Its curve so far, so that the strategy judges all of it (not only
+     * what is printed after the restart). */
+    if (t && judges_curves(tj, ds) &&
+        (c->rc = store_each_point(en->cfg.st, row->id, metrics_name(ds->ms, (size_t)ds->objective),
+                                  trial_curve_resume, t))) {
+        trial_free(t);
+        return;
+    }
     if (!t || trials_add(tj, t)) {
         trial_free(t);
         c->rc = ERR_INTERNAL;

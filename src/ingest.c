@@ -52,8 +52,7 @@ void ingest_reset(ingest *g) {
     g->ncurve = 0;
 }
 
-static void curve_add(ingest *g, double v) {
-    g->count++;
+static void curve_put(ingest *g, int64_t step, double v) {
     if (!g->step) {
         g->step = malloc(INGEST_CURVE_MAX * sizeof *g->step);
         g->y = malloc(INGEST_CURVE_MAX * sizeof *g->y);
@@ -66,8 +65,17 @@ static void curve_add(ingest *g, double v) {
         }
     }
     size_t i = g->ncurve < INGEST_CURVE_MAX ? g->ncurve++ : INGEST_CURVE_MAX - 1;
-    g->step[i] = g->count;
+    g->step[i] = step;
     g->y[i] = v;
+}
+
+static void curve_add(ingest *g, double v) {
+    g->count++;
+    curve_put(g, g->count, v);
+}
+
+void ingest_resume_point(ingest *g, int64_t step, double v) {
+    curve_put(g, step, v);
 }
 
 static void on_point(void *ud, size_t index, double value) {

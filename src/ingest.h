@@ -60,6 +60,11 @@ int ingest_objective(const ingest *g, double *v);
 /* The objective's curve (as read; not negated): n values, step[i], y[i]
  * borrowed until the next ingest call. */
 size_t ingest_curve(const ingest *g, const int64_t **step, const double **y);
+/* Adds a stored point (step, v) to the curve without counting it (count0
+ * already did): an adopted job's curve read back from the store, in step
+ * order, before its first slice, so that a strategy judging curves sees the
+ * whole of it across a restart. */
+void ingest_resume_point(ingest *g, int64_t step, double v);
 /* Log bytes consumed (complete lines). */
 int64_t ingest_offset(const ingest *g);
 /* Starts again from the beginning (a relaunched job writes a new log). */

@@ -120,6 +120,11 @@ size_t trial_curve(const trial *t, const int64_t **step, const double **y) {
     return ingest_curve(t->in, step, y);
 }
 
+void trial_curve_resume(void *ud, int64_t step, double v) {
+    trial *t = ud;
+    ingest_resume_point(t->in, step, v);
+}
+
 trial *trial_new(const trial_env *env, const trial_job *job, const store_training *row,
                  const double *cfg, size_t sp_n, int64_t count0, int fresh) {
     trial *t = calloc(1, sizeof *t);

@@ -162,6 +162,10 @@ const double *trial_cfg(const trial *t);
 size_t trial_def(const trial *t);
 /* The objective's curve so far, for the strategy (values as printed). */
 size_t trial_curve(const trial *t, const int64_t **step, const double **y);
+/* An adopted trial's stored curve, point by point in step order, before its
+ * first tick (ingest_resume_point): a store_each_point callback, ud = the
+ * trial. */
+void trial_curve_resume(void *ud, int64_t step, double v);
 
 /* A final trial's outcome: its status, and its objective (1 and *v set when
  * it has one that counts for the strategy). */

@@ -4,7 +4,8 @@ Reads the SageMaker contract's hyperparameters.json and prints one
 "epoch E val_loss=V" line per epoch, V = q + 0.1 / E (q: the hyperparameter
 "q", a float, or the index of categorical values "a".."z" given as "c"
 plus "d"; with "wave", 1 + sin(12 q)), for "epochs" epochs, sleeping "sleep" seconds before each.
-"track" names a file to which "start NAME", "value NAME E V" (each value
+"track" names a file to which "start NAME", "value NAME E V T" (T: the
+wall-clock time; each value
 just before it is printed, with SIGTERM held off so the file and the log
 agree) and "end NAME" are appended.
 """
@@ -39,7 +40,7 @@ def main():
         time.sleep(float(hp.get("sleep", "0")))
         v = q + 0.1 / e
         signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
-        note("value %s %d %.6f" % (name, e, v))
+        note("value %s %d %.6f %.3f" % (name, e, v, time.time()))
         print("epoch %d val_loss=%.6f" % (e, v), flush=True)
         signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
     note("end %s" % name)

@@ -1216,6 +1216,32 @@ static void test_strategy_stops_and_exhausts(void **unused) {
     assert_int_equal(tuning_status_of(id), TUNING_COMPLETED);
 }
 
+/* A restarted engine judges an adopted trial on its whole curve: the
+ * values stored before the restart, then the new ones (the fake stops at 3
+ * values, and checks their steps and values). */
+static void test_strategy_judges_whole_curve_after_restart(void **unused) {
+    X.strat = &fake_strategy;
+    fs_stops = 0;
+    extra_cfg = ", \"TrainingJobEarlyStoppingType\": \"Auto\"";
+    engine_up();
+    add_tuning("hbr", 10, 1, 0);
+    tick(2);
+    assert_int_equal(F.starts, 1);
+    fake_print(&F.jobs[0], "acc=1\nacc=2\n");
+    tick(1);
+    assert_int_equal(fs_stops, 0);
+    engine_free(X.en);
+    X.en = NULL;
+    engine_up();
+    tick(1);
+    assert_int_equal(fs_stops, 0);
+    fake_print(&F.jobs[0], "acc=3\n");
+    tick(1);
+    assert_int_equal(fs_stops, 1);
+    assert_int_equal(F.jobs[0].stops, 1);
+    assert_int_equal(training_status_of(F.jobs[0].name), TRAINING_STOPPING);
+}
+
 /* The catalog's forms, paths, and messages naming the caller's field. */
 static void test_image_resolve(void **unused) {
     err_t e = {0};
@@ -1525,6 +1551,8 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_launch_tick_lost, setup, teardown),
         cmocka_unit_test_setup_teardown(test_busy_store, setup, teardown),
         cmocka_unit_test_setup_teardown(test_restart_adoption, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_strategy_judges_whole_curve_after_restart, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_never_started_spends_no_retry, setup, teardown),
         cmocka_unit_test_setup_teardown(test_missed_exit_is_caught, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lost_too_often, setup, teardown),
