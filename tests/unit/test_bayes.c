@@ -375,6 +375,57 @@ static void test_converges(void **unused) {
     space_free(sp);
 }
 
+/* 20 continuous parameters on [-5, 5]: the trust region's path. */
+static const char *wide_space(void) {
+    static char js[4096];
+    size_t o = (size_t)snprintf(js, sizeof js, "{\"ContinuousParameterRanges\":[");
+    for (int i = 0; i < 20; i++)
+        o += (size_t)snprintf(js + o, sizeof js - o,
+                              "%s{\"Name\":\"x%d\",\"MinValue\":\"-5\",\"MaxValue\":\"5\"}",
+                              i ? "," : "", i);
+    snprintf(js + o, sizeof js - o, "]}");
+    return js;
+}
+
+/* minimum 0 at x_i = 1.5 - 0.1 i: off-centre, off every Sobol' corner */
+static double shifted_sphere(const double *c) {
+    double f = 0;
+    for (int i = 0; i < 20; i++)
+        f += (c[i] - 1.5 + 0.1 * i) * (c[i] - 1.5 + 0.1 * i);
+    return f;
+}
+
+/* In 20 dimensions (a trust region): valid, deterministic configs with
+ * pending and failed trials, and 60 trials go far below the 21 of the
+ * initial design. */
+static void test_trust_region(void **unused) {
+    space *sp = mk(wide_space());
+    enum { T = 60 };
+    double *a = malloc(T * sp->n * sizeof *a), *b = malloc(T * sp->n * sizeof *b);
+    err_t e;
+    strategy *sa = strategy_new("Bayesian", sp, 3, NULL, 0, &e),
+             *sb = strategy_new("Bayesian", sp, 3, NULL, 0, &e);
+    assert_non_null(sa);
+    assert_non_null(sb);
+    drive(sa, sp, shifted_sphere, 30, 3, 7, a);
+    drive(sb, sp, shifted_sphere, 30, 3, 7, b);
+    assert_memory_equal(a, b, 30 * sp->n * sizeof *a);
+    strategy_free(sa);
+    strategy_free(sb);
+    sa = strategy_new("Bayesian", sp, 4, NULL, 0, &e);
+    double best = drive(sa, sp, shifted_sphere, T, 1, 0, a);
+    double init = HUGE_VAL;
+    for (int t = 0; t < 21; t++) {
+        double f = shifted_sphere(a + (size_t)t * sp->n);
+        init = f < init ? f : init;
+    }
+    assert_true(best < 0.3 * init);
+    strategy_free(sa);
+    free(a);
+    free(b);
+    space_free(sp);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_deterministic),
@@ -386,6 +437,7 @@ int main(void) {
         cmocka_unit_test(test_exhausts_discrete),
         cmocka_unit_test(test_converges),
         cmocka_unit_test(test_incumbent_repeats),
+        cmocka_unit_test(test_trust_region),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
