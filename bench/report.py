@@ -44,7 +44,8 @@ def main():
                 continue
             if f[0] == "REG":
                 func, strat, batch = f[1], f[2], int(f[3])
-                label = strat if batch == 1 else "%s(q=%d)" % (strat, batch)
+                label = (strat if batch == 1 else "%s(q=%d)" % (strat, batch) if batch > 1
+                         else "%s(async %d)" % (strat, -batch))
                 reg[(func, label)].append([float(x) for x in f[5:10]])
                 if func not in funcs:
                     funcs.append(func)
@@ -52,7 +53,7 @@ def main():
                     labels.append(label)
             elif f[0] == "LAT":
                 lat[(f[1], int(f[2]), int(f[3]))] = (float(f[4]), float(f[5]))
-    order = {"Bayesian": 0, "Bayesian(q=4)": 1, "TPE": 2, "Random": 3}
+    order = {"Bayesian": 0, "Bayesian(q=4)": 1, "Bayesian(async 4)": 2, "TPE": 3, "Random": 4}
     labels.sort(key=lambda s: (order.get(s, 9), s))
     if reg:
         print("Simple regret (best so far - minimum; noisy: true value of the incumbent - "
@@ -79,15 +80,17 @@ def main():
                         func, at, fmt(mb), fmt(mt), "Bayesian" if mb < mt else
                         "tie" if mb == mt else "TPE"))
         for label in labels:
-            if label.startswith("Bayesian(q="):
+            if label.startswith("Bayesian("):
                 for func in funcs:
                     s, p = reg.get((func, "Bayesian")), reg.get((func, label))
                     if s and p:
                         s50, s100 = np.median(np.array(s)[:, 2]), np.median(np.array(s)[:, 3])
                         p50, p100 = np.median(np.array(p)[:, 2]), np.median(np.array(p)[:, 3])
                         ratio = "%.2fx" % (p50 / s50) if s50 > 0 else "-"
-                        print("  %-16s at 50 / 100: sequential %s / %s, %s %s / %s (at 50: %s)"
-                              % (func, fmt(s50), fmt(s100), label, fmt(p50), fmt(p100), ratio))
+                        r100 = "%.2fx" % (p100 / s100) if s100 > 0 else "-"
+                        print("  %-16s at 50 / 100: sequential %s / %s, %s %s / %s (%s / %s)"
+                              % (func, fmt(s50), fmt(s100), label, fmt(p50), fmt(p100), ratio,
+                                 r100))
         print()
     if lat:
         print("Ask latency, ms (median / p95), d-dimensional Ackley, random history")

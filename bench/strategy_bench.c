@@ -140,7 +140,10 @@ static double now_ms(void) {
     return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 
-/* One regret run per seed. `name` labels the lines, `formula` is evaluated;
+/* One regret run per seed, asking `batch` configs before telling their
+ * results, or with batch < 0 asynchronously: -batch in flight, the oldest
+ * told and one more asked at a time (the daemon's way with
+ * MaxParallelTrainingJobs). `name` labels the lines, `formula` is evaluated;
  * with noise > 0 each observed value gets N(0, noise^2) added (a stream of
  * (seed, trial)) and the regret at a mark is the true value of the
  * strategy's incumbent (strategy_incumbent()) minus the minimum; without
@@ -158,7 +161,7 @@ static int run_regret(const char *strat, const char *name, const char *formula,
     size_t n = sp->n;
     double *cfgs = malloc((size_t)budget * n * sizeof *cfgs);
     strategy_obs *obs = malloc((size_t)budget * sizeof *obs);
-    const double **pend = malloc((size_t)batch * sizeof *pend);
+    const double **pend = malloc((size_t)(batch > 0 ? batch : -batch) * sizeof *pend);
     for (int s = 0; s < seeds; s++) {
         strategy *st = strategy_new(strat, sp, (uint64_t)(s + 1 + seed_offset), NULL, 0, &e);
         double best = HUGE_VAL, at[4] = {NAN, NAN, NAN, NAN};
@@ -167,17 +170,22 @@ static int run_regret(const char *strat, const char *name, const char *formula,
             fprintf(stderr, "%s\n", e.msg);
             return 1;
         }
-        for (int t = 0; t < budget;) {
-            int q = batch < budget - t ? batch : budget - t;
-            for (int k = 0; k < q; k++) {
-                double *c = cfgs + (size_t)(t + k) * n;
-                for (int j = 0; j < k; j++)
+        for (int t = 0, asked = 0; t < budget;) {
+            /* synchronous: ask a batch of q, then tell all q; asynchronous
+             * (batch < 0): keep -batch asked, tell the oldest, ask one */
+            int q = batch > 0 ? (batch < budget - t ? batch : budget - t) : 1;
+            int inflight = batch > 0 ? 0 : -batch;
+            while (asked < budget && asked - t < (batch > 0 ? q : inflight)) {
+                double *c = cfgs + (size_t)asked * n;
+                int np = asked - t;
+                for (int j = 0; j < np; j++)
                     pend[j] = cfgs + (size_t)(t + j) * n;
-                if (strategy_suggest(st, (uint64_t)(t + k), obs, (size_t)t, pend, (size_t)k, c,
+                if (strategy_suggest(st, (uint64_t)asked, obs, (size_t)t, pend, (size_t)np, c,
                                      &e)) {
                     fprintf(stderr, "suggest: %s\n", e.msg);
                     return 1;
                 }
+                asked++;
             }
             for (int k = 0; k < q; k++, t++) {
                 obs[t].cfg = cfgs + (size_t)t * n;
