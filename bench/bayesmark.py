@@ -77,6 +77,16 @@ def _worker_eval(name, hp):
     return loss, time.process_time() - t
 
 
+def _fit_worker_init():
+    """A fit worker is forked after main() set its SIGTERM/SIGINT handler;
+    that handler raised KeyboardInterrupt inside the worker when the pool
+    was terminated (a traceback at every exit, and a worker that could die
+    holding the pool's queue lock). Workers take the default SIGTERM and
+    leave SIGINT (a Ctrl-C reaches the whole group) to the parent."""
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 class EvalServer:
     """Answers {"problem", "hp", "job"} lines on a Unix socket with {"loss"};
     evaluate() is the same for in-process callers. The cache (and the
@@ -84,7 +94,7 @@ class EvalServer:
     is guarded by self.lock."""
 
     def __init__(self, path, workers):
-        self.pool = multiprocessing.get_context("fork").Pool(workers)
+        self.pool = multiprocessing.get_context("fork").Pool(workers, initializer=_fit_worker_init)
         self.path, self.lock = path, threading.Lock()
         self.cache, self.inflight, self.keys = {}, {}, {}
         self.fits = self.hits = 0
