@@ -217,51 +217,48 @@ static void test_failures(void **unused) {
  * its late suggestions averages ~0.4-1). An occasional EI probe of the
  * boundary is still exploration, so this counts the late suggestions that
  * are near the optimum rather than averaging them. */
-static void test_noisy(void **unused) {
+/* T trials of quad2 plus N(0, sd^2) noise from seed, sequentially; the
+ * configs into cfgs (T x 2). */
+static void noisy_run(uint64_t seed, double sd, int T, double *cfgs) {
     space *sp = mk(QUAD2);
     err_t e;
-    enum { T = 60 };
-    double cfgs[T * 2];
-    int near = 0;
-    strategy_obs obs[T];
+    strategy_obs *obs = calloc((size_t)T, sizeof *obs);
     rng_t r;
-    rng_seed(&r, 1, 99);
-    strategy *s = strategy_new("Bayesian", sp, 1, NULL, 0, &e);
+    rng_seed(&r, seed, 99);
+    strategy *s = strategy_new("Bayesian", sp, seed, NULL, 0, &e);
+    assert_non_null(obs);
     for (int t = 0; t < T; t++) {
         assert_int_equal(strategy_suggest(s, t, obs, t, NULL, 0, cfgs + 2 * t, &e), 0);
         obs[t].cfg = cfgs + 2 * t;
-        obs[t].y = quad2(obs[t].cfg) + 0.1 * rng_normal(&r);
-        if (t >= T - 20)
-            near += quad2(obs[t].cfg) < 0.1;
+        obs[t].y = quad2(obs[t].cfg) + sd * rng_normal(&r);
     }
-    assert_true(near >= 16);
+    free(obs);
     strategy_free(s);
     space_free(sp);
+}
+
+static void test_noisy(void **unused) {
+    enum { T = 60 };
+    double cfgs[T * 2];
+    int near = 0;
+    noisy_run(1, 0.1, T, cfgs);
+    for (int t = T - 20; t < T; t++)
+        near += quad2(cfgs + 2 * t) < 0.1;
+    assert_true(near >= 16);
 }
 
 /* A noisy objective: the model holds off the last few finished trials, so
  * no trial is drawn right next to one of the three before it (without that
  * rule 55 of these 120 pairs were). */
 static void test_noisy_spreads(void **unused) {
-    space *sp = mk(QUAD2);
-    err_t e;
     enum { T = 60 };
     double cfgs[T * 2];
     int close = 0;
-    strategy_obs obs[T];
-    rng_t r;
-    rng_seed(&r, 2, 99);
-    strategy *s = strategy_new("Bayesian", sp, 2, NULL, 0, &e);
-    for (int t = 0; t < T; t++) {
-        assert_int_equal(strategy_suggest(s, t, obs, t, NULL, 0, cfgs + 2 * t, &e), 0);
-        obs[t].cfg = cfgs + 2 * t;
-        obs[t].y = quad2(obs[t].cfg) + 0.3 * rng_normal(&r);
-        for (int j = t - 3; j < t && t >= 20; j++)
+    noisy_run(2, 0.3, T, cfgs);
+    for (int t = 20; t < T; t++)
+        for (int j = t - 3; j < t; j++)
             close += hypot(cfgs[2 * t] - cfgs[2 * j], cfgs[2 * t + 1] - cfgs[2 * j + 1]) < 0.02;
-    }
     assert_int_equal(close, 0);
-    strategy_free(s);
-    space_free(sp);
 }
 
 /* With a trial pending far from the optimum of a well-fitted smooth model,
