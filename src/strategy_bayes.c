@@ -158,12 +158,16 @@
 #define TR_L_MIN 0.0078125 /* 0.5^7: below it the region starts again at TR_L_INIT */
 #define TR_SUCC 3          /* successes in a row that double the side */
 #define EXPLOIT_EVERY 3
-#define RECENT_CROWD 3 /* finished trials that crowding() also holds off, in a noisy model */
-#define RECENT_LOG_NOISE (-3.5) /* log(s2n / s2f) above which it does */
-#define RECENT_CORR 0.95        /* ... within this correlation */
-#define PEND_MEAN_MAX_N 10 /* parameters below which pending trials may turn EI into a mean step   \
-                            */
-#define PEND_MEAN_CORR 0.9 /* a pending trial this correlated with the mean's minimum is at it */
+/* Noisy models: the last RECENT_CROWD finished trials crowd like pending
+ * ones (within RECENT_CORR) when log(s2n / s2f) > RECENT_LOG_NOISE. */
+#define RECENT_CROWD 3
+#define RECENT_LOG_NOISE (-3.5)
+#define RECENT_CORR 0.95
+/* Pending trials turn an EI ask into a mean step with fewer than
+ * PEND_MEAN_MAX_N parameters, unless one is within PEND_MEAN_CORR of the
+ * mean's lowest candidate. */
+#define PEND_MEAN_MAX_N 10
+#define PEND_MEAN_CORR 0.99
 #define EXPLOIT_LOG_NOISE (-9.0) /* log(s2n / s2f) above which no exploitation */
 
 /* What the candidates are ranked by: log EI, or (exploitation steps) the
