@@ -816,7 +816,8 @@ static int suggest_all(bayes_state *st, uint64_t index, const strategy_obs *done
      * posterior mean instead of the maximum of EI, unless the model puts a
      * sizeable share of the variation down to noise -- */
     acq_kind kind = ACQ_LOGEI;
-    int noisy = theta[D + 1] - theta[D] > EXPLOIT_LOG_NOISE;
+    double log_nr = theta[D + 1] - theta[D]; /* log(s2n / s2f) */
+    int noisy = log_nr > EXPLOIT_LOG_NOISE;
     double cmax = noisy ? CROWD_CORR_NOISY : CROWD_CORR;
     /* Where noise is a large share of the variation (log(s2n / s2f) above
      * RECENT_LOG_NOISE: noisy objectives, not Ackley's ripples), the last
@@ -827,11 +828,10 @@ static int suggest_all(bayes_state *st, uint64_t index, const strategy_obs *done
      * after 100 trials 0.29 -> 0.05, noisy Branin's 0.13 -> 0.08;
      * bench/README.md). */
     size_t nrecent = 0;
-    if (theta[D + 1] - theta[D] > RECENT_LOG_NOISE)
+    if (log_nr > RECENT_LOG_NOISE)
         for (size_t i = ndone; i > st->nprior && nrecent < RECENT_CROWD; i--)
             encode(st, done[i - 1].cfg, u, Xp + (npending + nrecent++) * D);
-    if ((index - st->n_init) % EXPLOIT_EVERY == EXPLOIT_EVERY - 1 &&
-        theta[D + 1] - theta[D] <= EXPLOIT_LOG_NOISE)
+    if ((index - st->n_init) % EXPLOIT_EVERY == EXPLOIT_EVERY - 1 && !noisy)
         kind = ACQ_MEAN;
 
     /* -- candidates: Sobol' + perturbations of the best trials -- */
