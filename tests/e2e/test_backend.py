@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from conftest import ACCOUNT, TRAINER, Hpod, job_request
+from conftest import ACCOUNT, HPOD, TRAINER, Hpod, job_request
 
 
 def current(d, op, body):
@@ -149,6 +149,52 @@ def test_runner_exec_failure_fails_at_launch_not_as_lost(tmp_path):
         reason = reason_of(d, j["TrainingJobName"])
         assert "cannot execute %s: Exec format error" % runner in reason, reason
         assert "lost" not in reason, reason
+    finally:
+        d.stop()
+
+
+def killing_runner(tmp_path, times):
+    """An hpo-runner that is killed -9 before its start-up report the first
+    `times` times it runs (as an OOM kill or an admin could), then is the
+    real one."""
+    real = os.path.join(os.path.dirname(os.path.abspath(HPOD)), "hpo-runner")
+    count = tmp_path / "runner-starts"
+    runner = tmp_path / "hpo-runner"
+    runner.write_text("#!/bin/sh\necho x >> %s\n"
+                      "[ $(wc -l < %s) -le %d ] && kill -9 $$\n"
+                      "exec %s \"$@\"\n" % (count, count, times, real))
+    runner.chmod(0o755)
+    return runner, count
+
+
+def test_runner_killed_while_starting_is_launched_again(tmp_path):
+    runner, count = killing_runner(tmp_path, 1)
+    d = Hpod(str(tmp_path), ["--runner", str(runner)]).start()
+    try:
+        d.ok("CreateTuningJob", job_request(max_jobs=1, parallel=1))
+        st = d.wait_status("job1", ["Failed", "Completed"], timeout=60)
+        [j] = d.training_jobs("job1")
+        assert j["TrainingJobStatus"] == "Completed", (j, reason_of(d, j["TrainingJobName"]))
+        assert j["RetriedAttempt"] == 1, j
+        assert st["TuningJobStatus"] == "Completed", st
+        assert len(open(count).read().split()) == 2
+        assert "could not start for the platform's sake" in d.read_log(access=False)
+    finally:
+        d.stop()
+
+
+def test_runner_killed_at_every_start_fails_once_retries_are_spent(tmp_path):
+    runner, count = killing_runner(tmp_path, 100)
+    d = Hpod(str(tmp_path), ["--runner", str(runner)]).start()
+    try:
+        d.ok("CreateTuningJob", job_request(max_jobs=1, parallel=1))
+        d.wait_status("job1", ["Failed", "Completed"], timeout=60)
+        [j] = d.training_jobs("job1")
+        assert j["TrainingJobStatus"] == "Failed" and j["RetriedAttempt"] == 2, j
+        reason = reason_of(d, j["TrainingJobName"])
+        assert reason.startswith("InternalServerError: ") and "killed while starting" in reason \
+            and "(3 attempts)" in reason, reason
+        assert len(open(count).read().split()) == 3
     finally:
         d.stop()
 
