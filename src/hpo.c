@@ -345,7 +345,7 @@ static const struct {
      "create a tuning job, show its progress, print the best training job"},
     {"watch", "NAME [--interval S]", "live progress of a tuning job until it ends"},
     {"logs", "TRAINING_JOB [--follow]", "print a training job's output (stdout and stderr)"},
-    {"test-metrics", "JOB.json LOGFILE [--all]",
+    {"test-metrics", "JOB.json LOGFILE [--all] [--definition NAME]",
      "show what each MetricDefinition regex extracts from a sample log"},
     {"daemon", "status|stop", "the embedded hpod that hpo starts when no endpoint is set"},
     {"resolve-images", "CATALOG.json",
@@ -1656,7 +1656,7 @@ static void tm_line(void *ud, const char *line, size_t len) {
 }
 
 static int cmd_test_metrics(ctx *x, int argc, char **argv) {
-    const char *file = NULL, *log = NULL;
+    const char *file = NULL, *log = NULL, *defname = NULL;
     int all = 0, rc = EXIT_USAGE;
     json_t *job = NULL, *out = NULL;
     metrics_set *ms = NULL;
@@ -1666,17 +1666,25 @@ static int cmd_test_metrics(ctx *x, int argc, char **argv) {
     for (int i = 0; i < argc; i++) {
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             printf(
-                "usage: hpo test-metrics JOB.json LOGFILE [--all]\n"
+                "usage: hpo test-metrics JOB.json LOGFILE [--all] [--definition NAME]\n"
                 "  Runs the job file's MetricDefinitions over LOGFILE (\"-\": stdin) exactly as\n"
                 "  hpod does, and shows line by line what each regex extracts, then each\n"
                 "  metric's number of matches and final value. --all shows every line.\n"
+                "  With TrainingJobDefinitions, --definition names the one to use (default:\n"
+                "  the first); its TuningObjective, if any, names the objective.\n"
                 "  Exit 0 when the objective metric got a value, 4 when not, 2 for a bad\n"
                 "  regex or file. Needs no service.\n");
             return EXIT_OK;
         }
         if (!strcmp(argv[i], "--all"))
             all = 1;
-        else if (argv[i][0] != '-' || !strcmp(argv[i], "-")) {
+        else if (!strcmp(argv[i], "--definition")) {
+            if (++i == argc) {
+                errorf("test-metrics: --definition needs a DefinitionName");
+                return EXIT_USAGE;
+            }
+            defname = argv[i];
+        } else if (argv[i][0] != '-' || !strcmp(argv[i], "-")) {
             if (!file)
                 file = argv[i];
             else if (!log)
@@ -1696,9 +1704,29 @@ static int cmd_test_metrics(ctx *x, int argc, char **argv) {
     }
     if (!(job = load_json_arg(!strncmp(file, "file://", 7) ? file + 7 : file)))
         goto out;
-    /* The 2017 request, the current CreateHyperParameterTuningJob, or
+    /* The 2017 request, the current CreateHyperParameterTuningJob (one
+     * TrainingJobDefinition or several TrainingJobDefinitions), or
      * CreateTrainingJob. */
     const json_t *tjd = json_object_get(job, "TrainingJobDefinition");
+    const json_t *tjds = json_object_get(job, "TrainingJobDefinitions");
+    if (!tjd && json_is_array(tjds) && json_array_size(tjds)) {
+        size_t i;
+        const json_t *d;
+        json_array_foreach(tjds, i, d) {
+            const char *dn = json_string_value(json_object_get(d, "DefinitionName"));
+            if (!defname || (dn && !strcmp(dn, defname))) {
+                tjd = d;
+                break;
+            }
+        }
+        if (!tjd) {
+            errorf("%s: no TrainingJobDefinitions entry has DefinitionName %s", file, defname);
+            goto out;
+        }
+    } else if (defname) {
+        errorf("%s: --definition needs a file with TrainingJobDefinitions", file);
+        goto out;
+    }
     const json_t *alg = json_object_get(tjd ? tjd : job, "AlgorithmSpecification");
     const json_t *defs = json_object_get(alg, "MetricDefinitions");
     const json_t *cfg = json_object_get(job, "TuningJobConfig");
@@ -1706,6 +1734,8 @@ static int cmd_test_metrics(ctx *x, int argc, char **argv) {
     if (!cfg)
         obj = json_object_get(json_object_get(job, "HyperParameterTuningJobConfig"),
                               "HyperParameterTuningJobObjective");
+    if (json_object_get(tjd, "TuningObjective"))
+        obj = json_object_get(tjd, "TuningObjective"); /* a definition's own objective */
     if (!json_is_array(defs) || json_array_size(defs) == 0) {
         errorf("%s: no AlgorithmSpecification.MetricDefinitions", file);
         goto out;

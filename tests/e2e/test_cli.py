@@ -319,6 +319,34 @@ def test_test_metrics(tmp_path):
         "test-metrics", ex, str(log), check=0).stdout
 
 
+def test_test_metrics_with_training_job_definitions(tmp_path):
+    """A current-API file with several TrainingJobDefinitions: --definition
+    picks one (default the first), and its TuningObjective is the objective."""
+    def definition(name, regex, objective):
+        return {"DefinitionName": name,
+                "TuningObjective": {"Type": "Minimize", "MetricName": objective},
+                "AlgorithmSpecification": {
+                    "TrainingImage": "trainer:latest", "TrainingInputMode": "File",
+                    "MetricDefinitions": [{"Name": objective, "Regex": regex}]}}
+    job = tmp_path / "defs.json"
+    job.write_text(json.dumps({
+        "HyperParameterTuningJobName": "defs",
+        "HyperParameterTuningJobConfig": {"Strategy": "Bayesian"},
+        "TrainingJobDefinitions": [definition("first", "loss=([0-9.]+)", "loss"),
+                                   definition("second", "err: ([0-9.]+)", "err")]}))
+    log = tmp_path / "train.log"
+    log.write_text("loss=0.25\nerr: 0.5\n")
+    out = hpo("test-metrics", str(job), str(log), check=0).stdout
+    assert "-> loss = 0.25   (objective)" in out and "err" not in out, out
+    out = hpo("test-metrics", str(job), str(log), "--definition", "second", check=0).stdout
+    assert "-> err = 0.5   (objective)" in out and "loss" not in out, out
+    p = hpo("test-metrics", str(job), str(log), "--definition", "third", check=2)
+    assert "no TrainingJobDefinitions entry has DefinitionName third" in p.stderr
+    p = hpo("test-metrics", write_job(tmp_path, name="m2"), str(log), "--definition", "x",
+            check=2)
+    assert "--definition needs a file with TrainingJobDefinitions" in p.stderr
+
+
 def test_current_api_subcommands(hpod, tmp_path):
     """The current-API subcommands, when the daemon serves that API."""
     st, js, _ = hpod.raw("/", b"{}", headers={
