@@ -72,8 +72,6 @@
 
 #define LOCAL_UNLOCK_TRIES 100   /* a failed start waits for its lock's release this often */
 #define LOCAL_UNLOCK_EVERY_MS 5  /* ... this far apart */
-#define LOCAL_REAP_TRIES 100     /* a runner whose start-up pipe closed is looked for this often */
-#define LOCAL_REAP_EVERY_MS 5    /* ... this far apart */
 #define LOCAL_RMDIR_TRIES 50     /* a killed cgroup's removal is retried this often */
 #define LOCAL_RMDIR_EVERY_MS 100 /* ... this far apart */
 
@@ -398,24 +396,6 @@ typedef struct {
     long grace;
 } spawn_args;
 
-/* 1 when the runner `pid` (our child, its status pipe at EOF) died by a
- * signal; 0 when it exited (its own start failed: runner.log says why) or
- * is still there after LOCAL_REAP_TRIES looks. Peeks (WNOWAIT): the
- * zombie keeps its pid, and so its group, from reuse until it is reaped. */
-static int killed_while_starting(pid_t pid) {
-    for (int i = 0; i < LOCAL_REAP_TRIES; i++) {
-        siginfo_t si;
-        memset(&si, 0, sizeof si);
-        if (waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT))
-            return 0;
-        if (si.si_pid == pid)
-            return si.si_code == CLD_KILLED || si.si_code == CLD_DUMPED;
-        struct timespec ts = {0, LOCAL_REAP_EVERY_MS * 1000000L};
-        nanosleep(&ts, NULL);
-    }
-    return 0;
-}
-
 /* Starts the runner: vfork, so no copy of the daemon's page tables and no
  * copy-on-write faults for its other threads afterwards (a fork of a
  * large, multi-threaded daemon stalls the loop thread for milliseconds).
@@ -590,6 +570,7 @@ static int local_start(void *self, const backend_launch *l, char handle[BACKEND_
         rc = 0;
         goto out;
     }
+    int ended = 0, wst = 0;
     if (got > 0)
         rep[strcspn(rep, "\n")] = 0;
     if (got > 0 && !strncmp(rep, "error ", 6))
@@ -597,17 +578,20 @@ static int local_start(void *self, const backend_launch *l, char handle[BACKEND_
     else if (got < 0)
         rc = err_set(e, ERR_INTERNAL, "%s did not start within %d ms", lb->runner,
                      LOCAL_START_WAIT_MS);
-    else if (killed_while_starting(pid))
-        /* Killed from outside before it reported (an OOM kill, an admin's
-         * kill -9): the platform lost it, as a runner lost later is, so
-         * the engine launches it again (RetriedAttempt + 1). */
-        rc = err_set(e, ERR_UNAVAILABLE, "%s was killed while starting", lb->runner);
     else
-        rc = err_set(e, ERR_INTERNAL, "%s ended while starting (see %s)", lb->runner, logp);
+        ended = 1; /* gone before its report: how it ended is known once reaped */
     /* The runner is not running a job: make sure of it (the program dies
      * with it; its cgroup, if made, is killed) and reap it. */
     kill(-pid, SIGKILL);
-    waitpid(pid, NULL, 0);
+    waitpid(pid, &wst, 0);
+    if (ended && WIFSIGNALED(wst))
+        /* Killed from outside before it reported (an OOM kill, an admin's
+         * kill -9): the platform lost it, as a runner lost later is, so
+         * the engine launches it again (RetriedAttempt + 1). */
+        rc = err_set(e, ERR_UNAVAILABLE, "%s was killed while starting (signal %d)", lb->runner,
+                     WTERMSIG(wst));
+    else if (ended)
+        rc = err_set(e, ERR_INTERNAL, "%s ended while starting (see %s)", lb->runner, logp);
     /* The lock goes with the last holder of its descriptor: ours, then the
      * runner's, which a task of the runner's may share for a moment after
      * the runner is reaped (a sanitizer's exit-time tracer does). No caller
